@@ -1,0 +1,370 @@
+/**
+ * The wire protocol, as plain functions over bytes and values: the request framer, the request
+ * parser and the reply encoders. Nothing here touches a socket, so all of it is tested directly.
+ *
+ * Framing: a request ends at a newline (JSON lines), or at the brace that closes the top-level
+ * object it starts with. The second rule answers the original Python client, which sends
+ * `json.dumps(request)` with no terminator and then waits for the reply.
+ *
+ * @module
+ */
+
+import type { Coin, Snapshot } from "./coin.ts";
+
+/** The longest request accepted, in bytes, not counting its newline. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
+/** Error codes a reply can carry; each is documented in the README. */
+export type ErrorCode =
+  | "BAD_JSON"
+  | "BAD_REQUEST"
+  | "UNKNOWN_COMMAND"
+  | "UNKNOWN_COIN"
+  | "NO_DATA"
+  | "LINE_TOO_LONG"
+  | "TIMEOUT"
+  | "BUSY";
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Where the framer is inside the request it has not finished yet. */
+const enum Scan {
+  /** Only whitespace so far. */
+  Leading,
+  /** Inside a top-level object, outside any string. */
+  Object,
+  /** Inside a string inside the object. */
+  String,
+  /** Just after a backslash inside a string. */
+  Escape,
+  /** A request that does not start with `{`: it ends at the newline. */
+  Line,
+}
+
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === 0x09 || b === CR;
+}
+
+/**
+ * Splits a byte stream into requests, holding at most {@linkcode MAX_REQUEST_BYTES} of an
+ * unfinished request. Scanning resumes where it stopped, so a request split into many
+ * segments costs no more than one that arrives whole.
+ */
+export class RequestFramer {
+  readonly maxBytes: number;
+  #pending: Uint8Array = new Uint8Array(0);
+  #pendingLength = 0;
+  #scan: Scan = Scan.Leading;
+  #depth = 0;
+  #overflowed = false;
+
+  /** @param maxBytes the longest request accepted; longer ones overflow the framer */
+  constructor(maxBytes: number = MAX_REQUEST_BYTES) {
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) {
+      throw new RangeError(`Invalid maxBytes ${maxBytes}: expected a positive integer`);
+    }
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes held for a request not complete yet. */
+  get pendingBytes(): number {
+    return this.#pendingLength;
+  }
+
+  /** Whether a request has started (a byte other than whitespace arrived) and not ended yet. */
+  get inRequest(): boolean {
+    return this.#scan !== Scan.Leading;
+  }
+
+  /**
+   * Feeds one chunk and calls `onRequest` for each complete request, in order. The bytes passed
+   * to `onRequest` are a view valid only during the call. Blank requests are skipped.
+   *
+   * @returns false when a request grew past the cap; the framer is then spent and must not be fed
+   */
+  push(chunk: Uint8Array, onRequest: (request: Uint8Array) => void): boolean {
+    if (this.#overflowed) throw new TypeError("Cannot push to a framer that overflowed");
+    let data: Uint8Array;
+    let from: number;
+    if (this.#pendingLength === 0) {
+      data = chunk;
+      from = 0;
+    } else {
+      from = this.#pendingLength;
+      this.#append(chunk);
+      data = this.#pending.subarray(0, this.#pendingLength);
+    }
+    let start = 0;
+    let scan = this.#scan;
+    let depth = this.#depth;
+    const length = data.length;
+    for (let i = from; i < length; i++) {
+      const b = data[i];
+      if (b === NEWLINE) {
+        if (scan !== Scan.Leading) {
+          if (!this.#emit(data, start, i, onRequest)) return false;
+        }
+        start = i + 1;
+        scan = Scan.Leading;
+        depth = 0;
+        continue;
+      }
+      switch (scan) {
+        case Scan.Leading:
+          if (isSpace(b)) {
+            start = i + 1;
+          } else if (b === OPEN_BRACE) {
+            scan = Scan.Object;
+            depth = 1;
+          } else {
+            scan = Scan.Line;
+          }
+          break;
+        case Scan.Object:
+          if (b === QUOTE) {
+            scan = Scan.String;
+          } else if (b === OPEN_BRACE) {
+            depth++;
+          } else if (b === CLOSE_BRACE && --depth === 0) {
+            if (!this.#emit(data, start, i + 1, onRequest)) return false;
+            start = i + 1;
+            scan = Scan.Leading;
+          }
+          break;
+        case Scan.String:
+          if (b === BACKSLASH) scan = Scan.Escape;
+          else if (b === QUOTE) scan = Scan.Object;
+          break;
+        case Scan.Escape:
+          scan = Scan.String;
+          break;
+        case Scan.Line:
+          break;
+      }
+    }
+    this.#scan = scan;
+    this.#depth = depth;
+    const rest = length - start;
+    // One byte of slack: a request of exactly the cap may be waiting for the \n after its \r.
+    if (rest > this.maxBytes + 1) return this.#overflow();
+    if (rest === 0) {
+      this.#pendingLength = 0;
+    } else if (data === chunk) {
+      this.#pendingLength = 0;
+      this.#append(chunk.subarray(start));
+    } else {
+      this.#pending.copyWithin(0, start, length);
+      this.#pendingLength = rest;
+    }
+    // A connection that once sent a long request should not pin its buffer forever.
+    if (this.#pendingLength === 0 && this.#pending.length > 4096) {
+      this.#pending = new Uint8Array(0);
+    }
+    return true;
+  }
+
+  #emit(
+    data: Uint8Array,
+    start: number,
+    end: number,
+    onRequest: (request: Uint8Array) => void,
+  ): boolean {
+    if (end > start && data[end - 1] === CR) end--;
+    if (end - start > this.maxBytes) return this.#overflow();
+    onRequest(data.subarray(start, end));
+    return true;
+  }
+
+  #overflow(): false {
+    this.#overflowed = true;
+    this.#pending = new Uint8Array(0);
+    this.#pendingLength = 0;
+    return false;
+  }
+
+  #append(bytes: Uint8Array): void {
+    const needed = this.#pendingLength + bytes.length;
+    if (needed > this.#pending.length) {
+      // Grow geometrically but never far past the cap plus one chunk.
+      const size = Math.max(
+        needed,
+        Math.min(this.#pending.length * 2, this.maxBytes + bytes.length),
+      );
+      const grown = new Uint8Array(Math.max(size, 256));
+      grown.set(this.#pending.subarray(0, this.#pendingLength));
+      this.#pending = grown;
+    }
+    this.#pending.set(bytes, this.#pendingLength);
+    this.#pendingLength = needed;
+  }
+}
+
+/** A request the server understood. */
+export type Request =
+  | { kind: "market_all"; version: 1 | 2 }
+  | { kind: "market_coin"; version: 1 | 2; symbol: string }
+  | { kind: "close" };
+
+/** A request the server could not accept, with the reply to send. */
+export interface RequestError {
+  kind: "error";
+  code: ErrorCode;
+  message: string;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const lenient = new TextDecoder();
+
+/** The longest symbol looked up; longer ones cannot be a coin and are refused early. */
+const MAX_SYMBOL_LENGTH = 32;
+
+function fail(code: ErrorCode, message: string): RequestError {
+  return { kind: "error", code, message };
+}
+
+/**
+ * Parses one framed request. Never throws: anything malformed becomes a {@linkcode RequestError}
+ * whose message says what was wrong and what was expected.
+ */
+export function parseRequest(bytes: Uint8Array): Request | RequestError {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return fail("BAD_JSON", "Request is not valid UTF-8: expected one JSON object per line");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return fail(
+      "BAD_JSON",
+      'Request is not valid JSON: expected {"status":"OK","data":"MARKET ALL"}',
+    );
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return fail(
+      "BAD_REQUEST",
+      'Request is not a JSON object: expected {"status":"OK","data":"..."}',
+    );
+  }
+  const request = value as Record<string, unknown>;
+  const status = request.status;
+  if (status === "CLOSE") return { kind: "close" };
+  if (status !== undefined && status !== "OK") {
+    return fail("BAD_REQUEST", 'Request status must be "OK" or "CLOSE"');
+  }
+  const v = request.v;
+  if (v !== undefined && v !== 1 && v !== 2) {
+    return fail("BAD_REQUEST", "Request field v must be 1 or 2");
+  }
+  const version = v === 2 ? 2 : 1;
+  const data = request.data;
+  if (typeof data !== "string") {
+    return fail(
+      "BAD_REQUEST",
+      data === undefined
+        ? 'Request has no "data": expected a command such as "MARKET ALL"'
+        : 'Request field "data" must be a string such as "MARKET ALL"',
+    );
+  }
+  const words = data.trim().split(/\s+/);
+  const command = words[0].toUpperCase();
+  if (command === "MARKET") {
+    if (words.length !== 2) {
+      return fail("BAD_REQUEST", "MARKET takes one argument: ALL or a coin symbol such as BTC");
+    }
+    const symbol = words[1].toUpperCase();
+    if (symbol === "ALL") return { kind: "market_all", version };
+    if (symbol.length > MAX_SYMBOL_LENGTH) {
+      return fail("UNKNOWN_COIN", `No coin with symbol ${sample(symbol, MAX_SYMBOL_LENGTH)}`);
+    }
+    return { kind: "market_coin", version, symbol };
+  }
+  if (command === "") {
+    return fail("UNKNOWN_COMMAND", "Empty command: expected MARKET ALL or MARKET <SYMBOL>");
+  }
+  return fail(
+    "UNKNOWN_COMMAND",
+    `Unknown command ${sample(command, 32)}: expected MARKET ALL or MARKET <SYMBOL>`,
+  );
+}
+
+/**
+ * A short, printable sample of untrusted text for messages and logs: control characters,
+ * quotes and non-ASCII are escaped, and long input is cut with an ellipsis.
+ */
+export function sample(text: string, max = 60): string {
+  const cut = text.length > max ? text.slice(0, max) : text;
+  const escaped = JSON.stringify(cut).slice(1, -1).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return `"${escaped}${text.length > max ? "…" : ""}"`;
+}
+
+/** {@linkcode sample} for raw bytes, decoding invalid UTF-8 leniently. */
+export function sampleBytes(bytes: Uint8Array, max = 60): string {
+  // One byte past what `max` characters can take, so a longer input still gets its ellipsis.
+  return sample(lenient.decode(bytes.subarray(0, max * 4 + 1)), max);
+}
+
+const encoder = new TextEncoder();
+
+/** Encodes an error reply line. */
+export function encodeError(code: ErrorCode, message: string): Uint8Array {
+  return encoder.encode(`{"status":"ERROR","code":"${code}","data":${JSON.stringify(message)}}\n`);
+}
+
+/** Encodes a successful reply line whose `data` is already JSON text. */
+export function encodeOk(dataJson: string): Uint8Array {
+  return encoder.encode(`{"status":"OK","data":${dataJson}}\n`);
+}
+
+/**
+ * A price for a v1 reply: the upstream's own number text, with `.0` added to a whole number,
+ * because the original client tells a price from a message by its float type and Python's
+ * `json` reads `32797` as an int.
+ */
+export function v1Number(text: string): string {
+  return /^-?\d+$/.test(text) ? `${text}.0` : text;
+}
+
+/** Options that shape a v2 coin object. */
+export interface CoinObjectOptions {
+  /** Whether the snapshot is older than the server's staleness limit. */
+  stale: boolean;
+}
+
+/** The v2 coin object as JSON text, numbers written exactly as the upstream sent them. */
+export function coinObjectJson(
+  coin: Coin,
+  snapshot: Snapshot,
+  options: CoinObjectOptions,
+): string {
+  return `{"symbol":${JSON.stringify(coin.symbol)},"name":${JSON.stringify(coin.name)},` +
+    `"price":${coin.priceText},"currency":"USD","rank":${coin.rank},` +
+    `"market_cap":${coin.marketCapText ?? "null"},` +
+    `"change_24h":${coin.change24h === null ? "null" : JSON.stringify(coin.change24h)},` +
+    `"updated_at":${JSON.stringify(coin.updatedAt)},"fetched_at":${
+      JSON.stringify(snapshot.fetchedAt)
+    },` +
+    `"source":${JSON.stringify(snapshot.source)},"stale":${options.stale}}`;
+}
+
+/** The v1 `MARKET ALL` data: coin name to price, in rank order, first of a repeated name kept. */
+export function v1AllJson(coins: readonly Coin[]): string {
+  const seen = new Set<string>();
+  const parts: string[] = [];
+  for (const coin of coins) {
+    if (seen.has(coin.name)) continue;
+    seen.add(coin.name);
+    parts.push(`${JSON.stringify(coin.name)}:${v1Number(coin.priceText)}`);
+  }
+  return `{${parts.join(",")}}`;
+}

@@ -1,0 +1,57 @@
+/**
+ * `deno task server`: parses flags and environment, then runs the price service until SIGINT or
+ * SIGTERM. Everything else lives in `lib/`.
+ *
+ * @module
+ */
+
+import { parseServerArgs, readEnv, serverHelp, UsageError, VERSION } from "./lib/config.ts";
+import { startService } from "./lib/service.ts";
+
+async function main(args: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseServerArgs(args, readEnv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\nRun with --help for the flags.`);
+    return 2;
+  }
+  if (command.action === "help") {
+    console.log(serverHelp());
+    return 0;
+  }
+  if (command.action === "version") {
+    console.log(`crypto-server ${VERSION}`);
+    return 0;
+  }
+  const { config } = command;
+  let service;
+  try {
+    service = await startService(config);
+  } catch (error) {
+    console.error(`error: cannot start the server: ${describe(error, config.host, config.port)}`);
+    return 1;
+  }
+  const stop = () => {
+    service.shutdown();
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
+  await service.finished;
+  console.log("stopped");
+  return 0;
+}
+
+function describe(error: unknown, host: string, port: number): string {
+  if (error instanceof Deno.errors.AddrInUse) return `${host}:${port} is already in use`;
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return `${host} is not an address of this machine`;
+  }
+  if (error instanceof Deno.errors.NotFound) return (error as Error).message;
+  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+    return `${(error as Error).message} (check the task's permissions)`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,208 @@
+/**
+ * Shared test helpers: the recorded fixture as a snapshot, and a line-reading socket client that
+ * speaks the protocol the way any client would.
+ *
+ * @module
+ */
+
+import type { Snapshot } from "../lib/coin.ts";
+import { fetchMarkets } from "../lib/coingecko.ts";
+import { parseServerArgs } from "../lib/config.ts";
+import { type FakeUpstream, startFakeUpstream } from "../lib/fake_upstream.ts";
+import { type Service, startService } from "../lib/service.ts";
+
+/** The recorded CoinGecko response of 2022-10-04 used throughout the tests. */
+export const FIXTURE = new URL("./fixtures/coingecko_markets_usd_2022-10-04.json", import.meta.url);
+
+/** The fixture's top `top` coins, parsed by the real ingestion code with no network. */
+export async function fixtureSnapshot(
+  top = 10,
+  fetchedAt = "2022-10-04T20:17:00.000Z",
+): Promise<Snapshot> {
+  const text = await Deno.readTextFile(FIXTURE);
+  const coins = await fetchMarkets({
+    top,
+    apiUrl: "http://fixture.invalid/api/v3",
+    fetch: () => Promise.resolve(new Response(text)),
+  });
+  return { coins, fetchedAt, source: "coingecko" };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A plain socket client for tests: sends raw bytes, reads reply lines. */
+export class LineClient implements AsyncDisposable {
+  readonly conn: Deno.Conn;
+  #buffer = "";
+  #chunk = new Uint8Array(64 * 1024);
+  #closed = false;
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  /** Connects over TCP to a port on 127.0.0.1. */
+  static async connect(port: number, hostname = "127.0.0.1"): Promise<LineClient> {
+    return new LineClient(await Deno.connect({ hostname, port }));
+  }
+
+  /** Sends text or bytes as they are, in one write call (the kernel may still split them). */
+  async send(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+  }
+
+  /** Reads one reply line, or null at end of stream. */
+  async readLine(): Promise<string | null> {
+    while (true) {
+      const newline = this.#buffer.indexOf("\n");
+      if (newline >= 0) {
+        const line = this.#buffer.slice(0, newline);
+        this.#buffer = this.#buffer.slice(newline + 1);
+        return line;
+      }
+      const n = await this.conn.read(this.#chunk);
+      if (n === null) return null;
+      this.#buffer += decoder.decode(this.#chunk.subarray(0, n), { stream: true });
+    }
+  }
+
+  /** Reads one reply and parses it. */
+  async readJson(): Promise<Record<string, unknown>> {
+    const line = await this.readLine();
+    if (line === null) throw new Error("Connection closed before a reply arrived");
+    return JSON.parse(line);
+  }
+
+  /** Sends one request object as a JSON line and returns the parsed reply. */
+  async request(request: unknown): Promise<Record<string, unknown>> {
+    await this.send(JSON.stringify(request) + "\n");
+    return await this.readJson();
+  }
+
+  /** Resolves true when the server closed the connection (reads until end of stream). */
+  async closedByServer(): Promise<boolean> {
+    try {
+      while ((await this.readLine()) !== null) { /* drain */ }
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.ConnectionReset) return true;
+      throw error;
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+}
+
+/** Collects log lines and lets a test wait for one, so no test sleeps for a fixed time. */
+export class LogCapture {
+  readonly lines: string[] = [];
+  #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+
+  /** The log function to inject. */
+  readonly log = (line: string): void => {
+    this.lines.push(line);
+    if (Deno.env.get("TEST_LOG")) console.error(`  [log] ${line}`);
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!w.pattern.test(line)) return true;
+      w.resolve(line);
+      return false;
+    });
+  };
+
+  /** Lines matching a pattern so far. */
+  matching(pattern: RegExp): string[] {
+    return this.lines.filter((line) => pattern.test(line));
+  }
+
+  /**
+   * Resolves with the next line matching `pattern` (logged after `sinceIndex`, default: any so
+   * far), or rejects after `timeoutMs`: a safety net that fails the test, not a way to wait.
+   */
+  waitFor(
+    pattern: RegExp,
+    options: { sinceIndex?: number; timeoutMs?: number } = {},
+  ): Promise<string> {
+    const seen = this.lines.slice(options.sinceIndex ?? 0).find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    const { promise, resolve, reject } = Promise.withResolvers<string>();
+    const timer = setTimeout(() => {
+      this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
+      reject(new Error(`No log line matched ${pattern} within ${options.timeoutMs ?? 10_000} ms`));
+    }, options.timeoutMs ?? 10_000);
+    const done = (line: string) => {
+      clearTimeout(timer);
+      resolve(line);
+    };
+    this.#waiters.push({ pattern, resolve: done });
+    return promise;
+  }
+}
+
+/** A service under test with its fake upstream, temporary database and captured log. */
+export interface TestService extends AsyncDisposable {
+  service: Service;
+  upstream: FakeUpstream;
+  logs: LogCapture;
+  dir: string;
+  db: string;
+  port: number;
+  /** Stops the service but keeps the upstream and the database, e.g. to restart. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the real service in-process on port 0, against a fake upstream, with a database in a
+ * new temporary directory. Extra flags are parsed by the real flag parser.
+ */
+export async function startTestService(
+  flags: string[] = [],
+  options: { upstream?: FakeUpstream; dir?: string; waitForIngestion?: boolean } = {},
+): Promise<TestService> {
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "crypto-test-" });
+  const upstream = options.upstream ?? await startFakeUpstream();
+  const db = `${dir}/crypto.sqlite`;
+  const command = parseServerArgs(
+    ["--port", "0", "--db", db, "--api-url", upstream.baseUrl, ...flags],
+    () => undefined,
+  );
+  if (command.action !== "serve") throw new TypeError("Test flags must start a server");
+  const logs = new LogCapture();
+  const service = await startService(command.config, { log: logs.log });
+  if (options.waitForIngestion ?? true) await logs.waitFor(/^ingested \d+ coins/);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await service.shutdown();
+  };
+  return {
+    service,
+    upstream,
+    logs,
+    dir,
+    db,
+    port: service.addr.port,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+      await upstream.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
