@@ -12,7 +12,7 @@ import { DEFAULT_API_URL, MAX_TOP } from "./coingecko.ts";
 import { ingestOnce } from "./ingest.ts";
 
 /** Where the database lives unless told otherwise. */
-export const DEFAULT_DB_PATH = "data/crypto.db";
+export const DEFAULT_DB_PATH = "./data/crypto.sqlite";
 /** How many coins are ingested unless told otherwise. */
 export const DEFAULT_TOP = 10;
 
