@@ -29,6 +29,7 @@ export interface ServerConfig {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   staleAfterSeconds: number;
+  historyDays: number;
   allowInsecureUpstream: boolean;
   limits: Limits;
 }
@@ -116,6 +117,15 @@ const FLAGS: readonly Flag[] = [
     name: "stale-after",
     kind: "seconds",
     help: 'Seconds after which v2 coins say "stale": true (default 3 x --refresh)',
+    section: "Service",
+  },
+  {
+    name: "history-days",
+    kind: "integer",
+    default: "30",
+    min: 1,
+    max: 3650,
+    help: "Days of price history kept; older rows are pruned after each ingestion",
     section: "Service",
   },
   {
@@ -318,6 +328,7 @@ export function parseServerArgs(
       tlsCert,
       tlsKey,
       staleAfterSeconds: staleAfter ?? 3 * refreshSeconds,
+      historyDays: num("history-days"),
       allowInsecureUpstream,
       limits: {
         maxRequestBytes: num("max-request-bytes"),

@@ -44,6 +44,8 @@ export interface FakeUpstream extends AsyncDisposable {
   mode: FakeMode;
   /** The `Retry-After` value sent in `"rate_limited"` mode. */
   retryAfter: string;
+  /** How `/exchange_rates` is answered, when it should differ from {@linkcode mode}; null = same. */
+  ratesMode: FakeMode | null;
   /** How many requests were received, in any mode. */
   readonly requestCount: number;
   /** The last request received, or `null`. */
@@ -77,6 +79,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     retryAfter: options.retryAfter ?? "30",
     requestCount: 0,
     lastRequest: null as FakeRequest | null,
+    ratesMode: null as FakeMode | null,
   };
 
   const handler = async (request: Request): Promise<Response> => {
@@ -95,7 +98,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       return json(`{"error":"Not Found"}`, 404);
     }
 
-    switch (state.mode) {
+    const rates = url.pathname === "/api/v3/exchange_rates";
+    switch (rates && state.ratesMode !== null ? state.ratesMode : state.mode) {
       case "ok":
         return json(body);
       case "http500":
@@ -146,6 +150,12 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     },
     set mode(mode: FakeMode) {
       state.mode = mode;
+    },
+    get ratesMode() {
+      return state.ratesMode;
+    },
+    set ratesMode(mode: FakeMode | null) {
+      state.ratesMode = mode;
     },
     get retryAfter() {
       return state.retryAfter;

@@ -1,16 +1,20 @@
 /**
  * The server's answers: the current snapshot with every reply to it encoded once, when the
- * snapshot arrives, so that answering a look-up does no `JSON.stringify` and no allocation.
+ * snapshot arrives (other currencies on first use), so that answering a look-up does no
+ * `JSON.stringify` and no allocation.
  *
  * @module
  */
 
 import type { Snapshot } from "./coin.ts";
+import { currenciesJson, pricingFor, type Rates } from "./currency.ts";
 import {
   coinObjectJson,
   encodeError,
   encodeOk,
   type ErrorCode,
+  HISTORY_RANGES,
+  type HistoryRange,
   parseRequest,
   type Request,
   type RequestError,
@@ -18,6 +22,7 @@ import {
   v1AllJson,
   v1Number,
 } from "./protocol.ts";
+import type { HistorySeries } from "./repository.ts";
 
 /** What to send for one request. */
 export interface Reply {
@@ -25,20 +30,27 @@ export interface Reply {
   readonly bytes: Uint8Array;
   /** Close the connection once this reply is written. */
   readonly close: boolean;
-  /** The command, for the server's counters (`MARKET`, `CLOSE`), or null for a bad request. */
+  /** The command, for the server's counters (`MARKET`, `CLOSE`, ...), or null for a bad request. */
   readonly command: string | null;
   /** The error code, when the reply is an error. */
   readonly error: ErrorCode | null;
+}
+
+/** The replies of one currency for one snapshot. */
+interface CurrencyReplies {
+  readonly v1All: Reply;
+  readonly v2All: Reply;
+  readonly v1Coin: ReadonlyMap<string, Reply>;
+  readonly v2Coin: ReadonlyMap<string, Reply>;
 }
 
 /** Every reply to one snapshot, encoded. */
 interface ReplySet {
   readonly snapshot: Snapshot;
   readonly stale: boolean;
-  readonly v1All: Reply;
-  readonly v2All: Reply;
-  readonly v1Coin: ReadonlyMap<string, Reply>;
-  readonly v2Coin: ReadonlyMap<string, Reply>;
+  readonly symbols: ReadonlySet<string>;
+  /** USD is built with the set; other currencies on first use. */
+  readonly byCurrency: Map<string, CurrencyReplies>;
   /** Replies by the exact request text, so a repeated request skips parsing entirely. */
   readonly cache: Map<string, Reply>;
 }
@@ -47,6 +59,8 @@ interface ReplySet {
 const CACHE_LIMIT = 1024;
 /** Requests longer than this are never cached: common requests are far shorter. */
 const CACHEABLE_BYTES = 200;
+/** Points in a `HISTORY` reply at most. */
+const HISTORY_POINTS = 200;
 
 function ok(dataJson: string, command: string): Reply {
   return { bytes: encodeOk(dataJson), close: false, command, error: null };
@@ -56,28 +70,45 @@ function errorReply(code: ErrorCode, message: string, command: string | null = n
   return { bytes: encodeError(code, message), close: false, command, error: code };
 }
 
-function buildReplySet(snapshot: Snapshot, stale: boolean): ReplySet {
+function buildCurrency(
+  set: Pick<ReplySet, "snapshot" | "stale">,
+  rates: Rates | null,
+  code: string,
+) {
+  const pricing = pricingFor(rates, code);
+  if (pricing === null) return null;
+  const { snapshot, stale } = set;
   const v1Coin = new Map<string, Reply>();
   const v2Coin = new Map<string, Reply>();
   const objects: string[] = [];
   for (const coin of snapshot.coins) {
-    const object = coinObjectJson(coin, snapshot, { stale });
+    const object = coinObjectJson(coin, snapshot, { stale, pricing });
     objects.push(object);
-    v1Coin.set(coin.symbol, ok(v1Number(coin.priceText), "MARKET"));
+    v1Coin.set(coin.symbol, ok(v1Number(pricing.price(coin)), "MARKET"));
     v2Coin.set(coin.symbol, ok(object, "MARKET"));
   }
   return {
-    snapshot,
-    stale,
-    v1All: ok(v1AllJson(snapshot.coins), "MARKET"),
+    v1All: ok(v1AllJson(snapshot.coins, pricing), "MARKET"),
     v2All: ok(`[${objects.join(",")}]`, "MARKET"),
     v1Coin,
     v2Coin,
-    cache: new Map(),
   };
 }
 
+function buildReplySet(snapshot: Snapshot, stale: boolean, rates: Rates | null): ReplySet {
+  const set: ReplySet = {
+    snapshot,
+    stale,
+    symbols: new Set(snapshot.coins.map((coin) => coin.symbol)),
+    byCurrency: new Map(),
+    cache: new Map(),
+  };
+  set.byCurrency.set("USD", buildCurrency(set, rates, "USD")!);
+  return set;
+}
+
 const CLOSE_REPLY: Reply = { ...ok('"BYE"', "CLOSE"), close: true };
+const PONG: Reply = ok('"PONG"', "PING");
 const NO_DATA: Reply = errorReply(
   "NO_DATA",
   "No prices yet: the first ingestion has not succeeded, try again shortly",
@@ -90,14 +121,19 @@ export interface MarketOptions {
   staleAfterMs: number;
   /** The clock, injected for tests. */
   now?: () => number;
+  /** Reads a coin's stored history; without it `HISTORY` answers `NO_DATA`. */
+  history?: (symbol: string, sinceIso: string, maxPoints: number) => HistorySeries;
+  /** The server's report for `INFO`; without it `INFO` reports the market alone. */
+  info?: () => Record<string, unknown>;
 }
 
-/** Holds the current snapshot and answers requests about it. */
+/** Holds the current snapshot and exchange rates and answers requests about them. */
 export class Market {
   #fresh: ReplySet | null = null;
   #stale: ReplySet | null = null;
+  #rates: Rates | null = null;
   #fetchedAtMs = 0;
-  readonly #staleAfterMs: number;
+  readonly #options: MarketOptions;
   readonly #now: () => number;
 
   /** Creates an empty market; it answers `NO_DATA` until the first {@linkcode update}. */
@@ -107,7 +143,7 @@ export class Market {
         `Invalid staleAfterMs ${options.staleAfterMs}: expected a positive number`,
       );
     }
-    this.#staleAfterMs = options.staleAfterMs;
+    this.#options = options;
     this.#now = options.now ?? Date.now;
   }
 
@@ -116,12 +152,22 @@ export class Market {
     return this.#fresh?.snapshot ?? null;
   }
 
-  /** Whether the snapshot being served is older than the staleness limit. */
-  get isStale(): boolean {
-    return this.#fresh !== null && this.#now() - this.#fetchedAtMs > this.#staleAfterMs;
+  /** The exchange rates in use, or null before the first. */
+  get rates(): Rates | null {
+    return this.#rates;
   }
 
-  /** Serves a new snapshot: every reply is encoded here, then swapped in at once. */
+  /** Whether the snapshot being served is older than the staleness limit. */
+  get isStale(): boolean {
+    return this.#fresh !== null && this.#now() - this.#fetchedAtMs > this.#options.staleAfterMs;
+  }
+
+  /** Milliseconds since the snapshot being served was fetched, or null before the first. */
+  get ageMs(): number | null {
+    return this.#fresh === null ? null : this.#now() - this.#fetchedAtMs;
+  }
+
+  /** Serves a new snapshot: its replies are encoded here, then swapped in at once. */
   update(snapshot: Snapshot): void {
     const fetchedAtMs = Date.parse(snapshot.fetchedAt);
     if (Number.isNaN(fetchedAtMs)) {
@@ -129,14 +175,20 @@ export class Market {
         `Invalid snapshot fetchedAt ${sample(snapshot.fetchedAt)}: expected ISO-8601`,
       );
     }
-    this.#fresh = buildReplySet(snapshot, false);
+    this.#fresh = buildReplySet(snapshot, false, this.#rates);
     this.#stale = null;
     this.#fetchedAtMs = fetchedAtMs;
   }
 
+  /** Uses new exchange rates; replies in other currencies are encoded again on first use. */
+  updateRates(rates: Rates): void {
+    this.#rates = rates;
+    if (this.#fresh !== null) this.update(this.#fresh.snapshot);
+  }
+
   #current(): ReplySet | null {
     if (this.#fresh === null || !this.isStale) return this.#fresh;
-    return this.#stale ??= buildReplySet(this.#fresh.snapshot, true);
+    return this.#stale ??= buildReplySet(this.#fresh.snapshot, true, this.#rates);
   }
 
   /** The reply to one framed request. Never throws. */
@@ -148,8 +200,13 @@ export class Market {
       const hit = set.cache.get(key);
       if (hit !== undefined) return hit;
     }
-    const reply = this.#answer(parseRequest(line), set);
-    if (key !== null && reply.error === null && set!.cache.size < CACHE_LIMIT) {
+    const request = parseRequest(line);
+    const reply = this.#answer(request, set);
+    // INFO changes from one request to the next; everything else only with the snapshot.
+    if (
+      key !== null && reply.error === null && request.kind !== "info" &&
+      set!.cache.size < CACHE_LIMIT
+    ) {
       set!.cache.set(key, reply);
     }
     return reply;
@@ -161,19 +218,102 @@ export class Market {
         return errorReply(request.code, request.message);
       case "close":
         return CLOSE_REPLY;
+      case "ping":
+        return PONG;
+      case "info":
+        return ok(JSON.stringify(this.#info()), "INFO");
+      case "currencies":
+        return ok(currenciesJson(this.#rates), "CURRENCIES");
+      case "history":
+        return this.#history(request.symbol, request.range, set);
       case "market_all":
-        if (set === null) return NO_DATA;
-        return request.version === 2 ? set.v2All : set.v1All;
       case "market_coin": {
         if (set === null) return NO_DATA;
-        const reply = (request.version === 2 ? set.v2Coin : set.v1Coin).get(request.symbol);
-        return reply ??
-          errorReply(
-            "UNKNOWN_COIN",
-            `No coin with symbol ${request.symbol}: MARKET ALL lists the ${set.snapshot.coins.length} coins served`,
-            "MARKET",
-          );
+        const replies = this.#inCurrency(set, request.currency);
+        if (!("v1All" in replies)) return replies;
+        if (request.kind === "market_all") {
+          return request.version === 2 ? replies.v2All : replies.v1All;
+        }
+        const reply = (request.version === 2 ? replies.v2Coin : replies.v1Coin).get(request.symbol);
+        return reply ?? unknownCoin(request.symbol, set);
       }
     }
   }
+
+  #inCurrency(set: ReplySet, code: string): CurrencyReplies | Reply {
+    const built = set.byCurrency.get(code);
+    if (built !== undefined) return built;
+    const replies = buildCurrency(set, this.#rates, code);
+    if (replies === null) {
+      return this.#rates === null
+        ? errorReply("NO_DATA", `No exchange rates yet, so prices are in USD only`, "MARKET")
+        : errorReply(
+          "UNKNOWN_CURRENCY",
+          `Unknown currency ${code}: CURRENCIES lists them`,
+          "MARKET",
+        );
+    }
+    set.byCurrency.set(code, replies);
+    return replies;
+  }
+
+  #history(symbol: string, range: HistoryRange, set: ReplySet | null): Reply {
+    if (set === null || this.#options.history === undefined) return NO_DATA;
+    if (!set.symbols.has(symbol)) return unknownCoin(symbol, set, "HISTORY");
+    const since = new Date(this.#now() - HISTORY_RANGES[range]).toISOString();
+    let series: HistorySeries;
+    try {
+      series = this.#options.history(symbol, since, HISTORY_POINTS);
+    } catch (error) {
+      return errorReply(
+        "NO_DATA",
+        `History cannot be read now: ${(error as Error).message}`,
+        "HISTORY",
+      );
+    }
+    const first = series.points[0]?.[1] ?? null;
+    const last = series.points.at(-1)?.[1] ?? null;
+    const change = first !== null && last !== null && first !== 0
+      ? ((last - first) / first) * 100
+      : null;
+    return ok(
+      JSON.stringify({
+        symbol,
+        range: range.toLowerCase(),
+        currency: "USD",
+        count: series.count,
+        points: series.points,
+        first,
+        last,
+        min: series.min,
+        max: series.max,
+        change_pct: change,
+      }),
+      "HISTORY",
+    );
+  }
+
+  #info(): Record<string, unknown> {
+    const snapshot = this.snapshot;
+    return {
+      ...this.#options.info?.(),
+      data: {
+        coins: snapshot?.coins.length ?? 0,
+        fetched_at: snapshot?.fetchedAt ?? null,
+        age_seconds: this.ageMs === null ? null : Math.round(this.ageMs / 1000),
+        stale: this.isStale,
+        source: snapshot?.source ?? null,
+        rates_fetched_at: this.#rates?.fetchedAt ?? null,
+        currencies: this.#rates?.byCode.size ?? 1,
+      },
+    };
+  }
+}
+
+function unknownCoin(symbol: string, set: ReplySet, command = "MARKET"): Reply {
+  return errorReply(
+    "UNKNOWN_COIN",
+    `No coin with symbol ${symbol}: MARKET ALL lists the ${set.snapshot.coins.length} coins served`,
+    command,
+  );
 }

@@ -20,6 +20,7 @@ export type ErrorCode =
   | "BAD_REQUEST"
   | "UNKNOWN_COMMAND"
   | "UNKNOWN_COIN"
+  | "UNKNOWN_CURRENCY"
   | "NO_DATA"
   | "LINE_TOO_LONG"
   | "TIMEOUT"
@@ -206,9 +207,27 @@ export class RequestFramer {
 
 /** A request the server understood. */
 export type Request =
-  | { kind: "market_all"; version: 1 | 2 }
-  | { kind: "market_coin"; version: 1 | 2; symbol: string }
+  | { kind: "market_all"; version: 1 | 2; currency: string }
+  | { kind: "market_coin"; version: 1 | 2; symbol: string; currency: string }
+  | { kind: "history"; version: 1 | 2; symbol: string; range: HistoryRange }
+  | { kind: "currencies"; version: 1 | 2 }
+  | { kind: "ping"; version: 1 | 2 }
+  | { kind: "info"; version: 1 | 2 }
   | { kind: "close" };
+
+/** The windows `HISTORY` accepts, with their length in milliseconds. */
+export const HISTORY_RANGES = {
+  "1H": 3_600_000,
+  "24H": 86_400_000,
+  "7D": 7 * 86_400_000,
+  "30D": 30 * 86_400_000,
+} as const;
+
+/** A `HISTORY` window, upper case. */
+export type HistoryRange = keyof typeof HISTORY_RANGES;
+
+/** The commands, as listed in the reply to an unknown one. */
+const COMMANDS = "MARKET, HISTORY, CURRENCIES, PING or INFO";
 
 /** A request the server could not accept, with the reply to send. */
 export interface RequestError {
@@ -275,24 +294,59 @@ export function parseRequest(bytes: Uint8Array): Request | RequestError {
   }
   const words = data.trim().split(/\s+/);
   const command = words[0].toUpperCase();
-  if (command === "MARKET") {
-    if (words.length !== 2) {
-      return fail("BAD_REQUEST", "MARKET takes one argument: ALL or a coin symbol such as BTC");
+  const args = words.slice(1);
+  switch (command) {
+    case "MARKET": {
+      if (args.length < 1 || args.length > 2) {
+        return fail(
+          "BAD_REQUEST",
+          "MARKET takes ALL or a coin symbol, then optionally a currency: MARKET BTC or MARKET ALL EUR",
+        );
+      }
+      const currency = args.length === 2 ? args[1].toUpperCase() : "USD";
+      if (!/^[A-Z]{2,10}$/.test(currency)) {
+        return fail(
+          "UNKNOWN_CURRENCY",
+          `Unknown currency ${sample(currency, 12)}: CURRENCIES lists them`,
+        );
+      }
+      const symbol = args[0].toUpperCase();
+      if (symbol === "ALL") return { kind: "market_all", version, currency };
+      if (symbol.length > MAX_SYMBOL_LENGTH) {
+        return fail("UNKNOWN_COIN", `No coin with symbol ${sample(symbol, MAX_SYMBOL_LENGTH)}`);
+      }
+      return { kind: "market_coin", version, symbol, currency };
     }
-    const symbol = words[1].toUpperCase();
-    if (symbol === "ALL") return { kind: "market_all", version };
-    if (symbol.length > MAX_SYMBOL_LENGTH) {
-      return fail("UNKNOWN_COIN", `No coin with symbol ${sample(symbol, MAX_SYMBOL_LENGTH)}`);
+    case "HISTORY": {
+      const range = (args[1] ?? "24h").toUpperCase();
+      if (args.length < 1 || args.length > 2 || !(range in HISTORY_RANGES)) {
+        return fail(
+          "BAD_REQUEST",
+          "HISTORY takes a coin symbol and optionally 1h, 24h, 7d or 30d: HISTORY BTC 7d",
+        );
+      }
+      const symbol = args[0].toUpperCase();
+      if (symbol.length > MAX_SYMBOL_LENGTH) {
+        return fail("UNKNOWN_COIN", `No coin with symbol ${sample(symbol, MAX_SYMBOL_LENGTH)}`);
+      }
+      return { kind: "history", version, symbol, range: range as HistoryRange };
     }
-    return { kind: "market_coin", version, symbol };
+    case "CURRENCIES":
+    case "PING":
+    case "INFO":
+      if (args.length > 0) return fail("BAD_REQUEST", `${command} takes no arguments`);
+      return {
+        kind: command === "CURRENCIES" ? "currencies" : command === "PING" ? "ping" : "info",
+        version,
+      };
+    case "":
+      return fail("UNKNOWN_COMMAND", `Empty command: expected ${COMMANDS}`);
+    default:
+      return fail(
+        "UNKNOWN_COMMAND",
+        `Unknown command ${sample(command, 32)}: expected ${COMMANDS}`,
+      );
   }
-  if (command === "") {
-    return fail("UNKNOWN_COMMAND", "Empty command: expected MARKET ALL or MARKET <SYMBOL>");
-  }
-  return fail(
-    "UNKNOWN_COMMAND",
-    `Unknown command ${sample(command, 32)}: expected MARKET ALL or MARKET <SYMBOL>`,
-  );
 }
 
 /**
@@ -335,21 +389,41 @@ export function v1Number(text: string): string {
   return /^-?\d+$/.test(text) ? `${text}.0` : text;
 }
 
+/** How the prices of one currency are written: the upstream's own text for USD. */
+export interface Pricing {
+  /** Upper-case currency code, e.g. `USD`. */
+  readonly currency: string;
+  /** The coin's price as JSON number text. */
+  price(coin: Coin): string;
+  /** The coin's market cap as JSON number text, or `null`. */
+  marketCap(coin: Coin): string;
+}
+
+/** USD, as the upstream wrote it: nothing is converted, rounded or re-formatted. */
+export const USD_PRICING: Pricing = {
+  currency: "USD",
+  price: (coin) => coin.priceText,
+  marketCap: (coin) => coin.marketCapText ?? "null",
+};
+
 /** Options that shape a v2 coin object. */
 export interface CoinObjectOptions {
   /** Whether the snapshot is older than the server's staleness limit. */
   stale: boolean;
+  /** The currency of `price` and `market_cap`; USD when omitted. */
+  pricing?: Pricing;
 }
 
-/** The v2 coin object as JSON text, numbers written exactly as the upstream sent them. */
+/** The v2 coin object as JSON text; in USD, numbers are written exactly as the upstream sent them. */
 export function coinObjectJson(
   coin: Coin,
   snapshot: Snapshot,
   options: CoinObjectOptions,
 ): string {
+  const pricing = options.pricing ?? USD_PRICING;
   return `{"symbol":${JSON.stringify(coin.symbol)},"name":${JSON.stringify(coin.name)},` +
-    `"price":${coin.priceText},"currency":"USD","rank":${coin.rank},` +
-    `"market_cap":${coin.marketCapText ?? "null"},` +
+    `"price":${pricing.price(coin)},"currency":"${pricing.currency}","rank":${coin.rank},` +
+    `"market_cap":${pricing.marketCap(coin)},` +
     `"change_24h":${coin.change24h === null ? "null" : JSON.stringify(coin.change24h)},` +
     `"updated_at":${JSON.stringify(coin.updatedAt)},"fetched_at":${
       JSON.stringify(snapshot.fetchedAt)
@@ -358,13 +432,13 @@ export function coinObjectJson(
 }
 
 /** The v1 `MARKET ALL` data: coin name to price, in rank order, first of a repeated name kept. */
-export function v1AllJson(coins: readonly Coin[]): string {
+export function v1AllJson(coins: readonly Coin[], pricing: Pricing = USD_PRICING): string {
   const seen = new Set<string>();
   const parts: string[] = [];
   for (const coin of coins) {
     if (seen.has(coin.name)) continue;
     seen.add(coin.name);
-    parts.push(`${JSON.stringify(coin.name)}:${v1Number(coin.priceText)}`);
+    parts.push(`${JSON.stringify(coin.name)}:${v1Number(pricing.price(coin))}`);
   }
   return `{${parts.join(",")}}`;
 }

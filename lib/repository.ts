@@ -10,6 +10,17 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import type { Coin, Snapshot } from "./coin.ts";
+import type { ExchangeRate } from "./coingecko.ts";
+
+/** A coin's history over a window, evenly thinned to at most a given number of points. */
+export interface HistorySeries {
+  /** `[fetchedAt, price]` pairs, oldest first; the first and last stored points always included. */
+  points: [string, number][];
+  /** How many points were stored in the window. */
+  count: number;
+  min: number | null;
+  max: number | null;
+}
 
 /** The database cannot be used: e.g. it was written by a newer version of this program. */
 export class RepositoryError extends Error {
@@ -54,6 +65,14 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX price_history_symbol_time ON price_history (symbol, fetched_at);
    CREATE INDEX price_history_time ON price_history (fetched_at);`,
+  `CREATE TABLE exchange_rates (
+     code TEXT PRIMARY KEY NOT NULL,
+     name TEXT NOT NULL,
+     unit TEXT NOT NULL,
+     value REAL NOT NULL CHECK (value > 0),
+     type TEXT NOT NULL,
+     fetched_at TEXT NOT NULL
+   ) STRICT;`,
 ];
 
 /** The schema version this code writes. */
@@ -81,6 +100,10 @@ export class Repository implements Disposable {
   readonly #selectCoins: StatementSync;
   readonly #selectHistory: StatementSync;
   readonly #pruneBatch: StatementSync;
+  readonly #seriesPoints: StatementSync;
+  readonly #seriesStats: StatementSync;
+  readonly #insertRate: StatementSync;
+  readonly #selectRates: StatementSync;
   #open = true;
 
   private constructor(db: DatabaseSync) {
@@ -103,6 +126,28 @@ export class Repository implements Disposable {
       `DELETE FROM price_history WHERE id IN
          (SELECT id FROM price_history WHERE fetched_at < ? LIMIT ?)`,
     );
+    // Picks, in SQLite, the first row of each of `max` equal slices of the window (the last row
+    // always ends the last slice), so a 30-day window never becomes 40,000 JavaScript objects.
+    // Parameters are cast: a JavaScript number binds as REAL, and the slicing needs integer division.
+    this.#seriesPoints = db.prepare(
+      `WITH h AS (
+         SELECT fetched_at, price,
+                ROW_NUMBER() OVER (ORDER BY fetched_at, id) - 1 AS i,
+                COUNT(*) OVER () AS n
+         FROM price_history WHERE symbol = :symbol AND fetched_at >= :since)
+       SELECT fetched_at, price FROM h
+       WHERE n <= CAST(:max AS INTEGER) OR i = 0
+          OR (i * (CAST(:max AS INTEGER) - 1)) / (n - 1) > ((i - 1) * (CAST(:max AS INTEGER) - 1)) / (n - 1)
+       ORDER BY i`,
+    );
+    this.#seriesStats = db.prepare(
+      `SELECT COUNT(*) AS count, MIN(price) AS min, MAX(price) AS max
+       FROM price_history WHERE symbol = ? AND fetched_at >= ?`,
+    );
+    this.#insertRate = db.prepare(
+      `INSERT INTO exchange_rates (code, name, unit, value, type, fetched_at) VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+    this.#selectRates = db.prepare("SELECT * FROM exchange_rates ORDER BY rowid");
   }
 
   /**
@@ -194,6 +239,77 @@ export class Repository implements Disposable {
       total += deleted;
       if (deleted < batchSize) return total;
     }
+  }
+
+  /**
+   * The history of `symbol` since `sinceIso`, thinned evenly to at most `maxPoints` points, with
+   * the minimum and maximum over every stored point.
+   */
+  historySeries(symbol: string, sinceIso: string, maxPoints = 200): HistorySeries {
+    if (!Number.isInteger(maxPoints) || maxPoints < 2) {
+      throw new RangeError(`Cannot thin history to ${maxPoints} points: expected an integer >= 2`);
+    }
+    const upper = symbol.toUpperCase();
+    const stats = this.#seriesStats.get(upper, sinceIso) as unknown as {
+      count: number;
+      min: number | null;
+      max: number | null;
+    };
+    const rows = this.#seriesPoints.all({
+      symbol: upper,
+      since: sinceIso,
+      max: maxPoints,
+    }) as unknown as {
+      fetched_at: string;
+      price: number;
+    }[];
+    return {
+      points: rows.map((r) => [r.fetched_at, r.price]),
+      count: Number(stats.count),
+      min: stats.min,
+      max: stats.max,
+    };
+  }
+
+  /** Deletes at most `batchSize` history rows fetched before `beforeIso`; returns how many. */
+  pruneHistoryBatch(beforeIso: string, batchSize = 500): number {
+    return Number(this.#pruneBatch.run(beforeIso, batchSize).changes);
+  }
+
+  /** Replaces the stored exchange rates, keyed by the upstream's code, in one transaction. */
+  saveRates(rates: ReadonlyMap<string, ExchangeRate>, fetchedAt: string): void {
+    if (rates.size === 0) throw new RangeError("Cannot save empty exchange rates");
+    this.#transaction(() => {
+      this.#db.exec("DELETE FROM exchange_rates");
+      for (const [code, r] of rates) {
+        this.#insertRate.run(code, r.name, r.unit, r.value, r.type, fetchedAt);
+      }
+    });
+  }
+
+  /** The stored exchange rates and when they were fetched, or null when none were saved. */
+  loadRates(): { rates: Map<string, ExchangeRate>; fetchedAt: string } | null {
+    const rows = this.#selectRates.all() as unknown as {
+      code: string;
+      name: string;
+      unit: string;
+      value: number;
+      type: string;
+      fetched_at: string;
+    }[];
+    if (rows.length === 0) return null;
+    const rates = new Map<string, ExchangeRate>();
+    for (const r of rows) {
+      rates.set(r.code, { name: r.name, unit: r.unit, value: r.value, type: r.type });
+    }
+    return { rates, fetchedAt: rows[0].fetched_at };
+  }
+
+  /** The database's size in bytes (pages in use, WAL not included). */
+  sizeBytes(): number {
+    const pages = this.#db.prepare("PRAGMA page_count").get() as { page_count: number };
+    const size = this.#db.prepare("PRAGMA page_size").get() as { page_size: number };
+    return Number(pages.page_count) * Number(size.page_size);
   }
 
   /** Closes the database; later calls do nothing. */

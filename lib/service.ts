@@ -5,8 +5,9 @@
  * @module
  */
 
-import { fetchMarkets } from "./coingecko.ts";
-import type { ServerConfig } from "./config.ts";
+import { fetchExchangeRates, fetchMarkets } from "./coingecko.ts";
+import { type ServerConfig, VERSION } from "./config.ts";
+import { ratesFrom } from "./currency.ts";
 import { Ingestor } from "./ingest.ts";
 import { Market } from "./market.ts";
 import { Repository } from "./repository.ts";
@@ -35,8 +36,19 @@ export interface ServiceDeps {
 export async function startService(config: ServerConfig, deps: ServiceDeps = {}): Promise<Service> {
   const log = deps.log ?? ((line: string) => console.log(line));
   const repository = Repository.open(config.db);
+  const startedAt = Date.now();
   try {
-    const market = new Market({ staleAfterMs: config.staleAfterSeconds * 1000 });
+    // The report needs the server and the ingestor, which need the market: bound late.
+    let report = (): Record<string, unknown> => ({});
+    const market = new Market({
+      staleAfterMs: config.staleAfterSeconds * 1000,
+      history: (symbol, since, max) => repository.historySeries(symbol, since, max),
+      info: () => report(),
+    });
+    const storedRates = repository.loadRates();
+    if (storedRates !== null) {
+      market.updateRates(ratesFrom(storedRates.rates, storedRates.fetchedAt));
+    }
     const stored = repository.loadSnapshot();
     if (stored !== null) {
       market.update(stored);
@@ -57,22 +69,58 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const finished = server.serve();
 
     const upstream = new URL(config.apiUrl).host;
+    const request = { apiUrl: config.apiUrl, apiKey: config.apiKey, fetch: deps.fetch };
+    const pruner = new HistoryPruner(repository, config.historyDays, log);
     const ingestor = new Ingestor({
-      fetchCoins: (signal) =>
-        fetchMarkets({
-          apiUrl: config.apiUrl,
-          apiKey: config.apiKey,
-          top: config.top,
-          fetch: deps.fetch,
-          signal,
-        }),
+      fetchCoins: async (signal) => {
+        const coins = await fetchMarkets({ ...request, top: config.top, signal });
+        // Rates are fetched with every ingestion; a failure keeps the last ones.
+        try {
+          const fetchedAt = new Date().toISOString();
+          const rates = await fetchExchangeRates({ ...request, signal });
+          repository.saveRates(rates, fetchedAt);
+          market.updateRates(ratesFrom(rates, fetchedAt));
+        } catch (error) {
+          if (signal.aborted) throw error;
+          const kept = market.rates === null
+            ? "prices stay in USD only"
+            : `keeping rates of ${market.rates.fetchedAt}`;
+          log(`exchange rates fetch failed: ${(error as Error).message}; ${kept}`);
+        }
+        return coins;
+      },
       repository,
-      onSnapshot: (snapshot) => market.update(snapshot),
+      onSnapshot: (snapshot) => {
+        market.update(snapshot);
+        pruner.schedule();
+      },
       refreshMs: config.refreshSeconds * 1000,
       source: "coingecko",
       describeSource: upstream,
       log,
     });
+    report = () => {
+      const status = ingestor.status;
+      return {
+        version: VERSION,
+        uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+        connections: { open: server.stats.connectionsOpen, served: server.stats.connectionsServed },
+        requests: server.stats.requests,
+        errors: server.stats.errors,
+        ingestion: {
+          last_attempt_at: status.lastAttemptAt,
+          duration_ms: status.lastDurationMs,
+          coins: status.lastCoins,
+          result: status.lastOk === null ? null : status.lastOk ? "ok" : "failed",
+          error: status.lastError,
+          last_success_at: status.lastSuccessAt,
+          next_refresh_at: status.nextRunAt,
+          consecutive_failures: status.consecutiveFailures,
+          upstream,
+        },
+        database: { path: config.db, size_bytes: repository.sizeBytes() },
+      };
+    };
     ingestor.start();
 
     let stopping: Promise<void> | null = null;
@@ -80,6 +128,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       stopping ??= (async () => {
         await server.shutdown();
         await ingestor.stop();
+        await pruner.stop();
         repository.close();
       })();
     return {
@@ -97,3 +146,50 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     throw error;
   }
 }
+
+/**
+ * Deletes history older than the retention after each ingestion, a small batch at a time with
+ * a turn of the event loop between batches, so requests are never stalled behind a big delete.
+ */
+class HistoryPruner {
+  readonly #repository: Repository;
+  readonly #retentionMs: number;
+  readonly #log: (line: string) => void;
+  #running: Promise<void> | null = null;
+  #stopped = false;
+
+  constructor(repository: Repository, days: number, log: (line: string) => void) {
+    this.#repository = repository;
+    this.#retentionMs = days * 86_400_000;
+    this.#log = log;
+  }
+
+  schedule(): void {
+    if (this.#running !== null || this.#stopped) return;
+    this.#running = this.#run().finally(() => this.#running = null);
+  }
+
+  async #run(): Promise<void> {
+    const before = new Date(Date.now() - this.#retentionMs).toISOString();
+    let total = 0;
+    try {
+      while (!this.#stopped) {
+        const deleted = this.#repository.pruneHistoryBatch(before, PRUNE_BATCH);
+        total += deleted;
+        if (deleted < PRUNE_BATCH) break;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    } catch (error) {
+      this.#log(`history pruning failed: ${(error as Error).message}`);
+    }
+    if (total > 0) this.#log(`pruned ${total} history rows older than ${before}`);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#running;
+  }
+}
+
+/** History rows deleted per batch when pruning. */
+const PRUNE_BATCH = 500;

@@ -95,16 +95,42 @@ Deno.test("parseRequest", async (t) => {
     assert.deepStrictEqual(parse('{"status":"OK","data":"MARKET ALL"}'), {
       kind: "market_all",
       version: 1,
+      currency: "USD",
     });
     assert.deepStrictEqual(parse('{"status":"OK","data":"  market   btc "}'), {
       kind: "market_coin",
       version: 1,
       symbol: "BTC",
+      currency: "USD",
     });
-    assert.deepStrictEqual(parse('{"status":"OK","data":"MARKET all","v":2}'), {
+    assert.deepStrictEqual(parse('{"status":"OK","data":"MARKET all eur","v":2}'), {
       kind: "market_all",
       version: 2,
+      currency: "EUR",
     });
+    assert.deepStrictEqual(parse('{"status":"OK","data":"MARKET btc Vnd"}'), {
+      kind: "market_coin",
+      version: 1,
+      symbol: "BTC",
+      currency: "VND",
+    });
+  });
+  await t.step("HISTORY, CURRENCIES, PING, INFO", () => {
+    assert.deepStrictEqual(parse('{"data":"HISTORY btc","v":2}'), {
+      kind: "history",
+      version: 2,
+      symbol: "BTC",
+      range: "24H",
+    });
+    assert.deepStrictEqual(parse('{"data":"history eth 7D"}'), {
+      kind: "history",
+      version: 1,
+      symbol: "ETH",
+      range: "7D",
+    });
+    assert.deepStrictEqual(parse('{"data":"currencies"}'), { kind: "currencies", version: 1 });
+    assert.deepStrictEqual(parse('{"data":"PING","v":2}'), { kind: "ping", version: 2 });
+    assert.deepStrictEqual(parse('{"data":"Info"}'), { kind: "info", version: 1 });
   });
   await t.step("CLOSE", () => {
     assert.deepStrictEqual(parse('{"status":"CLOSE"}'), { kind: "close" });
@@ -128,11 +154,15 @@ Deno.test("parseRequest", async (t) => {
     assert.equal(code('{"status":"OK","data":"MARKET ALL","v":3}'), "BAD_REQUEST");
     assert.equal(code('{"status":"OK","data":"MARKET"}'), "BAD_REQUEST");
     assert.equal(code('{"status":"OK","data":"MARKET BTC ETH EUR"}'), "BAD_REQUEST");
+    assert.equal(code('{"data":"HISTORY BTC 2y"}'), "BAD_REQUEST");
+    assert.equal(code('{"data":"HISTORY"}'), "BAD_REQUEST");
+    assert.equal(code('{"data":"PING now"}'), "BAD_REQUEST");
   });
   await t.step("UNKNOWN_COMMAND, and UNKNOWN_COIN for an impossible symbol", () => {
     assert.equal(code('{"status":"OK","data":"BUY BTC"}'), "UNKNOWN_COMMAND");
     assert.equal(code('{"status":"OK","data":""}'), "UNKNOWN_COMMAND");
     assert.equal(code(`{"status":"OK","data":"MARKET ${"X".repeat(1000)}"}`), "UNKNOWN_COIN");
+    assert.equal(code('{"status":"OK","data":"MARKET BTC EU-R"}'), "UNKNOWN_CURRENCY");
   });
   await t.step("50,000 nested brackets and huge numbers are answered, not thrown", () => {
     assert.equal(code("[".repeat(50_000) + "]".repeat(50_000)), "BAD_REQUEST");
