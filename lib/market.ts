@@ -34,10 +34,22 @@ export interface Reply {
   readonly command: string | null;
   /** The error code, when the reply is an error. */
   readonly error: ErrorCode | null;
+  /**
+   * For WATCH and UNWATCH: the change to the connection's watch list, which only the server can
+   * make. The server writes the UNWATCH reply itself, as it depends on the connection.
+   */
+  readonly watch?: { readonly add: readonly string[] } | {
+    readonly remove: readonly string[] | null;
+  };
 }
+
+/** Update events of one ingestion, by symbol: one pre-encoded line per changed coin. */
+export type UpdateEvents = ReadonlyMap<string, Uint8Array>;
 
 /** The replies of one currency for one snapshot. */
 interface CurrencyReplies {
+  /** The v2 coin objects as JSON text, by symbol. */
+  readonly objects: ReadonlyMap<string, string>;
   readonly v1All: Reply;
   readonly v2All: Reply;
   readonly v1Coin: ReadonlyMap<string, Reply>;
@@ -51,8 +63,8 @@ interface ReplySet {
   readonly symbols: ReadonlySet<string>;
   /** USD is built with the set; other currencies on first use. */
   readonly byCurrency: Map<string, CurrencyReplies>;
-  /** Replies by the exact request text, so a repeated request skips parsing entirely. */
-  readonly cache: Map<string, Reply>;
+  /** Replies by the exact request bytes, so a repeated request skips parsing entirely. */
+  readonly cache: ReplyCache;
 }
 
 /** How many distinct request texts a snapshot remembers; past it, requests are parsed. */
@@ -61,6 +73,46 @@ const CACHE_LIMIT = 1024;
 const CACHEABLE_BYTES = 200;
 /** Points in a `HISTORY` reply at most. */
 const HISTORY_POINTS = 200;
+
+/**
+ * Replies keyed by exact request bytes. A look-up hashes the bytes and compares them with the
+ * stored copy, so a hit builds no string and allocates nothing: it only memoizes what
+ * `parseRequest` and the reply tables answered for those same bytes.
+ */
+class ReplyCache {
+  readonly #buckets = new Map<number, { key: Uint8Array; reply: Reply }[]>();
+  size = 0;
+
+  get(line: Uint8Array): Reply | undefined {
+    const bucket = this.#buckets.get(hashBytes(line));
+    if (bucket === undefined) return undefined;
+    for (const entry of bucket) if (sameBytes(entry.key, line)) return entry.reply;
+    return undefined;
+  }
+
+  /** Stores a copy of `line`: the framer's view is valid only during its callback. */
+  set(line: Uint8Array, reply: Reply): void {
+    const hash = hashBytes(line);
+    const entry = { key: line.slice(), reply };
+    const bucket = this.#buckets.get(hash);
+    if (bucket === undefined) this.#buckets.set(hash, [entry]);
+    else bucket.push(entry);
+    this.size++;
+  }
+}
+
+/** FNV-1a, 32 bits. */
+function hashBytes(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  return hash >>> 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function ok(dataJson: string, command: string): Reply {
   return { bytes: encodeOk(dataJson), close: false, command, error: null };
@@ -80,16 +132,17 @@ function buildCurrency(
   const { snapshot, stale } = set;
   const v1Coin = new Map<string, Reply>();
   const v2Coin = new Map<string, Reply>();
-  const objects: string[] = [];
+  const objects = new Map<string, string>();
   for (const coin of snapshot.coins) {
     const object = coinObjectJson(coin, snapshot, { stale, pricing });
-    objects.push(object);
+    objects.set(coin.symbol, object);
     v1Coin.set(coin.symbol, ok(v1Number(pricing.price(coin)), "MARKET"));
     v2Coin.set(coin.symbol, ok(object, "MARKET"));
   }
   return {
+    objects,
     v1All: ok(v1AllJson(snapshot.coins, pricing), "MARKET"),
-    v2All: ok(`[${objects.join(",")}]`, "MARKET"),
+    v2All: ok(`[${[...objects.values()].join(",")}]`, "MARKET"),
     v1Coin,
     v2Coin,
   };
@@ -101,7 +154,7 @@ function buildReplySet(snapshot: Snapshot, stale: boolean, rates: Rates | null):
     stale,
     symbols: new Set(snapshot.coins.map((coin) => coin.symbol)),
     byCurrency: new Map(),
-    cache: new Map(),
+    cache: new ReplyCache(),
   };
   set.byCurrency.set("USD", buildCurrency(set, rates, "USD")!);
   return set;
@@ -109,6 +162,7 @@ function buildReplySet(snapshot: Snapshot, stale: boolean, rates: Rates | null):
 
 const CLOSE_REPLY: Reply = { ...ok('"BYE"', "CLOSE"), close: true };
 const PONG: Reply = ok('"PONG"', "PING");
+const UNWATCH: Reply = { bytes: new Uint8Array(0), close: false, command: "UNWATCH", error: null };
 const NO_DATA: Reply = errorReply(
   "NO_DATA",
   "No prices yet: the first ingestion has not succeeded, try again shortly",
@@ -133,6 +187,7 @@ export class Market {
   #stale: ReplySet | null = null;
   #rates: Rates | null = null;
   #fetchedAtMs = 0;
+  readonly #listeners = new Set<(events: UpdateEvents) => void>();
   readonly #options: MarketOptions;
   readonly #now: () => number;
 
@@ -175,9 +230,23 @@ export class Market {
         `Invalid snapshot fetchedAt ${sample(snapshot.fetchedAt)}: expected ISO-8601`,
       );
     }
+    const previous = this.#fresh;
     this.#fresh = buildReplySet(snapshot, false, this.#rates);
     this.#stale = null;
     this.#fetchedAtMs = fetchedAtMs;
+    if (previous !== null && previous.snapshot !== snapshot && this.#listeners.size > 0) {
+      const events = changedCoins(previous, this.#fresh);
+      if (events.size > 0) { for (const listener of this.#listeners) listener(events); }
+    }
+  }
+
+  /**
+   * Calls `listener` after each new snapshot that changes any coin, with one `update` event line
+   * per changed coin. Returns a function that removes the listener.
+   */
+  onUpdate(listener: (events: UpdateEvents) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Uses new exchange rates; replies in other currencies are encoded again on first use. */
@@ -194,20 +263,19 @@ export class Market {
   /** The reply to one framed request. Never throws. */
   respond(line: Uint8Array): Reply {
     const set = this.#current();
-    let key: string | null = null;
-    if (set !== null && line.length <= CACHEABLE_BYTES) {
-      key = String.fromCharCode.apply(null, line as unknown as number[]);
-      const hit = set.cache.get(key);
+    const cacheable = set !== null && line.length <= CACHEABLE_BYTES;
+    if (cacheable) {
+      const hit = set.cache.get(line);
       if (hit !== undefined) return hit;
     }
     const request = parseRequest(line);
     const reply = this.#answer(request, set);
     // INFO changes from one request to the next; everything else only with the snapshot.
     if (
-      key !== null && reply.error === null && request.kind !== "info" &&
-      set!.cache.size < CACHE_LIMIT
+      cacheable && reply.error === null && request.kind !== "info" &&
+      set.cache.size < CACHE_LIMIT
     ) {
-      set!.cache.set(key, reply);
+      set.cache.set(line, reply);
     }
     return reply;
   }
@@ -226,6 +294,16 @@ export class Market {
         return ok(currenciesJson(this.#rates), "CURRENCIES");
       case "history":
         return this.#history(request.symbol, request.range, set);
+      case "watch": {
+        if (set === null) return NO_DATA;
+        const unknown = request.symbols.filter((symbol) => !set.symbols.has(symbol));
+        if (unknown.length > 0) return unknownCoin(unknown.join(", "), set, "WATCH");
+        const objects = set.byCurrency.get("USD")!.objects;
+        const data = `[${request.symbols.map((symbol) => objects.get(symbol)).join(",")}]`;
+        return { ...ok(data, "WATCH"), watch: { add: request.symbols } };
+      }
+      case "unwatch":
+        return { ...UNWATCH, watch: { remove: request.symbols } };
       case "market_all":
       case "market_coin": {
         if (set === null) return NO_DATA;
@@ -309,6 +387,28 @@ export class Market {
     };
   }
 }
+
+/** Coins whose price, market cap, 24 h change, rank or name differ between two snapshots. */
+function changedCoins(previous: ReplySet, next: ReplySet): Map<string, Uint8Array> {
+  const before = new Map(previous.snapshot.coins.map((coin) => [coin.symbol, coin]));
+  const objects = next.byCurrency.get("USD")!.objects;
+  const events = new Map<string, Uint8Array>();
+  for (const coin of next.snapshot.coins) {
+    const old = before.get(coin.symbol);
+    if (
+      old !== undefined && old.priceText === coin.priceText &&
+      old.marketCapText === coin.marketCapText && old.change24h === coin.change24h &&
+      old.rank === coin.rank && old.name === coin.name
+    ) continue;
+    events.set(
+      coin.symbol,
+      encoder.encode(`{"status":"OK","event":"update","data":${objects.get(coin.symbol)}}\n`),
+    );
+  }
+  return events;
+}
+
+const encoder = new TextEncoder();
 
 function unknownCoin(symbol: string, set: ReplySet, command = "MARKET"): Reply {
   return errorReply(

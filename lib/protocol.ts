@@ -213,7 +213,12 @@ export type Request =
   | { kind: "currencies"; version: 1 | 2 }
   | { kind: "ping"; version: 1 | 2 }
   | { kind: "info"; version: 1 | 2 }
+  | { kind: "watch"; version: 2; symbols: string[] }
+  | { kind: "unwatch"; version: 2; symbols: string[] | null }
   | { kind: "close" };
+
+/** How many symbols one connection may watch at once. */
+export const MAX_WATCHED = 50;
 
 /** The windows `HISTORY` accepts, with their length in milliseconds. */
 export const HISTORY_RANGES = {
@@ -227,7 +232,7 @@ export const HISTORY_RANGES = {
 export type HistoryRange = keyof typeof HISTORY_RANGES;
 
 /** The commands, as listed in the reply to an unknown one. */
-const COMMANDS = "MARKET, HISTORY, CURRENCIES, PING or INFO";
+const COMMANDS = "MARKET, HISTORY, CURRENCIES, WATCH, UNWATCH, PING or INFO";
 
 /** A request the server could not accept, with the reply to send. */
 export interface RequestError {
@@ -330,6 +335,26 @@ export function parseRequest(bytes: Uint8Array): Request | RequestError {
         return fail("UNKNOWN_COIN", `No coin with symbol ${sample(symbol, MAX_SYMBOL_LENGTH)}`);
       }
       return { kind: "history", version, symbol, range: range as HistoryRange };
+    }
+    case "WATCH":
+    case "UNWATCH": {
+      if (version !== 2) {
+        return fail("BAD_REQUEST", `${command} streams v2 coin objects: send it with "v":2`);
+      }
+      const symbols = [...new Set(args.map((arg) => arg.toUpperCase()))];
+      if (command === "WATCH" && symbols.length === 0) {
+        return fail("BAD_REQUEST", "WATCH takes one or more coin symbols: WATCH BTC ETH");
+      }
+      if (symbols.length > MAX_WATCHED) {
+        return fail("BAD_REQUEST", `At most ${MAX_WATCHED} symbols can be watched per connection`);
+      }
+      const tooLong = symbols.find((symbol) => symbol.length > MAX_SYMBOL_LENGTH);
+      if (tooLong !== undefined) {
+        return fail("UNKNOWN_COIN", `No coin with symbol ${sample(tooLong, MAX_SYMBOL_LENGTH)}`);
+      }
+      return command === "WATCH"
+        ? { kind: "watch", version, symbols }
+        : { kind: "unwatch", version, symbols: symbols.length === 0 ? null : symbols };
     }
     case "CURRENCIES":
     case "PING":

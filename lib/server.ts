@@ -5,11 +5,13 @@
  * @module
  */
 
-import type { Market, Reply } from "./market.ts";
+import type { Market, Reply, UpdateEvents } from "./market.ts";
 import {
   encodeError,
+  encodeOk,
   type ErrorCode,
   MAX_REQUEST_BYTES,
+  MAX_WATCHED,
   RequestFramer,
   sampleBytes,
 } from "./protocol.ts";
@@ -66,6 +68,10 @@ const SMALL_READ = 2048;
 const LARGE_READ = 32 * 1024;
 /** After a timeout reply, how long the client gets to take it before the socket is closed anyway. */
 const FAREWELL_MS = 1000;
+/** At shutdown, a connection quiet for this long with nothing to write is closed. */
+const QUIET_MS = 50;
+/** At shutdown, connections still busy after this long are closed anyway. */
+const SHUTDOWN_GRACE_MS = 4000;
 /** Log at most this many bad requests per connection, so a flood does not flood the log. */
 const LOGGED_ERRORS_PER_CONNECTION = 5;
 
@@ -73,16 +79,84 @@ interface Connection {
   readonly conn: Deno.Conn;
   readonly address: string;
   readonly ip: string;
+  readonly outbox: Outbox;
   /** ms when the last bytes arrived or were written. */
   lastActivity: number;
   /** ms when the unfinished request began, or 0. */
   requestStart: number;
-  /** ms when the pending write began, or 0. */
-  writeStart: number;
   handshaking: boolean;
   /** Set once the server has decided to close this connection. */
   closing: boolean;
+  /** Set once its bookkeeping is undone and its socket closed. */
+  released: boolean;
   loggedErrors: number;
+  /** Symbols this connection watches, or null before its first WATCH. */
+  watching: Set<string> | null;
+}
+
+/**
+ * The replies and events waiting to be written to one connection. Writes go out one at a time,
+ * each carrying everything queued so far, so lines never interleave and a burst costs one write.
+ */
+class Outbox {
+  readonly #conn: Deno.Conn;
+  readonly #onError: (error: unknown) => void;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #inFlight = 0;
+  #writing = false;
+  #failed = false;
+  #idle: PromiseWithResolvers<void> | null = null;
+  /** ms when the write in flight began, or 0. */
+  writeStart = 0;
+
+  constructor(conn: Deno.Conn, onError: (error: unknown) => void) {
+    this.#conn = conn;
+    this.#onError = onError;
+  }
+
+  /** Bytes accepted but not yet written to the socket. */
+  get unsent(): number {
+    return this.#queued + this.#inFlight;
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.#failed || bytes.length === 0) return;
+    this.#queue.push(bytes);
+    this.#queued += bytes.length;
+    if (!this.#writing) this.#flush();
+  }
+
+  /** Resolves once everything queued has been written, or writing failed. */
+  drained(): Promise<void> {
+    if (!this.#writing) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    while (this.#queue.length > 0 && !this.#failed) {
+      const out = concat(this.#queue, this.#queued);
+      this.#queue = [];
+      this.#inFlight = this.#queued;
+      this.#queued = 0;
+      this.writeStart = Date.now();
+      try {
+        await writeAll(this.#conn, out);
+      } catch (error) {
+        this.#failed = true;
+        this.#queue = [];
+        this.#queued = 0;
+        this.#onError(error);
+      }
+      this.#inFlight = 0;
+      this.writeStart = 0;
+    }
+    this.#writing = false;
+    this.#idle?.resolve();
+    this.#idle = null;
+  }
 }
 
 function describeAddress(addr: Deno.Addr): { address: string; ip: string } {
@@ -127,6 +201,8 @@ export class PriceServer implements AsyncDisposable {
   readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
   readonly #handlers = new Set<Promise<void>>();
+  readonly #watchers = new Map<string, Set<Connection>>();
+  readonly #unsubscribe: () => void;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   #serving: Promise<void> | null = null;
@@ -138,6 +214,7 @@ export class PriceServer implements AsyncDisposable {
     this.#listener = listener;
     this.#tls = options.tls ?? false;
     this.#market = options.market;
+    this.#unsubscribe = this.#market.onUpdate((events) => this.#publish(events));
     this.#log = options.log ?? ((line) => console.log(line));
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
   }
@@ -218,12 +295,17 @@ export class PriceServer implements AsyncDisposable {
       conn,
       address,
       ip,
+      outbox: new Outbox(conn, (error) => {
+        if (!state.closing) this.#logPeerError(state, "write", error);
+        this.#release(state);
+      }),
       lastActivity: now,
       requestStart: 0,
-      writeStart: 0,
       handshaking: this.#tls,
       closing: false,
+      released: false,
       loggedErrors: 0,
+      watching: null,
     };
     this.#connections.add(state);
     this.#perAddress.set(ip, fromAddress + 1);
@@ -236,16 +318,32 @@ export class PriceServer implements AsyncDisposable {
     this.#handlers.add(handler);
   }
 
-  #release(state: Connection): void {
-    if (!this.#connections.delete(state)) return;
+  /** Undoes a connection's bookkeeping and closes it, after a last reply when one is given. */
+  #release(state: Connection, farewell?: Uint8Array): void {
+    state.closing = true;
+    if (state.released) return;
+    state.released = true;
+    if (state.watching !== null) {
+      for (const symbol of state.watching) {
+        const set = this.#watchers.get(symbol);
+        set?.delete(state);
+        if (set?.size === 0) this.#watchers.delete(symbol);
+      }
+      state.watching = null;
+    }
+    this.#connections.delete(state);
     this.stats.connectionsOpen--;
     const left = (this.#perAddress.get(state.ip) ?? 1) - 1;
     if (left === 0) this.#perAddress.delete(state.ip);
     else this.#perAddress.set(state.ip, left);
+    if (farewell !== undefined) {
+      this.#farewell(state.conn, farewell);
+      return;
+    }
     try {
       state.conn.close();
     } catch {
-      // Already closed by a timeout or by the peer.
+      // Already closed by the peer.
     }
   }
 
@@ -267,7 +365,7 @@ export class PriceServer implements AsyncDisposable {
   }
 
   async #handle(state: Connection): Promise<void> {
-    const { conn } = state;
+    const { conn, outbox } = state;
     try {
       if (this.#tls) {
         await (conn as Deno.TlsConn).handshake();
@@ -287,72 +385,113 @@ export class PriceServer implements AsyncDisposable {
     const replies: Uint8Array[] = [];
     let replyBytes = 0;
     let closeAfter = false;
-    let overflow: Uint8Array | null = null;
     const onRequest = (line: Uint8Array) => {
       if (closeAfter) return;
       const reply = this.#market.respond(line);
       this.#record(state, reply, line);
-      replies.push(reply.bytes);
-      replyBytes += reply.bytes.length;
+      const bytes = reply.watch === undefined ? reply.bytes : this.#applyWatch(state, reply);
+      replies.push(bytes);
+      replyBytes += bytes.length;
       if (reply.close) closeAfter = true;
-      if (replyBytes > this.limits.maxUnsentBytes) overflow ??= reply.bytes;
     };
-    try {
-      while (!state.closing) {
-        let n: number | null;
-        try {
-          n = await conn.read(buffer);
-        } catch (error) {
-          if (!state.closing) this.#logPeerError(state, "read", error);
-          return;
-        }
-        if (n === null || state.closing) return;
-        const now = Date.now();
-        state.lastActivity = now;
-        const fits = framer.push(buffer.subarray(0, n), onRequest);
-        if (!fits) {
-          this.#count(this.stats.errors, "LINE_TOO_LONG");
-          this.#log(
-            `${state.address} LINE_TOO_LONG: request over ${this.limits.maxRequestBytes} bytes`,
-          );
-          const message = `Request longer than ${this.limits.maxRequestBytes} bytes: closing`;
-          const bytes = encodeError("LINE_TOO_LONG", message);
-          replies.push(bytes);
-          replyBytes += bytes.length;
-          closeAfter = true;
-        }
-        if (overflow !== null) {
-          this.#count(this.stats.errors, "UNSENT_LIMIT");
-          this.#log(
-            `${state.address} closed: more than ${this.limits.maxUnsentBytes} bytes of replies not read`,
-          );
-          return;
-        }
-        state.requestStart = framer.inRequest ? (state.requestStart || now) : 0;
-        if (replies.length > 0) {
-          const out = concat(replies, replyBytes);
-          replies.length = 0;
-          replyBytes = 0;
-          state.writeStart = now;
-          try {
-            await writeAll(conn, out);
-          } catch (error) {
-            if (!state.closing) this.#logPeerError(state, "write", error);
-            return;
-          }
-          state.writeStart = 0;
-          state.lastActivity = Date.now();
-        }
-        if (!fits) {
-          await lingeringClose(conn);
-          return;
-        }
-        if (closeAfter || this.#stopping) return;
-        if (n === buffer.length && buffer.length < LARGE_READ) buffer = new Uint8Array(LARGE_READ);
+    while (!state.closing) {
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (error) {
+        if (!state.closing) this.#logPeerError(state, "read", error);
+        return;
       }
-    } finally {
-      state.closing = true;
+      if (state.closing) return;
+      if (n === null) {
+        // The peer half-closed: what it asked for is still delivered.
+        await outbox.drained();
+        return;
+      }
+      const now = Date.now();
+      state.lastActivity = now;
+      const fits = framer.push(buffer.subarray(0, n), onRequest);
+      if (!fits) {
+        this.#count(this.stats.errors, "LINE_TOO_LONG");
+        this.#log(
+          `${state.address} LINE_TOO_LONG: request over ${this.limits.maxRequestBytes} bytes`,
+        );
+        const message = `Request longer than ${this.limits.maxRequestBytes} bytes: closing`;
+        const bytes = encodeError("LINE_TOO_LONG", message);
+        replies.push(bytes);
+        replyBytes += bytes.length;
+        closeAfter = true;
+      }
+      if (replies.length > 0) {
+        outbox.send(concat(replies, replyBytes));
+        replies.length = 0;
+        replyBytes = 0;
+      }
+      if (this.#overflowing(state)) return;
+      state.requestStart = framer.inRequest ? (state.requestStart || now) : 0;
+      if (closeAfter || this.#stopping) {
+        await outbox.drained();
+        if (!fits) await lingeringClose(conn);
+        return;
+      }
+      if (n === buffer.length && buffer.length < LARGE_READ) buffer = new Uint8Array(LARGE_READ);
     }
+  }
+
+  /** Closes a connection whose unread replies passed the cap; true when it did. */
+  #overflowing(state: Connection): boolean {
+    if (state.outbox.unsent <= this.limits.maxUnsentBytes) return false;
+    this.#count(this.stats.errors, "UNSENT_LIMIT");
+    this.#log(
+      `${state.address} closed: more than ${this.limits.maxUnsentBytes} bytes of replies not read`,
+    );
+    this.#release(state);
+    return true;
+  }
+
+  /** Applies WATCH or UNWATCH to the connection and returns the reply to send. */
+  #applyWatch(state: Connection, reply: Reply): Uint8Array {
+    const change = reply.watch!;
+    const watching = state.watching ??= new Set();
+    if ("add" in change) {
+      const fresh = change.add.filter((symbol) => !watching.has(symbol));
+      if (watching.size + fresh.length > MAX_WATCHED) {
+        this.#count(this.stats.errors, "BAD_REQUEST");
+        return encodeError(
+          "BAD_REQUEST",
+          `At most ${MAX_WATCHED} symbols can be watched per connection; ${watching.size} already are`,
+        );
+      }
+      for (const symbol of fresh) {
+        watching.add(symbol);
+        let set = this.#watchers.get(symbol);
+        if (set === undefined) this.#watchers.set(symbol, set = new Set());
+        set.add(state);
+      }
+      return reply.bytes;
+    }
+    for (const symbol of change.remove ?? [...watching]) {
+      if (!watching.delete(symbol)) continue;
+      const set = this.#watchers.get(symbol);
+      set?.delete(state);
+      if (set?.size === 0) this.#watchers.delete(symbol);
+    }
+    return encodeOk(JSON.stringify([...watching]));
+  }
+
+  /** Pushes each changed coin's event line to the connections watching it. */
+  #publish(events: UpdateEvents): void {
+    const touched = new Set<Connection>();
+    for (const [symbol, line] of events) {
+      const set = this.#watchers.get(symbol);
+      if (set === undefined) continue;
+      for (const state of set) {
+        if (state.closing) continue;
+        state.outbox.send(line);
+        touched.add(state);
+      }
+    }
+    for (const state of touched) this.#overflowing(state);
   }
 
   #record(state: Connection, reply: Reply, line: Uint8Array): void {
@@ -389,9 +528,9 @@ export class PriceServer implements AsyncDisposable {
         if (now - state.lastActivity > tlsHandshakeTimeoutMs) {
           this.#expire(state, null, `TLS handshake not done within ${tlsHandshakeTimeoutMs} ms`);
         }
-      } else if (state.writeStart !== 0) {
+      } else if (state.outbox.writeStart !== 0) {
         // A client that stopped reading while we write: the same deadline as a slow request.
-        if (now - state.writeStart > requestTimeoutMs) {
+        if (now - state.outbox.writeStart > requestTimeoutMs) {
           this.#expire(state, null, `replies not read within ${requestTimeoutMs} ms`);
         }
       } else if (state.requestStart !== 0) {
@@ -405,23 +544,9 @@ export class PriceServer implements AsyncDisposable {
   }
 
   #expire(state: Connection, code: ErrorCode | null, why: string): void {
-    state.closing = true;
     this.#count(this.stats.errors, "TIMEOUT");
     this.#log(`${state.address} closed: ${why}`);
-    this.#connections.delete(state);
-    this.stats.connectionsOpen--;
-    const left = (this.#perAddress.get(state.ip) ?? 1) - 1;
-    if (left === 0) this.#perAddress.delete(state.ip);
-    else this.#perAddress.set(state.ip, left);
-    if (code === null) {
-      try {
-        state.conn.close();
-      } catch {
-        // Already closed.
-      }
-    } else {
-      this.#farewell(state.conn, encodeError(code, `Closing: ${why}`));
-    }
+    this.#release(state, code === null ? undefined : encodeError(code, `Closing: ${why}`));
   }
 
   /**
@@ -445,20 +570,22 @@ export class PriceServer implements AsyncDisposable {
   }
 
   async #drain(): Promise<void> {
-    clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
-    // Handlers waiting for a request have nothing in flight: close them now. Handlers that are
-    // writing finish their write and then see #stopping.
-    for (const state of this.#connections) {
-      if (state.writeStart === 0) {
-        state.closing = true;
-        try {
-          state.conn.close();
-        } catch {
-          // Already closed.
-        }
+    this.#unsubscribe();
+    // A connection is closed once its replies are written and it has been quiet for a moment,
+    // so requests already on their way are still answered; none waits past the deadline.
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+    while (this.#connections.size > 0 && Date.now() < deadline) {
+      const now = Date.now();
+      for (const state of this.#connections) {
+        if (state.outbox.unsent === 0 && now - state.lastActivity >= QUIET_MS) this.#release(state);
+      }
+      if (this.#connections.size > 0) {
+        await new Promise((resolve) => setTimeout(resolve, QUIET_MS / 2));
       }
     }
+    for (const state of this.#connections) this.#release(state);
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     await Promise.allSettled([...this.#handlers]);
   }
 
