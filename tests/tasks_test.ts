@@ -1,0 +1,149 @@
+/**
+ * The tasks a newcomer runs, as real processes with the permissions `deno.json` gives them:
+ * `deno task server`, `deno task client`, `--help`, bad usage and clean shutdown.
+ */
+import assert from "node:assert/strict";
+import { startFakeUpstream } from "../lib/fake_upstream.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const decoder = new TextDecoder();
+
+/** Runs `deno task NAME args` in the repository with `stdin` piped in. */
+async function task(name: string, args: string[], stdin = "") {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", name, ...args],
+    cwd: ROOT,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(stdin));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  return { code, out: decoder.decode(stdout), err: decoder.decode(stderr) };
+}
+
+/** A running `deno task server` process. */
+async function startServerTask(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "server", ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const waitFor = async (pattern: RegExp): Promise<RegExpExecArray> => {
+    while (true) {
+      const match = pattern.exec(out);
+      if (match) return match;
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`server exited before ${pattern}:\n${out}`);
+      out += value;
+    }
+  };
+  const rest = async () => {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+    return out;
+  };
+  return { child, waitFor, rest, stderr: child.stderr };
+}
+
+Deno.test("deno task server, then deno task client against it, then SIGINT", async () => {
+  await using upstream = await startFakeUpstream();
+  const db = `./data/test-tasks-${crypto.randomUUID()}.sqlite`;
+  const server = await startServerTask(["--port", "0", "--db", db, "--api-url", upstream.baseUrl]);
+  try {
+    const [, host, port] = await server.waitFor(/^listening on ([\d.]+):(\d+) \(tcp\)$/m);
+    assert.equal(host, "127.0.0.1");
+    await server.waitFor(/^ingested 10 coins from 127\.0\.0\.1:\d+ in \d+ ms$/m);
+
+    const menu = await task("client", ["--port", port], "1\n2\nBTC\n0\n");
+    assert.equal(menu.code, 0, menu.err);
+    assert.match(menu.out, /Bitcoin/);
+    assert.match(menu.out, /Ethereum/);
+    assert.ok(menu.out.lastIndexOf("20,220") > menu.out.indexOf("Ethereum"), menu.out);
+    assert.doesNotMatch(menu.out, /\x1b\[/, "no colour when piped");
+
+    const price = await task("client", ["--port", port, "price", "eth"]);
+    assert.equal(price.code, 0, price.err);
+    assert.match(price.out, /1,355\.37/);
+
+    const unknown = await task("client", ["--port", port, "price", "NOPE"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /NOPE/);
+    assert.doesNotMatch(unknown.err, /\n\s+at /, "no stack trace");
+
+    const json = await task("client", ["--port", port, "--json", "list"]);
+    assert.equal(json.code, 0, json.err);
+    assert.equal(JSON.parse(json.out).length, 10);
+  } finally {
+    server.child.kill("SIGINT");
+  }
+  const status = await server.child.status;
+  const out = await server.rest();
+  await server.stderr.cancel();
+  assert.equal(status.code, 0);
+  assert.match(out, /^stopped$/m);
+  for (const suffix of ["", "-wal", "-shm"]) {
+    await Deno.remove(`${ROOT}${db}${suffix}`).catch(() => {});
+  }
+});
+
+Deno.test("deno task client with no server says so in one line", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const result = await task("client", ["--port", String(port), "list"]);
+  assert.equal(result.code, 1);
+  assert.equal(result.err.trim(), `error: cannot connect to 127.0.0.1:${port}: connection refused`);
+  assert.equal(result.out, "");
+});
+
+Deno.test("server --help lists every flag; bad usage is exit 2 with one line", async () => {
+  const help = await task("server", ["--help"]);
+  assert.equal(help.code, 0);
+  const source = await Deno.readTextFile(`${ROOT}lib/config.ts`);
+  const flags = [...source.matchAll(/name: "([a-z-]+)",\n\s+kind:/g)].map((m) => m[1]);
+  assert.ok(flags.length >= 18, `found ${flags.length} flags`);
+  for (const flag of flags) {
+    assert.match(help.out, new RegExp(`--${flag}\\b`), `--help lacks --${flag}`);
+    assert.match(help.out, new RegExp(`CRYPTO_${flag.toUpperCase().replaceAll("-", "_")}\\b`));
+  }
+  for (
+    const [args, pattern] of [
+      [["--port", "http"], /Invalid --port "http": expected a whole number, 0 to 65535/],
+      [["--bogus"], /Unknown option '--bogus'/],
+      [["--tls-cert", "data/cert.pem"], /TLS needs both --tls-cert and --tls-key/],
+      [
+        ["--api-url", "http://example.com/api/v3"],
+        /Refusing plain http:\/\/ --api-url on example\.com/,
+      ],
+    ] as const
+  ) {
+    const result = await task("server", [...args]);
+    assert.equal(result.code, 2, result.err);
+    assert.match(result.err, pattern);
+    assert.equal(result.err.trim().split("\n").length, 2, result.err);
+  }
+});
+
+Deno.test("server on a port in use exits 1 with a clear line", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const result = await task("server", [
+    "--port",
+    String(listener.addr.port),
+    "--db",
+    "./data/unused.sqlite",
+  ]);
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.err.trim(),
+    `error: cannot start the server: 127.0.0.1:${listener.addr.port} is already in use`,
+  );
+  for (const suffix of ["", "-wal", "-shm"]) {
+    await Deno.remove(`${ROOT}data/unused.sqlite${suffix}`).catch(() => {});
+  }
+});
