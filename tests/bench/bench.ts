@@ -1,0 +1,689 @@
+/**
+ * `deno task bench`: measures the price server against a floor server in the same run.
+ *
+ * It starts a fake upstream serving the recorded 2022-10-04 data (in this process), the real
+ * server (`server.ts`, its own process), and the floor server (`floor.ts`, its own process, one
+ * port per reply size so the floor sends lines as long as the real replies). Each measurement is
+ * a `load.ts` process; the floor and the server are measured one after the other at the same
+ * settings. Every subprocess is started through `bash -c 'ulimit -n N; exec ...'` because the
+ * idle test holds 10,000 connections and the default soft limit on open files is often 1024.
+ *
+ * Flags: `--duration S` (measured seconds per run, default 5), `--warmup S` (default 1),
+ * `--idle N` (idle connections, default 10000), `--clients N` (one-shot client runs, default 5),
+ * `--quick` (a smoke run of a couple of seconds: small settings, nothing written), `--out FILE`
+ * (default BENCHMARKS.md in a full run; the figures replace what lies between the markers
+ * `<!-- bench:begin -->` and `<!-- bench:end -->`, the rest of the file is kept).
+ *
+ * Exits 1 when any reply was wrong or any connection failed; timings never fail the run.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { startFakeUpstream } from "../../lib/fake_upstream.ts";
+import type { IdleResult, LoadResult } from "./load.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+const LOAD = new URL("./load.ts", import.meta.url).pathname;
+const FLOOR = new URL("./floor.ts", import.meta.url).pathname;
+const SERVER = new URL("server.ts", ROOT).pathname;
+const CLIENT = new URL("client.ts", ROOT).pathname;
+
+const { values: flags } = parseArgs({
+  args: Deno.args,
+  options: {
+    duration: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1" },
+    idle: { type: "string", default: "10000" },
+    clients: { type: "string", default: "5" },
+    rounds: { type: "string", default: "2" },
+    only: { type: "string" },
+    settings: { type: "string" },
+    skip: { type: "string", default: "" },
+    quick: { type: "boolean", default: false },
+    out: { type: "string" },
+  },
+});
+const quick = flags.quick;
+const durationS = quick ? 0.2 : Number(flags.duration);
+const warmupS = quick ? 0.1 : Number(flags.warmup);
+const ingestDurationS = quick ? 0.8 : Math.max(10, durationS * 2);
+const refreshS = quick ? 0.2 : 1;
+const clientRuns = quick ? 1 : Number(flags.clients);
+const rounds = quick ? 1 : Number(flags.rounds);
+const settings: [number, number][] = flags.settings !== undefined
+  ? flags.settings.split(",").map((s) => s.split("x").map(Number) as [number, number])
+  : quick
+  ? [[4, 4]]
+  : [[1, 1], [50, 1], [50, 16]];
+const skip = new Set(flags.skip.split(","));
+const ingestSetting: [number, number] = quick ? [4, 1] : [50, 1];
+const out = flags.out ?? (quick ? undefined : new URL("BENCHMARKS.md", ROOT).pathname);
+
+// --- subprocesses ----------------------------------------------------------------------------
+
+const hardLimit = await shell("ulimit -Hn");
+const nofile = hardLimit === "unlimited" ? 65536 : Math.min(65536, Number(hardLimit));
+const idleCount = Math.min(quick ? 100 : Number(flags.idle), nofile - 500);
+
+const clockTicks = Number(await shell("getconf CLK_TCK")) || 100;
+
+async function shell(script: string): Promise<string> {
+  const { stdout } = await new Deno.Command("bash", { args: ["-c", script] }).output();
+  return new TextDecoder().decode(stdout).trim();
+}
+
+/** A Deno subprocess with a raised open-files limit, its stdout read line by line. */
+class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  #waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array> | null;
+  readonly done: Promise<void>;
+  /** The port it listens on, for servers. */
+  port = 0;
+
+  constructor(args: string[], options: { stdin?: boolean } = {}) {
+    this.child = new Deno.Command("bash", {
+      args: ["-c", `ulimit -n ${nofile} && exec "$0" "$@"`, Deno.execPath(), ...args],
+      stdin: options.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#writer = options.stdin ? this.child.stdin.getWriter() : null;
+    this.done = this.#read();
+  }
+
+  async #read(): Promise<void> {
+    let rest = "";
+    for await (const chunk of this.child.stdout.pipeThrough(new TextDecoderStream())) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) {
+        this.lines.push(line);
+        this.#waiters = this.#waiters.filter((w) => {
+          if (!w.test(line)) return true;
+          w.resolve(line);
+          return false;
+        });
+      }
+    }
+  }
+
+  /** The first line (seen or to come) matching `pattern`; rejects if the process ends first. */
+  waitFor(pattern: RegExp, from = 0): Promise<string> {
+    const seen = this.lines.slice(from).find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ test: (line) => pattern.test(line), resolve });
+      this.done.then(() => reject(new Error(`Process ended before a line matched ${pattern}`)));
+    });
+  }
+
+  async send(line: string): Promise<void> {
+    await this.#writer!.write(new TextEncoder().encode(line + "\n"));
+  }
+
+  async stop(): Promise<void> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await this.#writer?.close().catch(() => {});
+    await this.child.status;
+    await this.done;
+  }
+
+  /** User plus system CPU time used so far, in milliseconds, from /proc. */
+  async cpuMs(): Promise<number> {
+    const stat = await Deno.readTextFile(`/proc/${this.child.pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / clockTicks;
+  }
+
+  /** Resident set size in KiB, from /proc. */
+  async rssKiB(): Promise<number> {
+    const status = await Deno.readTextFile(`/proc/${this.child.pid}/status`);
+    return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+  }
+}
+
+async function startServer(db: string, apiUrl: string, extra: string[] = []): Promise<Proc> {
+  const proc = new Proc([
+    "run",
+    "-A",
+    SERVER,
+    "--port",
+    "0",
+    "--db",
+    db,
+    "--api-url",
+    apiUrl,
+    "--max-connections",
+    String(idleCount + 1000),
+    ...extra,
+  ]);
+  const listening = await proc.waitFor(/^listening on /);
+  await proc.waitFor(/^ingested \d+ coins/);
+  proc.port = Number(/:(\d+) \(tcp\)/.exec(listening)![1]);
+  return proc;
+}
+
+/** A load run with the CPU time the measured process spent on each reply. */
+interface Measured extends LoadResult {
+  /** CPU microseconds the server (or floor) process used per reply, warm-up included. */
+  cpuUs: number;
+}
+
+async function measure(
+  target: Proc,
+  port: number,
+  request: string,
+  expect: Uint8Array,
+  setting: [number, number],
+  duration = durationS,
+  lenient = false,
+): Promise<Measured> {
+  const before = await target.cpuMs();
+  const result = await load(port, request, expect, setting, duration, lenient);
+  const cpu = await target.cpuMs() - before;
+  return { ...result, cpuUs: result.total === 0 ? 0 : cpu * 1000 / result.total };
+}
+
+/** Runs of the same kind, merged: counts add up, histograms merge, CPU is weighted by replies. */
+function merge(runs: Measured[], duration: number): Measured {
+  const counts = new Map<number, number>();
+  for (const run of runs) {
+    for (const [us, n] of run.buckets) counts.set(us, (counts.get(us) ?? 0) + n);
+  }
+  const buckets = [...counts].sort((a, b) => a[0] - b[0]);
+  const completed = runs.reduce((sum, r) => sum + r.completed, 0);
+  const total = runs.reduce((sum, r) => sum + r.total, 0);
+  const percentile = (p: number) => {
+    const rank = Math.ceil((p / 100) * completed);
+    let seen = 0;
+    for (const [us, n] of buckets) {
+      seen += n;
+      if (seen >= rank) return us / 1000;
+    }
+    return 0;
+  };
+  return {
+    completed,
+    total,
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    rps: completed / (duration * runs.length),
+    p50: percentile(50),
+    p99: percentile(99),
+    p999: percentile(99.9),
+    max: Math.max(...runs.map((r) => r.max)),
+    firstError: runs.find((r) => r.firstError !== null)?.firstError ?? null,
+    buckets,
+    cpuUs: runs.reduce((sum, r) => sum + r.cpuUs * r.total, 0) / Math.max(1, total),
+  };
+}
+
+async function load(
+  port: number,
+  request: string,
+  expect: Uint8Array,
+  [conns, depth]: [number, number],
+  duration = durationS,
+  lenient = false,
+): Promise<LoadResult> {
+  const proc = new Proc([
+    "run",
+    "--allow-net",
+    LOAD,
+    "--port",
+    String(port),
+    "--conns",
+    String(conns),
+    "--depth",
+    String(depth),
+    "--warmup",
+    String(warmupS),
+    "--duration",
+    String(duration),
+    "--request",
+    request,
+    "--expect",
+    expect.toBase64(),
+    ...(lenient ? ["--lenient"] : []),
+  ]);
+  const status = await proc.child.status;
+  await proc.done;
+  const last = proc.lines.at(-1);
+  if (!status.success || last === undefined) {
+    throw new Error(`Load generator failed (${status.code})`);
+  }
+  return JSON.parse(last);
+}
+
+// --- what is asked and what the right answers are ---------------------------------------------
+
+interface Kind {
+  label: string;
+  request: string;
+  /** Throws unless the reply is the right one for the recorded data. */
+  check(reply: { status: string; data: unknown }): void;
+}
+
+const KINDS: Kind[] = [
+  {
+    label: "MARKET BTC v1",
+    request: '{"status":"OK","data":"MARKET BTC"}',
+    check: (r) => assertThat(r.status === "OK" && r.data === 20220, "BTC v1 is 20220"),
+  },
+  {
+    label: "MARKET BTC v2",
+    request: '{"status":"OK","data":"MARKET BTC","v":2}',
+    check: (r) => {
+      const coin = r.data as Record<string, unknown>;
+      assertThat(r.status === "OK" && coin.symbol === "BTC" && coin.price === 20220, "BTC v2");
+    },
+  },
+  {
+    label: "MARKET ALL v2",
+    request: '{"status":"OK","data":"MARKET ALL","v":2}',
+    check: (r) => {
+      const coins = r.data as Record<string, unknown>[];
+      assertThat(r.status === "OK" && Array.isArray(coins) && coins.length === 10, "ALL v2");
+      coins.forEach((c, i) => assertThat(c.rank === i + 1, "ALL v2 in rank order"));
+    },
+  },
+];
+
+function assertThat(ok: boolean, what: string): void {
+  if (!ok) throw new Error(`Wrong reply from the server: expected ${what}`);
+}
+
+/** Asks once on a fresh connection and returns the exact reply bytes, checked. */
+async function askOnce(port: number, kind: Kind): Promise<Uint8Array> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(kind.request + "\n"));
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  while (length === 0 || chunks.at(-1)!.at(-1) !== 0x0a) {
+    const buffer = new Uint8Array(64 * 1024);
+    const n = await conn.read(buffer);
+    if (n === null) throw new Error(`Server closed before answering ${kind.label}`);
+    chunks.push(buffer.subarray(0, n));
+    length += n;
+  }
+  const reply = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    reply.set(chunk, offset);
+    offset += chunk.length;
+  }
+  kind.check(JSON.parse(new TextDecoder().decode(reply)));
+  return reply;
+}
+
+// --- the run -----------------------------------------------------------------------------------
+
+interface Row {
+  kind: string;
+  conns: number;
+  depth: number;
+  floor: Measured;
+  server: Measured;
+}
+
+const rows: Row[] = [];
+let totalErrors = 0;
+const notes: string[] = [];
+const log = (line: string) => console.error(`bench: ${line}`);
+
+const dir = await Deno.makeTempDir({ prefix: "crypto-bench-" });
+const upstream = await startFakeUpstream();
+let server: Proc | null = null;
+let ingesting: Proc | null = null;
+let floor: Proc | null = null;
+let ingestion: { without: Measured; with: Measured; ingestions: number } | null = null;
+const idle: { server?: IdleFigures; floor?: IdleFigures } = {};
+let client: { medianMs: number; floorMs: number; output: string } | null = null;
+
+interface IdleFigures extends IdleResult {
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+  perConnectionKiB: number;
+}
+
+async function measureIdle(target: Proc, port: number, kind: Kind, expect: Uint8Array) {
+  const before = await target.rssKiB();
+  const proc = new Proc([
+    "run",
+    "--allow-net",
+    LOAD,
+    "idle",
+    "--port",
+    String(port),
+    "--count",
+    String(idleCount),
+    "--request",
+    kind.request,
+    "--expect",
+    expect.toBase64(),
+  ], { stdin: true });
+  await proc.waitFor(/^open \d+/);
+  // The connects are done on the client side; the server may still be accepting. Wait until its
+  // RSS stops moving (a poll with a deadline, on an external process).
+  let after = await target.rssKiB();
+  for (let stable = 0, tries = 0; stable < 3 && tries < 50; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const now = await target.rssKiB();
+    stable = Math.abs(now - after) < 64 ? stable + 1 : 0;
+    after = now;
+  }
+  await proc.send("check");
+  await proc.child.status;
+  await proc.done;
+  const result: IdleResult = JSON.parse(proc.lines.at(-1)!);
+  return {
+    ...result,
+    rssBeforeKiB: before,
+    rssAfterKiB: after,
+    perConnectionKiB: (after - before) / Math.max(1, result.opened),
+  };
+}
+
+async function timeClient(
+  port: number,
+): Promise<{ medianMs: number; floorMs: number; output: string }> {
+  const times: number[] = [];
+  const floorTimes: number[] = [];
+  let output = "";
+  // The floor of a one-shot client: a Deno process that connects, sends, reads one line.
+  const minimal = `const c = await Deno.connect({ port: ${port} });` +
+    `await c.write(new TextEncoder().encode('{"status":"OK","data":"MARKET BTC"}\\n'));` +
+    `const b = new Uint8Array(4096); const n = await c.read(b);` +
+    `console.log(new TextDecoder().decode(b.subarray(0, n ?? 0)).trim()); c.close();`;
+  for (let i = 0; i < clientRuns; i++) {
+    let start = performance.now();
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLIENT, "--port", String(port), "price", "BTC"],
+      stdin: "null",
+    }).output();
+    times.push(performance.now() - start);
+    output = new TextDecoder().decode(run.stdout).trim();
+    if (!run.success || !/20,?220/.test(output)) {
+      totalErrors++;
+      notes.push(`client price BTC failed (exit ${run.code}): ${output.slice(0, 200)}`);
+    }
+    start = performance.now();
+    const bare = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", minimal],
+      stdin: "null",
+    }).output();
+    floorTimes.push(performance.now() - start);
+    if (!bare.success) throw new Error("The minimal client failed");
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { medianMs: median(times), floorMs: median(floorTimes), output };
+}
+
+try {
+  log(`open files: soft limit raised to ${nofile} for subprocesses (hard limit ${hardLimit})`);
+  server = await startServer(`${dir}/bench.sqlite`, upstream.baseUrl, ["--refresh", "3600"]);
+  const expects = await Promise.all(KINDS.map((kind) => askOnce(server!.port, kind)));
+  const sizes = [...new Set(expects.map((e) => e.length))];
+  floor = new Proc(["run", "--allow-net", FLOOR, "--sizes", sizes.join(",")]);
+  const floorPorts: Record<string, number> = JSON.parse(
+    (await floor.waitFor(/^floor /)).slice("floor ".length),
+  );
+  const { floorLine } = await import("./floor.ts");
+
+  for (const [k, kind] of KINDS.entries()) {
+    if (flags.only !== undefined && kind.label !== flags.only) continue;
+    const size = expects[k].length;
+    for (const setting of settings) {
+      log(`${kind.label} at (${setting.join(",")}), ${rounds} round(s)`);
+      const floorRuns: Measured[] = [];
+      const serverRuns: Measured[] = [];
+      // Alternate which goes first, so drift in what else the machine does hits both alike.
+      for (let round = 0; round < rounds; round++) {
+        const runFloor = async () =>
+          floorRuns.push(
+            await measure(floor!, floorPorts[size], kind.request, floorLine(size), setting),
+          );
+        const runServer = async () =>
+          serverRuns.push(await measure(server!, server!.port, kind.request, expects[k], setting));
+        if (round % 2 === 0) {
+          await runFloor();
+          await runServer();
+        } else {
+          await runServer();
+          await runFloor();
+        }
+      }
+      const floorResult = merge(floorRuns, durationS);
+      const serverResult = merge(serverRuns, durationS);
+      totalErrors += floorResult.errors + serverResult.errors;
+      for (const r of [floorResult, serverResult]) if (r.firstError) notes.push(r.firstError);
+      rows.push({
+        kind: kind.label,
+        conns: setting[0],
+        depth: setting[1],
+        floor: floorResult,
+        server: serverResult,
+      });
+    }
+  }
+
+  if (!skip.has("ingest")) {
+    log(`ingestion every ${refreshS} s under load`);
+    ingesting = await startServer(`${dir}/ingest.sqlite`, upstream.baseUrl, [
+      "--refresh",
+      String(refreshS),
+    ]);
+    const btc = KINDS[1];
+    const ingestExpect = await askOnce(ingesting.port, btc);
+    const without = await measure(
+      server,
+      server.port,
+      btc.request,
+      expects[1],
+      ingestSetting,
+      ingestDurationS,
+    );
+    const from = ingesting.lines.length;
+    const withIngestion = await measure(
+      ingesting,
+      ingesting.port,
+      btc.request,
+      ingestExpect,
+      ingestSetting,
+      ingestDurationS,
+      true,
+    );
+    const ingestions = ingesting.lines.slice(from).filter((l) => /^ingested /.test(l)).length;
+    totalErrors += without.errors + withIngestion.errors;
+    for (const r of [without, withIngestion]) if (r.firstError) notes.push(r.firstError);
+    ingestion = { without, with: withIngestion, ingestions };
+    await ingesting.stop();
+    ingesting = null;
+  }
+
+  if (!skip.has("idle")) {
+    log(`${idleCount} idle connections`);
+    idle.server = await measureIdle(server, server.port, KINDS[0], expects[0]);
+    const v1Size = expects[0].length;
+    idle.floor = await measureIdle(floor, floorPorts[v1Size], KINDS[0], floorLine(v1Size));
+    for (const r of [idle.server, idle.floor]) {
+      totalErrors += r.errors;
+      if (r.firstError) notes.push(r.firstError);
+    }
+  }
+
+  if (!skip.has("client")) {
+    log("one-shot client");
+    client = await timeClient(server.port);
+  }
+} finally {
+  await Promise.all([server?.stop(), ingesting?.stop(), floor?.stop()]);
+  await upstream.close();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+// --- report --------------------------------------------------------------------------------------
+
+const f0 = (x: number) => Math.round(x).toLocaleString("en-US");
+const f2 = (x: number) => x.toFixed(2);
+const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
+
+function table(): string {
+  const lines = [
+    "| request | conns × depth | floor req/s | server req/s | ratio | floor p50 / p99 / p99.9 ms | server p50 / p99 / p99.9 ms | p99 ratio | CPU µs/req floor / server |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.kind} | ${r.conns} × ${r.depth} | ${f0(r.floor.rps)} | ${f0(r.server.rps)} | ` +
+        `${ratio(r.server.rps, r.floor.rps)} | ${f2(r.floor.p50)} / ${f2(r.floor.p99)} / ` +
+        `${f2(r.floor.p999)} | ${f2(r.server.p50)} / ${f2(r.server.p99)} / ${
+          f2(r.server.p999)
+        } | ` +
+        `${ratio(r.server.p99, r.floor.p99)} | ${f2(r.floor.cpuUs)} / ${f2(r.server.cpuUs)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function find(kind: string, conns: number, depth: number): Row | undefined {
+  return rows.find((r) => r.kind === kind && r.conns === conns && r.depth === depth);
+}
+
+function targets(): string[] {
+  const lines: string[] = [];
+  const mark = (ok: boolean) => (ok ? "met" : "MISSED");
+  const a = find("MARKET BTC v2", 50, 1);
+  if (a) {
+    const rps = a.server.rps / a.floor.rps;
+    const p99 = a.server.p99 / a.floor.p99;
+    lines.push(
+      `- MARKET BTC v2 (50,1): ${f2(rps)} × floor req/s (≥ 0.85: ${mark(rps >= 0.85)}), ` +
+        `p99 ${f2(p99)} × floor (≤ 1.5: ${mark(p99 <= 1.5)})`,
+    );
+  }
+  const b = find("MARKET BTC v2", 50, 16);
+  if (b) {
+    const rps = b.server.rps / b.floor.rps;
+    lines.push(`- MARKET BTC v2 (50,16): ${f2(rps)} × floor req/s (≥ 0.6: ${mark(rps >= 0.6)})`);
+  }
+  const c = find("MARKET ALL v2", 50, 1);
+  if (c) {
+    const rps = c.server.rps / c.floor.rps;
+    lines.push(`- MARKET ALL v2 (50,1): ${f2(rps)} × floor req/s (≥ 0.7: ${mark(rps >= 0.7)})`);
+  }
+  if (idle.server) {
+    const s = idle.server;
+    const ok = s.opened === idleCount && s.answered === s.opened && s.perConnectionKiB <= 8;
+    lines.push(
+      `- idle: ${s.opened} held, ${s.answered} answered, ` +
+        `${f2(s.perConnectionKiB)} KiB RSS each (all ${idleCount} and ≤ 8 KiB: ${mark(ok)})`,
+    );
+  }
+  if (ingestion) {
+    const r = ingestion.with.p99 / ingestion.without.p99;
+    lines.push(
+      `- ingestion every ${refreshS} s: p99 ${f2(r)} × p99 without (≤ 2: ${mark(r <= 2)})`,
+    );
+  }
+  lines.push(`- errors: ${totalErrors} (zero: ${mark(totalErrors === 0)})`);
+  return lines;
+}
+
+function report(): string {
+  const parts = [
+    "### Look-ups against the floor",
+    "",
+    table(),
+    "",
+  ];
+  if (ingestion) {
+    parts.push(
+      `### Ingestion under load (MARKET BTC v2, ${ingestSetting.join(" × ")}, ` +
+        `${ingestDurationS} s measured)`,
+      "",
+      "| | req/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/req |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+      `| without ingestion | ${f0(ingestion.without.rps)} | ${f2(ingestion.without.p50)} | ` +
+        `${f2(ingestion.without.p99)} | ${f2(ingestion.without.p999)} | ` +
+        `${f2(ingestion.without.max)} | ${f2(ingestion.without.cpuUs)} |`,
+      `| ingestion every ${refreshS} s (${ingestion.ingestions} during the run) | ` +
+        `${f0(ingestion.with.rps)} | ${f2(ingestion.with.p50)} | ${f2(ingestion.with.p99)} | ` +
+        `${f2(ingestion.with.p999)} | ${f2(ingestion.with.max)} | ${f2(ingestion.with.cpuUs)} |`,
+      "",
+    );
+  }
+  if (idle.server && idle.floor) {
+    parts.push(
+      `### ${idleCount} idle connections`,
+      "",
+      "| | opened | answered afterwards | RSS before MiB | RSS after MiB | KiB per connection |",
+      "|---|---:|---:|---:|---:|---:|",
+    );
+    for (const [name, r] of [["server", idle.server], ["floor", idle.floor]] as const) {
+      parts.push(
+        `| ${name} | ${r.opened} | ${r.answered} | ${f2(r.rssBeforeKiB / 1024)} | ` +
+          `${f2(r.rssAfterKiB / 1024)} | ${f2(r.perConnectionKiB)} |`,
+      );
+    }
+    parts.push("");
+  }
+  if (client) {
+    parts.push(
+      `### One-shot client (median of ${clientRuns})`,
+      "",
+      `- \`deno run -A client.ts --port P price BTC\`: ${f0(client.medianMs)} ms ` +
+        `(prints \`${client.output.split("\n")[0].slice(0, 80)}\`)`,
+      `- floor, \`deno eval\` of a script that connects, sends one request, prints one line: ` +
+        `${f0(client.floorMs)} ms`,
+      "",
+    );
+  }
+  parts.push("### Targets", "", ...targets(), "");
+  if (notes.length > 0) {
+    parts.push("### Errors seen", "", ...[...new Set(notes)].slice(0, 10).map((n) => `- ${n}`), "");
+  }
+  return parts.join("\n");
+}
+
+const mem = await Deno.readTextFile("/proc/meminfo").catch(() => "");
+const memGiB = Number(/MemTotal:\s+(\d+)/.exec(mem)?.[1] ?? 0) / 1024 / 1024;
+const cpu = /model name\s*:\s*(.*)/.exec(await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
+  ?.[1] ?? "unknown CPU";
+const revision = await shell(`cd ${ROOT.pathname} && git describe --always --dirty 2>/dev/null`);
+const header = [
+  `Run on ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ` +
+  `${navigator.hardwareConcurrency} cores (${cpu}), ${memGiB.toFixed(1)} GiB memory, ` +
+  `Deno ${Deno.version.deno}, code at \`${revision || "unknown revision"}\`.`,
+  `Command: \`${["deno task bench", ...Deno.args].join(" ")}\`` +
+  ` (${durationS} s measured after ${warmupS} s warm-up per run, ${rounds} run(s) each of ` +
+  `floor and server per row, alternating; ` +
+  `subprocesses run with \`ulimit -n ${nofile}\`).`,
+  "",
+].join("\n");
+const body = header + "\n" + report();
+console.log(body);
+
+if (out !== undefined) {
+  const begin = "<!-- bench:begin -->";
+  const end = "<!-- bench:end -->";
+  const previous = await Deno.readTextFile(out).catch(() => "");
+  const i = previous.indexOf(begin);
+  const j = previous.indexOf(end);
+  const block = `${begin}\n${body}${end}`;
+  const next = i >= 0 && j > i
+    ? previous.slice(0, i) + block + previous.slice(j + end.length)
+    : `# Benchmarks\n\n${block}\n`;
+  await Deno.writeTextFile(out, next);
+  // The repository's `deno fmt --check` covers Markdown: leave the file as the formatter would.
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", out] }).output();
+  console.error(`bench: figures written to ${out}`);
+}
+
+Deno.exit(totalErrors === 0 ? 0 : 1);
