@@ -177,6 +177,12 @@ function isListenerClosed(error: unknown): boolean {
   return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted;
 }
 
+/** An accept error that concerns one connection, already reset by its peer, not the listener. */
+function isPeerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.ConnectionAborted;
+}
+
 /**
  * Buffers that gather the replies to one read into one write. A busy pipelining connection
  * would otherwise allocate (and zero) a fresh buffer per read; the pool is shared, so an idle
@@ -245,6 +251,8 @@ export class PriceServer implements AsyncDisposable {
   readonly #unsubscribe: () => void;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
+  /** Connections that reset before they were accepted, for the log. */
+  #peerGone = 0;
   #serving: Promise<void> | null = null;
 
   /**
@@ -292,8 +300,18 @@ export class PriceServer implements AsyncDisposable {
         backoffMs = 0;
       } catch (error) {
         if (this.#stopping || isListenerClosed(error)) break;
-        // A client that connects and resets at once, or a full descriptor table, must not
-        // end the accept loop: log, wait a little longer each time, and go on.
+        if (isPeerGone(error)) {
+          // A client connected and reset before we took it: only its own connection is gone,
+          // so take the next one at once. Backing off here let a storm of resets stall every
+          // new client for seconds; logging the 1st, 2nd, 4th, 8th… keeps the log short.
+          if ((++this.#peerGone & (this.#peerGone - 1)) === 0) {
+            this.#log(`accept failed: ${(error as Error).message} (${this.#peerGone} so far)`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          continue;
+        }
+        // A full descriptor table must not end the accept loop either: log, wait a little
+        // longer each time, and go on.
         backoffMs = Math.min(1000, backoffMs === 0 ? 5 : backoffMs * 2);
         this.#log(`accept failed: ${(error as Error).message}; retrying in ${backoffMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, backoffMs));
@@ -469,7 +487,9 @@ export class PriceServer implements AsyncDisposable {
       }
       if (this.#overflowing(state)) return;
       state.requestStart = framer.inRequest ? (state.requestStart || now) : 0;
-      if (closeAfter || this.#stopping) {
+      // At shutdown the handler goes on reading: requests already in the socket are still
+      // answered, and #drain closes the connection once it has been quiet for a moment.
+      if (closeAfter) {
         await outbox.drained();
         if (!fits) await lingeringClose(conn);
         return;
