@@ -68,6 +68,10 @@ const SMALL_READ = 2048;
 const LARGE_READ = 32 * 1024;
 /** After a timeout reply, how long the client gets to take it before the socket is closed anyway. */
 const FAREWELL_MS = 1000;
+/** Requests are framed in slices of this many bytes when their replies pile up. */
+const FRAME_SLICE = 512;
+/** A connection whose socket takes no bytes for this long is taken to have stopped reading. */
+const STALL_MS = 1000;
 /** At shutdown, a connection quiet for this long with nothing to write is closed. */
 const QUIET_MS = 50;
 /** At shutdown, connections still busy after this long are closed anyway. */
@@ -107,7 +111,8 @@ class Outbox {
   #writing = false;
   #failed = false;
   #idle: PromiseWithResolvers<void> | null = null;
-  /** ms when the write in flight began, or 0. */
+  #progress: PromiseWithResolvers<boolean> | null = null;
+  /** ms when the write in flight began or last made progress, or 0. */
   writeStart = 0;
 
   constructor(conn: Deno.Conn, onError: (error: unknown) => void) {
@@ -134,6 +139,27 @@ class Outbox {
     return this.#idle.promise;
   }
 
+  /**
+   * Resolves true when the socket next takes some bytes, or false after `stallMs` without any:
+   * tells a client that reads slowly from one that does not read.
+   */
+  progressed(stallMs: number): Promise<boolean> {
+    if (!this.#writing) return Promise.resolve(true);
+    this.#progress ??= Promise.withResolvers<boolean>();
+    const { promise } = this.#progress;
+    let timer: ReturnType<typeof setTimeout>;
+    const stalled = new Promise<boolean>((resolve) =>
+      timer = setTimeout(() => resolve(false), stallMs)
+    );
+    return Promise.race([promise, stalled]).finally(() => clearTimeout(timer));
+  }
+
+  #wrote(): void {
+    this.writeStart = Date.now();
+    this.#progress?.resolve(true);
+    this.#progress = null;
+  }
+
   async #flush(): Promise<void> {
     this.#writing = true;
     while (this.#queue.length > 0 && !this.#failed) {
@@ -147,7 +173,12 @@ class Outbox {
       this.#queued = 0;
       this.writeStart = Date.now();
       try {
-        await writeAll(this.#conn, out);
+        for (let offset = 0; offset < out.length;) {
+          const n = await this.#conn.write(out.subarray(offset));
+          offset += n;
+          this.#inFlight -= n;
+          this.#wrote();
+        }
       } catch (error) {
         this.#failed = true;
         this.#queue = [];
@@ -162,6 +193,8 @@ class Outbox {
     this.#writing = false;
     this.#idle?.resolve();
     this.#idle = null;
+    this.#progress?.resolve(true);
+    this.#progress = null;
   }
 }
 
@@ -468,7 +501,27 @@ export class PriceServer implements AsyncDisposable {
       }
       const now = Date.now();
       state.lastActivity = now;
-      const fits = framer.push(buffer.subarray(0, n), onRequest);
+      // The read is framed a slice at a time, so a burst of requests whose replies are large
+      // never queues much more than half the unsent cap before the client has had a chance to
+      // read: a slow reader is waited for, and only a client that stopped reading is cut off.
+      let fits = true;
+      let stalled = false;
+      for (let offset = 0; offset < n && fits && !closeAfter; offset += FRAME_SLICE) {
+        fits = framer.push(buffer.subarray(offset, Math.min(n, offset + FRAME_SLICE)), onRequest);
+        if (
+          offset + FRAME_SLICE >= n || replyBytes + outbox.unsent <= this.limits.maxUnsentBytes / 2
+        ) {
+          continue;
+        }
+        outbox.send(concat(replies, replyBytes));
+        replies.length = 0;
+        replyBytes = 0;
+        if (this.#overflowing(state)) return;
+        while (!stalled && outbox.unsent > this.limits.maxUnsentBytes / 2) {
+          stalled = !await outbox.progressed(STALL_MS);
+        }
+        if (state.closing) return;
+      }
       if (!fits) {
         this.#count(this.stats.errors, "LINE_TOO_LONG");
         this.#log(

@@ -312,6 +312,19 @@ Deno.test("a pipelining client that reads gets every reply", async () => {
   assert.equal(env.service.server.stats.errors.UNSENT_LIMIT, undefined);
 });
 
+Deno.test("a reading client's burst of large replies is paced, never cut off", async () => {
+  await using env = await startTestService(["--top", "100"]);
+  await using client = await LineClient.connect(env.port);
+  // 300 MARKET ALL v2 replies of ~30 KB (~9 MB, nine times the unsent cap) asked in one write:
+  // the server frames them a slice at a time and waits while the client reads.
+  const sending = client.send((ALL_V2 + "\n").repeat(300));
+  for (let i = 0; i < 300; i++) {
+    assert.equal(((await client.readJson()).data as unknown[]).length, 100, `reply ${i}`);
+  }
+  await sending;
+  assert.equal(env.service.server.stats.errors.UNSENT_LIMIT, undefined);
+});
+
 Deno.test("past --max-connections-per-ip the newcomer gets BUSY; the others do not notice", async () => {
   await using env = await startTestService(["--max-connections-per-ip", "2"]);
   await using a = await LineClient.connect(env.port);
