@@ -8,6 +8,11 @@
 import { parseArgs } from "node:util";
 import denoConfig from "../deno.json" with { type: "json" };
 import { DEFAULT_LIMITS, type Limits } from "./server.ts";
+import {
+  DEFAULT_BREAKER_COOLDOWN_MS,
+  DEFAULT_BREAKER_FAILURES,
+  PROVIDER_NAMES,
+} from "./providers.ts";
 
 /** The version reported by `--version`, from `deno.json`. */
 export const VERSION: string = denoConfig.version;
@@ -31,6 +36,14 @@ export interface ServerConfig {
   staleAfterSeconds: number;
   historyDays: number;
   allowInsecureUpstream: boolean;
+  /** Price providers in order of preference, from `PROVIDER_NAMES`, without duplicates. */
+  providers: string[];
+  coinpaprikaUrl: string;
+  cmcUrl: string;
+  /** CoinMarketCap Pro API key; without it coinmarketcap is left out of `providers`' chain. */
+  cmcKey: string | undefined;
+  breakerFailures: number;
+  breakerCooldownSeconds: number;
   limits: Limits;
 }
 
@@ -46,7 +59,7 @@ interface Flag {
   alsoEnv?: string[];
   min?: number;
   max?: number;
-  section: "Service" | "Limits";
+  section: "Service" | "Providers" | "Limits";
 }
 
 const sec = (ms: number) => String(ms / 1000);
@@ -135,6 +148,53 @@ const FLAGS: readonly Flag[] = [
     section: "Service",
   },
   {
+    name: "providers",
+    kind: "string",
+    default: "coingecko,coinpaprika",
+    help: `Price providers in failover order, of ${
+      PROVIDER_NAMES.join(", ")
+    } (coinmarketcap only with --cmc-key)`,
+    section: "Providers",
+  },
+  {
+    name: "coinpaprika-url",
+    kind: "string",
+    default: "https://api.coinpaprika.com",
+    help: "Base URL of the CoinPaprika API (keyless)",
+    section: "Providers",
+  },
+  {
+    name: "cmc-url",
+    kind: "string",
+    default: "https://pro-api.coinmarketcap.com",
+    help: "Base URL of the CoinMarketCap Pro API",
+    section: "Providers",
+  },
+  {
+    name: "cmc-key",
+    kind: "string",
+    alsoEnv: ["CMC_PRO_API_KEY"],
+    help: "CoinMarketCap API key, sent as X-CMC_PRO_API_KEY (never logged)",
+    section: "Providers",
+  },
+  {
+    name: "breaker-failures",
+    kind: "integer",
+    default: String(DEFAULT_BREAKER_FAILURES),
+    min: 1,
+    max: 1000,
+    help: "Failed rounds in a row after which a provider is skipped for --breaker-cooldown",
+    section: "Providers",
+  },
+  {
+    name: "breaker-cooldown",
+    kind: "seconds",
+    default: sec(DEFAULT_BREAKER_COOLDOWN_MS),
+    min: 0,
+    help: "Seconds a failing provider is skipped before one probe request",
+    section: "Providers",
+  },
+  {
     name: "max-request-bytes",
     kind: "integer",
     default: String(DEFAULT_LIMITS.maxRequestBytes),
@@ -205,7 +265,7 @@ export function serverHelp(): string {
     "",
     "Usage: deno task server [flags]      (or: crypto-server [flags])",
   ];
-  for (const section of ["Service", "Limits"] as const) {
+  for (const section of ["Service", "Providers", "Limits"] as const) {
     lines.push("", `${section}:`);
     for (const flag of FLAGS.filter((f) => f.section === section)) {
       const value = flag.kind === "boolean" ? "" : flag.kind === "string" ? " <text>" : " <n>";
@@ -292,21 +352,13 @@ export function parseServerArgs(
   const str = (name: string) => get.get(name) as string | undefined;
   const num = (name: string) => get.get(name) as number;
 
-  const apiUrl = str("api-url")!;
-  let url: URL;
-  try {
-    url = new URL(apiUrl);
-  } catch {
-    throw new UsageError(`Invalid --api-url ${JSON.stringify(apiUrl)}: expected an http(s) URL`);
-  }
   const allowInsecureUpstream = get.get("allow-insecure-upstream") as boolean;
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new UsageError(`Invalid --api-url ${JSON.stringify(apiUrl)}: expected an http(s) URL`);
-  }
-  if (url.protocol === "http:" && !isLoopback(url.hostname) && !allowInsecureUpstream) {
-    throw new UsageError(
-      `Refusing plain http:// --api-url on ${url.hostname}: use https, a loopback host, or --allow-insecure-upstream`,
-    );
+  const [apiUrl, coinpaprikaUrl, cmcUrl] = ["api-url", "coinpaprika-url", "cmc-url"].map((flag) =>
+    upstreamUrl(flag, str(flag)!, allowInsecureUpstream)
+  );
+  const providers = parseProviders(str("providers")!);
+  if (providers.length === 1 && providers[0] === "coinmarketcap" && !str("cmc-key")) {
+    throw new UsageError("--providers coinmarketcap needs --cmc-key (or CMC_PRO_API_KEY)");
   }
   const tlsCert = str("tls-cert");
   const tlsKey = str("tls-key");
@@ -321,7 +373,7 @@ export function parseServerArgs(
       host: str("host")!,
       port: num("port"),
       db: str("db")!,
-      apiUrl: apiUrl.replace(/\/+$/, ""),
+      apiUrl,
       apiKey: str("api-key"),
       refreshSeconds,
       top: num("top"),
@@ -330,6 +382,12 @@ export function parseServerArgs(
       staleAfterSeconds: staleAfter ?? 3 * refreshSeconds,
       historyDays: num("history-days"),
       allowInsecureUpstream,
+      providers,
+      coinpaprikaUrl,
+      cmcUrl,
+      cmcKey: str("cmc-key"),
+      breakerFailures: num("breaker-failures"),
+      breakerCooldownSeconds: num("breaker-cooldown"),
       limits: {
         maxRequestBytes: num("max-request-bytes"),
         requestTimeoutMs: num("request-timeout") * 1000,
@@ -341,6 +399,53 @@ export function parseServerArgs(
       },
     },
   };
+}
+
+/** Checks an upstream base URL flag and drops trailing slashes. */
+function upstreamUrl(flag: string, text: string, allowInsecure: boolean): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`Invalid --${flag} ${JSON.stringify(text)}: expected an http(s) URL`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new UsageError(`Invalid --${flag} ${JSON.stringify(text)}: expected an http(s) URL`);
+  }
+  if (url.protocol === "http:" && !isLoopback(url.hostname) && !allowInsecure) {
+    throw new UsageError(
+      `Refusing plain http:// --${flag} on ${url.hostname}: use https, a loopback host, or --allow-insecure-upstream`,
+    );
+  }
+  return text.replace(/\/+$/, "");
+}
+
+/** Splits `--providers`, rejecting unknown names, repeats and an empty list. */
+function parseProviders(text: string): string[] {
+  const names = text.split(",").map((name) => name.trim().toLowerCase()).filter((n) => n !== "");
+  const known: readonly string[] = PROVIDER_NAMES;
+  for (const [i, name] of names.entries()) {
+    if (!known.includes(name)) {
+      throw new UsageError(
+        `Invalid --providers ${JSON.stringify(text)}: unknown provider ${
+          JSON.stringify(name)
+        }, expected some of ${PROVIDER_NAMES.join(", ")}`,
+      );
+    }
+    if (names.indexOf(name) !== i) {
+      throw new UsageError(
+        `Invalid --providers ${JSON.stringify(text)}: ${name} is listed twice`,
+      );
+    }
+  }
+  if (names.length === 0) {
+    throw new UsageError(
+      `Invalid --providers ${JSON.stringify(text)}: expected at least one of ${
+        PROVIDER_NAMES.join(", ")
+      }`,
+    );
+  }
+  return names;
 }
 
 function convert(flag: Flag, text: string): string | number | boolean {

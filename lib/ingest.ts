@@ -19,14 +19,20 @@ export interface SnapshotStore {
 
 /** Options of {@linkcode Ingestor}. */
 export interface IngestorOptions {
-  /** Fetches the coins; the signal is aborted by {@linkcode Ingestor.stop}. */
-  fetchCoins: (signal: AbortSignal) => Promise<Coin[]>;
+  /**
+   * Fetches the coins; the signal is aborted by {@linkcode Ingestor.stop}. It may say which
+   * provider served them (`{ coins, source, describeSource }`), which then replaces `source` and
+   * `describeSource` for that snapshot.
+   */
+  fetchCoins: (
+    signal: AbortSignal,
+  ) => Promise<Coin[] | { coins: Coin[]; source: string; describeSource?: string }>;
   repository: SnapshotStore;
   /** Called with every stored snapshot, e.g. to update the server's cache. */
   onSnapshot?: (snapshot: Snapshot) => void;
   /** Interval between successful ingestions, in milliseconds. */
   refreshMs: number;
-  /** Provider name stored with the snapshot, e.g. `coingecko`. */
+  /** Provider name stored with the snapshot, e.g. `coingecko`, unless `fetchCoins` names one. */
   source: string;
   /** Shown in log lines, e.g. the API host; never a key. Defaults to `source`. */
   describeSource?: string;
@@ -122,12 +128,16 @@ export class Ingestor implements AsyncDisposable {
     const started = this.#now();
     const startedAt = started.toISOString();
     const elapsed = () => Math.max(0, this.#now().getTime() - started.getTime());
-    const where = this.#options.describeSource ?? this.#options.source;
+    let where = this.#options.describeSource ?? this.#options.source;
     let result: IngestResult;
     try {
-      const coins = await this.#options.fetchCoins(signal);
+      const fetched = await this.#options.fetchCoins(signal);
       signal.throwIfAborted();
-      const snapshot: Snapshot = { coins, fetchedAt: startedAt, source: this.#options.source };
+      const { coins, source } = Array.isArray(fetched)
+        ? { coins: fetched, source: this.#options.source }
+        : fetched;
+      if (!Array.isArray(fetched)) where = fetched.describeSource ?? source;
+      const snapshot: Snapshot = { coins, fetchedAt: startedAt, source };
       this.#options.repository.saveSnapshot(snapshot);
       this.#failures = 0;
       this.#lastSuccessAt = startedAt;

@@ -5,11 +5,12 @@
  * @module
  */
 
-import { fetchExchangeRates, fetchMarkets } from "./coingecko.ts";
+import { fetchExchangeRates } from "./coingecko.ts";
 import { type ServerConfig, VERSION } from "./config.ts";
 import { ratesFrom } from "./currency.ts";
 import { Ingestor } from "./ingest.ts";
 import { Market } from "./market.ts";
+import { createProviders, ProviderChain } from "./providers.ts";
 import { Repository } from "./repository.ts";
 import { PriceServer } from "./server.ts";
 
@@ -71,9 +72,20 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const upstream = new URL(config.apiUrl).host;
     const request = { apiUrl: config.apiUrl, apiKey: config.apiKey, fetch: deps.fetch };
     const pruner = new HistoryPruner(repository, config.historyDays, log);
+    const { providers, notes } = createProviders(config, deps.fetch);
+    notes.forEach((note) => log(note));
+    const chain = new ProviderChain({
+      providers,
+      top: config.top,
+      failureThreshold: config.breakerFailures,
+      cooldownMs: config.breakerCooldownSeconds * 1000,
+      log,
+    });
+    // A fallback keeps the first provider's coins, also right after a restart.
+    if (stored !== null && stored.source === chain.primary) chain.rememberPrimary(stored.coins);
     const ingestor = new Ingestor({
       fetchCoins: async (signal) => {
-        const coins = await fetchMarkets({ ...request, top: config.top, signal });
+        const round = await chain.fetchCoins(signal);
         // Rates are fetched with every ingestion; a failure keeps the last ones.
         try {
           const fetchedAt = new Date().toISOString();
@@ -87,7 +99,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
             : `keeping rates of ${market.rates.fetchedAt}`;
           log(`exchange rates fetch failed: ${(error as Error).message}; ${kept}`);
         }
-        return coins;
+        return round;
       },
       repository,
       onSnapshot: (snapshot) => {
@@ -95,8 +107,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         pruner.schedule();
       },
       refreshMs: config.refreshSeconds * 1000,
-      source: "coingecko",
-      describeSource: upstream,
+      source: chain.primary,
       log,
     });
     report = () => {
@@ -118,6 +129,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
           consecutive_failures: status.consecutiveFailures,
           upstream,
         },
+        providers: chain.statuses,
         database: { path: config.db, size_bytes: repository.sizeBytes() },
       };
     };

@@ -177,10 +177,10 @@ export async function startTestService(
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "crypto-test-" });
   const upstream = options.upstream ?? await startFakeUpstream();
   const db = `${dir}/crypto.sqlite`;
-  const command = parseServerArgs(
-    ["--port", "0", "--db", db, "--api-url", upstream.baseUrl, ...flags],
-    () => undefined,
-  );
+  // Only the local fake unless a test lists providers: a failing fake must not make a test call
+  // the real CoinPaprika. A later --providers in `flags` wins.
+  const base = ["--port", "0", "--db", db, "--api-url", upstream.baseUrl];
+  const command = parseServerArgs([...base, "--providers", "coingecko", ...flags], () => undefined);
   if (command.action !== "serve") throw new TypeError("Test flags must start a server");
   const logs = new LogCapture();
   const service = await startService(command.config, { log: logs.log });
