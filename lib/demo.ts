@@ -44,7 +44,11 @@ async function main(args: string[]): Promise<number> {
   let command;
   try {
     command = parseServerArgs(
-      ["--port", values.port!, "--db", values.db!, "--api-url", upstream.baseUrl, "--refresh", "30"],
+      [
+        ...["--port", values.port!, "--db", values.db!, "--api-url", upstream.baseUrl],
+        // Only the local upstream: the demo must not reach out to any real provider.
+        ...["--providers", "coingecko", "--refresh", "30"],
+      ],
       () => undefined,
     );
   } catch (error) {

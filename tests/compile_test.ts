@@ -56,7 +56,10 @@ Deno.test({
     await using upstream = await startFakeUpstream();
     const dir = await Deno.makeTempDir({ prefix: "crypto-compile-" });
     const server = new Deno.Command(`${ROOT}dist/crypto-server`, {
-      args: ["--port", "0", "--db", `${dir}/db.sqlite`, "--api-url", upstream.baseUrl],
+      args: [
+        ...["--port", "0", "--db", `${dir}/db.sqlite`, "--api-url", upstream.baseUrl],
+        ...["--providers", "coingecko"],
+      ],
       stdout: "piped",
       stderr: "inherit",
     }).spawn();

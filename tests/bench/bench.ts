@@ -160,6 +160,8 @@ async function startServer(db: string, apiUrl: string, extra: string[] = []): Pr
     db,
     "--api-url",
     apiUrl,
+    "--providers",
+    "coingecko",
     "--max-connections",
     String(idleCount + 1000),
     ...extra,
