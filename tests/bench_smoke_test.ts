@@ -17,5 +17,6 @@ Deno.test("bench --quick runs against the real server and the floor with zero er
     assert.match(out, new RegExp(`^\\| ${kind} \\| \\d+ × \\d+ \\| [\\d,]+ \\| [\\d,]+ \\|`, "m"));
   }
   assert.match(out, /^\| server \| 100 \| 100 \|/m, "all idle connections answered");
+  assert.match(out, /^- every watcher updated: 100 of 100$/m, "every watcher got the update");
   assert.match(out, /ingestion every [\d.]+ s \([1-9]\d* during the run\)/, "ingestion ran");
 });

@@ -21,7 +21,7 @@
 
 import { parseArgs } from "node:util";
 import { startFakeUpstream } from "../../lib/fake_upstream.ts";
-import type { IdleResult, LoadResult } from "./load.ts";
+import type { IdleResult, LoadResult, WatchResult } from "./load.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const LOAD = new URL("./load.ts", import.meta.url).pathname;
@@ -77,6 +77,8 @@ async function shell(script: string): Promise<string> {
 class Proc {
   readonly child: Deno.ChildProcess;
   readonly lines: string[] = [];
+  /** When each line arrived, epoch milliseconds. */
+  readonly times: number[] = [];
   #waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
   readonly #writer: WritableStreamDefaultWriter<Uint8Array> | null;
   readonly done: Promise<void>;
@@ -101,6 +103,7 @@ class Proc {
       rest = parts.pop()!;
       for (const line of parts) {
         this.lines.push(line);
+        this.times.push(performance.timeOrigin + performance.now());
         this.#waiters = this.#waiters.filter((w) => {
           if (!w.test(line)) return true;
           w.resolve(line);
@@ -347,6 +350,59 @@ let floor: Proc | null = null;
 let ingestion: { without: Measured; with: Measured; ingestions: number } | null = null;
 const idle: { server?: IdleFigures; floor?: IdleFigures } = {};
 let client: { medianMs: number; floorMs: number; output: string } | null = null;
+let watch: (WatchResult & { ingestedAt: number }) | null = null;
+const watchCount = idleCount;
+
+/**
+ * `watchCount` connections watch BTC on a server ingesting every `refreshS`; the upstream's BTC
+ * price then changes once. Reports the time from the server's `ingested` log line of that round
+ * to the last watcher's update.
+ */
+async function measureWatch(): Promise<WatchResult & { ingestedAt: number }> {
+  const recorded = JSON.parse(
+    await Deno.readTextFile(new URL("tests/fixtures/coingecko_markets_usd_2022-10-04.json", ROOT)),
+  );
+  upstream.setCoins(recorded);
+  const target = await startServer(`${dir}/watch.sqlite`, upstream.baseUrl, [
+    "--refresh",
+    String(refreshS),
+  ]);
+  try {
+    const proc = new Proc([
+      "run",
+      "--allow-net",
+      LOAD,
+      "watch",
+      "--port",
+      String(target.port),
+      "--count",
+      String(watchCount),
+      "--request",
+      '{"status":"OK","data":"WATCH BTC","v":2}',
+    ]);
+    await proc.waitFor(/^watching \d+/);
+    recorded[0].current_price = recorded[0].current_price + 1.25;
+    upstream.setCoins(recorded);
+    await proc.child.status;
+    await proc.done;
+    const result: WatchResult = JSON.parse(proc.lines.at(-1)!);
+    // The round that carried the change is the one logged nearest the first update: the server
+    // queues the events, then logs, so its line may reach us just after the first event does.
+    let ingestedAt = 0;
+    target.lines.forEach((line, i) => {
+      const at = target.times[i];
+      if (
+        /^ingested /.test(line) &&
+        Math.abs(at - result.firstAt) < Math.abs(ingestedAt - result.firstAt)
+      ) {
+        ingestedAt = at;
+      }
+    });
+    return { ...result, ingestedAt };
+  } finally {
+    await target.stop();
+  }
+}
 
 interface IdleFigures extends IdleResult {
   rssBeforeKiB: number;
@@ -520,6 +576,13 @@ try {
     }
   }
 
+  if (!skip.has("watch")) {
+    log(`${watchCount} watchers of one coin`);
+    watch = await measureWatch();
+    totalErrors += watch.errors + (watch.watchers - watch.updated);
+    if (watch.firstError) notes.push(watch.firstError);
+  }
+
   if (!skip.has("client")) {
     log("one-shot client");
     client = await timeClient(server.port);
@@ -635,6 +698,18 @@ function report(): string {
       );
     }
     parts.push("");
+  }
+  if (watch) {
+    parts.push(
+      `### ${watch.watchers} watchers of one coin (WATCH BTC, ingestion every ${refreshS} s)`,
+      "",
+      `- every watcher updated: ${watch.updated} of ${watch.watchers}`,
+      `- from the server's \`ingested\` log line (written once the events are queued) to the last ` +
+        `watcher's update: ` +
+        `${f2(watch.lastAt - watch.ingestedAt)} ms`,
+      `- from the first watcher's update to the last: ${f2(watch.lastAt - watch.firstAt)} ms`,
+      "",
+    );
   }
   if (client) {
     parts.push(

@@ -10,6 +10,10 @@
  * on stdin, then sends one request on every connection and checks every reply. Prints one JSON
  * line of {@linkcode IdleResult}.
  *
+ * `watch`: opens `--count` connections that each send `--request` (a WATCH) and read its reply,
+ * prints `watching <count>`, then waits for one update event on every connection (at most 60 s)
+ * and prints one JSON line of {@linkcode WatchResult} with when the first and the last arrived.
+ *
  * With `--lenient`, a reply that differs from the expected one only in `fetched_at` is accepted
  * and becomes the expected reply of its connection: ingestion changes that field.
  *
@@ -33,6 +37,16 @@ export interface LoadResult {
   firstError: string | null;
   /** The latency histogram, as [microseconds, count] pairs, so runs can be merged. */
   buckets: [number, number][];
+}
+
+/** What the watch run found; times are epoch milliseconds with sub-millisecond precision. */
+export interface WatchResult {
+  watchers: number;
+  updated: number;
+  firstAt: number;
+  lastAt: number;
+  errors: number;
+  firstError: string | null;
 }
 
 /** What the idle run found. */
@@ -226,6 +240,82 @@ async function readReply(conn: Deno.Conn, limit: number): Promise<Uint8Array | n
   return buffer.subarray(0, length);
 }
 
+/** Reads one line (newline included) into `buffer`; null at end of stream. */
+async function readLine(conn: Deno.Conn, buffer: Uint8Array): Promise<Uint8Array | null> {
+  let length = 0;
+  while (length === 0 || buffer[length - 1] !== NEWLINE) {
+    if (length === buffer.length) throw new RangeError("Line longer than the read buffer");
+    const n = await conn.read(buffer.subarray(length));
+    if (n === null) return null;
+    length += n;
+  }
+  return buffer.subarray(0, length);
+}
+
+const epochNow = () => performance.timeOrigin + performance.now();
+
+async function runWatch(port: number, count: number, request: Uint8Array): Promise<WatchResult> {
+  const conns: Deno.TcpConn[] = [];
+  let errors = 0;
+  let firstError: string | null = null;
+  const fail = (why: string) => {
+    errors++;
+    firstError ??= why;
+  };
+  const buffers = new Map<Deno.TcpConn, Uint8Array>();
+  for (let opened = 0; opened < count;) {
+    const wave = Math.min(200, count - opened);
+    const settled = await Promise.allSettled(
+      Array.from({ length: wave }, async () => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        const buffer = new Uint8Array(4096);
+        for (let off = 0; off < request.length;) off += await conn.write(request.subarray(off));
+        const reply = await readLine(conn, buffer);
+        if (reply === null || !decoder.decode(reply).startsWith('{"status":"OK","data":[')) {
+          conn.close();
+          throw new Error(`WATCH refused: ${reply && decoder.decode(reply).slice(0, 200)}`);
+        }
+        buffers.set(conn, buffer);
+        return conn;
+      }),
+    );
+    for (const s of settled) {
+      if (s.status === "fulfilled") conns.push(s.value);
+      else fail(`watch failed: ${(s.reason as Error).message}`);
+    }
+    opened += wave;
+  }
+  console.log(`watching ${conns.length}`);
+  let updated = 0;
+  let firstAt = Infinity;
+  let lastAt = 0;
+  const deadline = setTimeout(() => conns.forEach((conn) => conn.close()), 60_000);
+  await Promise.all(conns.map(async (conn) => {
+    try {
+      const line = await readLine(conn, buffers.get(conn)!);
+      const at = epochNow();
+      if (line === null) return fail("connection closed before its update");
+      if (!decoder.decode(line).startsWith('{"status":"OK","event":"update","data":{')) {
+        return fail(`unexpected line ${JSON.stringify(decoder.decode(line).slice(0, 200))}`);
+      }
+      updated++;
+      firstAt = Math.min(firstAt, at);
+      lastAt = Math.max(lastAt, at);
+    } catch (error) {
+      fail(`${(error as Error).name}: ${(error as Error).message}`);
+    }
+  }));
+  clearTimeout(deadline);
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch {
+      // Closed at the deadline.
+    }
+  }
+  return { watchers: conns.length, updated, firstAt, lastAt, errors, firstError };
+}
+
 async function runIdle(
   port: number,
   count: number,
@@ -289,12 +379,17 @@ if (import.meta.main) {
       lenient: { type: "boolean", default: false },
     },
   });
-  if (values.port === undefined || values.request === undefined || values.expect === undefined) {
-    throw new TypeError("Missing --port, --request or --expect");
+  if (values.port === undefined || values.request === undefined) {
+    throw new TypeError("Missing --port or --request");
   }
   const request = encoder.encode(values.request + "\n");
-  const expect = Uint8Array.fromBase64(values.expect);
   const port = Number(values.port);
+  if (positionals[0] === "watch") {
+    console.log(JSON.stringify(await runWatch(port, Number(values.count), request)));
+    Deno.exit(0);
+  }
+  if (values.expect === undefined) throw new TypeError("Missing --expect");
+  const expect = Uint8Array.fromBase64(values.expect);
   const result = positionals[0] === "idle"
     ? await runIdle(port, Number(values.count), request, expect)
     : await runLoad({
