@@ -4,7 +4,7 @@
  * @module
  */
 
-import { main } from "./lib/client_cli.ts";
+import { type Interrupt, main } from "./lib/client_cli.ts";
 import { useColor } from "./lib/format.ts";
 
 const encoder = new TextEncoder();
@@ -29,12 +29,52 @@ function env(name: string): string | undefined {
   return state === "granted" ? Deno.env.get(name) : undefined;
 }
 
+/** Watches waiting for Ctrl-C. */
+const watching = new Set<AbortController>();
+let catchingCtrlC = false;
+
+/**
+ * Catches Ctrl-C for a watch. The listener stays once added, as Deno does not restore the
+ * default action when it is removed; with no watch running, Ctrl-C exits as it would have.
+ */
+function interrupts(): Interrupt {
+  if (!catchingCtrlC) {
+    Deno.addSignalListener("SIGINT", () => {
+      if (watching.size === 0) Deno.exit(130);
+      for (const controller of watching) controller.abort();
+    });
+    catchingCtrlC = true;
+  }
+  const controller = new AbortController();
+  watching.add(controller);
+  return {
+    signal: controller.signal,
+    [Symbol.dispose]: () => void watching.delete(controller),
+  };
+}
+
+/** Terminal columns: the terminal's own width, else `COLUMNS`, else 80. */
+function columns(): number {
+  if (Deno.stdout.isTerminal()) {
+    try {
+      return Deno.consoleSize().columns;
+    } catch {
+      // Not a console after all, e.g. some Windows pipes.
+    }
+  }
+  const fromEnv = Number(env("COLUMNS"));
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 80;
+}
+
 if (import.meta.main) {
   const code = await main(Deno.args, {
     stdout: writer(Deno.stdout),
     stderr: writer(Deno.stderr),
     stdin: Deno.stdin.readable,
     stdinIsTerminal: Deno.stdin.isTerminal(),
+    stdoutIsTerminal: Deno.stdout.isTerminal(),
+    columns,
+    interrupts,
     env,
     color: useColor(Deno.stdout, env),
     readTextFile: Deno.readTextFile,

@@ -39,6 +39,47 @@ export type Reply =
   | { status: "OK"; data: unknown }
   | { status: "ERROR"; code: string; data: string };
 
+/** A `HISTORY` window. */
+export type HistoryRange = "1h" | "24h" | "7d" | "30d";
+
+/** The ranges `HISTORY` accepts, shortest first. */
+export const HISTORY_RANGES: readonly HistoryRange[] = ["1h", "24h", "7d", "30d"];
+
+/** A coin's stored prices over a window, as `HISTORY` sends them. */
+export interface History {
+  /** Ticker in upper case. */
+  symbol: string;
+  range: HistoryRange;
+  /** Currency of the prices, e.g. `USD`. */
+  currency: string;
+  /** How many points were stored in the window (more than `points` holds when thinned). */
+  count: number;
+  /** `[ISO-8601 time, price]` pairs, oldest first. */
+  points: [string, number][];
+  /** These five are null when the window holds no points. */
+  first: number | null;
+  last: number | null;
+  min: number | null;
+  max: number | null;
+  /** Change from the first to the last point in percent. */
+  change_pct: number | null;
+}
+
+/** One currency prices can be shown in, as `CURRENCIES` lists it. */
+export interface CurrencyInfo {
+  /** Upper-case code, e.g. `VND`. */
+  code: string;
+  /** Name for a person, e.g. `Vietnamese đồng`. */
+  name: string;
+  /** How amounts are marked, e.g. `₫` or `sats`. */
+  unit: string;
+  /** `fiat`, `crypto` or `commodity`. */
+  type: string;
+}
+
+/** The most symbols one connection may watch, as the server enforces it. */
+export const MAX_WATCHED = 50;
+
 /** The server answered with `"status":"ERROR"`; `message` is the server's text for a person. */
 export class ServerError extends Error {
   override name = "ServerError";
@@ -81,6 +122,12 @@ const NEWLINE = 0x0a;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** A request waiting for its reply line. */
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: ConnectionError): void;
+}
+
 /** A connection to the price server. */
 export class PriceClient implements AsyncDisposable {
   /** `host:port` as used in error messages. */
@@ -92,11 +139,17 @@ export class PriceClient implements AsyncDisposable {
   #buf = new Uint8Array(READ_CHUNK);
   #start = 0;
   #end = 0;
-  /** Tails of the write and read chains; they never reject. */
+  /** Tail of the write chain; it never rejects. */
   #writes: Promise<void> = Promise.resolve();
-  #reads: Promise<unknown> = Promise.resolve();
+  /** Requests written or being written, oldest first; replies are matched to them by order. */
+  #pending: Pending[] = [];
+  /** The read loop while it runs: it runs while a reply is due or updates are watched. */
+  #reading: Promise<void> | undefined;
+  /** Receivers of `update` events; while there are any, the read loop keeps reading. */
+  #watchers = new Set<(coin: CoinView) => void>();
   /** Set once the connection is unusable; later requests fail with it. */
   #broken: ConnectionError | undefined;
+  #closed = Promise.withResolvers<ConnectionError>();
 
   private constructor(conn: Deno.Conn, address: string, timeoutMs: number, maxReplyBytes: number) {
     this.#conn = conn;
@@ -168,29 +221,42 @@ export class PriceClient implements AsyncDisposable {
   }
 
   /**
+   * Resolves, never rejects, once the connection is unusable: closed by {@linkcode close}, by
+   * the server or by an error. The value says why.
+   */
+  get closed(): Promise<ConnectionError> {
+    return this.#closed.promise;
+  }
+
+  /**
    * Sends one request object as a JSON line and returns the server's reply, which may be an
    * `ERROR` reply (use {@linkcode market}/{@linkcode marketAll} to get those thrown).
-   * Concurrent requests are pipelined; replies are matched to requests by order.
+   * Concurrent requests are pipelined; replies are matched to requests by order, and `update`
+   * events of {@linkcode watch} in between are told apart and never taken for a reply.
    *
    * @throws {ConnectionError} when the connection fails, times out or the reply is not protocol
    */
   request(body: Record<string, unknown>): Promise<Reply> {
+    if (this.#broken) return Promise.reject(this.#broken);
     const line = encoder.encode(JSON.stringify(body) + "\n");
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#pending.push({ resolve, reject });
     const written = this.#writes.then(() => this.#writeAll(line));
-    this.#writes = written.catch(() => {});
-    const read = Promise.all([written, this.#reads]).then(() => this.#readLine());
-    this.#reads = read.catch(() => {});
-    return this.#settle(read);
+    this.#writes = written.catch((err) => {
+      this.#fail(err instanceof ConnectionError ? err : this.#ioError(err));
+    });
+    this.#read();
+    return this.#settle(promise);
   }
 
   /**
-   * All coins in rank order.
+   * All coins in rank order, priced in `currency` (default USD).
    *
    * @throws {ServerError} when the server answers with an error, e.g. `NO_DATA`
    * @throws {ConnectionError} see {@linkcode request}
    */
-  async marketAll(): Promise<CoinView[]> {
-    const data = await this.#market("ALL");
+  async marketAll(currency?: string): Promise<CoinView[]> {
+    const data = await this.#command(`MARKET ALL${currencySuffix(currency)}`);
     if (!Array.isArray(data) || !data.every(isCoinView)) {
       throw this.#fail(`unexpected reply from ${this.address}: expected a list of coins`);
     }
@@ -198,43 +264,175 @@ export class PriceClient implements AsyncDisposable {
   }
 
   /**
-   * One coin by symbol (case-insensitive).
+   * One coin by symbol (case-insensitive), priced in `currency` (default USD).
    *
-   * @throws {RangeError} when `symbol` is empty, contains spaces or is `ALL`
+   * @throws {RangeError} when `symbol` is empty, contains spaces or is `ALL`, or `currency` is
+   * not a single word
    * @throws {ServerError} when the server answers with an error, e.g. `UNKNOWN_COIN`
    * @throws {ConnectionError} see {@linkcode request}
    */
-  async market(symbol: string): Promise<CoinView> {
-    if (!isSymbol(symbol)) {
-      throw new RangeError(`Coin symbol must be one word other than ALL, got "${symbol}"`);
-    }
-    const data = await this.#market(symbol);
+  async market(symbol: string, currency?: string): Promise<CoinView> {
+    checkSymbol(symbol);
+    const data = await this.#command(`MARKET ${symbol}${currencySuffix(currency)}`);
     if (!isCoinView(data)) {
       throw this.#fail(`unexpected reply from ${this.address}: expected a coin`);
     }
     return data;
   }
 
+  /**
+   * A coin's stored prices over `range` (default 24h), at most 200 points, oldest first.
+   *
+   * @throws {RangeError} for a bad symbol or range
+   * @throws {ServerError} e.g. `UNKNOWN_COIN`, `NO_DATA`
+   * @throws {ConnectionError} see {@linkcode request}
+   */
+  async history(symbol: string, range: HistoryRange = "24h"): Promise<History> {
+    checkSymbol(symbol);
+    if (!HISTORY_RANGES.includes(range)) {
+      throw new RangeError(
+        `History range must be one of ${HISTORY_RANGES.join(", ")}, got "${range}"`,
+      );
+    }
+    const data = await this.#command(`HISTORY ${symbol} ${range}`);
+    if (!isHistory(data)) {
+      throw this.#fail(`unexpected reply from ${this.address}: expected a price history`);
+    }
+    return data;
+  }
+
+  /**
+   * The currencies prices can be shown in, USD first.
+   *
+   * @throws {ServerError} when the server answers with an error
+   * @throws {ConnectionError} see {@linkcode request}
+   */
+  async currencies(): Promise<CurrencyInfo[]> {
+    const data = await this.#command("CURRENCIES");
+    if (!Array.isArray(data) || !data.every(isCurrencyInfo)) {
+      throw this.#fail(`unexpected reply from ${this.address}: expected a list of currencies`);
+    }
+    return data;
+  }
+
+  /**
+   * The server's report on itself (version, uptime, counters, ingestion, database, data), as
+   * sent: fields may be added by newer servers.
+   *
+   * @throws {ServerError} when the server answers with an error
+   * @throws {ConnectionError} see {@linkcode request}
+   */
+  async info(): Promise<Record<string, unknown>> {
+    const data = await this.#command("INFO");
+    if (typeof data !== "object" || data === null || Array.isArray(data)) {
+      throw this.#fail(`unexpected reply from ${this.address}: expected a server report`);
+    }
+    return data as Record<string, unknown>;
+  }
+
+  /**
+   * Asks the server for updates of `symbols` (at most {@linkcode MAX_WATCHED} per connection)
+   * and returns their current coins. Until {@linkcode unwatch} stops all of them or the
+   * connection closes, `onUpdate` is called with each coin the server pushes, in USD.
+   *
+   * @throws {RangeError} when `symbols` is empty, too long or holds a bad symbol
+   * @throws {ServerError} e.g. `UNKNOWN_COIN`
+   * @throws {ConnectionError} see {@linkcode request}
+   */
+  async watch(symbols: readonly string[], onUpdate: (coin: CoinView) => void): Promise<CoinView[]> {
+    if (symbols.length === 0 || symbols.length > MAX_WATCHED) {
+      throw new RangeError(`Watch takes 1 to ${MAX_WATCHED} coin symbols, got ${symbols.length}`);
+    }
+    symbols.forEach(checkSymbol);
+    // Registered before the request, so an update right behind the reply is not missed.
+    this.#watchers.add(onUpdate);
+    let data: unknown;
+    try {
+      data = await this.#command(`WATCH ${symbols.join(" ")}`);
+    } catch (err) {
+      this.#watchers.delete(onUpdate);
+      throw err;
+    }
+    if (!Array.isArray(data) || !data.every(isCoinView)) {
+      throw this.#fail(`unexpected reply from ${this.address}: expected a list of coins`);
+    }
+    return data;
+  }
+
+  /**
+   * Stops updates of `symbols`, or of all when none are given, and returns the symbols still
+   * watched. Once none are, no update callback is called any more.
+   *
+   * @throws {ServerError} when the server answers with an error
+   * @throws {ConnectionError} see {@linkcode request}
+   */
+  async unwatch(symbols: readonly string[] = []): Promise<string[]> {
+    symbols.forEach(checkSymbol);
+    const data = await this.#command(["UNWATCH", ...symbols].join(" "));
+    if (!Array.isArray(data) || !data.every((s) => typeof s === "string")) {
+      throw this.#fail(`unexpected reply from ${this.address}: expected a list of symbols`);
+    }
+    if (data.length === 0) this.#watchers.clear();
+    return data;
+  }
+
   /** Closes the connection; pending and later requests fail with a {@linkcode ConnectionError}. */
   close(): void {
-    if (this.#broken === undefined) {
-      this.#broken = new ConnectionError(`connection to ${this.address} is closed`);
-    }
-    closeQuietly(this.#conn);
+    this.#fail(new ConnectionError(`connection to ${this.address} is closed`));
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
+  /** Closes the connection and waits until no read of it is left running. */
+  async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    return Promise.resolve();
+    await this.#reading;
   }
 
-  async #market(what: string): Promise<unknown> {
-    const reply = await this.request({ status: "OK", data: `MARKET ${what}`, v: 2 });
+  async #command(command: string): Promise<unknown> {
+    const reply = await this.request({ status: "OK", data: command, v: 2 });
     if (reply.status === "ERROR") throw new ServerError(reply.code, reply.data);
     return reply.data;
   }
 
-  async #settle(reply: Promise<string>): Promise<Reply> {
+  /** Starts the read loop unless it runs. */
+  #read(): void {
+    if (this.#reading !== undefined) return;
+    this.#reading = this.#readLoop().finally(() => {
+      this.#reading = undefined;
+      // A request may have come in while the loop was finishing.
+      if (this.#pending.length > 0 && !this.#broken) this.#read();
+    });
+  }
+
+  /** Reads lines while replies are due or updates watched; hands replies and events out. */
+  async #readLoop(): Promise<void> {
+    try {
+      while (!this.#broken && (this.#pending.length > 0 || this.#watchers.size > 0)) {
+        const line = await this.#readLine();
+        let message: unknown;
+        try {
+          message = JSON.parse(line);
+        } catch {
+          throw new ConnectionError(`unexpected reply from ${this.address}: not JSON`);
+        }
+        if (isEvent(message)) {
+          if (message.event === "update" && isCoinView(message.data)) {
+            for (const watcher of this.#watchers) watcher(message.data);
+          }
+          // Events of kinds this client does not know are skipped, as newer servers may add some.
+          continue;
+        }
+        const pending = this.#pending.shift();
+        if (pending === undefined) {
+          throw new ConnectionError(`unexpected reply from ${this.address}: nothing was asked`);
+        }
+        pending.resolve(message);
+      }
+    } catch (err) {
+      this.#fail(err instanceof ConnectionError ? err : this.#ioError(err));
+    }
+  }
+
+  async #settle(reply: Promise<unknown>): Promise<Reply> {
     try {
       return parseReply(await withTimeout(reply, this.#timeoutMs), this.address);
     } catch (err) {
@@ -242,7 +440,7 @@ export class PriceClient implements AsyncDisposable {
         // Closing the connection ends the pending read at once; wait for it so that no
         // operation outlives this call.
         this.#fail(`no reply from ${this.address} within ${this.#timeoutMs} ms`);
-        await reply.catch(() => {});
+        await this.#reading;
       }
       if (err instanceof ConnectionError) throw this.#fail(err);
       throw this.#fail(`connection to ${this.address} failed: ${describe(err)}`, err);
@@ -331,6 +529,9 @@ export class PriceClient implements AsyncDisposable {
     if (this.#broken === undefined) {
       this.#broken = err;
       closeQuietly(this.#conn);
+      for (const pending of this.#pending.splice(0)) pending.reject(err);
+      this.#watchers.clear();
+      this.#closed.resolve(err);
     }
     return this.#broken;
   }
@@ -341,13 +542,28 @@ export function isSymbol(symbol: string): boolean {
   return /^\S{1,64}$/.test(symbol) && symbol.toUpperCase() !== "ALL";
 }
 
-function parseReply(line: string, address: string): Reply {
-  let reply: unknown;
-  try {
-    reply = JSON.parse(line);
-  } catch {
-    throw new ConnectionError(`unexpected reply from ${address}: not JSON`);
+/** Throws a RangeError unless `symbol` can name one coin in a request. */
+function checkSymbol(symbol: string): void {
+  if (!isSymbol(symbol)) {
+    throw new RangeError(`Coin symbol must be one word other than ALL, got "${symbol}"`);
   }
+}
+
+function currencySuffix(currency: string | undefined): string {
+  if (currency === undefined) return "";
+  if (!/^[A-Za-z]{2,10}$/.test(currency)) {
+    throw new RangeError(`Currency must be a code of 2 to 10 letters, got "${currency}"`);
+  }
+  return ` ${currency.toUpperCase()}`;
+}
+
+/** A line the server pushed on its own, e.g. `{"status":"OK","event":"update","data":{...}}`. */
+function isEvent(message: unknown): message is { event: unknown; data: unknown } {
+  return typeof message === "object" && message !== null && !Array.isArray(message) &&
+    "event" in message;
+}
+
+function parseReply(reply: unknown, address: string): Reply {
   if (typeof reply === "object" && reply !== null && "status" in reply) {
     const r = reply as Record<string, unknown>;
     if (r.status === "OK") return { status: "OK", data: r.data };
@@ -367,6 +583,21 @@ function isCoinView(v: unknown): v is CoinView {
   const c = v as Record<string, unknown>;
   return typeof c.symbol === "string" && typeof c.name === "string" &&
     typeof c.price === "number" && typeof c.rank === "number";
+}
+
+function isHistory(v: unknown): v is History {
+  if (typeof v !== "object" || v === null) return false;
+  const h = v as Record<string, unknown>;
+  return typeof h.symbol === "string" && typeof h.range === "string" &&
+    typeof h.currency === "string" && Array.isArray(h.points) &&
+    h.points.every((p) => Array.isArray(p) && typeof p[0] === "string" && typeof p[1] === "number");
+}
+
+function isCurrencyInfo(v: unknown): v is CurrencyInfo {
+  if (typeof v !== "object" || v === null) return false;
+  const c = v as Record<string, unknown>;
+  return typeof c.code === "string" && typeof c.name === "string" && typeof c.unit === "string" &&
+    typeof c.type === "string";
 }
 
 const TIMED_OUT = Symbol("timed out");

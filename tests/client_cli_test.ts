@@ -100,7 +100,15 @@ Deno.test("--help documents every flag, command, variable and exit code", async 
       "--version",
       "list",
       "price SYMBOL",
+      "history SYMBOL [RANGE]",
+      "1h, 24h, 7d or 30d",
+      "currencies",
+      "info",
+      "watch SYMBOL...",
+      "Ctrl-C",
+      "--currency CODE",
       "CRYPTO_HOST",
+      "COLUMNS",
       "CRYPTO_PORT",
       "NO_COLOR",
       "0  success",
@@ -129,8 +137,29 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     [["price", "BTC", "ETH"], "price takes one coin symbol, e.g. price BTC"],
     [["price", "all"], '"all" is not a coin symbol; use list to see all coins'],
     [["list", "x"], 'list takes no arguments, got "x"'],
-    [["frob"], 'unknown command "frob"; commands are list and price SYMBOL'],
-    [["--json"], "--json needs a command: list or price SYMBOL"],
+    [
+      ["frob"],
+      'unknown command "frob"; commands are list, price, history, currencies, info and watch',
+    ],
+    [["--json"], "--json needs a command: list, price, history, currencies, info or watch"],
+    [["history"], "history needs a coin symbol and optionally a range, e.g. history BTC 7d"],
+    [["history", "BTC", "2y"], '"2y" is not a history range; use 1h, 24h, 7d, 30d'],
+    [
+      ["history", "BTC", "24h", "x"],
+      "history needs a coin symbol and optionally a range, e.g. history BTC 7d",
+    ],
+    [["watch"], "watch needs coin symbols, e.g. watch BTC ETH"],
+    [["watch", "BTC", "all"], '"all" is not a coin symbol; use list to see all coins'],
+    [
+      ["watch", ...Array.from({ length: 51 }, (_, i) => `C${i}`)],
+      "watch takes at most 50 coin symbols, got 51",
+    ],
+    [["info", "now"], 'info takes no arguments, got "now"'],
+    [["--currency", "€", "list"], '--currency needs a currency code such as EUR or VND, got "€"'],
+    [
+      ["--currency", "list", "BTC"],
+      'unknown command "BTC"; commands are list, price, history, currencies, info and watch',
+    ],
     [["--tls=yes", "list"], "invalid value for --tls"],
   ];
   for (const [args, message, env] of cases) {
@@ -151,12 +180,12 @@ Deno.test("list and price print tables, coins and JSON from the server", async (
   const list = await cli(["--port", port, "list"]);
   assert.equal(list.code, 0, list.stderr);
   assert.match(list.stdout, /^# {2}Symbol {2}Name +Price \(USD\) +24h +Updated\n/);
-  assert.match(list.stdout, /Bitcoin +20,220\.00 +-2\.50% +3m ago\n/);
-  assert.match(list.stdout, /Shiba Inu +0\.00001149/);
+  assert.match(list.stdout, /Bitcoin +\$20,220\.00 +-2\.50% +3m ago\n/);
+  assert.match(list.stdout, /Shiba Inu +\$0\.00001149/);
 
   const price = await cli(["price", "btc"], { env: { CRYPTO_PORT: port } });
   assert.equal(price.code, 0, price.stderr);
-  assert.match(price.stdout, /^Bitcoin \(BTC\)\n {2}Price {7}20,220\.00 USD\n/);
+  assert.match(price.stdout, /^Bitcoin \(BTC\)\n {2}Price {7}\$20,220\.00\n/);
 
   const json = await cli(["--json", "--host", "127.0.0.1", "--port", port, "list"]);
   assert.equal(json.code, 0);

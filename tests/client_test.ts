@@ -334,3 +334,64 @@ Deno.test("PriceClient over TLS", async (t) => {
     });
   });
 });
+
+Deno.test("PriceClient.watch gets pushed updates and never takes them for replies", async () => {
+  const updated = { ...BTC, price: 20300.5 };
+  await withServer(async (conn) => {
+    const next = lineReader(conn);
+    assert.equal(await next(), '{"status":"OK","data":"WATCH BTC eth","v":2}');
+    await writeAll(conn, JSON.stringify({ status: "OK", data: [BTC, ETH] }) + "\n");
+    // An update right behind the reply, then one between two replies.
+    await writeAll(conn, JSON.stringify({ status: "OK", event: "update", data: updated }) + "\n");
+    assert.equal(await next(), '{"status":"OK","data":"MARKET ETH","v":2}');
+    assert.equal(await next(), '{"status":"OK","data":"MARKET BTC","v":2}');
+    await writeAll(
+      conn,
+      `${JSON.stringify({ status: "OK", data: ETH })}\n` +
+        `${JSON.stringify({ status: "OK", event: "update", data: ETH })}\n` +
+        `${JSON.stringify({ status: "OK", event: "someday", data: 1 })}\n` +
+        `${JSON.stringify({ status: "OK", data: updated })}\n`,
+    );
+    assert.equal(await next(), '{"status":"OK","data":"UNWATCH","v":2}');
+    await writeAll(conn, '{"status":"OK","data":[]}\n');
+    assert.equal(await next(), null);
+  }, async (port) => {
+    await using client = await PriceClient.connect({ host: "127.0.0.1", port });
+    const updates: CoinView[] = [];
+    const twoUpdates = Promise.withResolvers<void>();
+    const initial = await client.watch(["BTC", "eth"], (coin) => {
+      updates.push(coin);
+      if (updates.length === 2) twoUpdates.resolve();
+    });
+    assert.deepEqual(initial, [BTC, ETH]);
+    const [eth, btc] = await Promise.all([client.market("ETH"), client.market("BTC")]);
+    assert.deepEqual([eth, btc], [ETH, updated]);
+    await twoUpdates.promise;
+    assert.deepEqual(updates, [updated, ETH]);
+    assert.deepEqual(await client.unwatch(), []);
+    client.close();
+    assert.equal((await client.closed).message, `connection to 127.0.0.1:${port} is closed`);
+  });
+});
+
+Deno.test("PriceClient.watch checks its symbols and reports the server closing", async () => {
+  await withServer(async (conn) => {
+    const next = lineReader(conn);
+    await next();
+    await writeAll(conn, JSON.stringify({ status: "OK", data: [BTC] }) + "\n");
+  }, async (port) => {
+    await using client = await PriceClient.connect({ host: "127.0.0.1", port });
+    await assert.rejects(client.watch([], () => {}), RangeError);
+    await assert.rejects(client.watch(["BTC ETH"], () => {}), RangeError);
+    await assert.rejects(
+      client.watch(Array.from({ length: 51 }, (_, i) => `C${i}`), () => {}),
+      RangeError,
+    );
+    await client.watch(["BTC"], () => {});
+    // The server hangs up while nothing is asked: the watch learns of it.
+    assert.equal(
+      (await client.closed).message,
+      `connection to 127.0.0.1:${port} closed by the server`,
+    );
+  });
+});
