@@ -16,6 +16,7 @@ import {
   isRecord,
   keepNumberText,
   kindOf,
+  type ProviderRequestOptions,
   quote,
   redact,
   requestJson,
@@ -32,19 +33,13 @@ export const CMC_KEY_HEADER = "X-CMC_PRO_API_KEY";
 export const CMC_MAX_LIMIT = 5000;
 
 /** Options of {@linkcode fetchCmcListings}. */
-export interface CmcOptions {
+export interface CmcOptions extends ProviderRequestOptions {
   /** How many coins to ask for, 1 to 5000. */
   top: number;
   /** The Pro API key. */
   apiKey: string;
   /** Base URL; defaults to {@linkcode CMC_URL}. */
   baseUrl?: string;
-  /** Injected for tests; defaults to `globalThis.fetch`. */
-  fetch?: typeof fetch;
-  /** Per-request deadline including the body; defaults to 10 s. */
-  timeoutMs?: number;
-  /** Cancels the request; the signal's reason is thrown as is. */
-  signal?: AbortSignal;
 }
 
 // Only `quote.USD.price` and `quote.USD.market_cap` use these keys in a listing.

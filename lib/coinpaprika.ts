@@ -17,6 +17,7 @@ import {
   isRecord,
   keepNumberText,
   kindOf,
+  type ProviderRequestOptions,
   requestJson,
   UpstreamError,
   validateCoin,
@@ -26,17 +27,11 @@ import {
 export const COINPAPRIKA_URL = "https://api.coinpaprika.com";
 
 /** Options of {@linkcode fetchPaprikaTickers}. */
-export interface PaprikaOptions {
+export interface PaprikaOptions extends ProviderRequestOptions {
   /** How many coins to return, at least 1. */
   top: number;
   /** Base URL without `/v1`; defaults to {@linkcode COINPAPRIKA_URL}. */
   baseUrl?: string;
-  /** Injected for tests; defaults to `globalThis.fetch`. */
-  fetch?: typeof fetch;
-  /** Per-request deadline including the body; defaults to 10 s. */
-  timeoutMs?: number;
-  /** Cancels the request; the signal's reason is thrown as is. */
-  signal?: AbortSignal;
 }
 
 // Only `quotes.USD.price` and `quotes.USD.market_cap` use these keys in a ticker.

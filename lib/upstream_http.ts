@@ -172,6 +172,16 @@ export function describeUrl(url: string): string {
   }
 }
 
+/** Request options every provider client takes. */
+export interface ProviderRequestOptions {
+  /** Injected for tests; defaults to `globalThis.fetch`. */
+  fetch?: typeof fetch;
+  /** Per-request deadline including the body; defaults to 10 s. */
+  timeoutMs?: number;
+  /** Cancels the request; the signal's reason is thrown as is. */
+  signal?: AbortSignal;
+}
+
 /** The fields of one coin as a provider sent them, before validation. */
 export interface RawCoin {
   symbol: unknown;

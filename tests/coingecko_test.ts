@@ -7,6 +7,7 @@ import {
   USER_AGENT,
 } from "../lib/coingecko.ts";
 import { startFakeUpstream } from "../lib/fake_upstream.ts";
+import { BTC_2022 } from "./helpers.ts";
 
 const KEY = "CG-s3cr3t-k3y-do-not-log";
 
@@ -47,17 +48,7 @@ Deno.test("fetchMarkets parses the recorded fixture", async () => {
     "DOGE",
   ]);
   assert.deepEqual(coins.map((c) => c.rank), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  assert.deepEqual(coins[0], {
-    symbol: "BTC",
-    name: "Bitcoin",
-    rank: 1,
-    price: 20220,
-    priceText: "20220",
-    marketCap: 388264926667,
-    marketCapText: "388264926667",
-    change24h: 3.50933,
-    updatedAt: "2022-10-04T20:16:27.116Z",
-  });
+  assert.deepEqual(coins[0], BTC_2022);
   assert.equal(coins[1].priceText, "1355.37");
   assert.equal(upstream.lastRequest?.url.searchParams.get("per_page"), "10");
   assert.equal(upstream.lastRequest?.url.searchParams.get("vs_currency"), "usd");

@@ -5,11 +5,24 @@
  * @module
  */
 
-import type { Snapshot } from "../lib/coin.ts";
+import type { Coin, Snapshot } from "../lib/coin.ts";
 import { fetchMarkets } from "../lib/coingecko.ts";
 import { parseServerArgs } from "../lib/config.ts";
 import { type FakeUpstream, startFakeUpstream } from "../lib/fake_upstream.ts";
 import { type Service, startService } from "../lib/service.ts";
+
+/** Bitcoin as the recorded response of 2022-10-04 has it, parsed (checked in coingecko_test). */
+export const BTC_2022: Coin = {
+  symbol: "BTC",
+  name: "Bitcoin",
+  rank: 1,
+  price: 20220,
+  priceText: "20220",
+  marketCap: 388264926667,
+  marketCapText: "388264926667",
+  change24h: 3.50933,
+  updatedAt: "2022-10-04T20:16:27.116Z",
+};
 
 /** The recorded CoinGecko response of 2022-10-04 used throughout the tests. */
 export const FIXTURE = new URL("./fixtures/coingecko_markets_usd_2022-10-04.json", import.meta.url);

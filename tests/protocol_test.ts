@@ -10,6 +10,7 @@ import {
   v1AllJson,
   v1Number,
 } from "../lib/protocol.ts";
+import { BTC_2022 } from "./helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -180,17 +181,7 @@ Deno.test("samples of untrusted input are short and escaped", () => {
   assert.equal(sampleBytes(new Uint8Array(1000).fill(0x41), 10), `"${"A".repeat(10)}…"`);
 });
 
-const btc: Coin = {
-  symbol: "BTC",
-  name: "Bitcoin",
-  rank: 1,
-  price: 20220,
-  priceText: "20220",
-  marketCap: 388264926667,
-  marketCapText: "388264926667",
-  change24h: 3.50933,
-  updatedAt: "2022-10-04T20:16:27.116Z",
-};
+const btc: Coin = BTC_2022;
 const shib: Coin = {
   symbol: "SHIB",
   name: 'Shiba "Inu"',

@@ -3,18 +3,9 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import type { Coin, Snapshot } from "../lib/coin.ts";
 import { Repository, RepositoryError, SCHEMA_VERSION } from "../lib/repository.ts";
+import { BTC_2022 } from "./helpers.ts";
 
-const BTC: Coin = {
-  symbol: "BTC",
-  name: "Bitcoin",
-  rank: 1,
-  price: 20220,
-  priceText: "20220",
-  marketCap: 388264926667,
-  marketCapText: "388264926667",
-  change24h: 3.50933,
-  updatedAt: "2022-10-04T20:16:27.116Z",
-};
+const BTC: Coin = BTC_2022;
 const SHIB: Coin = {
   symbol: "SHIB",
   name: "Shiba Inu",
