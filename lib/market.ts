@@ -79,6 +79,9 @@ const HISTORY_POINTS = 200;
  * stored copy, so a hit builds no string and allocates nothing: it only memoizes what
  * `parseRequest` and the reply tables answered for those same bytes.
  */
+/** Entries per hash at most. */
+const MAX_BUCKET = 8;
+
 class ReplyCache {
   readonly #buckets = new Map<number, { key: Uint8Array; reply: Reply }[]>();
   size = 0;
@@ -96,7 +99,9 @@ class ReplyCache {
     const entry = { key: line.slice(), reply };
     const bucket = this.#buckets.get(hash);
     if (bucket === undefined) this.#buckets.set(hash, [entry]);
-    else bucket.push(entry);
+    else if (bucket.length < MAX_BUCKET) bucket.push(entry);
+    // Crafted colliding requests must not make one bucket long: past the bound they are parsed.
+    else return;
     this.size++;
   }
 }

@@ -153,3 +153,38 @@ Deno.test("server on a port in use exits 1 with a clear line", async () => {
     await Deno.remove(`${ROOT}data/unused.sqlite${suffix}`).catch(() => {});
   }
 });
+
+Deno.test("deno task demo serves the recorded prices offline, with its own permissions", async () => {
+  const db = `./data/test-demo-${crypto.randomUUID()}.sqlite`;
+  const demo = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "demo", "--port", "0", "--db", db],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const killer = setTimeout(() => demo.kill("SIGKILL"), 30_000);
+  const reader = demo.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  try {
+    while (!/^ingested 10 coins/m.test(out)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`demo exited early:\n${out}`);
+      out += value;
+    }
+    assert.match(out, /recorded prices of 2022-10-04 20:16 UTC/);
+    const port = Number(/^listening on 127\.0\.0\.1:(\d+) \(tcp\)$/m.exec(out)![1]);
+    assert.match(out, new RegExp(`try: deno task client --port ${port} list`));
+    const price = await task("client", ["--port", String(port), "price", "BTC"]);
+    assert.equal(price.code, 0, price.err);
+    assert.match(price.out, /20,220\.00/);
+  } finally {
+    demo.kill("SIGINT");
+  }
+  assert.equal((await demo.status).code, 0);
+  clearTimeout(killer);
+  await reader.cancel();
+  await demo.stderr.cancel();
+  for (const suffix of ["", "-wal", "-shm"]) {
+    await Deno.remove(`${ROOT}${db}${suffix}`).catch(() => {});
+  }
+});
