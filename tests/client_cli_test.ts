@@ -3,24 +3,13 @@ import type { CoinView } from "../lib/client.ts";
 import { type CliIO, HELP, main, VERSION } from "../lib/client_cli.ts";
 import { generateSelfSigned } from "../lib/cert.ts";
 import { readLines } from "../lib/menu.ts";
+import { coinView } from "./helpers.ts";
 
 const NOW = new Date("2022-10-04T20:19:30Z");
 const encoder = new TextEncoder();
 
 function coin(symbol: string, name: string, price: number, rank: number): CoinView {
-  return {
-    symbol,
-    name,
-    price,
-    currency: "USD",
-    rank,
-    market_cap: 1000,
-    change_24h: -2.5,
-    updated_at: "2022-10-04T20:16:27.116Z",
-    fetched_at: "2022-10-04T20:17:00.000Z",
-    source: "coingecko",
-    stale: false,
-  };
+  return coinView(symbol, name, price, rank, { market_cap: 1000, change_24h: -2.5 });
 }
 
 const COINS = [coin("BTC", "Bitcoin", 20220, 1), coin("SHIB", "Shiba Inu", 0.00001149, 2)];

@@ -1,23 +1,12 @@
 import assert from "node:assert/strict";
 import { type CoinView, ConnectionError, PriceClient, ServerError } from "../lib/client.ts";
 import { generateSelfSigned } from "../lib/cert.ts";
+import { coinView } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
 function coin(symbol: string, name: string, price: number, rank: number): CoinView {
-  return {
-    symbol,
-    name,
-    price,
-    currency: "USD",
-    rank,
-    market_cap: 388264926667,
-    change_24h: 3.50933,
-    updated_at: "2022-10-04T20:16:27.116Z",
-    fetched_at: "2022-10-04T20:17:00.000Z",
-    source: "coingecko",
-    stale: false,
-  };
+  return coinView(symbol, name, price, rank, { market_cap: 388264926667, change_24h: 3.50933 });
 }
 
 const BTC = coin("BTC", "Bitcoin", 20220, 1);

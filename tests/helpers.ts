@@ -6,6 +6,7 @@
  */
 
 import type { Coin, Snapshot } from "../lib/coin.ts";
+import type { CoinView } from "../lib/client.ts";
 import { fetchMarkets } from "../lib/coingecko.ts";
 import { parseServerArgs } from "../lib/config.ts";
 import { type FakeUpstream, startFakeUpstream } from "../lib/fake_upstream.ts";
@@ -23,6 +24,30 @@ export const BTC_2022: Coin = {
   change24h: 3.50933,
   updatedAt: "2022-10-04T20:16:27.116Z",
 };
+
+/** A v2 coin object as the client sees it, fetched 2022-10-04 20:17 UTC; fields overridable. */
+export function coinView(
+  symbol: string,
+  name: string,
+  price: number,
+  rank: number,
+  overrides: Partial<CoinView> = {},
+): CoinView {
+  return {
+    symbol,
+    name,
+    price,
+    currency: "USD",
+    rank,
+    market_cap: null,
+    change_24h: null,
+    updated_at: "2022-10-04T20:16:27.116Z",
+    fetched_at: "2022-10-04T20:17:00.000Z",
+    source: "coingecko",
+    stale: false,
+    ...overrides,
+  };
+}
 
 /** The recorded CoinGecko response of 2022-10-04 used throughout the tests. */
 export const FIXTURE = new URL("./fixtures/coingecko_markets_usd_2022-10-04.json", import.meta.url);

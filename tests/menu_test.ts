@@ -13,23 +13,12 @@ import {
   readLines,
   runMenu,
 } from "../lib/menu.ts";
+import { coinView } from "./helpers.ts";
 
 const NOW = new Date("2022-10-04T20:19:30Z");
 
 function coin(symbol: string, name: string, price: number, rank: number): CoinView {
-  return {
-    symbol,
-    name,
-    price,
-    currency: "USD",
-    rank,
-    market_cap: null,
-    change_24h: 1.5,
-    updated_at: "2022-10-04T20:16:27.116Z",
-    fetched_at: "2022-10-04T20:17:00.000Z",
-    source: "coingecko",
-    stale: false,
-  };
+  return coinView(symbol, name, price, rank, { market_cap: null, change_24h: 1.5 });
 }
 
 const COINS = [coin("BTC", "Bitcoin", 20220, 1), coin("ETH", "Ethereum", 1355.37, 2)];

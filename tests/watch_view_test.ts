@@ -1,23 +1,15 @@
 import assert from "node:assert/strict";
 import { type CoinView, ConnectionError } from "../lib/client.ts";
 import { runWatch, type WatchClient } from "../lib/watch_view.ts";
+import { coinView } from "./helpers.ts";
 
 const NOW = new Date("2022-10-04T20:19:30Z");
 
 function coin(symbol: string, price: number, rank: number): CoinView {
-  return {
-    symbol,
-    name: symbol === "BTC" ? "Bitcoin" : "Ethereum",
-    price,
-    currency: "USD",
-    rank,
+  return coinView(symbol, symbol === "BTC" ? "Bitcoin" : "Ethereum", price, rank, {
     market_cap: null,
     change_24h: 1.5,
-    updated_at: "2022-10-04T20:16:27.116Z",
-    fetched_at: "2022-10-04T20:17:00.000Z",
-    source: "coingecko",
-    stale: false,
-  };
+  });
 }
 
 /** A watch connection whose updates and end the test controls. */
