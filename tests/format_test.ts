@@ -16,26 +16,18 @@ import {
   useColor,
 } from "../lib/format.ts";
 import type { History } from "../lib/client.ts";
+import { coinView } from "./helpers.ts";
 
 const NOW = new Date("2022-10-04T20:19:30Z");
 // deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/;
 
 function coin(overrides: Partial<CoinView>): CoinView {
-  return {
-    symbol: "BTC",
-    name: "Bitcoin",
-    price: 20220,
-    currency: "USD",
-    rank: 1,
+  return coinView("BTC", "Bitcoin", 20220, 1, {
     market_cap: 388264926667,
     change_24h: 3.50933,
-    updated_at: "2022-10-04T20:16:27.116Z",
-    fetched_at: "2022-10-04T20:17:00.000Z",
-    source: "coingecko",
-    stale: false,
     ...overrides,
-  };
+  });
 }
 
 const COINS: CoinView[] = [
