@@ -122,12 +122,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const histogram = new Histogram();
   let completed = 0;
   let total = 0;
-  let errors = 0;
-  let firstError: string | null = null;
-  const fail = (why: string) => {
-    errors++;
-    firstError ??= why;
-  };
+  const failures = new Failures();
+  const fail = failures.add;
   const requests = new Uint8Array(request.length * depth);
   for (let i = 0; i < depth; i++) requests.set(request, i * request.length);
 
@@ -216,13 +212,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   return {
     completed,
     total,
-    errors,
+    errors: failures.count,
     rps: completed / (options.durationMs / 1000),
     p50: histogram.percentile(50),
     p99: histogram.percentile(99),
     p999: histogram.percentile(99.9),
     max: histogram.max,
-    firstError,
+    firstError: failures.first,
     buckets: histogram.buckets(),
   };
 }
@@ -252,39 +248,58 @@ async function readLine(conn: Deno.Conn, buffer: Uint8Array): Promise<Uint8Array
   return buffer.subarray(0, length);
 }
 
+/** Counts failures and keeps the first one's description. */
+class Failures {
+  count = 0;
+  first: string | null = null;
+  add = (why: string): void => {
+    this.count++;
+    this.first ??= why;
+  };
+}
+
+/**
+ * Opens `count` connections, each set up by `open`, in waves of 200 so the listen backlog never
+ * overflows into SYN retries; failures are counted, not thrown.
+ */
+async function openInWaves<T>(
+  count: number,
+  open: () => Promise<T>,
+  fail: (why: string) => void,
+): Promise<T[]> {
+  const opened: T[] = [];
+  for (let started = 0; started < count;) {
+    const wave = Math.min(200, count - started);
+    const settled = await Promise.allSettled(Array.from({ length: wave }, open));
+    for (const s of settled) {
+      if (s.status === "fulfilled") opened.push(s.value);
+      else fail(`${(s.reason as Error).message}`);
+    }
+    started += wave;
+  }
+  return opened;
+}
+
 const epochNow = () => performance.timeOrigin + performance.now();
 
 async function runWatch(port: number, count: number, request: Uint8Array): Promise<WatchResult> {
-  const conns: Deno.TcpConn[] = [];
-  let errors = 0;
-  let firstError: string | null = null;
-  const fail = (why: string) => {
-    errors++;
-    firstError ??= why;
-  };
+  const failures = new Failures();
+  const fail = failures.add;
   const buffers = new Map<Deno.TcpConn, Uint8Array>();
-  for (let opened = 0; opened < count;) {
-    const wave = Math.min(200, count - opened);
-    const settled = await Promise.allSettled(
-      Array.from({ length: wave }, async () => {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-        const buffer = new Uint8Array(4096);
-        for (let off = 0; off < request.length;) off += await conn.write(request.subarray(off));
-        const reply = await readLine(conn, buffer);
-        if (reply === null || !decoder.decode(reply).startsWith('{"status":"OK","data":[')) {
-          conn.close();
-          throw new Error(`WATCH refused: ${reply && decoder.decode(reply).slice(0, 200)}`);
-        }
-        buffers.set(conn, buffer);
-        return conn;
-      }),
-    );
-    for (const s of settled) {
-      if (s.status === "fulfilled") conns.push(s.value);
-      else fail(`watch failed: ${(s.reason as Error).message}`);
+  const conns = await openInWaves(count, async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const buffer = new Uint8Array(4096);
+    for (let off = 0; off < request.length;) off += await conn.write(request.subarray(off));
+    const reply = await readLine(conn, buffer);
+    if (reply === null || !decoder.decode(reply).startsWith('{"status":"OK","data":[')) {
+      conn.close();
+      throw new Error(
+        `watch failed: WATCH refused: ${reply && decoder.decode(reply).slice(0, 200)}`,
+      );
     }
-    opened += wave;
-  }
+    buffers.set(conn, buffer);
+    return conn;
+  }, fail);
   console.log(`watching ${conns.length}`);
   let updated = 0;
   let firstAt = Infinity;
@@ -313,7 +328,14 @@ async function runWatch(port: number, count: number, request: Uint8Array): Promi
       // Closed at the deadline.
     }
   }
-  return { watchers: conns.length, updated, firstAt, lastAt, errors, firstError };
+  return {
+    watchers: conns.length,
+    updated,
+    firstAt,
+    lastAt,
+    errors: failures.count,
+    firstError: failures.first,
+  };
 }
 
 async function runIdle(
@@ -322,25 +344,13 @@ async function runIdle(
   request: Uint8Array,
   expect: Uint8Array,
 ): Promise<IdleResult> {
-  const conns: Deno.TcpConn[] = [];
-  let errors = 0;
-  let firstError: string | null = null;
-  const fail = (why: string) => {
-    errors++;
-    firstError ??= why;
-  };
-  // In waves, so the listen backlog never overflows into SYN retries.
-  for (let opened = 0; opened < count;) {
-    const wave = Math.min(200, count - opened);
-    const settled = await Promise.allSettled(
-      Array.from({ length: wave }, () => Deno.connect({ hostname: "127.0.0.1", port })),
-    );
-    for (const s of settled) {
-      if (s.status === "fulfilled") conns.push(s.value);
-      else fail(`connect failed: ${(s.reason as Error).message}`);
-    }
-    opened += wave;
-  }
+  const failures = new Failures();
+  const fail = failures.add;
+  const conns = await openInWaves(
+    count,
+    () => Deno.connect({ hostname: "127.0.0.1", port }),
+    (why) => fail(`connect failed: ${why}`),
+  );
   console.log(`open ${conns.length}`);
   const stdin = Deno.stdin.readable.getReader();
   await stdin.read();
@@ -360,7 +370,7 @@ async function runIdle(
       conn.close();
     }
   }));
-  return { opened: conns.length, answered, errors, firstError };
+  return { opened: conns.length, answered, errors: failures.count, firstError: failures.first };
 }
 
 if (import.meta.main) {
