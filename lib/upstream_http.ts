@@ -6,6 +6,7 @@
  * @module
  */
 
+import { sample } from "./protocol.ts";
 import type { Coin } from "./coin.ts";
 import config from "../deno.json" with { type: "json" };
 
@@ -302,10 +303,12 @@ export function kindOf(value: unknown): string {
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
-/** JSON-quotes and shortens text from the upstream so it cannot mangle a log line. */
+/**
+ * Quotes and shortens text from the upstream so it cannot mangle a log line: the same escaping
+ * as the server uses for samples of client input (control, bidi and other non-ASCII characters).
+ */
 export function quote(text: string, max = 40): string {
-  const short = text.length > max ? text.slice(0, max) + "…" : text;
-  return JSON.stringify(short);
+  return sample(text, max);
 }
 
 /** Replaces every occurrence of `secret` in `text` with `***`. */
