@@ -414,14 +414,8 @@ export class PriceServer implements AsyncDisposable {
     state.closing = true;
     if (state.released) return;
     state.released = true;
-    if (state.watching !== null) {
-      for (const symbol of state.watching) {
-        const set = this.#watchers.get(symbol);
-        set?.delete(state);
-        if (set?.size === 0) this.#watchers.delete(symbol);
-      }
-      state.watching = null;
-    }
+    for (const symbol of state.watching ?? []) this.#unwatch(state, symbol);
+    state.watching = null;
     this.#connections.delete(state);
     this.stats.connectionsOpen--;
     const left = (this.#perAddress.get(state.ip) ?? 1) - 1;
@@ -584,12 +578,16 @@ export class PriceServer implements AsyncDisposable {
       return reply.bytes;
     }
     for (const symbol of change.remove ?? [...watching]) {
-      if (!watching.delete(symbol)) continue;
-      const set = this.#watchers.get(symbol);
-      set?.delete(state);
-      if (set?.size === 0) this.#watchers.delete(symbol);
+      if (watching.delete(symbol)) this.#unwatch(state, symbol);
     }
     return encodeOk(JSON.stringify([...watching]));
+  }
+
+  /** Takes a connection off the index of one symbol's watchers. */
+  #unwatch(state: Connection, symbol: string): void {
+    const set = this.#watchers.get(symbol);
+    set?.delete(state);
+    if (set?.size === 0) this.#watchers.delete(symbol);
   }
 
   /** Pushes each changed coin's event line to the connections watching it. */
