@@ -4,8 +4,8 @@
  * @module
  */
 
-import { type Interrupt, main } from "./lib/client_cli.ts";
-import { useColor } from "./lib/format.ts";
+import { type Interrupt, main } from "./lib/client/cli.ts";
+import { useColor } from "./lib/client/format.ts";
 
 const encoder = new TextEncoder();
 

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { parseServerArgs, readEnv, serverHelp, UsageError, VERSION } from "./lib/config.ts";
-import { startService } from "./lib/service.ts";
+import { parseServerArgs, readEnv, serverHelp, UsageError, VERSION } from "./lib/server/config.ts";
+import { startService } from "./lib/server/service.ts";
 
 async function main(args: string[]): Promise<number> {
   let command;

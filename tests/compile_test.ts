@@ -7,7 +7,7 @@
  * without compiling.
  */
 import assert from "node:assert/strict";
-import { startFakeUpstream } from "../lib/fake_upstream.ts";
+import { startFakeUpstream } from "./fakes/fake_upstream.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 

@@ -5,12 +5,12 @@
  * @module
  */
 
-import type { Coin, Snapshot } from "../lib/coin.ts";
-import type { CoinView } from "../lib/client.ts";
-import { fetchMarkets } from "../lib/coingecko.ts";
-import { parseServerArgs } from "../lib/config.ts";
-import { type FakeUpstream, startFakeUpstream } from "../lib/fake_upstream.ts";
-import { type Service, startService } from "../lib/service.ts";
+import type { Coin, Snapshot } from "../lib/wire/coin.ts";
+import type { CoinView } from "../lib/client/price_client.ts";
+import { fetchMarkets } from "../lib/ingest/coingecko.ts";
+import { parseServerArgs } from "../lib/server/config.ts";
+import { type FakeUpstream, startFakeUpstream } from "./fakes/fake_upstream.ts";
+import { type Service, startService } from "../lib/server/service.ts";
 
 /** Bitcoin as the recorded response of 2022-10-04 has it, parsed (checked in coingecko_test). */
 export const BTC_2022: Coin = {
@@ -50,7 +50,7 @@ export function coinView(
 }
 
 /** The recorded CoinGecko response of 2022-10-04 used throughout the tests. */
-export const FIXTURE = new URL("./fixtures/coingecko_markets_usd_2022-10-04.json", import.meta.url);
+export const FIXTURE = new URL("./testdata/coingecko_markets_usd_2022-10-04.json", import.meta.url);
 
 /** The fixture's top `top` coins, parsed by the real ingestion code with no network. */
 export async function fixtureSnapshot(

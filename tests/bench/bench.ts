@@ -20,7 +20,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { startFakeUpstream } from "../../lib/fake_upstream.ts";
+import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import type { IdleResult, LoadResult, WatchResult } from "./load.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -360,7 +360,7 @@ const watchCount = idleCount;
  */
 async function measureWatch(): Promise<WatchResult & { ingestedAt: number }> {
   const recorded = JSON.parse(
-    await Deno.readTextFile(new URL("tests/fixtures/coingecko_markets_usd_2022-10-04.json", ROOT)),
+    await Deno.readTextFile(new URL("tests/testdata/coingecko_markets_usd_2022-10-04.json", ROOT)),
   );
   upstream.setCoins(recorded);
   const target = await startServer(`${dir}/watch.sqlite`, upstream.baseUrl, [

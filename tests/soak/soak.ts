@@ -12,7 +12,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type FakeMode, startFakeUpstream } from "../../lib/fake_upstream.ts";
+import { type FakeMode, startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { ServerProcess } from "../server_process.ts";
 
 const { values } = parseArgs({

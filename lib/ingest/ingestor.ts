@@ -1,0 +1,271 @@
+/**
+ * Periodic ingestion: fetch the top coins, store them, hand them to the server.
+ *
+ * A failed attempt keeps the last good data and is retried with exponential backoff (or later,
+ * when a rate-limited upstream asks for it); after a success the normal interval resumes.
+ *
+ * @module
+ */
+
+import type { Coin, Snapshot } from "../wire/coin.ts";
+import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
+import { describeApiUrl, fetchMarkets, UpstreamError } from "./coingecko.ts";
+import { Repository } from "../storage/repository.ts";
+
+/** Where snapshots are stored; {@linkcode Repository} is one. */
+export interface SnapshotStore {
+  saveSnapshot(snapshot: Snapshot): void;
+}
+
+/** Options of {@linkcode Ingestor}. */
+export interface IngestorOptions {
+  /**
+   * Fetches the coins; the signal is aborted by {@linkcode Ingestor.stop}. It may say which
+   * provider served them (`{ coins, source, describeSource }`), which then replaces `source` and
+   * `describeSource` for that snapshot.
+   */
+  fetchCoins: (
+    signal: AbortSignal,
+  ) => Promise<Coin[] | { coins: Coin[]; source: string; describeSource?: string }>;
+  repository: SnapshotStore;
+  /** Called with every stored snapshot, e.g. to update the server's cache. */
+  onSnapshot?: (snapshot: Snapshot) => void;
+  /** Interval between successful ingestions, in milliseconds. */
+  refreshMs: number;
+  /** Provider name stored with the snapshot, e.g. `coingecko`, unless `fetchCoins` names one. */
+  source: string;
+  /** Shown in log lines, e.g. the API host; never a key. Defaults to `source`. */
+  describeSource?: string;
+  log?: (line: string) => void;
+  now?: () => Date;
+  /** Waits `ms` or until `signal` aborts, whichever is first. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Jitter source for the backoff; defaults to `Math.random`. */
+  random?: () => number;
+  /** Backoff schedule; defaults to 1 s doubling up to 5 min. */
+  backoff?: Omit<BackoffOptions, "random">;
+  /** Longest `Retry-After` honoured, so a bogus header cannot stall us; defaults to 1 hour. */
+  maxRetryAfterMs?: number;
+}
+
+/** The outcome of one ingestion attempt. */
+export type IngestResult =
+  | { ok: true; startedAt: string; durationMs: number; snapshot: Snapshot }
+  | {
+    ok: false;
+    startedAt: string;
+    durationMs: number;
+    error: unknown;
+    message: string;
+    /** Consecutive failures so far, this one included. */
+    attempt: number;
+    /** When looping, how long until the next attempt. */
+    retryInMs: number;
+  };
+
+/** What an INFO command can report about ingestion. */
+export interface IngestStatus {
+  running: boolean;
+  lastAttemptAt: string | null;
+  lastDurationMs: number | null;
+  lastOk: boolean | null;
+  lastCoins: number | null;
+  lastError: string | null;
+  lastSuccessAt: string | null;
+  nextRunAt: string | null;
+  consecutiveFailures: number;
+}
+
+/** Runs ingestions once or periodically. */
+export class Ingestor implements AsyncDisposable {
+  readonly #options: IngestorOptions;
+  readonly #now: () => Date;
+  readonly #log: (line: string) => void;
+  #lastResult: IngestResult | null = null;
+  #lastSuccessAt: string | null = null;
+  #nextRunAt: string | null = null;
+  #failures = 0;
+  #abort: AbortController | null = null;
+  #loop: Promise<void> | null = null;
+
+  constructor(options: IngestorOptions) {
+    if (!(options.refreshMs > 0)) {
+      throw new RangeError(
+        `Cannot refresh every ${options.refreshMs} ms: expected a positive number`,
+      );
+    }
+    this.#options = options;
+    this.#now = options.now ?? (() => new Date());
+    this.#log = options.log ?? ((line) => console.log(line));
+  }
+
+  /** The last attempt's outcome, or `null` before the first one. */
+  get lastResult(): IngestResult | null {
+    return this.#lastResult;
+  }
+
+  /** A summary of the ingestion state. */
+  get status(): IngestStatus {
+    const last = this.#lastResult;
+    return {
+      running: this.#loop !== null,
+      lastAttemptAt: last?.startedAt ?? null,
+      lastDurationMs: last?.durationMs ?? null,
+      lastOk: last?.ok ?? null,
+      lastCoins: last?.ok ? last.snapshot.coins.length : null,
+      lastError: last && !last.ok ? last.message : null,
+      lastSuccessAt: this.#lastSuccessAt,
+      nextRunAt: this.#nextRunAt,
+      consecutiveFailures: this.#failures,
+    };
+  }
+
+  /**
+   * Fetches, stores and publishes one snapshot. A failure is logged and returned, not thrown, and
+   * the previously stored snapshot stays in place; only an abort of `signal` rejects.
+   */
+  async runOnce(signal: AbortSignal = new AbortController().signal): Promise<IngestResult> {
+    const started = this.#now();
+    const startedAt = started.toISOString();
+    const elapsed = () => Math.max(0, this.#now().getTime() - started.getTime());
+    let where = this.#options.describeSource ?? this.#options.source;
+    let result: IngestResult;
+    try {
+      const fetched = await this.#options.fetchCoins(signal);
+      signal.throwIfAborted();
+      const { coins, source } = Array.isArray(fetched)
+        ? { coins: fetched, source: this.#options.source }
+        : fetched;
+      if (!Array.isArray(fetched)) where = fetched.describeSource ?? source;
+      const snapshot: Snapshot = { coins, fetchedAt: startedAt, source };
+      this.#options.repository.saveSnapshot(snapshot);
+      this.#failures = 0;
+      this.#lastSuccessAt = startedAt;
+      result = { ok: true, startedAt, durationMs: elapsed(), snapshot };
+      this.#lastResult = result;
+      this.#log(`ingested ${coins.length} coins from ${where} in ${result.durationMs} ms`);
+      this.#options.onSnapshot?.(snapshot);
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      const attempt = ++this.#failures;
+      const message = error instanceof Error ? error.message : String(error);
+      const retryInMs = this.#retryDelay(attempt, error);
+      result = { ok: false, startedAt, durationMs: elapsed(), error, message, attempt, retryInMs };
+      this.#lastResult = result;
+      const retry = this.#abort ? `; retrying in ${formatDelay(retryInMs)}` : "";
+      this.#log(`ingestion failed (attempt ${attempt}): ${message}${retry}`);
+    }
+    return result;
+  }
+
+  /** Starts ingesting now and then periodically, until {@linkcode Ingestor.stop}. */
+  start(): void {
+    if (this.#loop) return;
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.#loop = this.#run(abort.signal);
+  }
+
+  /** Stops the loop, cancelling a running fetch or wait, and waits until it has ended. */
+  async stop(): Promise<void> {
+    this.#abort?.abort(new DOMException("Ingestion stopped", "AbortError"));
+    const loop = this.#loop;
+    try {
+      await loop;
+    } finally {
+      if (this.#loop === loop) {
+        this.#loop = null;
+        this.#abort = null;
+        this.#nextRunAt = null;
+      }
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const sleep = this.#options.sleep ?? abortableSleep;
+    while (!signal.aborted) {
+      let result: IngestResult;
+      try {
+        result = await this.runOnce(signal);
+      } catch {
+        return; // only an abort escapes runOnce
+      }
+      const delay = result.ok ? this.#options.refreshMs : result.retryInMs;
+      this.#nextRunAt = new Date(this.#now().getTime() + delay).toISOString();
+      try {
+        await sleep(delay, signal);
+      } catch (error) {
+        if (!signal.aborted) this.#log(`ingestion stopped: ${String(error)}`);
+        return;
+      }
+    }
+  }
+
+  #retryDelay(attempt: number, error: unknown): number {
+    const o = this.#options;
+    const delay = backoffDelay(attempt, { ...o.backoff, random: o.random });
+    if (error instanceof UpstreamError && (error.status === 429 || error.status === 503)) {
+      const asked = Math.min(error.retryAfterMs ?? 0, o.maxRetryAfterMs ?? 3_600_000);
+      return Math.max(delay, asked);
+    }
+    return delay;
+  }
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** A delay for a person: `850 ms`, `4.2 s`, `5 min`, `2 min 30 s`. */
+export function formatDelay(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const minutes = Math.floor(ms / 60_000);
+  const seconds = Math.round((ms % 60_000) / 1000);
+  return seconds ? `${minutes} min ${seconds} s` : `${minutes} min`;
+}
+
+/** Options of {@linkcode ingestOnce}. */
+export interface IngestOnceOptions {
+  apiUrl?: string;
+  apiKey?: string;
+  top: number;
+  dbPath: string;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  now?: () => Date;
+}
+
+/**
+ * Fetches and stores one snapshot, for `deno task ingest`.
+ *
+ * @throws {UpstreamError} when the upstream fails; the database is then left unchanged.
+ */
+export async function ingestOnce(
+  options: IngestOnceOptions,
+): Promise<{ snapshot: Snapshot; durationMs: number; source: string }> {
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  // Open first so a bad database path fails before the network is used.
+  using repository = Repository.open(options.dbPath);
+  const { apiUrl, apiKey, top, fetch, timeoutMs } = options;
+  const coins = await fetchMarkets({ apiUrl, apiKey, top, fetch, timeoutMs });
+  const snapshot: Snapshot = { coins, fetchedAt: started.toISOString(), source: "coingecko" };
+  repository.saveSnapshot(snapshot);
+  const durationMs = Math.max(0, now().getTime() - started.getTime());
+  return { snapshot, durationMs, source: describeApiUrl(options.apiUrl) };
+}

@@ -1,0 +1,457 @@
+/**
+ * Price providers and failover between them.
+ *
+ * A {@linkcode ProviderChain} asks its providers in order until one answers. Each provider has a
+ * {@linkcode CircuitBreaker}: after a few failed rounds in a row it is skipped for a cool-down,
+ * then one probe decides whether it is used again.
+ *
+ * The first provider defines the coins: its last top-N list (symbol, name, rank) is remembered,
+ * and a round served by another provider keeps only those coins, under the first provider's names
+ * and ranks, so `MARKET BNB` means the same coin whoever answered. A coin the fallback does not
+ * have is left out of that round's snapshot (and logged) rather than filled with an older price,
+ * because a snapshot has one fetch time and must not mix ages; it returns with the next round
+ * that has it. Until the first provider has ever answered, a fallback's own top N is used.
+ *
+ * Retries: each provider gets one attempt per round, plus one quick retry after a short pause
+ * when the failure looks transient (HTTP 5xx without `Retry-After`, or a network error). A
+ * timeout is not retried (it already cost the whole deadline), nor is a 4xx or invalid data.
+ * Slower retries are the Ingestor's backoff between rounds.
+ *
+ * @module
+ */
+
+import type { Coin } from "../wire/coin.ts";
+import { describeApiUrl, fetchMarkets, MAX_TOP as COINGECKO_MAX_TOP } from "./coingecko.ts";
+import { CMC_MAX_LIMIT, CMC_URL, fetchCmcListings } from "./coinmarketcap.ts";
+import { COINPAPRIKA_URL, fetchPaprikaTickers } from "./coinpaprika.ts";
+import { abortableSleep } from "./ingestor.ts";
+import { describeUrl, UpstreamError } from "./upstream_http.ts";
+
+/** A source of the top coins by market cap in USD. */
+export interface Provider {
+  /** Stored as the snapshot's `source`, e.g. `coinpaprika`. */
+  readonly name: string;
+  /** Where it is, for log lines, e.g. `api.coinpaprika.com`; never a key. */
+  readonly host: string;
+  /** The most coins one call can return, when the provider has a limit. */
+  readonly maxTop?: number;
+  /**
+   * The `top` best-ranked coins, sorted by rank, one per symbol.
+   *
+   * @throws {UpstreamError} when the provider fails; an abort of `signal` rejects with its reason
+   */
+  fetchTop(top: number, signal: AbortSignal): Promise<Coin[]>;
+}
+
+/** The provider names `--providers` accepts, in the default order of preference. */
+export const PROVIDER_NAMES = ["coingecko", "coinpaprika", "coinmarketcap"] as const;
+/** One of {@linkcode PROVIDER_NAMES}. */
+export type ProviderName = typeof PROVIDER_NAMES[number];
+
+/** Where each provider is and how to authenticate; `ServerConfig` has these fields. */
+export interface ProviderSettings {
+  /** Names in order of preference. */
+  providers: readonly string[];
+  /** CoinGecko base URL including `/api/v3`. */
+  apiUrl: string;
+  apiKey?: string | undefined;
+  coinpaprikaUrl: string;
+  cmcUrl: string;
+  cmcKey?: string | undefined;
+}
+
+/** The CoinGecko `/coins/markets` provider. */
+export function coingeckoProvider(
+  options: { apiUrl?: string; apiKey?: string; fetch?: typeof fetch; timeoutMs?: number } = {},
+): Provider {
+  return {
+    name: "coingecko",
+    host: describeApiUrl(options.apiUrl),
+    maxTop: COINGECKO_MAX_TOP,
+    fetchTop: (top, signal) => fetchMarkets({ ...options, top, signal }),
+  };
+}
+
+/** The keyless CoinPaprika `/v1/tickers` provider. */
+export function coinpaprikaProvider(
+  options: { baseUrl?: string; fetch?: typeof fetch; timeoutMs?: number } = {},
+): Provider {
+  return {
+    name: "coinpaprika",
+    host: describeUrl(options.baseUrl ?? COINPAPRIKA_URL),
+    fetchTop: (top, signal) => fetchPaprikaTickers({ ...options, top, signal }),
+  };
+}
+
+/** The CoinMarketCap `listings/latest` provider; it needs a key. */
+export function coinmarketcapProvider(
+  options: { apiKey: string; baseUrl?: string; fetch?: typeof fetch; timeoutMs?: number },
+): Provider {
+  return {
+    name: "coinmarketcap",
+    host: describeUrl(options.baseUrl ?? CMC_URL),
+    maxTop: CMC_MAX_LIMIT,
+    fetchTop: (top, signal) => fetchCmcListings({ ...options, top, signal }),
+  };
+}
+
+/**
+ * Builds the providers named in `settings.providers`, in that order. CoinMarketCap is left out
+ * when no key is configured; `notes` says so, for the log.
+ *
+ * @throws {RangeError} for an unknown name (the flag parser rejects those first)
+ */
+export function createProviders(
+  settings: ProviderSettings,
+  fetch?: typeof globalThis.fetch,
+): { providers: Provider[]; notes: string[] } {
+  const providers: Provider[] = [];
+  const notes: string[] = [];
+  for (const name of settings.providers) {
+    switch (name) {
+      case "coingecko":
+        providers.push(
+          coingeckoProvider({ apiUrl: settings.apiUrl, apiKey: settings.apiKey, fetch }),
+        );
+        break;
+      case "coinpaprika":
+        providers.push(coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch }));
+        break;
+      case "coinmarketcap":
+        if (settings.cmcKey) {
+          providers.push(
+            coinmarketcapProvider({ apiKey: settings.cmcKey, baseUrl: settings.cmcUrl, fetch }),
+          );
+        } else {
+          notes.push("provider coinmarketcap is listed but no --cmc-key is set; leaving it out");
+        }
+        break;
+      default:
+        throw new RangeError(
+          `Unknown provider ${JSON.stringify(name)}: expected one of ${PROVIDER_NAMES.join(", ")}`,
+        );
+    }
+  }
+  return { providers, notes };
+}
+
+/** `closed`: used; `open`: skipped until its cool-down ends; `half-open`: one probe allowed. */
+export type BreakerState = "closed" | "open" | "half-open";
+
+/** Options of {@linkcode CircuitBreaker}. */
+export interface BreakerOptions {
+  /** Failed rounds in a row that open the circuit; defaults to 3. */
+  failureThreshold?: number;
+  /** How long an open circuit skips the provider, in milliseconds; defaults to 5 minutes. */
+  cooldownMs?: number;
+  /** Milliseconds since the epoch; defaults to `Date.now`. */
+  now?: () => number;
+}
+
+/** The default of {@linkcode BreakerOptions.failureThreshold}. */
+export const DEFAULT_BREAKER_FAILURES = 3;
+/** The default of {@linkcode BreakerOptions.cooldownMs}. */
+export const DEFAULT_BREAKER_COOLDOWN_MS = 300_000;
+
+/**
+ * Counts a provider's failed rounds: closed → open after `failureThreshold` in a row → half-open
+ * once `cooldownMs` has passed → closed on a success, or open again (a new cool-down) on a
+ * failure. The half-open state is derived from the clock, so no timer is needed.
+ */
+export class CircuitBreaker {
+  readonly failureThreshold: number;
+  readonly cooldownMs: number;
+  readonly #now: () => number;
+  #failures = 0;
+  #openedAt: number | null = null;
+  #lastError: string | null = null;
+
+  constructor(options: BreakerOptions = {}) {
+    const failures = options.failureThreshold ?? DEFAULT_BREAKER_FAILURES;
+    const cooldownMs = options.cooldownMs ?? DEFAULT_BREAKER_COOLDOWN_MS;
+    if (!Number.isInteger(failures) || failures < 1) {
+      throw new RangeError(`Cannot open after ${failures} failures: expected a positive integer`);
+    }
+    if (!(cooldownMs >= 0)) {
+      throw new RangeError(`Cannot cool down for ${cooldownMs} ms: expected 0 or more`);
+    }
+    this.failureThreshold = failures;
+    this.cooldownMs = cooldownMs;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The state now. */
+  get state(): BreakerState {
+    if (this.#openedAt === null) return "closed";
+    return this.#now() >= this.#openedAt + this.cooldownMs ? "half-open" : "open";
+  }
+
+  /** Failed rounds in a row. */
+  get consecutiveFailures(): number {
+    return this.#failures;
+  }
+
+  /** The last failure's message, kept after a success for INFO; null before any failure. */
+  get lastError(): string | null {
+    return this.#lastError;
+  }
+
+  /** When an open circuit lets a probe through (ms since the epoch); null when closed. */
+  get retryAt(): number | null {
+    return this.#openedAt === null ? null : this.#openedAt + this.cooldownMs;
+  }
+
+  /** Records a successful round; returns the state it left. */
+  recordSuccess(): BreakerState {
+    const before = this.state;
+    this.#failures = 0;
+    this.#openedAt = null;
+    return before;
+  }
+
+  /** Records a failed round; returns the new state. */
+  recordFailure(message: string): BreakerState {
+    const before = this.state;
+    this.#failures++;
+    this.#lastError = message;
+    if (before === "half-open" || this.#failures >= this.failureThreshold) {
+      this.#openedAt = this.#now();
+    }
+    return this.state;
+  }
+}
+
+/** One provider's state, as INFO reports it. */
+export interface ProviderStatus {
+  name: string;
+  state: BreakerState;
+  consecutive_failures: number;
+  last_error: string | null;
+  /** When an open circuit is probed again (ISO-8601); null when closed. */
+  retry_at: string | null;
+}
+
+/** Options of {@linkcode ProviderChain}. */
+export interface ProviderChainOptions extends Omit<BreakerOptions, "now"> {
+  /** In order of preference; the first one's ranking defines the top-N set. */
+  providers: readonly Provider[];
+  /** How many coins a round yields at most. */
+  top: number;
+  log?: (line: string) => void;
+  /** Milliseconds since the epoch; defaults to `Date.now`. */
+  now?: () => number;
+  /** Waits `ms` or until `signal` aborts; used for the quick retry. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Pause before the quick retry of a transient failure; defaults to 250 ms. */
+  quickRetryMs?: number;
+}
+
+/** The coins of one round and the provider that served them. */
+export interface ProviderRound {
+  coins: Coin[];
+  /** The provider's name, stored as the snapshot's `source`. */
+  source: string;
+  /** The provider's host, for log lines. */
+  describeSource: string;
+}
+
+interface Entry {
+  provider: Provider;
+  breaker: CircuitBreaker;
+}
+
+interface Reference {
+  symbol: string;
+  name: string;
+  rank: number;
+}
+
+/** Tries providers in order, skipping those whose circuit is open. See the module docs. */
+export class ProviderChain {
+  readonly #entries: readonly Entry[];
+  readonly #top: number;
+  readonly #log: (line: string) => void;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly #quickRetryMs: number;
+  #reference: Reference[] | null = null;
+
+  constructor(options: ProviderChainOptions) {
+    if (options.providers.length === 0) {
+      throw new RangeError("Cannot fetch coins without providers");
+    }
+    const names = options.providers.map((p) => p.name);
+    const twice = names.find((name, i) => names.indexOf(name) !== i);
+    if (twice !== undefined) throw new RangeError(`Provider ${twice} is listed twice`);
+    if (!Number.isInteger(options.top) || options.top < 1) {
+      throw new RangeError(`Cannot fetch ${options.top} coins: expected a positive integer`);
+    }
+    this.#now = options.now ?? Date.now;
+    this.#entries = options.providers.map((provider) => ({
+      provider,
+      breaker: new CircuitBreaker({
+        failureThreshold: options.failureThreshold,
+        cooldownMs: options.cooldownMs,
+        now: this.#now,
+      }),
+    }));
+    this.#top = options.top;
+    this.#log = options.log ?? ((line) => console.log(line));
+    this.#sleep = options.sleep ?? abortableSleep;
+    this.#quickRetryMs = options.quickRetryMs ?? 250;
+  }
+
+  /** The providers' states, in order of preference. */
+  get statuses(): ProviderStatus[] {
+    return this.#entries.map(({ provider, breaker }) => {
+      const retryAt = breaker.state === "closed" ? null : breaker.retryAt;
+      return {
+        name: provider.name,
+        state: breaker.state,
+        consecutive_failures: breaker.consecutiveFailures,
+        last_error: breaker.lastError,
+        retry_at: retryAt === null ? null : new Date(retryAt).toISOString(),
+      };
+    });
+  }
+
+  /** The first provider's name. */
+  get primary(): string {
+    return this.#entries[0].provider.name;
+  }
+
+  /**
+   * Remembers a top-N list of the first provider, e.g. from the stored snapshot at start-up, so a
+   * fallback keeps the same coins even before the first provider has answered in this process.
+   */
+  rememberPrimary(coins: readonly Coin[]): void {
+    if (coins.length === 0) return;
+    this.#reference = coins.map(({ symbol, name, rank }) => ({ symbol, name, rank }));
+  }
+
+  /**
+   * Runs one round: the first provider whose circuit is not open answers. When every circuit is
+   * open, the one whose cool-down ends first is probed anyway: a round that asks nobody would
+   * only delay recovery, and the Ingestor's backoff already spaces the rounds out.
+   *
+   * @throws {UpstreamError} when no provider answered: with one provider, its own error (so a
+   *   `Retry-After` is still honoured); with several, `all providers failed: ...`
+   */
+  async fetchCoins(signal: AbortSignal): Promise<ProviderRound> {
+    const single = this.#entries.length === 1;
+    let candidates = this.#entries.filter((e) => e.breaker.state !== "open");
+    const skipped = this.#entries.filter((e) => !candidates.includes(e));
+    if (candidates.length === 0) {
+      const soonest = skipped.reduce((a, b) => a.breaker.retryAt! <= b.breaker.retryAt! ? a : b);
+      candidates = [soonest];
+      skipped.splice(skipped.indexOf(soonest), 1);
+      if (!single) this.#log(`every provider's circuit is open; probing ${soonest.provider.name}`);
+    }
+
+    const failures: { name: string; error: unknown }[] = [];
+    for (const [i, entry] of candidates.entries()) {
+      const { provider, breaker } = entry;
+      const probing = breaker.state !== "closed";
+      let coins: Coin[];
+      try {
+        coins = await this.#attempt(entry, signal, !probing);
+        coins = entry === this.#entries[0]
+          ? this.#adoptPrimary(coins)
+          : this.#alignFallback(provider.name, coins);
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        const message = error instanceof Error ? error.message : String(error);
+        const state = breaker.recordFailure(message);
+        failures.push({ name: provider.name, error });
+        if (single) continue;
+        const next = candidates[i + 1];
+        if (next) {
+          this.#log(`provider ${provider.name} failed: ${message}; trying ${next.provider.name}`);
+        }
+        if (state === "open") {
+          const until = new Date(breaker.retryAt!).toISOString();
+          this.#log(
+            `provider ${provider.name} circuit open after ${breaker.consecutiveFailures} failed rounds; skipping it until ${until}`,
+          );
+        }
+        continue;
+      }
+      const before = breaker.recordSuccess();
+      if (before !== "closed" && !single) {
+        this.#log(`provider ${provider.name} answered again; circuit closed`);
+      }
+      return { coins, source: provider.name, describeSource: provider.host };
+    }
+
+    if (single) throw failures[0].error;
+    const parts = [
+      ...failures.map(({ name, error }) =>
+        `${name}: ${error instanceof Error ? error.message : String(error)}`
+      ),
+      ...skipped.map(({ provider, breaker }) =>
+        `${provider.name} skipped (circuit open until ${new Date(breaker.retryAt!).toISOString()})`
+      ),
+    ];
+    throw new UpstreamError(`all providers failed: ${parts.join("; ")}`, {
+      cause: new AggregateError(failures.map((f) => f.error)),
+    });
+  }
+
+  async #attempt(entry: Entry, signal: AbortSignal, mayRetry: boolean): Promise<Coin[]> {
+    const { provider } = entry;
+    // A fallback is asked for more than N: rankings differ a little between providers, and the
+    // first provider's coins must be found among them.
+    const want = entry === this.#entries[0] || this.#reference === null
+      ? this.#top
+      : Math.min(this.#top + Math.max(10, this.#top), provider.maxTop ?? Infinity);
+    try {
+      return await provider.fetchTop(want, signal);
+    } catch (error) {
+      if (signal.aborted || !mayRetry || !isTransient(error)) throw error;
+      await this.#sleep(this.#quickRetryMs, signal);
+      signal.throwIfAborted();
+      return await provider.fetchTop(want, signal);
+    }
+  }
+
+  #adoptPrimary(coins: Coin[]): Coin[] {
+    const top = coins.slice(0, this.#top);
+    this.rememberPrimary(top);
+    return top;
+  }
+
+  #alignFallback(name: string, coins: Coin[]): Coin[] {
+    if (this.#reference === null) return coins.slice(0, this.#top);
+    const reference = this.#reference.slice(0, this.#top);
+    const bySymbol = new Map(coins.map((coin) => [coin.symbol, coin]));
+    const aligned: Coin[] = [];
+    const missing: string[] = [];
+    for (const { symbol, name: coinName, rank } of reference) {
+      const coin = bySymbol.get(symbol);
+      if (coin === undefined) missing.push(symbol);
+      else aligned.push({ ...coin, symbol, name: coinName, rank });
+    }
+    const primary = this.primary;
+    if (aligned.length === 0) {
+      throw new UpstreamError(
+        `${name} has none of the ${reference.length} coins of ${primary}'s last top list`,
+      );
+    }
+    if (missing.length > 0) {
+      this.#log(
+        `provider ${name} lacks ${missing.length} of ${primary}'s top ${reference.length} coins (${
+          missing.join(", ")
+        }); they are left out of this snapshot`,
+      );
+    }
+    return aligned;
+  }
+}
+
+/** HTTP 5xx without `Retry-After`, or a network error: worth one quick retry. */
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof UpstreamError)) return false;
+  if (error.status !== undefined) return error.status >= 500 && error.retryAfterMs === undefined;
+  // fetch rejects with a TypeError for connection failures; a timeout has no cause.
+  return error.cause instanceof TypeError;
+}

@@ -1,0 +1,424 @@
+/**
+ * The server's answers: the current snapshot with every reply to it encoded once, when the
+ * snapshot arrives (other currencies on first use), so that answering a look-up does no
+ * `JSON.stringify` and no allocation.
+ *
+ * @module
+ */
+
+import type { Snapshot } from "../wire/coin.ts";
+import { currenciesJson, pricingFor, type Rates } from "./currency.ts";
+import {
+  coinObjectJson,
+  encodeError,
+  encodeOk,
+  type ErrorCode,
+  HISTORY_RANGES,
+  type HistoryRange,
+  parseRequest,
+  type Request,
+  type RequestError,
+  sample,
+  v1AllJson,
+  v1Number,
+} from "../wire/protocol.ts";
+import type { HistorySeries } from "../storage/repository.ts";
+
+/** What to send for one request. */
+export interface Reply {
+  /** The reply line, newline included. */
+  readonly bytes: Uint8Array;
+  /** Close the connection once this reply is written. */
+  readonly close: boolean;
+  /** The command, for the server's counters (`MARKET`, `CLOSE`, ...), or null for a bad request. */
+  readonly command: string | null;
+  /** The error code, when the reply is an error. */
+  readonly error: ErrorCode | null;
+  /**
+   * For WATCH and UNWATCH: the change to the connection's watch list, which only the server can
+   * make. The server writes the UNWATCH reply itself, as it depends on the connection.
+   */
+  readonly watch?: { readonly add: readonly string[] } | {
+    readonly remove: readonly string[] | null;
+  };
+}
+
+/** Update events of one ingestion, by symbol: one pre-encoded line per changed coin. */
+export type UpdateEvents = ReadonlyMap<string, Uint8Array>;
+
+/** The replies of one currency for one snapshot. */
+interface CurrencyReplies {
+  /** The v2 coin objects as JSON text, by symbol. */
+  readonly objects: ReadonlyMap<string, string>;
+  readonly v1All: Reply;
+  readonly v2All: Reply;
+  readonly v1Coin: ReadonlyMap<string, Reply>;
+  readonly v2Coin: ReadonlyMap<string, Reply>;
+}
+
+/** Every reply to one snapshot, encoded. */
+interface ReplySet {
+  readonly snapshot: Snapshot;
+  readonly stale: boolean;
+  readonly symbols: ReadonlySet<string>;
+  /** USD is built with the set; other currencies on first use. */
+  readonly byCurrency: Map<string, CurrencyReplies>;
+  /** Replies by the exact request bytes, so a repeated request skips parsing entirely. */
+  readonly cache: ReplyCache;
+}
+
+/** How many distinct request texts a snapshot remembers; past it, requests are parsed. */
+const CACHE_LIMIT = 1024;
+/** Requests longer than this are never cached: common requests are far shorter. */
+const CACHEABLE_BYTES = 200;
+/** Points in a `HISTORY` reply at most. */
+const HISTORY_POINTS = 200;
+
+/**
+ * Replies keyed by exact request bytes. A look-up hashes the bytes and compares them with the
+ * stored copy, so a hit builds no string and allocates nothing: it only memoizes what
+ * `parseRequest` and the reply tables answered for those same bytes.
+ */
+/** Entries per hash at most. */
+const MAX_BUCKET = 8;
+
+class ReplyCache {
+  readonly #buckets = new Map<number, { key: Uint8Array; reply: Reply }[]>();
+  size = 0;
+
+  get(line: Uint8Array): Reply | undefined {
+    const bucket = this.#buckets.get(hashBytes(line));
+    if (bucket === undefined) return undefined;
+    for (const entry of bucket) if (sameBytes(entry.key, line)) return entry.reply;
+    return undefined;
+  }
+
+  /** Stores a copy of `line`: the framer's view is valid only during its callback. */
+  set(line: Uint8Array, reply: Reply): void {
+    const hash = hashBytes(line);
+    const entry = { key: line.slice(), reply };
+    const bucket = this.#buckets.get(hash);
+    if (bucket === undefined) this.#buckets.set(hash, [entry]);
+    else if (bucket.length < MAX_BUCKET) bucket.push(entry);
+    // Crafted colliding requests must not make one bucket long: past the bound they are parsed.
+    else return;
+    this.size++;
+  }
+}
+
+/** FNV-1a, 32 bits. */
+function hashBytes(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  return hash >>> 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function ok(dataJson: string, command: string): Reply {
+  return { bytes: encodeOk(dataJson), close: false, command, error: null };
+}
+
+function errorReply(code: ErrorCode, message: string, command: string | null = null): Reply {
+  return { bytes: encodeError(code, message), close: false, command, error: code };
+}
+
+function buildCurrency(
+  set: Pick<ReplySet, "snapshot" | "stale">,
+  rates: Rates | null,
+  code: string,
+) {
+  const pricing = pricingFor(rates, code);
+  if (pricing === null) return null;
+  const { snapshot, stale } = set;
+  const v1Coin = new Map<string, Reply>();
+  const v2Coin = new Map<string, Reply>();
+  const objects = new Map<string, string>();
+  for (const coin of snapshot.coins) {
+    const object = coinObjectJson(coin, snapshot, { stale, pricing });
+    objects.set(coin.symbol, object);
+    v1Coin.set(coin.symbol, ok(v1Number(pricing.price(coin)), "MARKET"));
+    v2Coin.set(coin.symbol, ok(object, "MARKET"));
+  }
+  return {
+    objects,
+    v1All: ok(v1AllJson(snapshot.coins, pricing), "MARKET"),
+    v2All: ok(`[${[...objects.values()].join(",")}]`, "MARKET"),
+    v1Coin,
+    v2Coin,
+  };
+}
+
+function buildReplySet(snapshot: Snapshot, stale: boolean, rates: Rates | null): ReplySet {
+  const set: ReplySet = {
+    snapshot,
+    stale,
+    symbols: new Set(snapshot.coins.map((coin) => coin.symbol)),
+    byCurrency: new Map(),
+    cache: new ReplyCache(),
+  };
+  set.byCurrency.set("USD", buildCurrency(set, rates, "USD")!);
+  return set;
+}
+
+const CLOSE_REPLY: Reply = { ...ok('"BYE"', "CLOSE"), close: true };
+const PONG: Reply = ok('"PONG"', "PING");
+const UNWATCH: Reply = { bytes: new Uint8Array(0), close: false, command: "UNWATCH", error: null };
+const NO_DATA: Reply = errorReply(
+  "NO_DATA",
+  "No prices yet: the first ingestion has not succeeded, try again shortly",
+  "MARKET",
+);
+
+/** Options of a {@linkcode Market}. */
+export interface MarketOptions {
+  /** Age in milliseconds past which v2 coin objects say `"stale": true`. */
+  staleAfterMs: number;
+  /** The clock, injected for tests. */
+  now?: () => number;
+  /** Reads a coin's stored history; without it `HISTORY` answers `NO_DATA`. */
+  history?: (symbol: string, sinceIso: string, maxPoints: number) => HistorySeries;
+  /** The server's report for `INFO`; without it `INFO` reports the market alone. */
+  info?: () => Record<string, unknown>;
+}
+
+/** Holds the current snapshot and exchange rates and answers requests about them. */
+export class Market {
+  #fresh: ReplySet | null = null;
+  #stale: ReplySet | null = null;
+  #rates: Rates | null = null;
+  #fetchedAtMs = 0;
+  readonly #listeners = new Set<(events: UpdateEvents) => void>();
+  readonly #options: MarketOptions;
+  readonly #now: () => number;
+
+  /** Creates an empty market; it answers `NO_DATA` until the first {@linkcode update}. */
+  constructor(options: MarketOptions) {
+    if (!(options.staleAfterMs > 0)) {
+      throw new RangeError(
+        `Invalid staleAfterMs ${options.staleAfterMs}: expected a positive number`,
+      );
+    }
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The snapshot being served, or null before the first. */
+  get snapshot(): Snapshot | null {
+    return this.#fresh?.snapshot ?? null;
+  }
+
+  /** The exchange rates in use, or null before the first. */
+  get rates(): Rates | null {
+    return this.#rates;
+  }
+
+  /** Whether the snapshot being served is older than the staleness limit. */
+  get isStale(): boolean {
+    return this.#fresh !== null && this.#now() - this.#fetchedAtMs > this.#options.staleAfterMs;
+  }
+
+  /** Milliseconds since the snapshot being served was fetched, or null before the first. */
+  get ageMs(): number | null {
+    return this.#fresh === null ? null : this.#now() - this.#fetchedAtMs;
+  }
+
+  /** Serves a new snapshot: its replies are encoded here, then swapped in at once. */
+  update(snapshot: Snapshot): void {
+    const fetchedAtMs = Date.parse(snapshot.fetchedAt);
+    if (Number.isNaN(fetchedAtMs)) {
+      throw new TypeError(
+        `Invalid snapshot fetchedAt ${sample(snapshot.fetchedAt)}: expected ISO-8601`,
+      );
+    }
+    const previous = this.#fresh;
+    this.#fresh = buildReplySet(snapshot, false, this.#rates);
+    this.#stale = null;
+    this.#fetchedAtMs = fetchedAtMs;
+    if (previous !== null && previous.snapshot !== snapshot && this.#listeners.size > 0) {
+      const events = changedCoins(previous, this.#fresh);
+      if (events.size > 0) { for (const listener of this.#listeners) listener(events); }
+    }
+  }
+
+  /**
+   * Calls `listener` after each new snapshot that changes any coin, with one `update` event line
+   * per changed coin. Returns a function that removes the listener.
+   */
+  onUpdate(listener: (events: UpdateEvents) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Uses new exchange rates; replies in other currencies are encoded again on first use. */
+  updateRates(rates: Rates): void {
+    this.#rates = rates;
+    if (this.#fresh !== null) this.update(this.#fresh.snapshot);
+  }
+
+  #current(): ReplySet | null {
+    if (this.#fresh === null || !this.isStale) return this.#fresh;
+    return this.#stale ??= buildReplySet(this.#fresh.snapshot, true, this.#rates);
+  }
+
+  /** The reply to one framed request. Never throws. */
+  respond(line: Uint8Array): Reply {
+    const set = this.#current();
+    const cacheable = set !== null && line.length <= CACHEABLE_BYTES;
+    if (cacheable) {
+      const hit = set.cache.get(line);
+      if (hit !== undefined) return hit;
+    }
+    const request = parseRequest(line);
+    const reply = this.#answer(request, set);
+    // INFO changes from one request to the next; everything else only with the snapshot.
+    if (
+      cacheable && reply.error === null && request.kind !== "info" &&
+      set.cache.size < CACHE_LIMIT
+    ) {
+      set.cache.set(line, reply);
+    }
+    return reply;
+  }
+
+  #answer(request: Request | RequestError, set: ReplySet | null): Reply {
+    switch (request.kind) {
+      case "error":
+        return errorReply(request.code, request.message);
+      case "close":
+        return CLOSE_REPLY;
+      case "ping":
+        return PONG;
+      case "info":
+        return ok(JSON.stringify(this.#info()), "INFO");
+      case "currencies":
+        return ok(currenciesJson(this.#rates), "CURRENCIES");
+      case "history":
+        return this.#history(request.symbol, request.range, set);
+      case "watch": {
+        if (set === null) return NO_DATA;
+        const unknown = request.symbols.filter((symbol) => !set.symbols.has(symbol));
+        if (unknown.length > 0) return unknownCoin(unknown.join(", "), set, "WATCH");
+        const objects = set.byCurrency.get("USD")!.objects;
+        const data = `[${request.symbols.map((symbol) => objects.get(symbol)).join(",")}]`;
+        return { ...ok(data, "WATCH"), watch: { add: request.symbols } };
+      }
+      case "unwatch":
+        return { ...UNWATCH, watch: { remove: request.symbols } };
+      case "market_all":
+      case "market_coin": {
+        if (set === null) return NO_DATA;
+        const replies = this.#inCurrency(set, request.currency);
+        if (!("v1All" in replies)) return replies;
+        if (request.kind === "market_all") {
+          return request.version === 2 ? replies.v2All : replies.v1All;
+        }
+        const reply = (request.version === 2 ? replies.v2Coin : replies.v1Coin).get(request.symbol);
+        return reply ?? unknownCoin(request.symbol, set);
+      }
+    }
+  }
+
+  #inCurrency(set: ReplySet, code: string): CurrencyReplies | Reply {
+    const built = set.byCurrency.get(code);
+    if (built !== undefined) return built;
+    const replies = buildCurrency(set, this.#rates, code);
+    if (replies === null) {
+      return this.#rates === null
+        ? errorReply("NO_DATA", `No exchange rates yet, so prices are in USD only`, "MARKET")
+        : errorReply(
+          "UNKNOWN_CURRENCY",
+          `Unknown currency ${code}: CURRENCIES lists them`,
+          "MARKET",
+        );
+    }
+    set.byCurrency.set(code, replies);
+    return replies;
+  }
+
+  #history(symbol: string, range: HistoryRange, set: ReplySet | null): Reply {
+    if (set === null || this.#options.history === undefined) return NO_DATA;
+    if (!set.symbols.has(symbol)) return unknownCoin(symbol, set, "HISTORY");
+    const since = new Date(this.#now() - HISTORY_RANGES[range]).toISOString();
+    let series: HistorySeries;
+    try {
+      series = this.#options.history(symbol, since, HISTORY_POINTS);
+    } catch (error) {
+      return errorReply(
+        "NO_DATA",
+        `History cannot be read now: ${(error as Error).message}`,
+        "HISTORY",
+      );
+    }
+    const first = series.points[0]?.[1] ?? null;
+    const last = series.points.at(-1)?.[1] ?? null;
+    const change = first !== null && last !== null && first !== 0
+      ? ((last - first) / first) * 100
+      : null;
+    return ok(
+      JSON.stringify({
+        symbol,
+        range: range.toLowerCase(),
+        currency: "USD",
+        count: series.count,
+        points: series.points,
+        first,
+        last,
+        min: series.min,
+        max: series.max,
+        change_pct: change,
+      }),
+      "HISTORY",
+    );
+  }
+
+  #info(): Record<string, unknown> {
+    const snapshot = this.snapshot;
+    return {
+      ...this.#options.info?.(),
+      data: {
+        coins: snapshot?.coins.length ?? 0,
+        fetched_at: snapshot?.fetchedAt ?? null,
+        age_seconds: this.ageMs === null ? null : Math.round(this.ageMs / 1000),
+        stale: this.isStale,
+        source: snapshot?.source ?? null,
+        rates_fetched_at: this.#rates?.fetchedAt ?? null,
+        currencies: this.#rates?.byCode.size ?? 1,
+      },
+    };
+  }
+}
+
+/** Coins whose price, market cap, 24 h change, rank or name differ between two snapshots. */
+function changedCoins(previous: ReplySet, next: ReplySet): Map<string, Uint8Array> {
+  const before = new Map(previous.snapshot.coins.map((coin) => [coin.symbol, coin]));
+  const objects = next.byCurrency.get("USD")!.objects;
+  const events = new Map<string, Uint8Array>();
+  for (const coin of next.snapshot.coins) {
+    const old = before.get(coin.symbol);
+    if (
+      old !== undefined && old.priceText === coin.priceText &&
+      old.marketCapText === coin.marketCapText && old.change24h === coin.change24h &&
+      old.rank === coin.rank && old.name === coin.name
+    ) continue;
+    events.set(
+      coin.symbol,
+      encoder.encode(`{"status":"OK","event":"update","data":${objects.get(coin.symbol)}}\n`),
+    );
+  }
+  return events;
+}
+
+const encoder = new TextEncoder();
+
+function unknownCoin(symbol: string, set: ReplySet, command = "MARKET"): Reply {
+  return errorReply(
+    "UNKNOWN_COIN",
+    `No coin with symbol ${symbol}: MARKET ALL lists the ${set.snapshot.coins.length} coins served`,
+    command,
+  );
+}

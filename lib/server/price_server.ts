@@ -1,0 +1,742 @@
+/**
+ * The connection handler: accepts TCP or TLS connections, frames requests, answers them from a
+ * {@linkcode Market} and bounds everything a client can make the server hold.
+ *
+ * @module
+ */
+
+import type { Market, Reply, UpdateEvents } from "./market.ts";
+import {
+  encodeError,
+  encodeOk,
+  type ErrorCode,
+  MAX_REQUEST_BYTES,
+  MAX_WATCHED,
+  RequestFramer,
+  sampleBytes,
+} from "../wire/protocol.ts";
+
+/** Limits on what one client can make the server hold; each has a server flag. */
+export interface Limits {
+  /** Longest request in bytes. */
+  maxRequestBytes: number;
+  /** A request whose first byte arrived must be complete within this many ms. */
+  requestTimeoutMs: number;
+  /** A connection with no request for this many ms is closed; 0 = never. */
+  idleTimeoutMs: number;
+  /** Connections open at once. */
+  maxConnections: number;
+  /** Connections open at once from one address; 0 = no cap. */
+  maxConnectionsPerAddress: number;
+  /** Replies a client has not read, in bytes, before it is closed. */
+  maxUnsentBytes: number;
+  /** A TLS handshake must finish within this many ms. */
+  tlsHandshakeTimeoutMs: number;
+}
+
+/** The defaults, as documented in the README's limits table. */
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxRequestBytes: MAX_REQUEST_BYTES,
+  requestTimeoutMs: 30_000,
+  idleTimeoutMs: 300_000,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 0,
+  maxUnsentBytes: 1024 * 1024,
+  tlsHandshakeTimeoutMs: 10_000,
+});
+
+/** Counters for the server report. */
+export interface ServerStats {
+  connectionsOpen: number;
+  connectionsServed: number;
+  requests: Record<string, number>;
+  errors: Record<string, number>;
+}
+
+/** Options of a {@linkcode PriceServer}. */
+export interface ServerOptions {
+  market: Market;
+  /** Whether the listener is a TLS listener, whose connections need a handshake first. */
+  tls?: boolean;
+  limits?: Partial<Limits>;
+  /** Where log lines go; one call a line. */
+  log?: (line: string) => void;
+}
+
+/** A read buffer this small costs an idle connection little; busy ones move to a larger one. */
+const SMALL_READ = 2048;
+const LARGE_READ = 32 * 1024;
+/** After a timeout reply, how long the client gets to take it before the socket is closed anyway. */
+const FAREWELL_MS = 1000;
+/** Requests are framed in slices of this many bytes when their replies pile up. */
+const FRAME_SLICE = 512;
+/** A connection whose socket takes no bytes for this long is taken to have stopped reading. */
+const STALL_MS = 1000;
+/** At shutdown, a connection quiet for this long with nothing to write is closed. */
+const QUIET_MS = 50;
+/** At shutdown, connections still busy after this long are closed anyway. */
+const SHUTDOWN_GRACE_MS = 4000;
+/** Log at most this many bad requests per connection, so a flood does not flood the log. */
+const LOGGED_ERRORS_PER_CONNECTION = 5;
+
+interface Connection {
+  readonly conn: Deno.Conn;
+  readonly address: string;
+  readonly ip: string;
+  readonly outbox: Outbox;
+  /** ms when the last bytes arrived or were written. */
+  lastActivity: number;
+  /** ms when the unfinished request began, or 0. */
+  requestStart: number;
+  handshaking: boolean;
+  /** Set once the server has decided to close this connection. */
+  closing: boolean;
+  /** Set once its bookkeeping is undone and its socket closed. */
+  released: boolean;
+  loggedErrors: number;
+  /** Symbols this connection watches, or null before its first WATCH. */
+  watching: Set<string> | null;
+}
+
+/**
+ * The replies and events waiting to be written to one connection. Writes go out one at a time,
+ * each carrying everything queued so far, so lines never interleave and a burst costs one write.
+ */
+class Outbox {
+  readonly #conn: Deno.Conn;
+  readonly #onError: (error: unknown) => void;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #inFlight = 0;
+  #writing = false;
+  #failed = false;
+  #idle: PromiseWithResolvers<void> | null = null;
+  #progress: PromiseWithResolvers<boolean> | null = null;
+  /** ms when the write in flight began or last made progress, or 0. */
+  writeStart = 0;
+
+  constructor(conn: Deno.Conn, onError: (error: unknown) => void) {
+    this.#conn = conn;
+    this.#onError = onError;
+  }
+
+  /** Bytes accepted but not yet written to the socket. */
+  get unsent(): number {
+    return this.#queued + this.#inFlight;
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.#failed || bytes.length === 0) return;
+    this.#queue.push(bytes);
+    this.#queued += bytes.length;
+    if (!this.#writing) this.#flush();
+  }
+
+  /** Resolves once everything queued has been written, or writing failed. */
+  drained(): Promise<void> {
+    if (!this.#writing) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
+  }
+
+  /**
+   * Resolves true when the socket next takes some bytes, or false after `stallMs` without any:
+   * tells a client that reads slowly from one that does not read.
+   */
+  progressed(stallMs: number): Promise<boolean> {
+    if (!this.#writing) return Promise.resolve(true);
+    this.#progress ??= Promise.withResolvers<boolean>();
+    const { promise } = this.#progress;
+    let timer: ReturnType<typeof setTimeout>;
+    const stalled = new Promise<boolean>((resolve) =>
+      timer = setTimeout(() => resolve(false), stallMs)
+    );
+    return Promise.race([promise, stalled]).finally(() => clearTimeout(timer));
+  }
+
+  #wrote(): void {
+    this.writeStart = Date.now();
+    this.#progress?.resolve(true);
+    this.#progress = null;
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    while (this.#queue.length > 0 && !this.#failed) {
+      const queue = this.#queue;
+      const out = concat(queue, this.#queued);
+      if (queue.length > 1) {
+        for (const part of queue) recycle(part);
+      }
+      this.#queue = [];
+      this.#inFlight = this.#queued;
+      this.#queued = 0;
+      this.writeStart = Date.now();
+      try {
+        for (let offset = 0; offset < out.length;) {
+          const n = await this.#conn.write(out.subarray(offset));
+          offset += n;
+          this.#inFlight -= n;
+          this.#wrote();
+        }
+      } catch (error) {
+        this.#failed = true;
+        this.#queue = [];
+        this.#queued = 0;
+        this.#onError(error);
+      }
+      // The write has settled, so the socket no longer reads from `out`.
+      recycle(out);
+      this.#inFlight = 0;
+      this.writeStart = 0;
+    }
+    this.#writing = false;
+    this.#idle?.resolve();
+    this.#idle = null;
+    this.#progress?.resolve(true);
+    this.#progress = null;
+  }
+}
+
+function describeAddress(addr: Deno.Addr): { address: string; ip: string } {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    return { address: `${host}:${addr.port}`, ip: addr.hostname };
+  }
+  return { address: addr.transport, ip: addr.transport };
+}
+
+function isListenerClosed(error: unknown): boolean {
+  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted;
+}
+
+/** An accept error that concerns one connection, already reset by its peer, not the listener. */
+function isPeerGone(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.ConnectionAborted;
+}
+
+/**
+ * Buffers that gather the replies to one read into one write. A busy pipelining connection
+ * would otherwise allocate (and zero) a fresh buffer per read; the pool is shared, so an idle
+ * connection holds none.
+ */
+const GATHER_BYTES = 64 * 1024;
+/**
+ * Smaller batches get a fresh buffer of their own size. Measured with `deno task bench` at
+ * 50 connections × 16 in flight: pooling batches of a few KiB in 64 KiB buffers cost more CPU
+ * per reply than allocating them; pooling batches of ~55 KiB (`MARKET ALL`) took the server
+ * from ~2.7 to ~1.6 µs of CPU per reply and removed its 100+ ms p99.9 outliers.
+ */
+const GATHER_MIN_BYTES = 32 * 1024;
+const GATHER_POOL_MAX = 32;
+const gatherPool: ArrayBuffer[] = [];
+const gatherBuffers = new WeakSet<ArrayBuffer>();
+
+/** Joins replies; a large batch lands in a pooled buffer, given back with `recycle`. */
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let out: Uint8Array;
+  if (total >= GATHER_MIN_BYTES && total <= GATHER_BYTES) {
+    let buffer = gatherPool.pop();
+    if (buffer === undefined) {
+      buffer = new ArrayBuffer(GATHER_BYTES);
+      gatherBuffers.add(buffer);
+    }
+    out = new Uint8Array(buffer, 0, total);
+  } else {
+    out = new Uint8Array(total);
+  }
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Gives a buffer from `concat` back to the pool; anything else (a pre-encoded reply) is left. */
+function recycle(bytes: Uint8Array): void {
+  const buffer = bytes.buffer as ArrayBuffer;
+  if (gatherBuffers.has(buffer) && gatherPool.length < GATHER_POOL_MAX) gatherPool.push(buffer);
+}
+
+/**
+ * Serves one listener. `serve()` runs the accept loop until `shutdown()`; one async handler runs
+ * per connection.
+ */
+export class PriceServer implements AsyncDisposable {
+  readonly limits: Readonly<Limits>;
+  readonly stats: ServerStats = {
+    connectionsOpen: 0,
+    connectionsServed: 0,
+    requests: {},
+    errors: {},
+  };
+  readonly #listener: Deno.Listener;
+  readonly #tls: boolean;
+  readonly #market: Market;
+  readonly #log: (line: string) => void;
+  readonly #connections = new Set<Connection>();
+  readonly #perAddress = new Map<string, number>();
+  readonly #handlers = new Set<Promise<void>>();
+  readonly #watchers = new Map<string, Set<Connection>>();
+  readonly #unsubscribe: () => void;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #stopping = false;
+  /** Connections that reset before they were accepted, for the log. */
+  #peerGone = 0;
+  #serving: Promise<void> | null = null;
+
+  /**
+   * @param listener a listener from `Deno.listen` or `Deno.listenTls`; the server owns it
+   */
+  constructor(listener: Deno.Listener, options: ServerOptions) {
+    this.#listener = listener;
+    this.#tls = options.tls ?? false;
+    this.#market = options.market;
+    this.#unsubscribe = this.#market.onUpdate((events) => this.#publish(events));
+    this.#log = options.log ?? ((line) => console.log(line));
+    this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+  }
+
+  /** The address the listener is bound to. */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr as Deno.NetAddr;
+  }
+
+  /** Starts the accept loop; resolves when the server has shut down. */
+  serve(): Promise<void> {
+    this.#serving ??= this.#acceptLoop();
+    return this.#serving;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    const sweepEvery = Math.max(
+      10,
+      Math.min(
+        1000,
+        ...[
+          this.limits.requestTimeoutMs,
+          this.limits.idleTimeoutMs,
+          this.limits.tlsHandshakeTimeoutMs,
+        ]
+          .filter((ms) => ms > 0).map((ms) => ms / 4),
+      ),
+    );
+    this.#sweeper = setInterval(() => this.#sweep(), sweepEvery);
+    let backoffMs = 0;
+    while (!this.#stopping) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+        backoffMs = 0;
+      } catch (error) {
+        if (this.#stopping || isListenerClosed(error)) break;
+        if (isPeerGone(error)) {
+          // A client connected and reset before we took it: only its own connection is gone,
+          // so take the next one at once. Backing off here let a storm of resets stall every
+          // new client for seconds; logging the 1st, 2nd, 4th, 8th… keeps the log short.
+          if ((++this.#peerGone & (this.#peerGone - 1)) === 0) {
+            this.#log(`accept failed: ${(error as Error).message} (${this.#peerGone} so far)`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          continue;
+        }
+        // A full descriptor table must not end the accept loop either: log, wait a little
+        // longer each time, and go on.
+        backoffMs = Math.min(1000, backoffMs === 0 ? 5 : backoffMs * 2);
+        this.#log(`accept failed: ${(error as Error).message}; retrying in ${backoffMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        continue;
+      }
+      if (this.#stopping) {
+        conn.close();
+        break;
+      }
+      this.#admit(conn);
+    }
+    await this.#drain();
+  }
+
+  #admit(conn: Deno.Conn): void {
+    let described;
+    try {
+      described = describeAddress(conn.remoteAddr);
+    } catch {
+      described = { address: "unknown", ip: "unknown" };
+    }
+    const { address, ip } = described;
+    const { maxConnections, maxConnectionsPerAddress } = this.limits;
+    const fromAddress = this.#perAddress.get(ip) ?? 0;
+    if (
+      this.#connections.size >= maxConnections ||
+      (maxConnectionsPerAddress > 0 && fromAddress >= maxConnectionsPerAddress)
+    ) {
+      const which = this.#connections.size >= maxConnections
+        ? `${maxConnections} connections are open`
+        : `${maxConnectionsPerAddress} connections are open from ${ip}`;
+      this.#log(`refused ${address}: ${which}`);
+      this.#count(this.stats.errors, "BUSY");
+      this.#farewell(conn, encodeError("BUSY", `Server busy: ${which}, try again later`));
+      return;
+    }
+    const now = Date.now();
+    const state: Connection = {
+      conn,
+      address,
+      ip,
+      outbox: new Outbox(conn, (error) => {
+        if (!state.closing) this.#logPeerError(state, "write", error);
+        this.#release(state);
+      }),
+      lastActivity: now,
+      requestStart: 0,
+      handshaking: this.#tls,
+      closing: false,
+      released: false,
+      loggedErrors: 0,
+      watching: null,
+    };
+    this.#connections.add(state);
+    this.#perAddress.set(ip, fromAddress + 1);
+    this.stats.connectionsOpen++;
+    this.stats.connectionsServed++;
+    const handler = this.#handle(state).finally(() => {
+      this.#handlers.delete(handler);
+      this.#release(state);
+    });
+    this.#handlers.add(handler);
+  }
+
+  /** Undoes a connection's bookkeeping and closes it, after a last reply when one is given. */
+  #release(state: Connection, farewell?: Uint8Array): void {
+    state.closing = true;
+    if (state.released) return;
+    state.released = true;
+    for (const symbol of state.watching ?? []) this.#unwatch(state, symbol);
+    state.watching = null;
+    this.#connections.delete(state);
+    this.stats.connectionsOpen--;
+    const left = (this.#perAddress.get(state.ip) ?? 1) - 1;
+    if (left === 0) this.#perAddress.delete(state.ip);
+    else this.#perAddress.set(state.ip, left);
+    if (farewell !== undefined) {
+      this.#farewell(state.conn, farewell);
+      return;
+    }
+    try {
+      state.conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+  }
+
+  /** Writes a last reply if the client takes it soon, then closes: never waits on a stuck peer. */
+  #farewell(conn: Deno.Conn, bytes: Uint8Array): void {
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    };
+    const timer = setTimeout(close, FAREWELL_MS);
+    writeAll(conn, bytes).then(close, close);
+  }
+
+  async #handle(state: Connection): Promise<void> {
+    const { conn, outbox } = state;
+    try {
+      if (this.#tls) {
+        await (conn as Deno.TlsConn).handshake();
+        state.handshaking = false;
+        state.lastActivity = Date.now();
+      } else {
+        (conn as Deno.TcpConn).setNoDelay(true);
+      }
+    } catch (error) {
+      if (!state.closing) {
+        this.#log(`${state.address} TLS handshake failed: ${(error as Error).message}`);
+      }
+      return;
+    }
+    const framer = new RequestFramer(this.limits.maxRequestBytes);
+    let buffer = new Uint8Array(SMALL_READ);
+    const replies: Uint8Array[] = [];
+    let replyBytes = 0;
+    let closeAfter = false;
+    const onRequest = (line: Uint8Array) => {
+      if (closeAfter) return;
+      const reply = this.#market.respond(line);
+      this.#record(state, reply, line);
+      const bytes = reply.watch === undefined ? reply.bytes : this.#applyWatch(state, reply);
+      replies.push(bytes);
+      replyBytes += bytes.length;
+      if (reply.close) closeAfter = true;
+    };
+    while (!state.closing) {
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (error) {
+        if (!state.closing) this.#logPeerError(state, "read", error);
+        return;
+      }
+      if (state.closing) return;
+      if (n === null) {
+        // The peer half-closed: what it asked for is still delivered.
+        await outbox.drained();
+        return;
+      }
+      const now = Date.now();
+      state.lastActivity = now;
+      // The read is framed a slice at a time, so a burst of requests whose replies are large
+      // never queues much more than half the unsent cap before the client has had a chance to
+      // read: a slow reader is waited for, and only a client that stopped reading is cut off.
+      let fits = true;
+      let stalled = false;
+      for (let offset = 0; offset < n && fits && !closeAfter; offset += FRAME_SLICE) {
+        fits = framer.push(buffer.subarray(offset, Math.min(n, offset + FRAME_SLICE)), onRequest);
+        if (
+          offset + FRAME_SLICE >= n || replyBytes + outbox.unsent <= this.limits.maxUnsentBytes / 2
+        ) {
+          continue;
+        }
+        outbox.send(concat(replies, replyBytes));
+        replies.length = 0;
+        replyBytes = 0;
+        if (this.#overflowing(state)) return;
+        while (!stalled && outbox.unsent > this.limits.maxUnsentBytes / 2) {
+          stalled = !await outbox.progressed(STALL_MS);
+        }
+        if (state.closing) return;
+      }
+      if (!fits) {
+        this.#count(this.stats.errors, "LINE_TOO_LONG");
+        this.#log(
+          `${state.address} LINE_TOO_LONG: request over ${this.limits.maxRequestBytes} bytes`,
+        );
+        const message = `Request longer than ${this.limits.maxRequestBytes} bytes: closing`;
+        const bytes = encodeError("LINE_TOO_LONG", message);
+        replies.push(bytes);
+        replyBytes += bytes.length;
+        closeAfter = true;
+      }
+      if (replies.length > 0) {
+        outbox.send(concat(replies, replyBytes));
+        replies.length = 0;
+        replyBytes = 0;
+      }
+      if (this.#overflowing(state)) return;
+      state.requestStart = framer.inRequest ? (state.requestStart || now) : 0;
+      // At shutdown the handler goes on reading: requests already in the socket are still
+      // answered, and #drain closes the connection once it has been quiet for a moment.
+      if (closeAfter) {
+        await outbox.drained();
+        if (!fits) await lingeringClose(conn);
+        return;
+      }
+      if (n === buffer.length && buffer.length < LARGE_READ) buffer = new Uint8Array(LARGE_READ);
+    }
+  }
+
+  /** Closes a connection whose unread replies passed the cap; true when it did. */
+  #overflowing(state: Connection): boolean {
+    if (state.outbox.unsent <= this.limits.maxUnsentBytes) return false;
+    this.#count(this.stats.errors, "UNSENT_LIMIT");
+    this.#log(
+      `${state.address} closed: more than ${this.limits.maxUnsentBytes} bytes of replies not read`,
+    );
+    this.#release(state);
+    return true;
+  }
+
+  /** Applies WATCH or UNWATCH to the connection and returns the reply to send. */
+  #applyWatch(state: Connection, reply: Reply): Uint8Array {
+    const change = reply.watch!;
+    const watching = state.watching ??= new Set();
+    if ("add" in change) {
+      const fresh = change.add.filter((symbol) => !watching.has(symbol));
+      if (watching.size + fresh.length > MAX_WATCHED) {
+        this.#count(this.stats.errors, "BAD_REQUEST");
+        return encodeError(
+          "BAD_REQUEST",
+          `At most ${MAX_WATCHED} symbols can be watched per connection; ${watching.size} already are`,
+        );
+      }
+      for (const symbol of fresh) {
+        watching.add(symbol);
+        let set = this.#watchers.get(symbol);
+        if (set === undefined) this.#watchers.set(symbol, set = new Set());
+        set.add(state);
+      }
+      return reply.bytes;
+    }
+    for (const symbol of change.remove ?? [...watching]) {
+      if (watching.delete(symbol)) this.#unwatch(state, symbol);
+    }
+    return encodeOk(JSON.stringify([...watching]));
+  }
+
+  /** Takes a connection off the index of one symbol's watchers. */
+  #unwatch(state: Connection, symbol: string): void {
+    const set = this.#watchers.get(symbol);
+    set?.delete(state);
+    if (set?.size === 0) this.#watchers.delete(symbol);
+  }
+
+  /** Pushes each changed coin's event line to the connections watching it. */
+  #publish(events: UpdateEvents): void {
+    const touched = new Set<Connection>();
+    for (const [symbol, line] of events) {
+      const set = this.#watchers.get(symbol);
+      if (set === undefined) continue;
+      for (const state of set) {
+        if (state.closing) continue;
+        state.outbox.send(line);
+        touched.add(state);
+      }
+    }
+    for (const state of touched) this.#overflowing(state);
+  }
+
+  #record(state: Connection, reply: Reply, line: Uint8Array): void {
+    if (reply.command !== null) this.#count(this.stats.requests, reply.command);
+    if (reply.error === null) return;
+    this.#count(this.stats.errors, reply.error);
+    if (state.loggedErrors < LOGGED_ERRORS_PER_CONNECTION) {
+      state.loggedErrors++;
+      const more = state.loggedErrors === LOGGED_ERRORS_PER_CONNECTION
+        ? " (further errors on this connection are not logged)"
+        : "";
+      this.#log(`${state.address} ${reply.error}: ${sampleBytes(line)}${more}`);
+    }
+  }
+
+  #count(counters: Record<string, number>, key: string): void {
+    counters[key] = (counters[key] ?? 0) + 1;
+  }
+
+  #logPeerError(state: Connection, what: string, error: unknown): void {
+    const name = error instanceof Error ? error.name : "Error";
+    // Resets and broken pipes are what clients do; they are not the server's errors.
+    const quiet = name === "ConnectionReset" || name === "BrokenPipe" || name === "UnexpectedEof";
+    if (!quiet) this.#log(`${state.address} ${what} failed: ${(error as Error).message}`);
+  }
+
+  /** Closes connections past a deadline; run on a timer so no read needs a timer of its own. */
+  #sweep(): void {
+    const now = Date.now();
+    const { requestTimeoutMs, idleTimeoutMs, tlsHandshakeTimeoutMs } = this.limits;
+    for (const state of this.#connections) {
+      if (state.closing) continue;
+      if (state.handshaking) {
+        if (now - state.lastActivity > tlsHandshakeTimeoutMs) {
+          this.#expire(state, null, `TLS handshake not done within ${tlsHandshakeTimeoutMs} ms`);
+        }
+      } else if (state.outbox.writeStart !== 0) {
+        // A client that stopped reading while we write: the same deadline as a slow request.
+        if (now - state.outbox.writeStart > requestTimeoutMs) {
+          this.#expire(state, null, `replies not read within ${requestTimeoutMs} ms`);
+        }
+      } else if (state.requestStart !== 0) {
+        if (now - state.requestStart > requestTimeoutMs) {
+          this.#expire(state, "TIMEOUT", `request not complete within ${requestTimeoutMs} ms`);
+        }
+      } else if (idleTimeoutMs > 0 && now - state.lastActivity > idleTimeoutMs) {
+        this.#expire(state, "TIMEOUT", `no request for ${idleTimeoutMs} ms`);
+      }
+    }
+  }
+
+  #expire(state: Connection, code: ErrorCode | null, why: string): void {
+    this.#count(this.stats.errors, "TIMEOUT");
+    this.#log(`${state.address} closed: ${why}`);
+    this.#release(state, code === null ? undefined : encodeError(code, `Closing: ${why}`));
+  }
+
+  /**
+   * Stops accepting, lets every handler finish the replies it has been asked for, then closes
+   * what is left. Resolves when every connection is closed.
+   */
+  async shutdown(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      try {
+        this.#listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    if (this.#serving === null) {
+      await this.#drain();
+    } else {
+      await this.#serving;
+    }
+  }
+
+  async #drain(): Promise<void> {
+    this.#unsubscribe();
+    // A connection is closed once its replies are written and it has been quiet for a moment,
+    // so requests already on their way are still answered; none waits past the deadline.
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
+    while (this.#connections.size > 0 && Date.now() < deadline) {
+      const now = Date.now();
+      for (const state of this.#connections) {
+        if (state.outbox.unsent === 0 && now - state.lastActivity >= QUIET_MS) this.#release(state);
+      }
+      if (this.#connections.size > 0) {
+        await new Promise((resolve) => setTimeout(resolve, QUIET_MS / 2));
+      }
+    }
+    for (const state of this.#connections) this.#release(state);
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    await Promise.allSettled([...this.#handlers]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}
+
+/**
+ * Closes our side, then reads and drops what the peer is still sending for a moment: closing
+ * with unread bytes makes the kernel send a reset, which can destroy the reply just written.
+ */
+async function lingeringClose(conn: Deno.Conn): Promise<void> {
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }, FAREWELL_MS);
+  try {
+    await conn.closeWrite();
+    const sink = new Uint8Array(LARGE_READ);
+    let drained = 0;
+    while (drained < 4 * 1024 * 1024) {
+      const n = await conn.read(sink);
+      if (n === null) break;
+      drained += n;
+    }
+  } catch {
+    // The peer reset or the timer closed the connection: either way, done.
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Writes every byte, however many calls that takes. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += await conn.write(bytes.subarray(offset));
+  }
+}

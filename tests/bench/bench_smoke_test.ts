@@ -1,0 +1,22 @@
+import assert from "node:assert/strict";
+
+const BENCH = new URL("./bench.ts", import.meta.url).pathname;
+
+// The bench is not a test: this only checks that it runs end to end and that every reply it
+// checked was right. No timing is asserted.
+Deno.test("bench --quick runs against the real server and the floor with zero errors", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", BENCH, "--quick"],
+    stdin: "null",
+  }).output();
+  const out = new TextDecoder().decode(stdout);
+  const err = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, `bench exited ${code}\n${out}\n${err}`);
+  assert.match(out, /^- errors: 0 \(zero: met\)$/m);
+  for (const kind of ["MARKET BTC v1", "MARKET BTC v2", "MARKET ALL v2"]) {
+    assert.match(out, new RegExp(`^\\| ${kind} \\| \\d+ × \\d+ \\| [\\d,]+ \\| [\\d,]+ \\|`, "m"));
+  }
+  assert.match(out, /^\| server \| 100 \| 100 \|/m, "all idle connections answered");
+  assert.match(out, /^- every watcher updated: 100 of 100$/m, "every watcher got the update");
+  assert.match(out, /ingestion every [\d.]+ s \([1-9]\d* during the run\)/, "ingestion ran");
+});

@@ -1,0 +1,265 @@
+import assert from "node:assert/strict";
+import type { CoinView } from "../../lib/client/price_client.ts";
+import { type CliIO, HELP, main, VERSION } from "../../lib/client/cli.ts";
+import { generateSelfSigned } from "../../lib/server/cert.ts";
+import { readLines } from "../../lib/client/menu.ts";
+import { coinView } from "../helpers.ts";
+
+const NOW = new Date("2022-10-04T20:19:30Z");
+const encoder = new TextEncoder();
+
+function coin(symbol: string, name: string, price: number, rank: number): CoinView {
+  return coinView(symbol, name, price, rank, { market_cap: 1000, change_24h: -2.5 });
+}
+
+const COINS = [coin("BTC", "Bitcoin", 20220, 1), coin("SHIB", "Shiba Inu", 0.00001149, 2)];
+
+/** A protocol server on an ephemeral port that serves every connection until disposed. */
+function startServer(listener: Deno.Listener = Deno.listen({ hostname: "127.0.0.1", port: 0 })) {
+  const conns = new Set<Promise<void>>();
+  const serveConn = async (conn: Deno.Conn) => {
+    try {
+      for await (const line of readLines(conn.readable)) {
+        const what = String(JSON.parse(line).data).replace(/^MARKET\s+/, "").toUpperCase();
+        const found = COINS.find((c) => c.symbol === what);
+        const reply = what === "ALL"
+          ? { status: "OK", data: COINS }
+          : found
+          ? { status: "OK", data: found }
+          : { status: "ERROR", code: "UNKNOWN_COIN", data: `unknown coin ${what}` };
+        await conn.write(encoder.encode(JSON.stringify(reply) + "\n"));
+      }
+    } catch {
+      // A client that fails its TLS handshake ends up here.
+    } finally {
+      try {
+        conn.close();
+      } catch {
+        // readable already closed it
+      }
+    }
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const p = serveConn(conn);
+      conns.add(p);
+      p.finally(() => conns.delete(p));
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      await Promise.all(conns);
+    },
+  };
+}
+
+async function cli(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}) {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIO = {
+    stdout: (s) => stdout += s,
+    stderr: (s) => stderr += s,
+    stdin: ReadableStream.from([encoder.encode(options.stdin ?? "")]),
+    stdinIsTerminal: false,
+    env: (name) => options.env?.[name],
+    color: false,
+    readTextFile: Deno.readTextFile,
+    now: () => NOW,
+  };
+  const code = await main(args, io);
+  return { code, stdout, stderr };
+}
+
+Deno.test("--help documents every flag, command, variable and exit code", async () => {
+  const { code, stdout, stderr } = await cli(["--help"]);
+  assert.equal(code, 0);
+  assert.equal(stderr, "");
+  assert.equal(stdout, HELP);
+  for (
+    const word of [
+      "--host",
+      "--port",
+      "--tls",
+      "--ca FILE",
+      "--json",
+      "-h, --help",
+      "--version",
+      "list",
+      "price SYMBOL",
+      "history SYMBOL [RANGE]",
+      "1h, 24h, 7d or 30d",
+      "currencies",
+      "info",
+      "watch SYMBOL...",
+      "Ctrl-C",
+      "--currency CODE",
+      "CRYPTO_HOST",
+      "COLUMNS",
+      "CRYPTO_PORT",
+      "NO_COLOR",
+      "0  success",
+      "1  server error",
+      "2  bad usage",
+    ]
+  ) assert.ok(HELP.includes(word), word);
+  assert.equal((await cli(["-h", "list"])).stdout, HELP);
+  assert.deepEqual(await cli(["--version"]), {
+    code: 0,
+    stdout: `crypto-client ${VERSION}\n`,
+    stderr: "",
+  });
+});
+
+Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
+  const cases: [string[], string, Record<string, string>?][] = [
+    [["--bogus"], "unknown option --bogus"],
+    [["--port"], "--port needs a value"],
+    [["--port", "0", "list"], '--port must be a port number from 1 to 65535, got "0"'],
+    [["--port", "80x", "list"], '--port must be a port number from 1 to 65535, got "80x"'],
+    [["list"], 'CRYPTO_PORT must be a port number from 1 to 65535, got "abc"', {
+      CRYPTO_PORT: "abc",
+    }],
+    [["price"], "price needs a coin symbol, e.g. price BTC"],
+    [["price", "BTC", "ETH"], "price takes one coin symbol, e.g. price BTC"],
+    [["price", "all"], '"all" is not a coin symbol; use list to see all coins'],
+    [["list", "x"], 'list takes no arguments, got "x"'],
+    [
+      ["frob"],
+      'unknown command "frob"; commands are list, price, history, currencies, info and watch',
+    ],
+    [["--json"], "--json needs a command: list, price, history, currencies, info or watch"],
+    [["history"], "history needs a coin symbol and optionally a range, e.g. history BTC 7d"],
+    [["history", "BTC", "2y"], '"2y" is not a history range; use 1h, 24h, 7d, 30d'],
+    [
+      ["history", "BTC", "24h", "x"],
+      "history needs a coin symbol and optionally a range, e.g. history BTC 7d",
+    ],
+    [["watch"], "watch needs coin symbols, e.g. watch BTC ETH"],
+    [["watch", "BTC", "all"], '"all" is not a coin symbol; use list to see all coins'],
+    [
+      ["watch", ...Array.from({ length: 51 }, (_, i) => `C${i}`)],
+      "watch takes at most 50 coin symbols, got 51",
+    ],
+    [["info", "now"], 'info takes no arguments, got "now"'],
+    [["--currency", "€", "list"], '--currency needs a currency code such as EUR or VND, got "€"'],
+    [
+      ["--currency", "list", "BTC"],
+      'unknown command "BTC"; commands are list, price, history, currencies, info and watch',
+    ],
+    [["--tls=yes", "list"], "invalid value for --tls"],
+  ];
+  for (const [args, message, env] of cases) {
+    await t.step(args.join(" "), async () => {
+      assert.deepEqual(await cli(args, { env }), {
+        code: 2,
+        stdout: "",
+        stderr: `error: ${message}\nTry --help for usage.\n`,
+      });
+    });
+  }
+});
+
+Deno.test("list and price print tables, coins and JSON from the server", async () => {
+  await using server = startServer();
+  const port = String(server.port);
+
+  const list = await cli(["--port", port, "list"]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^# {2}Symbol {2}Name +Price \(USD\) +24h +Updated\n/);
+  assert.match(list.stdout, /Bitcoin +\$20,220\.00 +-2\.50% +3m ago\n/);
+  assert.match(list.stdout, /Shiba Inu +\$0\.00001149/);
+
+  const price = await cli(["price", "btc"], { env: { CRYPTO_PORT: port } });
+  assert.equal(price.code, 0, price.stderr);
+  assert.match(price.stdout, /^Bitcoin \(BTC\)\n {2}Price {7}\$20,220\.00\n/);
+
+  const json = await cli(["--json", "--host", "127.0.0.1", "--port", port, "list"]);
+  assert.equal(json.code, 0);
+  assert.equal(json.stdout.split("\n").length, 2, "one line");
+  assert.deepEqual(JSON.parse(json.stdout), COINS);
+
+  const one = await cli(["--json", "price", "SHIB"], {
+    env: { CRYPTO_HOST: "127.0.0.1", CRYPTO_PORT: port },
+  });
+  assert.deepEqual(JSON.parse(one.stdout), COINS[1]);
+});
+
+Deno.test("server and connection errors exit 1 with one line on stderr", async () => {
+  {
+    await using server = startServer();
+    assert.deepEqual(await cli(["--port", String(server.port), "price", "XYZ"]), {
+      code: 1,
+      stdout: "",
+      stderr: "error: unknown coin XYZ\n",
+    });
+  }
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = closed.addr.port;
+  closed.close();
+  for (const args of [["list"], []]) {
+    assert.deepEqual(await cli(["--port", String(port), ...args]), {
+      code: 1,
+      stdout: "",
+      stderr: `error: cannot connect to 127.0.0.1:${port}: connection refused\n`,
+    });
+  }
+});
+
+Deno.test("the menu reads piped stdin", async () => {
+  await using server = startServer();
+  const { code, stdout, stderr } = await cli(["--port", String(server.port)], {
+    stdin: "1\n2\nBTC\n2\nnope\n0\n",
+  });
+  assert.equal(code, 0);
+  assert.equal(stderr, "error: unknown coin NOPE\n");
+  const table = stdout.indexOf("Shiba Inu");
+  const btc = stdout.indexOf("Symbol (e.g. BTC): BTC\nBitcoin (BTC)\n");
+  assert.ok(table > 0 && btc > table, stdout);
+});
+
+Deno.test("TLS with --ca verifies the server; without it the error says what to do", async () => {
+  const { cert, key } = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"], days: 1 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const caFile = `${dir}/cert.pem`;
+    await Deno.writeTextFile(caFile, cert);
+    await Deno.writeTextFile(`${dir}/not.pem`, "hello");
+    await using server = startServer(
+      Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key }),
+    );
+    const port = String(server.port);
+
+    const ok = await cli(["--host", "localhost", "--port", port, "--ca", caFile, "price", "BTC"]);
+    assert.equal(ok.stderr, "");
+    assert.equal(ok.code, 0);
+    assert.match(ok.stdout, /Bitcoin/);
+
+    assert.deepEqual(await cli(["--host", "localhost", "--port", port, "--tls", "list"]), {
+      code: 1,
+      stdout: "",
+      stderr: `error: TLS handshake with localhost:${port} failed: certificate is not trusted ` +
+        "(unknown issuer); pass the server's certificate with --ca FILE\n",
+    });
+    assert.deepEqual(await cli(["--port", port, "list"]), {
+      code: 1,
+      stdout: "",
+      stderr: `error: connection to 127.0.0.1:${port} closed by the server (it expects TLS); ` +
+        "try --tls\n",
+    });
+    assert.deepEqual(await cli(["--port", port, "--ca", `${dir}/missing.pem`, "list"]), {
+      code: 1,
+      stdout: "",
+      stderr: `error: cannot read CA file ${dir}/missing.pem: no such file\n`,
+    });
+    assert.deepEqual(await cli(["--port", port, "--ca", `${dir}/not.pem`, "list"]), {
+      code: 1,
+      stdout: "",
+      stderr: `error: CA file ${dir}/not.pem contains no PEM certificate\n`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,364 @@
+import assert from "node:assert/strict";
+import type { CoinView } from "../../lib/client/price_client.ts";
+import {
+  displayWidth,
+  formatAge,
+  formatChange,
+  formatCoin,
+  formatCurrencies,
+  formatDuration,
+  formatHistory,
+  formatInfo,
+  formatMoney,
+  formatPrice,
+  formatTable,
+  formatUpdateLine,
+  useColor,
+} from "../../lib/client/format.ts";
+import type { History } from "../../lib/client/price_client.ts";
+import { coinView } from "../helpers.ts";
+
+const NOW = new Date("2022-10-04T20:19:30Z");
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/;
+
+function coin(overrides: Partial<CoinView>): CoinView {
+  return coinView("BTC", "Bitcoin", 20220, 1, {
+    market_cap: 388264926667,
+    change_24h: 3.50933,
+    ...overrides,
+  });
+}
+
+const COINS: CoinView[] = [
+  coin({}),
+  coin({ symbol: "ETH", name: "Ethereum", price: 1355.37, rank: 2, change_24h: -8.2 }),
+  coin({ symbol: "SHIB", name: "Shiba Inu", price: 0.00001149, rank: 13, change_24h: null }),
+  coin({ symbol: "柴", name: "柴犬コイン", price: 0.000012, rank: 99, updated_at: null }),
+  coin({ symbol: "CAFE", name: "Cafe\u0301 Token", price: 97000.12, rank: 100, change_24h: 0 }),
+];
+
+Deno.test("formatPrice", async (t) => {
+  const cases: [number, string][] = [
+    [97000.12, "97,000.12"],
+    [20220, "20,220.00"],
+    [1355.37, "1,355.37"],
+    [1, "1.00"],
+    [1.0049, "1.00"],
+    [0.99999, "1.00"],
+    [0.5, "0.50"],
+    [0.4821, "0.4821"],
+    [0.06483, "0.06483"],
+    [0.000012, "0.000012"],
+    [0.00001234, "0.00001234"],
+    [0.0000000012345, "0.000000001235"],
+    [1e-9, "0.000000001"],
+    [0, "0.00"],
+    [1234567890123, "1,234,567,890,123.00"],
+  ];
+  for (const [price, text] of cases) {
+    await t.step(`${price} -> ${text}`, () => {
+      assert.equal(formatPrice(price), text);
+      assert.doesNotMatch(formatPrice(price), /e/i);
+    });
+  }
+  await t.step("not a number", () => assert.equal(formatPrice(NaN), "—"));
+});
+
+Deno.test("formatChange", () => {
+  assert.equal(formatChange(3.50933), "+3.51%");
+  assert.equal(formatChange(-8.2), "-8.20%");
+  assert.equal(formatChange(0), "0.00%");
+  assert.equal(formatChange(-0.001), "0.00%");
+  assert.equal(formatChange(null), "—");
+});
+
+Deno.test("formatAge", () => {
+  assert.equal(formatAge("2022-10-04T20:19:18Z", NOW), "12s ago");
+  assert.equal(formatAge("2022-10-04T20:16:27.116Z", NOW), "3m ago");
+  assert.equal(formatAge("2022-10-04T15:00:00Z", NOW), "5h ago");
+  assert.equal(formatAge("2022-10-02T08:05:00Z", NOW), "2022-10-02 08:05 UTC");
+  assert.equal(formatAge("2022-10-04T20:19:31Z", NOW), "just now");
+  assert.equal(formatAge(null, NOW), "—");
+  assert.equal(formatAge("yesterday", NOW), "—");
+});
+
+Deno.test("displayWidth counts terminal columns", () => {
+  assert.equal(displayWidth("Bitcoin"), 7);
+  assert.equal(displayWidth("柴犬"), 4);
+  assert.equal(displayWidth("Cafe\u0301"), 4);
+  assert.equal(displayWidth("\x1b[32m+3.51%\x1b[0m"), 6);
+});
+
+Deno.test("formatTable aligns every row to the same display width", () => {
+  const table = formatTable(COINS, { color: false, now: NOW });
+  const lines = table.split("\n");
+  assert.equal(lines.length, 2 + COINS.length);
+  const widths = new Set(lines.map(displayWidth));
+  assert.equal(widths.size, 1, `rows differ in width:\n${table}`);
+  assert.doesNotMatch(table, ANSI);
+  assert.match(lines[0], /^\s*#\s+Symbol\s+Name\s+Price \(USD\)\s+24h\s+Updated$/);
+  assert.match(lines[2], /^ {2}1 {2}BTC +Bitcoin +\$20,220\.00 {2}\+3\.51% +3m ago$/);
+  assert.match(lines[3], /\$1,355\.37 {2}-8\.20%/);
+  assert.match(lines[4], /\$0\.00001149 +— +3m ago$/);
+  assert.match(lines[5], /柴犬コイン +\$0\.000012 .* —$/);
+  // Numbers are right-aligned: each price ends at the same display column.
+  const priceEnds = COINS.map((c, i) => {
+    const line = lines[i + 2];
+    const price = formatMoney(c.price, c.currency);
+    return displayWidth(line.slice(0, line.indexOf(price) + price.length));
+  });
+  assert.equal(new Set(priceEnds).size, 1, table);
+});
+
+Deno.test("formatTable colours changes and headers only when asked", () => {
+  const plain = formatTable(COINS, { color: false, now: NOW });
+  const colored = formatTable(COINS, { color: true, now: NOW });
+  assert.ok(colored.includes("\x1b[32m+3.51%\x1b[0m"), "positive change in green");
+  assert.ok(colored.includes("\x1b[31m-8.20%\x1b[0m"), "negative change in red");
+  assert.ok(colored.includes("\x1b[2m#\x1b[0m"), "dim header");
+  // deno-lint-ignore no-control-regex
+  assert.equal(colored.replace(/\x1b\[[0-9;]*m/g, ""), plain);
+});
+
+Deno.test("formatTable keeps server text from controlling the terminal", () => {
+  const table = formatTable([coin({ name: "Evil\x1b[2J\nName" + "x".repeat(60) })], {
+    color: false,
+    now: NOW,
+  });
+  assert.ok(!table.includes("\x1b"), "no escape character");
+  assert.equal(table.split("\n").length, 3);
+  assert.match(table, /Evil\uFFFD\[2J\uFFFDNamex+…/);
+});
+
+Deno.test("formatTable notes stale data and handles an empty list", () => {
+  const table = formatTable([coin({ stale: true })], { color: false, now: NOW });
+  assert.match(
+    table.split("\n").at(-1)!,
+    /^Prices may be out of date: the server last fetched them 2m ago from coingecko$/,
+  );
+  assert.equal(formatTable([], { color: false, now: NOW }), "No coins available");
+});
+
+Deno.test("formatCoin prints aligned label/value lines", () => {
+  const text = formatCoin(COINS[0], { color: false, now: NOW });
+  assert.equal(
+    text,
+    [
+      "Bitcoin (BTC)",
+      "  Price       $20,220.00",
+      "  24h change  +3.51%",
+      "  Rank        #1",
+      "  Market cap  $388,264,926,667",
+      "  Updated     3m ago",
+      "  Source      coingecko, fetched 2m ago",
+    ].join("\n"),
+  );
+  const unknown = formatCoin(coin({ market_cap: null, change_24h: null }), {
+    color: true,
+    now: NOW,
+  });
+  assert.match(unknown, /Market cap.* {2}—/);
+  assert.match(unknown, ANSI);
+});
+
+Deno.test("useColor needs a terminal and an unset or empty NO_COLOR", () => {
+  const tty = { isTerminal: () => true };
+  const pipe = { isTerminal: () => false };
+  const env = (value: string | undefined) => (name: string) => name === "NO_COLOR" ? value : "";
+  assert.equal(useColor(tty, env(undefined)), true);
+  assert.equal(useColor(tty, env("")), true);
+  assert.equal(useColor(tty, env("1")), false);
+  assert.equal(useColor(pipe, env(undefined)), false);
+});
+
+Deno.test("formatMoney writes each currency as its country does", async (t) => {
+  const cases: [number, string, string, string?][] = [
+    [20220, "USD", "$20,220.00"],
+    [0.00001149, "USD", "$0.00001149"],
+    [0.5, "USD", "$0.50"],
+    [0.99999, "USD", "$1.00"],
+    // VND: no decimals, "." groups, the symbol after the amount.
+    [123456789, "VND", "123.456.789\u00a0₫"],
+    [476543210.6, "vnd", "476.543.211\u00a0₫"],
+    // A coin worth a fraction of a đồng still shows its value, not "0 ₫".
+    [0.27123, "VND", "0,2712\u00a0₫"],
+    [12.3456, "VND", "12,35\u00a0₫"],
+    [99.996, "VND", "100\u00a0₫"],
+    [0, "VND", "0\u00a0₫"],
+    [1355.37, "EUR", "€1,355.37"],
+    [0.000012, "EUR", "€0.000012"],
+    [-5.5, "EUR", "-€5.50"],
+    [1234.5, "JPY", "￥1,235"],
+    // Currencies Intl does not know are written with their unit from CURRENCIES, or the code.
+    [0.0677, "ETH", "0.0677 ETH", "ETH"],
+    [2022000000, "SATS", "2,022,000,000.00 sats", "sats"],
+    [1234.5, "XAU", "1,234.50 XAU"],
+  ];
+  for (const [amount, currency, text, unit] of cases) {
+    await t.step(`${amount} ${currency} -> ${text}`, () => {
+      assert.equal(formatMoney(amount, currency, { unit }), text);
+    });
+  }
+  await t.step("whole units for totals, no direction marks, no exponents", () => {
+    assert.equal(formatMoney(388264926667.7, "USD", { whole: true }), "$388,264,926,668");
+    assert.equal(formatMoney(9318358240024, "VND", { whole: true }), "9.318.358.240.024\u00a0₫");
+    assert.doesNotMatch(formatMoney(1234.5, "SAR"), /[\u200e\u200f\u061c]/);
+    assert.doesNotMatch(formatMoney(1e-12, "VND"), /e/i);
+    assert.equal(formatMoney(NaN, "USD"), "—");
+  });
+});
+
+Deno.test("formatTable and formatCoin use the coins' currency", () => {
+  const vnd = coin({ price: 476543210.6, currency: "VND", market_cap: 9318358240024000 });
+  const shib = coin({ symbol: "SHIB", price: 0.27123, currency: "VND", rank: 13 });
+  const table = formatTable([vnd, shib], { color: false, now: NOW }).split("\n");
+  assert.match(table[0], /Price \(VND\)/);
+  assert.match(table[2], /Bitcoin +476\.543\.211\u00a0₫/);
+  assert.match(table[3], /0,2712\u00a0₫/);
+  assert.equal(new Set(table.map(displayWidth)).size, 1);
+  const one = formatCoin(vnd, { color: false, now: NOW });
+  assert.match(one, /Price {7}476\.543\.211\u00a0₫\n/);
+  assert.match(one, /Market cap {2}9\.318\.358\.240\.024\.000\u00a0₫\n/);
+  const eth = formatCoin(coin({ price: 15.723, currency: "ETH" }), {
+    color: false,
+    now: NOW,
+    unit: "ETH",
+  });
+  assert.match(eth, /Price {7}15\.72 ETH/);
+});
+
+Deno.test("formatTable colours the price by its last move when asked", () => {
+  const eth = coin({ symbol: "ETH", name: "Ethereum", price: 1355.37, rank: 2 });
+  const moves = new Map([["BTC", 1], ["ETH", -1]]);
+  const table = formatTable([coin({}), eth], { color: true, now: NOW, moves });
+  assert.ok(table.includes("\x1b[32m$20,220.00\x1b[0m"), table);
+  assert.ok(table.includes("\x1b[31m$1,355.37\x1b[0m"), table);
+  assert.ok(!formatTable([coin({})], { color: false, now: NOW, moves }).includes("\x1b"));
+});
+
+function history(prices: number[], overrides: Partial<History> = {}): History {
+  const points = prices.map((p, i): [string, number] => [
+    new Date(Date.parse("2022-10-03T20:17:00Z") + i * 60_000).toISOString(),
+    p,
+  ]);
+  return {
+    symbol: "BTC",
+    range: "24h",
+    currency: "USD",
+    count: points.length,
+    points,
+    first: prices[0] ?? null,
+    last: prices.at(-1) ?? null,
+    min: prices.length ? Math.min(...prices) : null,
+    max: prices.length ? Math.max(...prices) : null,
+    change_pct: prices.length ? ((prices.at(-1)! - prices[0]) / prices[0]) * 100 : null,
+    ...overrides,
+  };
+}
+
+Deno.test("formatHistory prints a summary and a sparkline as wide as the terminal", () => {
+  const rising = Array.from({ length: 200 }, (_, i) => 19500 + i * 5);
+  const text = formatHistory(history(rising, { count: 1441 }), { color: false, width: 40 });
+  const lines = text.split("\n");
+  assert.deepEqual(lines.slice(0, 7), [
+    "BTC over the last 24h (USD)",
+    "  Last    $20,495.00",
+    "  Change  +5.10%",
+    "  First   $19,500.00",
+    "  Low     $19,500.00",
+    "  High    $20,495.00",
+    "  Prices  1,441 stored, 200 shown, 2022-10-03 20:17 UTC to 2022-10-03 23:36 UTC",
+  ]);
+  const spark = lines[7];
+  assert.equal(spark.length, 40);
+  assert.match(spark, /^ {2}▁[▁-█]*█$/);
+  assert.equal(lines.length, 8);
+
+  const vnd = formatHistory(history([476543210, 480000000], { currency: "VND" }), {
+    color: true,
+    width: 80,
+    note: "Converted from USD at the current rate",
+  });
+  assert.match(vnd, /Last.*480\.000\.000\u00a0₫/);
+  assert.ok(vnd.includes("\x1b[32m▁█\x1b[0m"), vnd);
+  assert.match(vnd, /Converted from USD at the current rate/);
+  assert.equal(
+    formatHistory(history([]), { color: false, width: 80 }),
+    "No prices stored for BTC in the last 24h",
+  );
+});
+
+Deno.test("formatCurrencies lists code, unit, name and type", () => {
+  const text = formatCurrencies([
+    { code: "USD", name: "US Dollar", unit: "$", type: "fiat" },
+    { code: "VND", name: "Vietnamese đồng", unit: "₫", type: "fiat" },
+    { code: "SATS", name: "Satoshi", unit: "sats", type: "crypto" },
+  ], { color: false });
+  assert.equal(
+    text,
+    [
+      "Code  Unit  Name             Type",
+      "USD   $     US Dollar        fiat",
+      "VND   ₫     Vietnamese đồng  fiat",
+      "SATS  sats  Satoshi          crypto",
+    ].join("\n"),
+  );
+});
+
+Deno.test("formatInfo shows every field, with durations, sizes and times", () => {
+  const text = formatInfo({
+    version: "0.2.0",
+    uptime_seconds: 7384,
+    connections: { open: 2, served: 1500 },
+    requests: { MARKET: 1200, HISTORY: 3 },
+    errors: {},
+    ingestion: {
+      last_attempt_at: "2022-10-04T20:17:00.000Z",
+      duration_ms: 532,
+      result: "ok",
+      error: null,
+      next_refresh_at: "2022-10-04T20:20:00.000Z",
+    },
+    database: { path: "data/crypto.sqlite", size_bytes: 5_452_595 },
+    data: { stale: false },
+    providers: [{ name: "coingecko", ok: true }],
+  }, { color: false, now: NOW });
+  assert.equal(
+    text,
+    [
+      "Version      0.2.0",
+      "Uptime       2h 3m",
+      "Connections  open 2, served 1,500",
+      "Requests     MARKET 1,200, HISTORY 3",
+      "Errors       none",
+      "Ingestion",
+      "  Last attempt at  2022-10-04 20:17 UTC (2m ago)",
+      "  Duration         532 ms",
+      "  Result           ok",
+      "  Error            —",
+      "  Next refresh at  2022-10-04 20:20 UTC (in 30s)",
+      "Database",
+      "  Path  data/crypto.sqlite",
+      "  Size  5.2 MiB",
+      "Data",
+      "  Stale  no",
+      "Providers",
+      "  Name  coingecko",
+      "  Ok    yes",
+    ].join("\n"),
+  );
+  assert.equal(formatDuration(45_000), "45s");
+  assert.equal(formatDuration(2 * 86400_000 + 4 * 3600_000), "2d 4h");
+});
+
+Deno.test("formatUpdateLine is one line per update for pipes", () => {
+  assert.equal(
+    formatUpdateLine(coin({ fetched_at: "2026-11-24T17:00:00.000Z" })),
+    "2026-11-24T17:00:00Z BTC $20,220.00 +3.51%",
+  );
+  assert.equal(
+    formatUpdateLine(coin({ currency: "VND", price: 476543210.6, change_24h: -1 })),
+    "2022-10-04T20:17:00Z BTC 476.543.211\u00a0₫ -1.00%",
+  );
+});

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { type CoinView, ConnectionError } from "../../lib/client/price_client.ts";
+import { runWatch, type WatchClient } from "../../lib/client/watch_view.ts";
+import { coinView } from "../helpers.ts";
+
+const NOW = new Date("2022-10-04T20:19:30Z");
+
+function coin(symbol: string, price: number, rank: number): CoinView {
+  return coinView(symbol, symbol === "BTC" ? "Bitcoin" : "Ethereum", price, rank, {
+    market_cap: null,
+    change_24h: 1.5,
+  });
+}
+
+/** A watch connection whose updates and end the test controls. */
+function fakeClient() {
+  let push: ((coin: CoinView) => void) | undefined;
+  const closed = Promise.withResolvers<ConnectionError>();
+  const watching = Promise.withResolvers<void>();
+  const client: WatchClient = {
+    watch(_symbols, onUpdate) {
+      push = onUpdate;
+      watching.resolve();
+      return Promise.resolve([coin("BTC", 20220, 1), coin("ETH", 1355.37, 2)]);
+    },
+    market: (symbol) => Promise.reject(new Error(`no look-up expected, got ${symbol}`)),
+    closed: closed.promise,
+  };
+  return { client, push: (c: CoinView) => push!(c), watching: watching.promise, closed };
+}
+
+Deno.test("watch redraws its table in place on a terminal, colouring moves", async () => {
+  const fake = fakeClient();
+  const stop = new AbortController();
+  let out = "";
+  let wrote = Promise.withResolvers<void>();
+  const running = runWatch({
+    client: fake.client,
+    symbols: ["btc", "eth", "BTC"],
+    write: (s) => {
+      out += s;
+      wrote.resolve();
+    },
+    terminal: true,
+    color: true,
+    now: () => NOW,
+    columns: () => 200,
+    signal: stop.signal,
+  });
+  await fake.watching;
+  await wrote.promise;
+  // Hidden cursor, cleared screen below, table (header, rule, 2 rows) and a status line.
+  assert.ok(out.startsWith("\x1b[?25l\x1b[J"), JSON.stringify(out));
+  assert.match(out, /Waiting for updates · Ctrl-C to stop/);
+  assert.equal(out.split("\n").length - 1, 5);
+
+  const first = out.length;
+  wrote = Promise.withResolvers<void>();
+  fake.push(coin("ETH", 1300, 2));
+  await wrote.promise;
+  const redraw = out.slice(first);
+  assert.ok(redraw.startsWith("\x1b[5F\x1b[J"), "back up 5 lines, clear, draw again");
+  assert.ok(redraw.includes("\x1b[31m$1,300.00\x1b[0m"), "a fall in red");
+  assert.ok(redraw.includes("$20,220.00"), "the other coin stays");
+  assert.match(redraw, /Last update 20:19:30 UTC · 1 update · Ctrl-C to stop/);
+
+  stop.abort();
+  await running;
+  assert.ok(out.endsWith("\x1b[?25h"), "the cursor comes back");
+});
+
+Deno.test("watch ends with the connection's error when the server goes away", async () => {
+  const fake = fakeClient();
+  let out = "";
+  const running = runWatch({
+    client: fake.client,
+    symbols: ["BTC"],
+    write: (s) => out += s,
+    terminal: false,
+    color: false,
+    signal: new AbortController().signal,
+  });
+  await fake.watching;
+  const lost = new ConnectionError("connection to x:1 closed by the server");
+  fake.closed.resolve(lost);
+  await assert.rejects(running, lost);
+  assert.equal(
+    out,
+    "2022-10-04T20:17:00Z BTC $20,220.00 +1.50%\n2022-10-04T20:17:00Z ETH $1,355.37 +1.50%\n",
+  );
+});

@@ -1,0 +1,554 @@
+import assert from "node:assert/strict";
+import type { Coin } from "../../lib/wire/coin.ts";
+import { fetchCmcListings } from "../../lib/ingest/coinmarketcap.ts";
+import { fetchPaprikaTickers } from "../../lib/ingest/coinpaprika.ts";
+import {
+  parseServerArgs,
+  type ServerConfig,
+  serverHelp,
+  UsageError,
+} from "../../lib/server/config.ts";
+import { startFakeCoinMarketCap, startFakeCoinPaprika } from "../fakes/fake_providers.ts";
+import {
+  CircuitBreaker,
+  createProviders,
+  type Provider,
+  ProviderChain,
+  type ProviderChainOptions,
+} from "../../lib/ingest/provider_chain.ts";
+import { UpstreamError } from "../../lib/ingest/upstream_http.ts";
+import { fixtureSnapshot } from "../helpers.ts";
+
+const CMC_KEY = "cmc-0123-secret-key-never-logged";
+
+/** A fetch that answers every request with `body` and records the request. */
+function answer(body: string, status = 200) {
+  const requests: Request[] = [];
+  const fetch = (input: string | URL | Request, init?: RequestInit) => {
+    requests.push(new Request(input, init));
+    return Promise.resolve(
+      new Response(body, { status, headers: { "content-type": "application/json" } }),
+    );
+  };
+  return { fetch: fetch as typeof globalThis.fetch, requests };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<UpstreamError> {
+  const error = await promise.then(() => assert.fail("expected an UpstreamError"), (e) => e);
+  assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${error}`);
+  return error;
+}
+
+// Shaped like a real /v1/tickers answer (fields trimmed), out of rank order, with an unranked
+// ticker and a second, smaller coin with the symbol BTC.
+const PAPRIKA_TICKERS = `[
+  {"id":"eth-ethereum","name":"Ethereum","symbol":"ETH","rank":2,"circulating_supply":120806471,
+   "total_supply":120806471,"max_supply":0,"beta_value":1.04,"first_data_at":"2015-08-07T00:00:00Z",
+   "last_updated":"2022-10-04T20:16:05Z","quotes":{"USD":{"price":1355.3701234,"volume_24h":8353740841.2,
+   "market_cap":163848773001,"percent_change_24h":2.91,"ath_price":4864.1}}},
+  {"id":"new-unranked","name":"Fresh Coin","symbol":"NEW","rank":0,"last_updated":"2022-10-04T20:16:05Z",
+   "quotes":{"USD":{"price":"broken","market_cap":0,"percent_change_24h":null}}},
+  {"id":"btc-bitcoin","name":"Bitcoin","symbol":"BTC","rank":1,"last_updated":"2022-10-04T20:16:05Z",
+   "quotes":{"USD":{"price":20220.00,"market_cap":388264926667,"percent_change_24h":3.5,"ath_price":68692.1}}},
+  {"id":"btc-bitcoin-token","name":"Bitcoin Token","symbol":"btc","rank":3,"last_updated":"2022-10-04T20:16:05Z",
+   "quotes":{"USD":{"price":0.00001234,"market_cap":12,"percent_change_24h":-1}}},
+  {"id":"bad-coin","name":"Bad","symbol":"BAD","rank":900,"last_updated":"2022-10-04T20:16:05Z",
+   "quotes":{"USD":{"price":-1,"market_cap":0,"percent_change_24h":0}}}
+]`;
+
+Deno.test("fetchPaprikaTickers ranks, dedupes and keeps the number text", async (t) => {
+  await t.step("top 2 of an unordered list", async () => {
+    const { fetch, requests } = answer(PAPRIKA_TICKERS);
+    const coins = await fetchPaprikaTickers({ top: 2, baseUrl: "https://paprika.test/", fetch });
+    assert.equal(requests[0].url, "https://paprika.test/v1/tickers?quotes=USD");
+    assert.match(requests[0].headers.get("user-agent")!, /^crypto-price-server\//);
+    assert.deepEqual(coins, [
+      {
+        symbol: "BTC",
+        name: "Bitcoin",
+        rank: 1,
+        price: 20220,
+        priceText: "20220.00",
+        marketCap: 388264926667,
+        marketCapText: "388264926667",
+        change24h: 3.5,
+        updatedAt: "2022-10-04T20:16:05Z",
+      },
+      {
+        symbol: "ETH",
+        name: "Ethereum",
+        rank: 2,
+        price: 1355.3701234,
+        priceText: "1355.3701234",
+        marketCap: 163848773001,
+        marketCapText: "163848773001",
+        change24h: 2.91,
+        updatedAt: "2022-10-04T20:16:05Z",
+      },
+    ]);
+  });
+
+  await t.step(
+    "a smaller coin with a taken symbol is skipped; the next one fills the place",
+    async () => {
+      const { fetch } = answer(PAPRIKA_TICKERS);
+      await rejection(fetchPaprikaTickers({ top: 3, baseUrl: "https://paprika.test", fetch }))
+        .then((error) => {
+          // BTC (rank 3) is skipped, so the 3rd coin is the invalid rank-900 one.
+          assert.equal(
+            error.message,
+            'paprika.test sent an invalid coin #5 ("BAD"): quotes.USD.price must be a non-negative number, got -1',
+          );
+        });
+    },
+  );
+
+  await t.step("the whole recorded top 100 from the fake, same as CoinGecko's", async () => {
+    await using fake = await startFakeCoinPaprika();
+    const coins = await fetchPaprikaTickers({ top: 100, baseUrl: fake.baseUrl });
+    const gecko = (await fixtureSnapshot(100)).coins;
+    assert.deepEqual(coins.map((c) => c.symbol), gecko.map((c) => c.symbol));
+    assert.deepEqual(coins.map((c) => c.priceText), gecko.map((c) => c.priceText));
+    assert.ok(!coins.some((c) => c.symbol === "ZZZ"), "rank 0 is left out");
+  });
+
+  await t.step("failures are UpstreamErrors with clear messages", async () => {
+    const cases: [string, number, string][] = [
+      [
+        '{"error":"invalid"}',
+        200,
+        "paprika.test sent an object where a list of tickers was expected",
+      ],
+      ["[]", 200, "paprika.test sent no ranked tickers"],
+      [
+        '[{"symbol":"X","rank":1,"name":"X"}]',
+        200,
+        "paprika.test sent an invalid ticker #1: quotes.USD must be an object, got nothing",
+      ],
+      [
+        '{"error":"id not found"}',
+        404,
+        'paprika.test answered HTTP 404 ("{\\"error\\":\\"id not found\\"}")',
+      ],
+    ];
+    for (const [body, status, message] of cases) {
+      const { fetch } = answer(body, status);
+      const error = await rejection(
+        fetchPaprikaTickers({ top: 5, baseUrl: "https://paprika.test", fetch }),
+      );
+      assert.equal(error.message, message);
+    }
+  });
+});
+
+// Shaped like a real listings/latest answer (fields trimmed).
+const CMC_LISTINGS =
+  `{"status":{"timestamp":"2022-10-04T20:16:40.123Z","error_code":0,"error_message":null,
+  "elapsed":12,"credit_count":1,"notice":null,"total_count":9000},
+  "data":[
+   {"id":1,"name":"Bitcoin","symbol":"BTC","slug":"bitcoin","num_market_pairs":9800,"cmc_rank":1,
+    "last_updated":"2022-10-04T20:16:00.000Z","quote":{"USD":{"price":20220.3847261,"volume_24h":2.9e10,
+    "percent_change_1h":0.1,"percent_change_24h":3.50933,"market_cap":388264926667.12,
+    "market_cap_dominance":39.1,"fully_diluted_market_cap":424608087474,"last_updated":"2022-10-04T20:15:00.000Z"}}},
+   {"id":1027,"name":"Ethereum","symbol":"ETH","slug":"ethereum","cmc_rank":2,
+    "last_updated":"2022-10-04T20:16:00.000Z","quote":{"USD":{"price":1355.37,"percent_change_24h":2.9,
+    "market_cap":163848773001,"last_updated":"2022-10-04T20:15:00.000Z"}}}
+  ]}`;
+
+Deno.test("fetchCmcListings sends the key only in its header and never shows it", async (t) => {
+  await t.step("parses a real-shaped listing", async () => {
+    const { fetch, requests } = answer(CMC_LISTINGS);
+    const coins = await fetchCmcListings({
+      top: 2,
+      apiKey: CMC_KEY,
+      baseUrl: "https://cmc.test",
+      fetch,
+    });
+    const [request] = requests;
+    assert.equal(
+      request.url,
+      "https://cmc.test/v1/cryptocurrency/listings/latest?start=1&limit=2&convert=USD",
+    );
+    assert.equal(request.headers.get("X-CMC_PRO_API_KEY"), CMC_KEY);
+    assert.ok(!request.url.includes(CMC_KEY));
+    assert.deepEqual(coins.map((c) => [c.symbol, c.rank, c.priceText, c.marketCapText]), [
+      ["BTC", 1, "20220.3847261", "388264926667.12"],
+      ["ETH", 2, "1355.37", "163848773001"],
+    ]);
+    assert.equal(coins[0].updatedAt, "2022-10-04T20:15:00.000Z");
+    assert.equal(coins[0].change24h, 3.50933);
+  });
+
+  await t.step("an error status and an echoed key are reported without the key", async () => {
+    const echo =
+      `{"status":{"error_code":1001,"error_message":"This API Key is invalid: ${CMC_KEY}"}}`;
+    for (const status of [200, 401]) {
+      const { fetch } = answer(echo, status);
+      const error = await rejection(
+        fetchCmcListings({ top: 2, apiKey: CMC_KEY, baseUrl: "https://cmc.test", fetch }),
+      );
+      assert.ok(!error.message.includes(CMC_KEY), error.message);
+      assert.match(error.message, /\*\*\*/);
+      assert.match(error.message, status === 200 ? /reported error 1001/ : /answered HTTP 401/);
+    }
+  });
+
+  await t.step("the fake checks the key and honours limit", async () => {
+    await using fake = await startFakeCoinMarketCap({ apiKey: CMC_KEY });
+    const coins = await fetchCmcListings({ top: 7, apiKey: CMC_KEY, baseUrl: fake.baseUrl });
+    assert.equal(coins.length, 7);
+    assert.equal(fake.requests[0].headers.get("x-cmc_pro_api_key"), CMC_KEY);
+    const wrong = await rejection(
+      fetchCmcListings({ top: 7, apiKey: "wrong-key", baseUrl: fake.baseUrl }),
+    );
+    assert.match(wrong.message, /answered HTTP 401 .*This API Key is invalid/);
+  });
+});
+
+Deno.test("createProviders leaves out coinmarketcap without a key", () => {
+  const settings = {
+    providers: ["coinmarketcap", "coinpaprika", "coingecko"],
+    apiUrl: "https://gecko.test/api/v3",
+    coinpaprikaUrl: "https://paprika.test",
+    cmcUrl: "https://cmc.test",
+  };
+  const without = createProviders(settings);
+  assert.deepEqual(without.providers.map((p) => p.name), ["coinpaprika", "coingecko"]);
+  assert.match(without.notes[0], /coinmarketcap is listed but no --cmc-key/);
+  const withKey = createProviders({ ...settings, cmcKey: CMC_KEY });
+  assert.deepEqual(withKey.providers.map((p) => p.name), settings.providers);
+  assert.deepEqual(withKey.notes, []);
+});
+
+class Clock {
+  ms = Date.parse("2024-01-01T00:00:00.000Z");
+  readonly now = () => this.ms;
+}
+
+Deno.test("CircuitBreaker: closed, open, half-open, closed again or open again", () => {
+  const clock = new Clock();
+  const breaker = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 60_000, now: clock.now });
+  assert.equal(breaker.state, "closed");
+  assert.equal(breaker.recordFailure("one"), "closed");
+  assert.equal(breaker.recordFailure("two"), "closed");
+  assert.equal(breaker.retryAt, null);
+  assert.equal(breaker.recordFailure("three"), "open");
+  assert.equal(breaker.consecutiveFailures, 3);
+  assert.equal(breaker.lastError, "three");
+  assert.equal(breaker.retryAt, clock.ms + 60_000);
+
+  clock.ms += 59_999;
+  assert.equal(breaker.state, "open");
+  clock.ms += 1;
+  assert.equal(breaker.state, "half-open");
+  // A failed probe opens it again for a whole new cool-down.
+  assert.equal(breaker.recordFailure("four"), "open");
+  assert.equal(breaker.retryAt, clock.ms + 60_000);
+  clock.ms += 60_000;
+  assert.equal(breaker.state, "half-open");
+  assert.equal(breaker.recordSuccess(), "half-open");
+  assert.equal(breaker.state, "closed");
+  assert.equal(breaker.consecutiveFailures, 0);
+  assert.equal(breaker.lastError, "four", "the last error stays visible for INFO");
+
+  // A success in between resets the count.
+  breaker.recordFailure("a");
+  breaker.recordFailure("b");
+  breaker.recordSuccess();
+  assert.equal(breaker.recordFailure("c"), "closed");
+
+  assert.throws(() => new CircuitBreaker({ failureThreshold: 0 }), RangeError);
+});
+
+/** An in-memory provider whose answers a test scripts, one per call. */
+class ScriptedProvider implements Provider {
+  readonly calls: number[] = [];
+  #next: (() => Coin[]) | null = null;
+  readonly host: string;
+  constructor(readonly name: string, public coins: Coin[]) {
+    this.host = `${name}.test`;
+  }
+
+  /** Fails every call with this error until {@linkcode heal}. */
+  failWith(error: Error): void {
+    this.#next = () => {
+      throw error;
+    };
+  }
+
+  heal(): void {
+    this.#next = null;
+  }
+
+  fetchTop(top: number, signal: AbortSignal): Promise<Coin[]> {
+    this.calls.push(top);
+    signal.throwIfAborted();
+    return Promise.resolve().then(() => (this.#next ?? (() => this.coins.slice(0, top)))());
+  }
+}
+
+async function chainSetup(overrides: Partial<ProviderChainOptions> = {}) {
+  const coins = (await fixtureSnapshot(20)).coins as Coin[];
+  // The fallback names two coins differently and ranks some differently: its own top 10 has
+  // DOT (11th for the first provider) instead of DOGE (10th).
+  const changes: Record<string, Partial<Coin>> = {
+    BNB: { name: "Binance Coin", rank: 5 },
+    USDC: { name: "USD Coin (PoS)", rank: 4 },
+    DOGE: { rank: 11 },
+    DOT: { rank: 10 },
+  };
+  const renamed = coins.map((c) => ({ ...c, ...changes[c.symbol], price: c.price * 1.001 }))
+    .sort((a, b) => a.rank - b.rank);
+  const first = new ScriptedProvider("first", coins);
+  const second = new ScriptedProvider("second", renamed);
+  const clock = new Clock();
+  const logs: string[] = [];
+  const sleeps: number[] = [];
+  const chain = new ProviderChain({
+    providers: [first, second],
+    top: 10,
+    failureThreshold: 3,
+    cooldownMs: 60_000,
+    now: clock.now,
+    log: (line) => logs.push(line),
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+    ...overrides,
+  });
+  return { coins, first, second, clock, logs, sleeps, chain };
+}
+
+const signal = new AbortController().signal;
+const http500 = () => new UpstreamError("first.test answered HTTP 500", { status: 500 });
+
+Deno.test("ProviderChain asks providers in order and fails over within one round", async (t) => {
+  await t.step("the first provider answers: the second is not asked", async () => {
+    const { chain, first, second, coins, logs } = await chainSetup();
+    const round = await chain.fetchCoins(signal);
+    assert.equal(round.source, "first");
+    assert.equal(round.describeSource, "first.test");
+    assert.deepEqual(round.coins, coins.slice(0, 10));
+    assert.deepEqual(first.calls, [10]);
+    assert.deepEqual(second.calls, []);
+    assert.deepEqual(logs, []);
+    assert.deepEqual(chain.statuses.map((s) => s.state), ["closed", "closed"]);
+  });
+
+  await t.step("a 5xx is retried once quickly, then the next provider serves", async () => {
+    const { chain, first, second, coins, logs, sleeps } = await chainSetup();
+    await chain.fetchCoins(signal); // remembers first's top 10
+    first.failWith(http500());
+    const round = await chain.fetchCoins(signal);
+    assert.equal(round.source, "second");
+    assert.equal(round.describeSource, "second.test");
+    assert.deepEqual(first.calls, [10, 10, 10], "one attempt and one quick retry");
+    assert.deepEqual(sleeps, [250]);
+    assert.deepEqual(second.calls, [20], "a fallback is asked for headroom");
+    assert.deepEqual(logs, [
+      "provider first failed: first.test answered HTTP 500; trying second",
+    ]);
+    // Same coins, names and ranks as the first provider's, with the fallback's prices.
+    assert.deepEqual(
+      round.coins.map((c) => [c.symbol, c.name, c.rank]),
+      coins.slice(0, 10).map((c) => [c.symbol, c.name, c.rank]),
+    );
+    const status = chain.statuses[0];
+    assert.equal(status.consecutive_failures, 1);
+    assert.equal(status.last_error, "first.test answered HTTP 500");
+  });
+
+  await t.step("a 4xx, a timeout or bad data is not retried", async () => {
+    for (
+      const error of [
+        new UpstreamError("first.test answered HTTP 401", { status: 401 }),
+        new UpstreamError("first.test did not answer within 10000 ms"),
+        new UpstreamError("first.test sent an empty list of coins"),
+      ]
+    ) {
+      const { chain, first, sleeps } = await chainSetup();
+      first.failWith(error);
+      assert.equal((await chain.fetchCoins(signal)).source, "second");
+      assert.deepEqual(first.calls, [10]);
+      assert.deepEqual(sleeps, []);
+    }
+  });
+
+  await t.step("a coin the fallback lacks is left out, and said so", async () => {
+    const { chain, first, second, logs } = await chainSetup();
+    await chain.fetchCoins(signal);
+    first.failWith(http500());
+    second.coins = second.coins.filter((c) => c.symbol !== "XRP" && c.symbol !== "ADA");
+    const round = await chain.fetchCoins(signal);
+    assert.equal(round.coins.length, 8);
+    assert.ok(!round.coins.some((c) => c.symbol === "XRP" || c.symbol === "ADA"));
+    assert.equal(
+      logs.at(-1),
+      "provider second lacks 2 of first's top 10 coins (XRP, ADA); they are left out of this snapshot",
+    );
+  });
+
+  await t.step("before the first provider ever answered, the fallback's own top N", async () => {
+    const { chain, first, second } = await chainSetup();
+    first.failWith(http500());
+    const round = await chain.fetchCoins(signal);
+    assert.deepEqual(second.calls, [10]);
+    assert.deepEqual(round.coins, second.coins.slice(0, 10));
+  });
+
+  await t.step("a list remembered from the store is used like a fresh one", async () => {
+    const { chain, first, coins } = await chainSetup();
+    chain.rememberPrimary(coins.slice(0, 10));
+    first.failWith(http500());
+    const round = await chain.fetchCoins(signal);
+    assert.equal(round.coins.find((c) => c.symbol === "BNB")!.name, "BNB");
+  });
+
+  await t.step("all failing: one error naming each provider", async () => {
+    const { chain, first, second } = await chainSetup();
+    first.failWith(http500());
+    second.failWith(new UpstreamError("second.test sent an empty list of coins"));
+    const error = await rejection(chain.fetchCoins(signal));
+    assert.equal(
+      error.message,
+      "all providers failed: first: first.test answered HTTP 500; second: second.test sent an empty list of coins",
+    );
+  });
+
+  await t.step("a single provider's own error is passed on as it is", async () => {
+    const only = new ScriptedProvider("only", []);
+    const limited = new UpstreamError("only.test answered HTTP 429", {
+      status: 429,
+      retryAfterMs: 30_000,
+    });
+    only.failWith(limited);
+    const logs: string[] = [];
+    const chain = new ProviderChain({ providers: [only], top: 5, log: (l) => logs.push(l) });
+    assert.equal(await chain.fetchCoins(signal).catch((e) => e), limited);
+    assert.deepEqual(logs, [], "the Ingestor logs it");
+  });
+
+  await t.step("an abort rejects with its reason and counts as no failure", async () => {
+    const { chain, first } = await chainSetup();
+    const abort = new AbortController();
+    first.failWith(http500());
+    const reason = new DOMException("stop", "AbortError");
+    abort.abort(reason);
+    assert.equal(await chain.fetchCoins(abort.signal).catch((e) => e), reason);
+    assert.equal(chain.statuses[0].consecutive_failures, 0);
+  });
+});
+
+Deno.test("ProviderChain skips an open circuit, probes it when half-open, closes it", async () => {
+  const { chain, first, second, clock, logs } = await chainSetup();
+  await chain.fetchCoins(signal);
+  first.failWith(http500());
+  for (let round = 1; round <= 3; round++) {
+    assert.equal((await chain.fetchCoins(signal)).source, "second");
+  }
+  assert.deepEqual(chain.statuses[0], {
+    name: "first",
+    state: "open",
+    consecutive_failures: 3,
+    last_error: "first.test answered HTTP 500",
+    retry_at: new Date(clock.ms + 60_000).toISOString(),
+  });
+  assert.equal(
+    logs.at(-1),
+    `provider first circuit open after 3 failed rounds; skipping it until ${
+      new Date(clock.ms + 60_000).toISOString()
+    }`,
+  );
+
+  // Open: not asked at all.
+  const calls = first.calls.length;
+  assert.equal((await chain.fetchCoins(signal)).source, "second");
+  assert.equal(first.calls.length, calls);
+
+  // Half-open: one probe, no quick retry; it fails, so open again.
+  clock.ms += 60_000;
+  assert.equal(chain.statuses[0].state, "half-open");
+  assert.equal((await chain.fetchCoins(signal)).source, "second");
+  assert.equal(first.calls.length, calls + 1);
+  assert.equal(chain.statuses[0].state, "open");
+
+  // Half-open again, and this time the probe succeeds: closed, and the first serves again.
+  clock.ms += 60_000;
+  first.heal();
+  const round = await chain.fetchCoins(signal);
+  assert.equal(round.source, "first");
+  assert.equal(logs.at(-1), "provider first answered again; circuit closed");
+  assert.deepEqual(chain.statuses[0], {
+    name: "first",
+    state: "closed",
+    consecutive_failures: 0,
+    last_error: "first.test answered HTTP 500",
+    retry_at: null,
+  });
+  assert.ok(second.calls.length >= 5);
+});
+
+Deno.test("ProviderChain probes the soonest circuit when every circuit is open", async () => {
+  const { chain, first, second, clock, logs } = await chainSetup({ failureThreshold: 1 });
+  first.failWith(http500());
+  second.failWith(http500());
+  await rejection(chain.fetchCoins(signal));
+  assert.deepEqual(chain.statuses.map((s) => s.state), ["open", "open"]);
+  clock.ms += 1000;
+  second.heal();
+  // Both opened at the same moment, so the first in order is probed: it fails, second is skipped.
+  const error = await rejection(chain.fetchCoins(signal));
+  assert.match(logs.at(-2)!, /^every provider's circuit is open; probing first$/);
+  assert.match(
+    error.message,
+    /^all providers failed: first: .*; second skipped \(circuit open until /,
+  );
+  assert.deepEqual(second.calls.length, 2, "one attempt and one quick retry in round 1 only");
+});
+
+Deno.test("provider flags: order, keys from the environment, URLs and names checked", () => {
+  const serve = (args: string[], env: Record<string, string> = {}) => {
+    const command = parseServerArgs(args, (name) => env[name]);
+    assert.equal(command.action, "serve");
+    return (command as { config: ServerConfig }).config;
+  };
+  const defaults = serve([]);
+  assert.deepEqual(defaults.providers, ["coingecko", "coinpaprika"]);
+  assert.equal(defaults.coinpaprikaUrl, "https://api.coinpaprika.com");
+  assert.equal(defaults.cmcUrl, "https://pro-api.coinmarketcap.com");
+  assert.equal(defaults.cmcKey, undefined);
+  assert.equal(defaults.breakerFailures, 3);
+  assert.equal(defaults.breakerCooldownSeconds, 300);
+
+  const custom = serve(
+    ["--providers", " CoinPaprika, coinmarketcap ", "--coinpaprika-url", "http://127.0.0.1:9/"],
+    { CMC_PRO_API_KEY: CMC_KEY, CRYPTO_BREAKER_COOLDOWN: "30" },
+  );
+  assert.deepEqual(custom.providers, ["coinpaprika", "coinmarketcap"]);
+  assert.equal(custom.coinpaprikaUrl, "http://127.0.0.1:9");
+  assert.equal(custom.cmcKey, CMC_KEY);
+  assert.equal(custom.breakerCooldownSeconds, 30);
+  assert.equal(serve([], { CRYPTO_CMC_KEY: "a", CMC_PRO_API_KEY: "b" }).cmcKey, "a");
+
+  const refused: [string[], RegExp][] = [
+    [["--providers", "coingecko,binance"], /unknown provider "binance"/],
+    [["--providers", "coingecko,coingecko"], /coingecko is listed twice/],
+    [["--providers", " , "], /expected at least one/],
+    [["--providers", "coinmarketcap"], /needs --cmc-key/],
+    [["--cmc-url", "http://cmc.example.com"], /Refusing plain http:\/\/ --cmc-url/],
+    [["--coinpaprika-url", "ftp://x"], /Invalid --coinpaprika-url/],
+    [["--breaker-failures", "0"], /Invalid --breaker-failures/],
+  ];
+  for (const [args, message] of refused) {
+    assert.throws(() => parseServerArgs(args, () => undefined), (error: Error) => {
+      assert.ok(error instanceof UsageError, String(error));
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+  const help = serverHelp();
+  assert.match(help, /Providers:/);
+  assert.match(help, /--providers .*\(coinmarketcap only with --cmc-key\)/);
+  assert.match(help, /env: CRYPTO_CMC_KEY, CMC_PRO_API_KEY/);
+});

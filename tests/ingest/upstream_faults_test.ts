@@ -1,0 +1,310 @@
+/**
+ * Every way the upstream fails, through the real service: the last good data keeps being served,
+ * each failed attempt is logged once, retries back off, new prices are picked up on recovery,
+ * old data is flagged stale, plain http:// is refused off loopback and the API key never leaks.
+ */
+import assert from "node:assert/strict";
+import { parseServerArgs, UsageError } from "../../lib/server/config.ts";
+import type { FakeMode } from "../fakes/fake_upstream.ts";
+import { startService } from "../../lib/server/service.ts";
+import { LineClient, LogCapture, startTestService } from "../helpers.ts";
+import { ServerProcess } from "../server_process.ts";
+
+const BTC_V1 = { status: "OK", data: "MARKET BTC" };
+const BTC_V2 = { status: "OK", data: "MARKET BTC", v: 2 };
+const KEY = "CG-sEcReT-test-key-42";
+const FIXTURES = new URL("../testdata/", import.meta.url);
+const marketsText = await Deno.readTextFile(
+  new URL("coingecko_markets_usd_2022-10-04.json", FIXTURES),
+);
+const ratesText = await Deno.readTextFile(new URL("coingecko_exchange_rates_2021.json", FIXTURES));
+
+/** The fixture with Bitcoin's price text replaced, so a test can tell new data from old. */
+function withBtcPrice(price: string): string {
+  const text = marketsText.replace(/"current_price": ?20220,/, `"current_price": ${price},`);
+  assert.notEqual(text, marketsText);
+  return text;
+}
+
+/** Parses "850 ms", "4.2 s" or "1 min 3 s" from a log line into milliseconds. */
+function retryDelayOf(line: string): number {
+  const match = /retrying in (?:(\d+) min)? ?(?:(\d+(?:\.\d+)?) (ms|s))?$/.exec(line);
+  assert.ok(match && (match[1] ?? match[2]) !== undefined, line);
+  const minutes = Number(match[1] ?? 0) * 60_000;
+  return minutes + Number(match[2] ?? 0) * (match[3] === "ms" ? 1 : 1000);
+}
+
+Deno.test("upstream faults: last good data kept, one log line per attempt, backoff, recovery", async (t) => {
+  await using env = await startTestService(["--refresh", "3600", "--api-key", KEY]);
+  const { ingestor } = env.service;
+  await using client = await LineClient.connect(env.port);
+  const first = (await client.request(BTC_V2)).data as { fetched_at: string };
+
+  /** The service still serves the snapshot of `fetchedAt`, quickly. */
+  async function servesLastGood(price: number, fetchedAt: string): Promise<void> {
+    const started = Date.now();
+    assert.equal((await client.request(BTC_V1)).data, price);
+    const v2 = (await client.request(BTC_V2)).data as { fetched_at: string; price: number };
+    assert.equal(v2.fetched_at, fetchedAt);
+    assert.equal(v2.price, price);
+    assert.ok(Date.now() - started < 1000);
+  }
+
+  /** Runs one attempt in `mode` and checks its one log line and its backoff. */
+  async function failingAttempt(mode: FakeMode, message: RegExp, attempt: number) {
+    env.upstream.mode = mode;
+    const since = env.logs.lines.length;
+    const result = await ingestor.runOnce();
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(result.attempt, attempt);
+    assert.match(result.message, message);
+    const failed = env.logs.lines.slice(since).filter((l) => /ingestion failed/.test(l));
+    assert.equal(failed.length, 1, failed.join("\n"));
+    assert.ok(failed[0].startsWith(`ingestion failed (attempt ${attempt}): `), failed[0]);
+    assert.match(failed[0], message);
+    // Exponential backoff with equal jitter: 1 s, 2 s, 4 s… each drawn from [d/2, d].
+    const d = 1000 * 2 ** (attempt - 1);
+    if (mode === "rate_limited") {
+      assert.ok(result.retryInMs >= 7000, `Retry-After 7 gave ${result.retryInMs} ms`);
+    } else {
+      assert.ok(result.retryInMs >= d / 2 && result.retryInMs <= d, `${result.retryInMs} ms`);
+    }
+    // The log rounds: to 0.1 s under a minute, to 1 s above.
+    const precision = result.retryInMs < 60_000 ? 50 : 500;
+    assert.ok(Math.abs(retryDelayOf(failed[0]) - result.retryInMs) <= precision, failed[0]);
+    return result;
+  }
+
+  await t.step("each failure mode keeps the last good data", async () => {
+    env.upstream.retryAfter = "7";
+    const modes: [FakeMode, RegExp][] = [
+      ["http500", /answered HTTP 500/],
+      ["rate_limited", /answered HTTP 429/],
+      ["html", /not valid JSON \("text\/html/],
+      ["truncated", /not valid JSON/],
+      ["empty", /empty list of coins/],
+      ["invalid_prices", /current_price must be a non-negative number, got "1355\.37"/],
+    ];
+    for (const [i, [mode, message]] of modes.entries()) {
+      await failingAttempt(mode, message, i + 1);
+      await servesLastGood(20220, first.fetched_at);
+    }
+  });
+
+  await t.step("a hanging upstream times out while clients are served", async () => {
+    env.upstream.mode = "hang";
+    const attempt = failingAttempt("hang", /did not answer within 10000 ms/, 7);
+    // While the attempt hangs, every client is still answered at once.
+    for (let i = 0; i < 5; i++) await servesLastGood(20220, first.fetched_at);
+    await attempt;
+  });
+
+  let recovered = "";
+  await t.step("recovery: new prices are served and the failure count resets", async () => {
+    env.upstream.mode = "ok";
+    env.upstream.setCoins(withBtcPrice("30123.45"));
+    const result = await ingestor.runOnce();
+    assert.equal(result.ok, true);
+    assert.equal(ingestor.status.consecutiveFailures, 0);
+    assert.equal((await client.request(BTC_V1)).data, 30123.45);
+    recovered = ((await client.request(BTC_V2)).data as { fetched_at: string }).fetched_at;
+    assert.notEqual(recovered, first.fetched_at);
+  });
+
+  await t.step("a refused connection, then an upstream back on the same port", async () => {
+    const port = new URL(env.upstream.baseUrl).port;
+    await env.upstream.close();
+    await failingAttempt("ok", /Cannot reach 127\.0\.0\.1:\d+/, 1);
+    await servesLastGood(30123.45, recovered);
+    const text = withBtcPrice("31000");
+    await using back = Deno.serve(
+      { hostname: "127.0.0.1", port: Number(port), onListen() {} },
+      (request) =>
+        new Response(new URL(request.url).pathname.endsWith("/exchange_rates") ? ratesText : text),
+    );
+    assert.equal((await ingestor.runOnce()).ok, true);
+    assert.equal((await client.request(BTC_V1)).data, 31000.0);
+    await back.shutdown();
+  });
+
+  await t.step("the API key was sent, and never logged", () => {
+    assert.equal(env.upstream.lastRequest?.headers.get("x-cg-demo-api-key"), KEY);
+    assert.deepStrictEqual(env.logs.matching(new RegExp(KEY)), []);
+  });
+});
+
+Deno.test("the ingestion loop backs off on failure and resumes its interval on recovery", async () => {
+  await using env = await startTestService(["--refresh", "0.05"]);
+  env.upstream.mode = "http500";
+  let since = env.logs.lines.length;
+  const firstFail = await env.logs.waitFor(/^ingestion failed \(attempt 1\)/, {
+    sinceIndex: since,
+  });
+  const failedAt = Date.now();
+  const requestsAfterFirst = env.upstream.requestCount;
+  const firstDelay = retryDelayOf(firstFail);
+  assert.ok(firstDelay >= 500 && firstDelay <= 1000, firstFail);
+  const secondFail = await env.logs.waitFor(/^ingestion failed \(attempt 2\)/);
+  // The retry came no earlier than announced, though the refresh interval is 50 ms.
+  assert.ok(Date.now() - failedAt >= firstDelay - 20, `retried after ${Date.now() - failedAt} ms`);
+  // One attempt asks at most twice (one quick retry of a 5xx).
+  assert.ok(env.upstream.requestCount - requestsAfterFirst <= 2);
+  const secondDelay = retryDelayOf(secondFail);
+  assert.ok(secondDelay >= 1000 && secondDelay <= 2000, secondFail);
+  env.upstream.mode = "ok";
+  since = env.logs.lines.length;
+  await env.logs.waitFor(/^ingested \d+ coins/, { sinceIndex: since, timeoutMs: 5000 });
+  // Back on the 50 ms interval: two more ingestions follow promptly.
+  const resumed = Date.now();
+  const next = env.logs.lines.length;
+  await env.logs.waitFor(/^ingested/, { sinceIndex: next });
+  await env.logs.waitFor(/^ingested/, { sinceIndex: env.logs.lines.length });
+  assert.ok(Date.now() - resumed < 1000);
+  // Every failed attempt was logged exactly once, and numbered.
+  const failures = env.logs.matching(/^ingestion failed/);
+  assert.deepStrictEqual(
+    failures.map((l) => /attempt (\d+)/.exec(l)![1]),
+    failures.map((_, i) => String(i + 1)),
+  );
+  assert.equal(failures.length, 2);
+});
+
+Deno.test('v2 coins say "stale": true once the data is older than --stale-after', async () => {
+  await using env = await startTestService(["--refresh", "3600", "--stale-after", "0.5"]);
+  env.upstream.mode = "http500";
+  await using client = await LineClient.connect(env.port);
+  const fresh = (await client.request(BTC_V2)).data as { stale: boolean; fetched_at: string };
+  const fetchedAt = Date.parse(fresh.fetched_at);
+  if (Date.now() - fetchedAt < 450) assert.equal(fresh.stale, false);
+  // Time is the event here: ask until the flag turns, then check when it did.
+  let coin: { stale: boolean };
+  const deadline = Date.now() + 5000;
+  do {
+    coin = (await client.request(BTC_V2)).data as { stale: boolean };
+    if (coin.stale) break;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  } while (Date.now() < deadline);
+  assert.equal(coin.stale, true);
+  assert.ok(Date.now() - fetchedAt >= 500, "stale before --stale-after");
+  const all = (await client.request({ status: "OK", data: "MARKET ALL", v: 2 })).data as {
+    stale: boolean;
+  }[];
+  assert.ok(all.every((c) => c.stale));
+  // v1 replies are unchanged: the original client knows no such flag.
+  assert.equal((await client.request(BTC_V1)).data, 20220);
+  // A successful ingestion makes the data fresh again.
+  env.upstream.mode = "ok";
+  assert.equal((await env.service.ingestor.runOnce()).ok, true);
+  assert.equal(((await client.request(BTC_V2)).data as { stale: boolean }).stale, false);
+});
+
+Deno.test("--stale-after defaults to three refresh intervals", () => {
+  const command = parseServerArgs(["--refresh", "5"], () => undefined);
+  assert.equal(command.action === "serve" && command.config.staleAfterSeconds, 15);
+});
+
+Deno.test("plain http:// upstreams are refused unless loopback or explicitly allowed", async (t) => {
+  const parse = (...args: string[]) => parseServerArgs(args, () => undefined);
+  await t.step("by the flag parser", () => {
+    for (const url of ["http://api.coingecko.com/api/v3", "http://10.0.0.1:8080/api/v3"]) {
+      assert.throws(() => parse("--api-url", url), (error: unknown) => {
+        assert.ok(error instanceof UsageError);
+        assert.match(error.message, /^Refusing plain http:\/\/ --api-url on /);
+        return true;
+      });
+      assert.equal(parse("--api-url", url, "--allow-insecure-upstream").action, "serve");
+    }
+    for (
+      const url of [
+        "http://127.0.0.1:9/api/v3",
+        "http://127.1.2.3/api/v3",
+        "http://localhost:9/api/v3",
+        "http://[::1]:9/api/v3",
+        "https://api.coingecko.com/api/v3",
+      ]
+    ) {
+      assert.equal(parse("--api-url", url).action, "serve", url);
+    }
+    // Also when the URL comes from the environment.
+    assert.throws(
+      () =>
+        parseServerArgs([], (name) => name === "CRYPTO_API_URL" ? "http://example.com" : undefined),
+      UsageError,
+    );
+  });
+
+  await t.step("by server.ts: exit code 2, a one-line reason, no stack trace", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "crypto-http-" });
+    await using server = new ServerProcess([
+      "--port",
+      "0",
+      "--db",
+      `${dir}/db.sqlite`,
+      "--api-url",
+      "http://example.com/api/v3",
+    ]);
+    const status = await server.exited();
+    assert.equal(status.code, 2);
+    const lines = server.output.lines;
+    assert.match(lines[0], /^stderr: error: Refusing plain http:\/\/ --api-url on example\.com/);
+    assert.ok(!lines.some((l) => /^stderr:\s+at /.test(l)), lines.join("\n"));
+    await Deno.remove(dir, { recursive: true });
+  });
+});
+
+Deno.test("an API key echoed by a failing upstream is redacted from the log", async () => {
+  await using upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) =>
+      new Response(
+        `{"error":"invalid key ${request.headers.get("x-cg-demo-api-key")}"}`,
+        { status: 401 },
+      ),
+  );
+  const dir = await Deno.makeTempDir({ prefix: "crypto-key-" });
+  const command = parseServerArgs([
+    "--port",
+    "0",
+    "--db",
+    `${dir}/db.sqlite`,
+    "--providers",
+    "coingecko",
+    "--api-url",
+    `http://127.0.0.1:${upstream.addr.port}/api/v3`,
+    "--api-key",
+    KEY,
+  ], () => undefined);
+  assert.equal(command.action, "serve");
+  if (command.action !== "serve") return;
+  const logs = new LogCapture();
+  {
+    await using _service = await startService(command.config, { log: logs.log });
+    const line = await logs.waitFor(/^ingestion failed \(attempt 1\)/);
+    assert.match(line, /answered HTTP 401 .*invalid key \*\*\*/);
+  }
+  assert.deepStrictEqual(logs.matching(new RegExp(KEY)), []);
+  await upstream.shutdown();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("server.ts never prints the API key, and SIGTERM stops it with exit code 0", async () => {
+  await using env = await startTestService([], { waitForIngestion: false });
+  env.upstream.mode = "http500";
+  await using server = new ServerProcess([
+    "--port",
+    "0",
+    "--db",
+    `${env.dir}/child.sqlite`,
+    "--api-url",
+    env.upstream.baseUrl,
+    "--api-key",
+    KEY,
+  ]);
+  await server.output.waitFor(/^ingestion failed \(attempt 1\): .*HTTP 500/);
+  server.kill("SIGTERM");
+  assert.equal((await server.exited()).code, 0);
+  assert.equal(env.upstream.lastRequest?.headers.get("x-cg-demo-api-key"), KEY);
+  assert.deepStrictEqual(server.output.matching(new RegExp(KEY)), []);
+  assert.ok(server.output.lines.includes("stopped"));
+});

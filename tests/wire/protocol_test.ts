@@ -1,0 +1,241 @@
+import assert from "node:assert/strict";
+import type { Coin, Snapshot } from "../../lib/wire/coin.ts";
+import {
+  coinObjectJson,
+  encodeError,
+  parseRequest,
+  RequestFramer,
+  sample,
+  sampleBytes,
+  v1AllJson,
+  v1Number,
+} from "../../lib/wire/protocol.ts";
+import { BTC_2022 } from "../helpers.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Feeds chunks and returns the framed requests as text, or "OVERFLOW" where the cap was hit. */
+function frame(chunks: (string | Uint8Array)[], max?: number): string[] {
+  const framer = new RequestFramer(max);
+  const out: string[] = [];
+  for (const chunk of chunks) {
+    const bytes = typeof chunk === "string" ? enc.encode(chunk) : chunk;
+    if (!framer.push(bytes, (line) => out.push(dec.decode(line)))) {
+      out.push("OVERFLOW");
+      break;
+    }
+  }
+  return out;
+}
+
+Deno.test("framer", async (t) => {
+  await t.step("splits JSON lines and skips blank ones", () => {
+    assert.deepStrictEqual(frame(['{"a":1}\n\n  \r\n{"b":2}\r\n']), ['{"a":1}', '{"b":2}']);
+  });
+  await t.step("ends an object request at its closing brace, with no newline", () => {
+    assert.deepStrictEqual(frame(['{"status":"OK","data":"MARKET ALL"}']), [
+      '{"status":"OK","data":"MARKET ALL"}',
+    ]);
+  });
+  await t.step("splits concatenated objects", () => {
+    assert.deepStrictEqual(frame(['{"a":1}{"b":{"c":2}} {"d":3}']), [
+      '{"a":1}',
+      '{"b":{"c":2}}',
+      '{"d":3}',
+    ]);
+  });
+  await t.step("ignores braces inside strings, escaped quotes included", () => {
+    assert.deepStrictEqual(frame(['{"a":"}{\\"}"}']), ['{"a":"}{\\"}"}']);
+  });
+  await t.step("joins a request split across many segments, byte by byte", () => {
+    const request = '{"status":"OK","data":"MARKET BTC"}\n';
+    assert.deepStrictEqual(frame([...request]), ['{"status":"OK","data":"MARKET BTC"}']);
+  });
+  await t.step("a request that is not an object ends at the newline", () => {
+    assert.deepStrictEqual(frame(["hello ", "world\n[1,2]\n"]), ["hello world", "[1,2]"]);
+  });
+  await t.step("an unbalanced object ends at the newline", () => {
+    assert.deepStrictEqual(frame(['{"a":{\n{"b":1}']), ['{"a":{', '{"b":1}']);
+  });
+  await t.step("holds an unfinished request and reports it", () => {
+    const framer = new RequestFramer();
+    assert.equal(framer.push(enc.encode('  {"a":'), () => assert.fail("no request yet")), true);
+    assert.equal(framer.inRequest, true);
+    assert.equal(framer.pendingBytes, 5);
+  });
+  await t.step("caps an unfinished request", () => {
+    assert.deepStrictEqual(frame(["x".repeat(10), "x".repeat(10)], 16), ["OVERFLOW"]);
+    assert.deepStrictEqual(frame(["x".repeat(16), "\r", "\n"], 16), ["x".repeat(16)]);
+    assert.deepStrictEqual(frame(["x".repeat(17), "\n"], 16), ["OVERFLOW"]);
+  });
+  await t.step("caps a request that arrives whole with its newline", () => {
+    assert.deepStrictEqual(frame([`${"x".repeat(16)}\n${"y".repeat(17)}\n`], 16), [
+      "x".repeat(16),
+      "OVERFLOW",
+    ]);
+  });
+  await t.step("refuses to be fed after overflowing", () => {
+    const framer = new RequestFramer(4);
+    assert.equal(framer.push(enc.encode("xxxxxx"), () => {}), false);
+    assert.throws(() => framer.push(enc.encode("\n"), () => {}), TypeError);
+  });
+  await t.step("50,000 nested brackets cost no recursion", () => {
+    const deep = "{".repeat(50_000) + "}".repeat(50_000);
+    assert.deepStrictEqual(frame([deep], 200_000), [deep]);
+  });
+  await t.step("rejects a nonsensical cap", () => {
+    assert.throws(() => new RequestFramer(0), RangeError);
+  });
+});
+
+Deno.test("parseRequest", async (t) => {
+  const parse = (text: string | Uint8Array) =>
+    parseRequest(typeof text === "string" ? enc.encode(text) : text);
+  await t.step("MARKET ALL and MARKET <symbol>, case and spaces tolerated", () => {
+    assert.deepStrictEqual(parse('{"status":"OK","data":"MARKET ALL"}'), {
+      kind: "market_all",
+      version: 1,
+      currency: "USD",
+    });
+    assert.deepStrictEqual(parse('{"status":"OK","data":"  market   btc "}'), {
+      kind: "market_coin",
+      version: 1,
+      symbol: "BTC",
+      currency: "USD",
+    });
+    assert.deepStrictEqual(parse('{"status":"OK","data":"MARKET all eur","v":2}'), {
+      kind: "market_all",
+      version: 2,
+      currency: "EUR",
+    });
+    assert.deepStrictEqual(parse('{"status":"OK","data":"MARKET btc Vnd"}'), {
+      kind: "market_coin",
+      version: 1,
+      symbol: "BTC",
+      currency: "VND",
+    });
+  });
+  await t.step("HISTORY, CURRENCIES, PING, INFO", () => {
+    assert.deepStrictEqual(parse('{"data":"HISTORY btc","v":2}'), {
+      kind: "history",
+      version: 2,
+      symbol: "BTC",
+      range: "24H",
+    });
+    assert.deepStrictEqual(parse('{"data":"history eth 7D"}'), {
+      kind: "history",
+      version: 1,
+      symbol: "ETH",
+      range: "7D",
+    });
+    assert.deepStrictEqual(parse('{"data":"currencies"}'), { kind: "currencies", version: 1 });
+    assert.deepStrictEqual(parse('{"data":"PING","v":2}'), { kind: "ping", version: 2 });
+    assert.deepStrictEqual(parse('{"data":"Info"}'), { kind: "info", version: 1 });
+  });
+  await t.step("CLOSE", () => {
+    assert.deepStrictEqual(parse('{"status":"CLOSE"}'), { kind: "close" });
+  });
+  const code = (text: string | Uint8Array) => {
+    const result = parse(text);
+    assert.equal(result.kind, "error");
+    return (result as { code: string }).code;
+  };
+  await t.step("BAD_JSON for invalid JSON, invalid UTF-8 and NUL bytes", () => {
+    assert.equal(code("{"), "BAD_JSON");
+    assert.equal(code("not json"), "BAD_JSON");
+    assert.equal(code(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])), "BAD_JSON");
+    assert.equal(code('{"status":"OK",\0"data":"MARKET ALL"}'), "BAD_JSON");
+  });
+  await t.step("BAD_REQUEST for non-objects, missing or wrong data, bad status or version", () => {
+    for (const text of ["[1]", "null", "42", '"MARKET ALL"', '{"status":"OK"}', '{"data":7}']) {
+      assert.equal(code(text), "BAD_REQUEST", text);
+    }
+    assert.equal(code('{"status":"NO","data":"MARKET ALL"}'), "BAD_REQUEST");
+    assert.equal(code('{"status":"OK","data":"MARKET ALL","v":3}'), "BAD_REQUEST");
+    assert.equal(code('{"status":"OK","data":"MARKET"}'), "BAD_REQUEST");
+    assert.equal(code('{"status":"OK","data":"MARKET BTC ETH EUR"}'), "BAD_REQUEST");
+    assert.equal(code('{"data":"HISTORY BTC 2y"}'), "BAD_REQUEST");
+    assert.equal(code('{"data":"HISTORY"}'), "BAD_REQUEST");
+    assert.equal(code('{"data":"PING now"}'), "BAD_REQUEST");
+  });
+  await t.step("UNKNOWN_COMMAND, and UNKNOWN_COIN for an impossible symbol", () => {
+    assert.equal(code('{"status":"OK","data":"BUY BTC"}'), "UNKNOWN_COMMAND");
+    assert.equal(code('{"status":"OK","data":""}'), "UNKNOWN_COMMAND");
+    assert.equal(code(`{"status":"OK","data":"MARKET ${"X".repeat(1000)}"}`), "UNKNOWN_COIN");
+    assert.equal(code('{"status":"OK","data":"MARKET BTC EU-R"}'), "UNKNOWN_CURRENCY");
+  });
+  await t.step("50,000 nested brackets and huge numbers are answered, not thrown", () => {
+    assert.equal(code("[".repeat(50_000) + "]".repeat(50_000)), "BAD_REQUEST");
+    assert.equal(
+      code(`{"status":"OK","data":"MARKET ALL","v":1${"0".repeat(400)}}`),
+      "BAD_REQUEST",
+    );
+  });
+});
+
+Deno.test("samples of untrusted input are short and escaped", () => {
+  assert.equal(sample('a"b\n\u0000é'), '"a\\"b\\n\\u0000\\u00e9"');
+  assert.equal(sample("x".repeat(100), 5), '"xxxxx…"');
+  assert.equal(sampleBytes(new Uint8Array([0x41, 0xff, 0x1b])), '"A\\ufffd\\u001b"');
+  assert.equal(sampleBytes(new Uint8Array(1000).fill(0x41), 10), `"${"A".repeat(10)}…"`);
+});
+
+const btc: Coin = BTC_2022;
+const shib: Coin = {
+  symbol: "SHIB",
+  name: 'Shiba "Inu"',
+  rank: 2,
+  price: 0.00001234,
+  priceText: "0.00001234",
+  marketCap: null,
+  marketCapText: null,
+  change24h: null,
+  updatedAt: null,
+};
+const snapshot: Snapshot = {
+  coins: [btc, shib],
+  fetchedAt: "2022-10-04T20:17:00.000Z",
+  source: "coingecko",
+};
+
+Deno.test("reply encoding", async (t) => {
+  await t.step("v1 prices always carry a decimal point, and keep the upstream's digits", () => {
+    assert.equal(v1Number("32797"), "32797.0");
+    assert.equal(v1Number("1913.88"), "1913.88");
+    assert.equal(v1Number("0.00001234"), "0.00001234");
+    assert.equal(v1Number("1e-7"), "1e-7");
+    assert.equal(v1AllJson(snapshot.coins), '{"Bitcoin":20220.0,"Shiba \\"Inu\\"":0.00001234}');
+  });
+  await t.step("v2 coin objects parse back to the documented shape", () => {
+    assert.deepStrictEqual(JSON.parse(coinObjectJson(btc, snapshot, { stale: false })), {
+      symbol: "BTC",
+      name: "Bitcoin",
+      price: 20220,
+      currency: "USD",
+      rank: 1,
+      market_cap: 388264926667,
+      change_24h: 3.50933,
+      updated_at: "2022-10-04T20:16:27.116Z",
+      fetched_at: "2022-10-04T20:17:00.000Z",
+      source: "coingecko",
+      stale: false,
+    });
+    const text = coinObjectJson(shib, snapshot, { stale: true });
+    assert.match(text, /"price":0\.00001234,/);
+    assert.deepStrictEqual(
+      [JSON.parse(text).market_cap, JSON.parse(text).change_24h, JSON.parse(text).stale],
+      [null, null, true],
+    );
+  });
+  await t.step("errors are one JSON line", () => {
+    const line = dec.decode(encodeError("BAD_JSON", 'bad "input"\n'));
+    assert.ok(line.endsWith("}\n"));
+    assert.equal(line.indexOf("\n"), line.length - 1);
+    assert.deepStrictEqual(JSON.parse(line), {
+      status: "ERROR",
+      code: "BAD_JSON",
+      data: 'bad "input"\n',
+    });
+  });
+});
