@@ -40,6 +40,8 @@ export interface RequestOptions {
   fetch?: typeof fetch;
   /** Per-request deadline including the body; defaults to 10 s. */
   timeoutMs?: number;
+  /** Most bytes of an answer, decompressed; defaults to `DEFAULT_MAX_BYTES` (32 MiB). */
+  maxBytes?: number;
   /** Cancels the request; the signal's reason is thrown as is (it is not an upstream failure). */
   signal?: AbortSignal;
   /** Clock used to turn an HTTP-date `Retry-After` into a delay; defaults to `Date.now`. */
@@ -146,6 +148,7 @@ function requestJson(path: string, options: RequestOptions, reviver?: Reviver): 
     secret: options.apiKey,
     fetch: options.fetch,
     timeoutMs: options.timeoutMs,
+    maxBytes: options.maxBytes,
     signal: options.signal,
     now: options.now,
     reviver,

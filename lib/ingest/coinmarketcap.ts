@@ -76,6 +76,7 @@ export async function fetchCmcListings(options: CmcOptions): Promise<Coin[]> {
     secret: apiKey,
     fetch: options.fetch,
     timeoutMs: options.timeoutMs,
+    maxBytes: options.maxBytes,
     signal: options.signal,
     reviver: EXACT_NUMBERS,
     errorDetail: statusMessage,

@@ -62,6 +62,7 @@ export async function fetchPaprikaTickers(options: PaprikaOptions): Promise<Coin
   const body = await requestJson(`${baseUrl}/v1/tickers?quotes=USD`, {
     fetch: options.fetch,
     timeoutMs: options.timeoutMs,
+    maxBytes: options.maxBytes,
     signal: options.signal,
     reviver: EXACT_NUMBERS,
   });

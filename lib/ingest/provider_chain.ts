@@ -25,7 +25,7 @@ import { describeApiUrl, fetchMarkets, MAX_TOP as COINGECKO_MAX_TOP } from "./co
 import { CMC_MAX_LIMIT, CMC_URL, fetchCmcListings } from "./coinmarketcap.ts";
 import { COINPAPRIKA_URL, fetchPaprikaTickers } from "./coinpaprika.ts";
 import { abortableSleep } from "./ingestor.ts";
-import { describeUrl, UpstreamError } from "./upstream_http.ts";
+import { describeUrl, type ProviderRequestOptions, UpstreamError } from "./upstream_http.ts";
 
 /** A source of the top coins by market cap in USD. */
 export interface Provider {
@@ -58,11 +58,13 @@ export interface ProviderSettings {
   coinpaprikaUrl: string;
   cmcUrl: string;
   cmcKey?: string | undefined;
+  /** Most bytes of one answer, decompressed; defaults to `DEFAULT_MAX_BYTES`. */
+  maxUpstreamBytes?: number;
 }
 
 /** The CoinGecko `/coins/markets` provider. */
 export function coingeckoProvider(
-  options: { apiUrl?: string; apiKey?: string; fetch?: typeof fetch; timeoutMs?: number } = {},
+  options: { apiUrl?: string; apiKey?: string } & ProviderRequestOptions = {},
 ): Provider {
   return {
     name: "coingecko",
@@ -74,7 +76,7 @@ export function coingeckoProvider(
 
 /** The keyless CoinPaprika `/v1/tickers` provider. */
 export function coinpaprikaProvider(
-  options: { baseUrl?: string; fetch?: typeof fetch; timeoutMs?: number } = {},
+  options: { baseUrl?: string } & ProviderRequestOptions = {},
 ): Provider {
   return {
     name: "coinpaprika",
@@ -85,7 +87,7 @@ export function coinpaprikaProvider(
 
 /** The CoinMarketCap `listings/latest` provider; it needs a key. */
 export function coinmarketcapProvider(
-  options: { apiKey: string; baseUrl?: string; fetch?: typeof fetch; timeoutMs?: number },
+  options: { apiKey: string; baseUrl?: string } & ProviderRequestOptions,
 ): Provider {
   return {
     name: "coinmarketcap",
@@ -107,20 +109,26 @@ export function createProviders(
 ): { providers: Provider[]; notes: string[] } {
   const providers: Provider[] = [];
   const notes: string[] = [];
+  const maxBytes = settings.maxUpstreamBytes;
   for (const name of settings.providers) {
     switch (name) {
       case "coingecko":
         providers.push(
-          coingeckoProvider({ apiUrl: settings.apiUrl, apiKey: settings.apiKey, fetch }),
+          coingeckoProvider({ apiUrl: settings.apiUrl, apiKey: settings.apiKey, fetch, maxBytes }),
         );
         break;
       case "coinpaprika":
-        providers.push(coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch }));
+        providers.push(coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch, maxBytes }));
         break;
       case "coinmarketcap":
         if (settings.cmcKey) {
           providers.push(
-            coinmarketcapProvider({ apiKey: settings.cmcKey, baseUrl: settings.cmcUrl, fetch }),
+            coinmarketcapProvider({
+              apiKey: settings.cmcKey,
+              baseUrl: settings.cmcUrl,
+              fetch,
+              maxBytes,
+            }),
           );
         } else {
           notes.push("provider coinmarketcap is listed but no --cmc-key is set; leaving it out");

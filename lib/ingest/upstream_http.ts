@@ -12,6 +12,17 @@ import config from "../../deno.json" with { type: "json" };
 
 /** How long one request may take, body included, before it fails. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/**
+ * The most bytes one upstream answer may have once decompressed. Measured sizes of the largest
+ * answers we ask for: CoinPaprika's `/v1/tickers` (every coin, no limit) is about 1 KB per ticker,
+ * so 3 to 12 MB for the 2,500 to 12,000 tickers it has listed; CoinMarketCap at its 5,000-coin
+ * limit is about 7 MB; CoinGecko's 250-coin page is about 0.3 MB. 32 MiB leaves more than twice
+ * the largest of these, while a 200 MB answer or a gzip bomb is cut off at 32 MiB.
+ */
+export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
+/** Same-origin redirects followed at most, so a redirect loop ends. */
+const MAX_REDIRECTS = 3;
+
 /** The `user-agent` sent with every request. */
 export const USER_AGENT = `crypto-price-server/${config.version}`;
 
@@ -65,6 +76,8 @@ export interface JsonRequestOptions {
   fetch?: typeof fetch;
   /** Per-request deadline including the body; defaults to 10 s. */
   timeoutMs?: number;
+  /** Most bytes of the (decompressed) body; defaults to {@linkcode DEFAULT_MAX_BYTES}. */
+  maxBytes?: number;
   /** Cancels the request; the signal's reason is thrown as is (it is not an upstream failure). */
   signal?: AbortSignal;
   /** Clock used to turn an HTTP-date `Retry-After` into a delay; defaults to `Date.now`. */
@@ -111,14 +124,16 @@ export async function requestJson(url: string, options: JsonRequestOptions = {})
   try {
     let response: Response;
     try {
-      response = await (options.fetch ?? globalThis.fetch)(url, { headers, signal });
+      response = await fetchSameOrigin(url, headers, signal, options.fetch ?? globalThis.fetch);
     } catch (error) {
+      if (error instanceof UpstreamError) throw error;
       return fail(`Cannot reach ${host}`, error);
     }
     let text: string;
     try {
-      text = await response.text();
+      text = await readText(response, options.maxBytes ?? DEFAULT_MAX_BYTES, host);
     } catch (error) {
+      if (error instanceof UpstreamError) throw error;
       return fail(`${host} broke off its answer`, error);
     }
     if (!response.ok) {
@@ -146,6 +161,88 @@ export async function requestJson(url: string, options: JsonRequestOptions = {})
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Fetches without letting fetch follow redirects: a redirect to the same origin is followed (with
+ * the same headers), one to another origin is refused, because the headers may carry an API key
+ * that must only ever reach the host it was configured for.
+ */
+async function fetchSameOrigin(
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  fetcher: typeof fetch,
+): Promise<Response> {
+  let current = new URL(url);
+  for (let hops = 0;; hops++) {
+    const target = hops === 0 ? url : current.href;
+    const response = await fetcher(target, { headers, signal, redirect: "manual" });
+    const location = response.headers.get("location");
+    if (response.status < 300 || response.status > 399 || location === null) return response;
+    await response.body?.cancel().catch(() => {});
+    let next: URL;
+    try {
+      next = new URL(location, current);
+    } catch {
+      throw new UpstreamError(
+        `${current.host} redirected to an invalid location (${quote(location, 60)})`,
+      );
+    }
+    if (next.origin !== current.origin) {
+      throw new UpstreamError(
+        `${current.host} redirected to another origin (${
+          quote(next.origin, 60)
+        }); not followed, so request headers such as an API key stay with ${current.host}`,
+        { status: response.status },
+      );
+    }
+    if (hops >= MAX_REDIRECTS) {
+      throw new UpstreamError(`${current.host} redirected more than ${MAX_REDIRECTS} times`);
+    }
+    current = next;
+  }
+}
+
+/**
+ * Reads a body as text, counting the bytes as they arrive (after decompression, which fetch does
+ * while streaming) and cancelling the download as soon as `maxBytes` is passed: a huge answer or
+ * a gzip bomb costs at most `maxBytes` of memory and fails as fast as the bytes arrive.
+ */
+async function readText(response: Response, maxBytes: number, host: string): Promise<string> {
+  const declared = Number(response.headers.get("content-length"));
+  const encoded = response.headers.has("content-encoding");
+  if (!encoded && Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge(host, maxBytes, `it announced ${declared}`);
+  }
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  let total = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(host, maxBytes, "cut off there");
+      }
+      parts.push(decoder.decode(value, { stream: true }));
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  parts.push(decoder.decode());
+  return parts.join("");
+}
+
+function tooLarge(host: string, maxBytes: number, detail: string): UpstreamError {
+  return new UpstreamError(
+    `${host} sent an answer over ${maxBytes} bytes (${detail}); see --max-upstream-bytes`,
+  );
 }
 
 /**
@@ -179,8 +276,37 @@ export interface ProviderRequestOptions {
   fetch?: typeof fetch;
   /** Per-request deadline including the body; defaults to 10 s. */
   timeoutMs?: number;
+  /** Most bytes of an answer, decompressed; defaults to {@linkcode DEFAULT_MAX_BYTES}. */
+  maxBytes?: number;
   /** Cancels the request; the signal's reason is thrown as is. */
   signal?: AbortSignal;
+}
+
+/** Longest symbol accepted, in UTF-16 units (the protocol's lookup key has the same bound). */
+export const MAX_SYMBOL_CHARS = 32;
+/** Longer names are cut to this many characters (the longest real top-250 name has 38). */
+export const MAX_NAME_CHARS = 64;
+/** Longest number or date text accepted; real ones have at most 25 characters. */
+export const MAX_VALUE_CHARS = 40;
+/**
+ * Characters a symbol may not have and a name loses: white space (in a symbol), controls
+ * (`Cc`), format characters (`Cf`: bidirectional overrides such as U+202E, zero-width
+ * characters), line and paragraph separators and lone surrogates. They could reorder or hide
+ * text on a user's terminal or break a log line.
+ */
+const HOSTILE_IN_SYMBOL = /[\s\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+const HOSTILE_IN_NAME = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]+/gu;
+
+/**
+ * A provider's coin name made safe to show: hostile characters (see above) removed, runs of
+ * white space made one space, at most {@linkcode MAX_NAME_CHARS} characters. Empty when nothing
+ * printable is left.
+ */
+export function cleanName(name: string): string {
+  // Cut first, generously, so a 1 MiB name costs no more than a short one.
+  const head = name.slice(0, MAX_NAME_CHARS * 4);
+  const clean = head.replace(/\s+/g, " ").replace(HOSTILE_IN_NAME, "").trim();
+  return [...clean].slice(0, MAX_NAME_CHARS).join("").trim();
 }
 
 /** The fields of one coin as a provider sent them, before validation. */
@@ -212,17 +338,29 @@ export function validateCoin(
   const { host } = context;
   const { symbol, name, rank, price, marketCap, change24h, updatedAt } = raw;
   let where = `coin #${context.index + 1}`;
-  if (!isNonEmptyString(symbol) || /[\s\p{Cc}]/u.test(symbol) || symbol.length > 32) {
-    throw invalid(host, where, `${names.symbol} must be a short word`, symbol);
+  if (
+    !isNonEmptyString(symbol) || HOSTILE_IN_SYMBOL.test(symbol) ||
+    symbol.length > MAX_SYMBOL_CHARS
+  ) {
+    throw invalid(
+      host,
+      where,
+      `${names.symbol} must be a word of at most ${MAX_SYMBOL_CHARS} printable characters`,
+      symbol,
+    );
   }
   where += ` (${quote(symbol)})`;
-  if (!isNonEmptyString(name)) {
-    throw invalid(host, where, `${names.name} must be a non-empty string`, name);
+  const cleanedName = typeof name === "string" ? cleanName(name) : "";
+  if (cleanedName === "") {
+    throw invalid(host, where, `${names.name} must be a string with printable characters`, name);
   }
-  if (!(price instanceof ExactNumber) || !isAmount(price.value)) {
+  if (!(price instanceof ExactNumber) || !isAmount(price.value) || !isShort(price.text)) {
     throw invalid(host, where, `${names.price} must be a non-negative number`, price);
   }
-  if (marketCap != null && !(marketCap instanceof ExactNumber && isAmount(marketCap.value))) {
+  if (
+    marketCap != null &&
+    !(marketCap instanceof ExactNumber && isAmount(marketCap.value) && isShort(marketCap.text))
+  ) {
     throw invalid(
       host,
       where,
@@ -237,14 +375,15 @@ export function validateCoin(
     throw invalid(host, where, `${names.change24h} must be a number or null`, change24h);
   }
   if (
-    updatedAt != null && !(typeof updatedAt === "string" && !Number.isNaN(Date.parse(updatedAt)))
+    updatedAt != null &&
+    !(typeof updatedAt === "string" && isShort(updatedAt) && !Number.isNaN(Date.parse(updatedAt)))
   ) {
     throw invalid(host, where, `${names.updatedAt} must be an ISO date or null`, updatedAt);
   }
   const fallbackRank = context.fallbackRank ?? context.index + 1;
   return {
     symbol: symbol.trim().toUpperCase(),
-    name: name.trim(),
+    name: cleanedName,
     rank: (rank as number | null | undefined) ?? fallbackRank,
     price: price.value,
     priceText: price.text,
@@ -324,6 +463,10 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 /** A string with something other than white space. */
 export function isNonEmptyString(value: unknown): value is string {
   return typeof value === "string" && value.trim() !== "";
+}
+
+function isShort(text: string): boolean {
+  return text.length <= MAX_VALUE_CHARS;
 }
 
 function isAmount(value: number): boolean {

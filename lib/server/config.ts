@@ -13,6 +13,7 @@ import {
   DEFAULT_BREAKER_FAILURES,
   PROVIDER_NAMES,
 } from "../ingest/provider_chain.ts";
+import { DEFAULT_MAX_BYTES } from "../ingest/upstream_http.ts";
 
 /** The version reported by `--version`, from `deno.json`. */
 export const VERSION: string = denoConfig.version;
@@ -44,6 +45,8 @@ export interface ServerConfig {
   cmcKey: string | undefined;
   breakerFailures: number;
   breakerCooldownSeconds: number;
+  /** Most bytes of one upstream answer, decompressed. */
+  maxUpstreamBytes: number;
   limits: Limits;
 }
 
@@ -192,6 +195,14 @@ const FLAGS: readonly Flag[] = [
     default: sec(DEFAULT_BREAKER_COOLDOWN_MS),
     min: 0,
     help: "Seconds a failing provider is skipped before one probe request",
+    section: "Providers",
+  },
+  {
+    name: "max-upstream-bytes",
+    kind: "integer",
+    default: String(DEFAULT_MAX_BYTES),
+    min: 1024,
+    help: "Most bytes of one upstream answer, decompressed; a larger one fails at once",
     section: "Providers",
   },
   {
@@ -388,6 +399,7 @@ export function parseServerArgs(
       cmcKey: str("cmc-key"),
       breakerFailures: num("breaker-failures"),
       breakerCooldownSeconds: num("breaker-cooldown"),
+      maxUpstreamBytes: num("max-upstream-bytes"),
       limits: {
         maxRequestBytes: num("max-request-bytes"),
         requestTimeoutMs: num("request-timeout") * 1000,

@@ -510,7 +510,7 @@ export class PriceServer implements AsyncDisposable {
         outbox.send(concat(replies, replyBytes));
         replies.length = 0;
         replyBytes = 0;
-        if (this.#overflowing(state)) return;
+        if (!await this.#keepsUp(state)) return;
         while (!stalled && outbox.unsent > this.limits.maxUnsentBytes / 2) {
           stalled = !await outbox.progressed(STALL_MS);
         }
@@ -532,7 +532,7 @@ export class PriceServer implements AsyncDisposable {
         replies.length = 0;
         replyBytes = 0;
       }
-      if (this.#overflowing(state)) return;
+      if (!await this.#keepsUp(state)) return;
       state.requestStart = framer.inRequest ? (state.requestStart || now) : 0;
       // At shutdown the handler goes on reading: requests already in the socket are still
       // answered, and #drain closes the connection once it has been quiet for a moment.
@@ -545,9 +545,27 @@ export class PriceServer implements AsyncDisposable {
     }
   }
 
-  /** Closes a connection whose unread replies passed the cap; true when it did. */
+  /**
+   * Waits while more than the cap is unsent and the client keeps taking bytes; closes the
+   * connection once it has taken none for {@linkcode STALL_MS}. So a client that reads is never
+   * cut off, however large one reply is (a `MARKET ALL` can be larger than a small cap), and one
+   * that does not read holds at most the cap plus the replies to one read. False when closed.
+   */
+  async #keepsUp(state: Connection): Promise<boolean> {
+    while (state.outbox.unsent > this.limits.maxUnsentBytes && !state.closing) {
+      if (!await state.outbox.progressed(STALL_MS)) return !this.#overflowing(state);
+    }
+    return !state.closing;
+  }
+
+  /**
+   * Closes a connection with more than the cap unsent whose socket has taken no bytes for
+   * {@linkcode STALL_MS}; true when it did.
+   */
   #overflowing(state: Connection): boolean {
-    if (state.outbox.unsent <= this.limits.maxUnsentBytes) return false;
+    const { outbox } = state;
+    if (outbox.unsent <= this.limits.maxUnsentBytes) return false;
+    if (outbox.writeStart !== 0 && Date.now() - outbox.writeStart < STALL_MS) return false;
     this.#count(this.stats.errors, "UNSENT_LIMIT");
     this.#log(
       `${state.address} closed: more than ${this.limits.maxUnsentBytes} bytes of replies not read`,
