@@ -86,6 +86,11 @@ interface Connection {
   readonly outbox: Outbox;
   /** ms when the last bytes arrived or were written. */
   lastActivity: number;
+  /**
+   * ms when the last request (not a blank line: the framer skips those) arrived, or the
+   * connection was accepted: what the idle timeout counts from.
+   */
+  lastRequest: number;
   /** ms when the unfinished request began, or 0. */
   requestStart: number;
   handshaking: boolean;
@@ -391,6 +396,7 @@ export class PriceServer implements AsyncDisposable {
         this.#release(state);
       }),
       lastActivity: now,
+      lastRequest: now,
       requestStart: 0,
       handshaking: this.#tls,
       closing: false,
@@ -455,7 +461,7 @@ export class PriceServer implements AsyncDisposable {
       if (this.#tls) {
         await (conn as Deno.TlsConn).handshake();
         state.handshaking = false;
-        state.lastActivity = Date.now();
+        state.lastActivity = state.lastRequest = Date.now();
       } else {
         (conn as Deno.TcpConn).setNoDelay(true);
       }
@@ -470,7 +476,9 @@ export class PriceServer implements AsyncDisposable {
     const replies: Uint8Array[] = [];
     let replyBytes = 0;
     let closeAfter = false;
+    let requested = false;
     const onRequest = (line: Uint8Array) => {
+      requested = true;
       if (closeAfter) return;
       const reply = this.#market.respond(line);
       this.#record(state, reply, line);
@@ -495,6 +503,7 @@ export class PriceServer implements AsyncDisposable {
       }
       const now = Date.now();
       state.lastActivity = now;
+      requested = false;
       // The read is framed a slice at a time, so a burst of requests whose replies are large
       // never queues much more than half the unsent cap before the client has had a chance to
       // read: a slow reader is waited for, and only a client that stopped reading is cut off.
@@ -534,6 +543,7 @@ export class PriceServer implements AsyncDisposable {
       }
       if (!await this.#keepsUp(state)) return;
       state.requestStart = framer.inRequest ? (state.requestStart || now) : 0;
+      if (requested) state.lastRequest = now;
       // At shutdown the handler goes on reading: requests already in the socket are still
       // answered, and #drain closes the connection once it has been quiet for a moment.
       if (closeAfter) {
@@ -666,7 +676,7 @@ export class PriceServer implements AsyncDisposable {
         if (now - state.requestStart > requestTimeoutMs) {
           this.#expire(state, "TIMEOUT", `request not complete within ${requestTimeoutMs} ms`);
         }
-      } else if (idleTimeoutMs > 0 && now - state.lastActivity > idleTimeoutMs) {
+      } else if (idleTimeoutMs > 0 && now - state.lastRequest > idleTimeoutMs) {
         this.#expire(state, "TIMEOUT", `no request for ${idleTimeoutMs} ms`);
       }
     }

@@ -229,3 +229,22 @@ Deno.test("an idle connection is closed after --idle-timeout", async () => {
   assert.equal((await client.readJson()).code, "TIMEOUT");
   assert.ok(await client.closedByServer());
 });
+
+Deno.test("blank lines and spaces do not keep an idle connection open", async () => {
+  await using env = await startTestService(["--idle-timeout", "0.5"]);
+  await using client = await LineClient.connect(env.port);
+  assert.equal((await client.request(BTC_V1)).status, "OK");
+  const reply = client.readJson();
+  let timedOut = false;
+  reply.finally(() => timedOut = true).catch(() => {});
+  // A space or an empty line every 50 ms, far more often than the idle timeout; the server must
+  // still close the connection. The 15 s bound only stops the loop if it does not.
+  const deadline = Date.now() + 15_000;
+  for (let i = 0; !timedOut && Date.now() < deadline; i++) {
+    await client.send(i % 2 ? " " : "\n").catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(timedOut, "the connection was still open after 15 s of blank lines");
+  assert.equal((await reply).code, "TIMEOUT");
+  assert.ok(await client.closedByServer());
+});
