@@ -1,8 +1,11 @@
 /**
  * Periodic ingestion: fetch the top coins, store them, hand them to the server.
  *
- * A failed attempt keeps the last good data and is retried with exponential backoff (or later,
- * when a rate-limited upstream asks for it); after a success the normal interval resumes.
+ * A failed attempt keeps the last good data and is retried with exponential backoff, never later
+ * than max(refresh interval, 30 s) after the failed attempt began, so a recovered upstream is
+ * used within that time; later only when the upstream asks for it with `Retry-After`. After a
+ * success the normal interval resumes. Failures are logged by change of state (see
+ * {@linkcode FailureLog}).
  *
  * @module
  */
@@ -11,6 +14,10 @@ import type { Coin, Snapshot } from "../wire/coin.ts";
 import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
 import { describeApiUrl, fetchMarkets, UpstreamError } from "./coingecko.ts";
 import { Repository } from "../storage/repository.ts";
+import { brief, FailureLog } from "./failure_log.ts";
+
+/** Retry delays are capped at this or the refresh interval, whichever is longer. */
+export const RETRY_CAP_MS = 30_000;
 
 /** Where snapshots are stored; {@linkcode Repository} is one. */
 export interface SnapshotStore {
@@ -42,8 +49,12 @@ export interface IngestorOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Jitter source for the backoff; defaults to `Math.random`. */
   random?: () => number;
-  /** Backoff schedule; defaults to 1 s doubling up to 5 min. */
+  /**
+   * Backoff schedule; defaults to 1 s doubling up to max(`refreshMs`, {@linkcode RETRY_CAP_MS}).
+   */
   backoff?: Omit<BackoffOptions, "random">;
+  /** Least time between two "still failing" lines; defaults to 5 minutes. */
+  summaryEveryMs?: number;
   /** Longest `Retry-After` honoured, so a bogus header cannot stall us; defaults to 1 hour. */
   maxRetryAfterMs?: number;
 }
@@ -85,6 +96,7 @@ export class Ingestor implements AsyncDisposable {
   #lastSuccessAt: string | null = null;
   #nextRunAt: string | null = null;
   #failures = 0;
+  readonly #failureLog: FailureLog;
   #abort: AbortController | null = null;
   #loop: Promise<void> | null = null;
 
@@ -97,6 +109,11 @@ export class Ingestor implements AsyncDisposable {
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
     this.#log = options.log ?? ((line) => console.log(line));
+    this.#failureLog = new FailureLog({
+      log: this.#log,
+      now: () => this.#now().getTime(),
+      summaryEveryMs: options.summaryEveryMs,
+    });
   }
 
   /** The last attempt's outcome, or `null` before the first one. */
@@ -139,6 +156,11 @@ export class Ingestor implements AsyncDisposable {
       if (!Array.isArray(fetched)) where = fetched.describeSource ?? source;
       const snapshot: Snapshot = { coins, fetchedAt: startedAt, source };
       this.#options.repository.saveSnapshot(snapshot);
+      this.#failureLog.succeeded(({ count, sinceMs }) =>
+        `ingestion recovered after ${count} failed attempts since ${
+          new Date(sinceMs).toISOString()
+        }`
+      );
       this.#failures = 0;
       this.#lastSuccessAt = startedAt;
       result = { ok: true, startedAt, durationMs: elapsed(), snapshot };
@@ -149,11 +171,23 @@ export class Ingestor implements AsyncDisposable {
       if (signal.aborted) throw signal.reason;
       const attempt = ++this.#failures;
       const message = error instanceof Error ? error.message : String(error);
-      const retryInMs = this.#retryDelay(attempt, error);
-      result = { ok: false, startedAt, durationMs: elapsed(), error, message, attempt, retryInMs };
+      const durationMs = elapsed();
+      const { delayMs: retryInMs, asked } = this.#retryDelay(attempt, error, durationMs);
+      result = { ok: false, startedAt, durationMs, error, message, attempt, retryInMs };
       this.#lastResult = result;
-      const retry = this.#abort ? `; retrying in ${formatDelay(retryInMs)}` : "";
-      this.#log(`ingestion failed (attempt ${attempt}): ${message}${retry}`);
+      const retry = this.#abort
+        ? `; retrying in ${formatDelay(retryInMs)}${asked ? " as asked (Retry-After)" : ""}`
+        : "";
+      const reason = brief(message);
+      // A Retry-After longer than our own cap is always logged: the wait is the upstream's choice.
+      this.#failureLog.failed(
+        () => `ingestion failed (attempt ${attempt}): ${reason}${retry}`,
+        ({ sinceMs }) =>
+          `ingestion ${asked ? "failed" : "still failing"} (attempt ${attempt}, failing since ${
+            new Date(sinceMs).toISOString()
+          }): ${reason}${retry}`,
+        asked,
+      );
     }
     return result;
   }
@@ -205,14 +239,25 @@ export class Ingestor implements AsyncDisposable {
     }
   }
 
-  #retryDelay(attempt: number, error: unknown): number {
+  /**
+   * The wait before the next attempt. The backoff counts from the start of the failed attempt,
+   * so a slow failure (a timeout) does not push recovery further out; a `Retry-After` counts from
+   * now. `asked` is set when a `Retry-After` longer than the cap decided it.
+   */
+  #retryDelay(
+    attempt: number,
+    error: unknown,
+    elapsedMs: number,
+  ): { delayMs: number; asked: boolean } {
     const o = this.#options;
-    const delay = backoffDelay(attempt, { ...o.backoff, random: o.random });
-    if (error instanceof UpstreamError && (error.status === 429 || error.status === 503)) {
-      const asked = Math.min(error.retryAfterMs ?? 0, o.maxRetryAfterMs ?? 3_600_000);
-      return Math.max(delay, asked);
-    }
-    return delay;
+    const capMs = o.backoff?.maxMs ?? Math.max(o.refreshMs, RETRY_CAP_MS);
+    const backoff = backoffDelay(attempt, { ...o.backoff, maxMs: capMs, random: o.random });
+    const delayMs = Math.max(0, backoff - elapsedMs);
+    const askedMs = error instanceof UpstreamError
+      ? Math.min(error.retryAfterMs ?? 0, o.maxRetryAfterMs ?? 3_600_000)
+      : 0;
+    if (askedMs > delayMs) return { delayMs: askedMs, asked: askedMs > capMs };
+    return { delayMs, asked: false };
   }
 }
 

@@ -2,8 +2,16 @@
  * Price providers and failover between them.
  *
  * A {@linkcode ProviderChain} asks its providers in order until one answers. Each provider has a
- * {@linkcode CircuitBreaker}: after a few failed rounds in a row it is skipped for a cool-down,
- * then one probe decides whether it is used again.
+ * {@linkcode CircuitBreaker}: after a few failed rounds in a row the others are preferred for a
+ * cool-down, then one probe decides whether it is used again. When none of the preferred
+ * providers answers, the ones whose circuit is open are asked as well, in order, so a provider
+ * that has recovered is used by the next round whatever state the others are in (a dead
+ * fallback cannot delay the primary's recovery). A provider that answered with `Retry-After` is
+ * not asked again before that time.
+ *
+ * Logging is by change of state ({@linkcode FailureLog}): one line when a provider starts
+ * failing, one when its circuit opens, one when it answers again, and a summary at most every
+ * few minutes while it stays down.
  *
  * The first provider defines the coins: its last top-N list (symbol, name, rank) is remembered,
  * and a round served by another provider keeps only those coins, under the first provider's names
@@ -26,6 +34,7 @@ import { CMC_MAX_LIMIT, CMC_URL, fetchCmcListings } from "./coinmarketcap.ts";
 import { COINPAPRIKA_URL, fetchPaprikaTickers } from "./coinpaprika.ts";
 import { abortableSleep } from "./ingestor.ts";
 import { describeUrl, type ProviderRequestOptions, UpstreamError } from "./upstream_http.ts";
+import { brief, FailureLog } from "./failure_log.ts";
 
 /** A source of the top coins by market cap in USD. */
 export interface Provider {
@@ -173,6 +182,7 @@ export class CircuitBreaker {
   #failures = 0;
   #openedAt: number | null = null;
   #lastError: string | null = null;
+  #notBefore = 0;
 
   constructor(options: BreakerOptions = {}) {
     const failures = options.failureThreshold ?? DEFAULT_BREAKER_FAILURES;
@@ -209,19 +219,28 @@ export class CircuitBreaker {
     return this.#openedAt === null ? null : this.#openedAt + this.cooldownMs;
   }
 
+  /** Until when (ms since the epoch) the provider asked not to be called (`Retry-After`). */
+  get notBefore(): number {
+    return this.#notBefore;
+  }
+
   /** Records a successful round; returns the state it left. */
   recordSuccess(): BreakerState {
     const before = this.state;
     this.#failures = 0;
     this.#openedAt = null;
+    this.#notBefore = 0;
     return before;
   }
 
-  /** Records a failed round; returns the new state. */
-  recordFailure(message: string): BreakerState {
+  /**
+   * Records a failed round, and the wait the provider asked for, if any; returns the new state.
+   */
+  recordFailure(message: string, retryAfterMs?: number): BreakerState {
     const before = this.state;
     this.#failures++;
     this.#lastError = message;
+    this.#notBefore = retryAfterMs === undefined ? 0 : this.#now() + retryAfterMs;
     if (before === "half-open" || this.#failures >= this.failureThreshold) {
       this.#openedAt = this.#now();
     }
@@ -235,8 +254,13 @@ export interface ProviderStatus {
   state: BreakerState;
   consecutive_failures: number;
   last_error: string | null;
-  /** When an open circuit is probed again (ISO-8601); null when closed. */
+  /**
+   * When an open circuit is preferred again (ISO-8601); null when closed. While no other provider
+   * answers, an open one is also asked every round (INFO's `ingestion.next_refresh_at`).
+   */
   retry_at: string | null;
+  /** Until when the provider asked not to be called (`Retry-After`, ISO-8601), or null. */
+  wait_until: string | null;
 }
 
 /** Options of {@linkcode ProviderChain}. */
@@ -252,6 +276,8 @@ export interface ProviderChainOptions extends Omit<BreakerOptions, "now"> {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Pause before the quick retry of a transient failure; defaults to 250 ms. */
   quickRetryMs?: number;
+  /** Least time between two "still failing" lines of a provider; defaults to 5 minutes. */
+  summaryEveryMs?: number;
 }
 
 /** The coins of one round and the provider that served them. */
@@ -266,6 +292,7 @@ export interface ProviderRound {
 interface Entry {
   provider: Provider;
   breaker: CircuitBreaker;
+  failures: FailureLog;
 }
 
 interface Reference {
@@ -283,6 +310,8 @@ export class ProviderChain {
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly #quickRetryMs: number;
   #reference: Reference[] | null = null;
+  /** The last "lacks" line, logged again only when it changes. */
+  #lastLacks = "";
 
   constructor(options: ProviderChainOptions) {
     if (options.providers.length === 0) {
@@ -302,6 +331,11 @@ export class ProviderChain {
         cooldownMs: options.cooldownMs,
         now: this.#now,
       }),
+      failures: new FailureLog({
+        log: (line) => this.#log(line),
+        now: this.#now,
+        summaryEveryMs: options.summaryEveryMs,
+      }),
     }));
     this.#top = options.top;
     this.#log = options.log ?? ((line) => console.log(line));
@@ -311,6 +345,7 @@ export class ProviderChain {
 
   /** The providers' states, in order of preference. */
   get statuses(): ProviderStatus[] {
+    const now = this.#now();
     return this.#entries.map(({ provider, breaker }) => {
       const retryAt = breaker.state === "closed" ? null : breaker.retryAt;
       return {
@@ -319,6 +354,7 @@ export class ProviderChain {
         consecutive_failures: breaker.consecutiveFailures,
         last_error: breaker.lastError,
         retry_at: retryAt === null ? null : new Date(retryAt).toISOString(),
+        wait_until: breaker.notBefore > now ? new Date(breaker.notBefore).toISOString() : null,
       };
     });
   }
@@ -338,23 +374,24 @@ export class ProviderChain {
   }
 
   /**
-   * Runs one round: the first provider whose circuit is not open answers. When every circuit is
-   * open, the one whose cool-down ends first is probed anyway: a round that asks nobody would
-   * only delay recovery, and the Ingestor's backoff already spaces the rounds out.
+   * Runs one round: the first provider whose circuit is not open answers; when none does, those
+   * whose circuit is open are asked too, in order. Of several providers, those waiting out a
+   * `Retry-After` are skipped.
    *
    * @throws {UpstreamError} when no provider answered: with one provider, its own error (so a
-   *   `Retry-After` is still honoured); with several, `all providers failed: ...`
+   *   `Retry-After` is still honoured); with several, `all providers failed: ...`, carrying the
+   *   shortest wait when every provider asked for one
    */
   async fetchCoins(signal: AbortSignal): Promise<ProviderRound> {
     const single = this.#entries.length === 1;
-    let candidates = this.#entries.filter((e) => e.breaker.state !== "open");
-    const skipped = this.#entries.filter((e) => !candidates.includes(e));
-    if (candidates.length === 0) {
-      const soonest = skipped.reduce((a, b) => a.breaker.retryAt! <= b.breaker.retryAt! ? a : b);
-      candidates = [soonest];
-      skipped.splice(skipped.indexOf(soonest), 1);
-      if (!single) this.#log(`every provider's circuit is open; probing ${soonest.provider.name}`);
-    }
+    const now = this.#now();
+    // A single provider's Retry-After is the ingestor's to honour: it waits before the next round.
+    const waiting = single ? [] : this.#entries.filter((e) => e.breaker.notBefore > now);
+    const ready = this.#entries.filter((e) => !waiting.includes(e));
+    const candidates = [
+      ...ready.filter((e) => e.breaker.state !== "open"),
+      ...ready.filter((e) => e.breaker.state === "open"),
+    ];
 
     const failures: { name: string; error: unknown }[] = [];
     for (const [i, entry] of candidates.entries()) {
@@ -368,41 +405,64 @@ export class ProviderChain {
           : this.#alignFallback(provider.name, coins);
       } catch (error) {
         if (signal.aborted) throw signal.reason;
-        const message = error instanceof Error ? error.message : String(error);
-        const state = breaker.recordFailure(message);
+        this.#failed(entry, error, single ? undefined : candidates[i + 1]);
         failures.push({ name: provider.name, error });
-        if (single) continue;
-        const next = candidates[i + 1];
-        if (next) {
-          this.#log(`provider ${provider.name} failed: ${message}; trying ${next.provider.name}`);
-        }
-        if (state === "open") {
-          const until = new Date(breaker.retryAt!).toISOString();
-          this.#log(
-            `provider ${provider.name} circuit open after ${breaker.consecutiveFailures} failed rounds; skipping it until ${until}`,
-          );
-        }
         continue;
       }
       const before = breaker.recordSuccess();
-      if (before !== "closed" && !single) {
-        this.#log(`provider ${provider.name} answered again; circuit closed`);
-      }
+      entry.failures.succeeded(({ count }) =>
+        `provider ${provider.name} answered again after ${count} failed rounds${
+          before === "closed" ? "" : "; circuit closed"
+        }`
+      );
       return { coins, source: provider.name, describeSource: provider.host };
     }
 
     if (single) throw failures[0].error;
+    const waits = waiting.map((e) => e.breaker.notBefore - now);
+    // Every provider asked to wait: the ingestor waits for the first to be ready.
+    const allAsked = failures.every(({ error }) =>
+      error instanceof UpstreamError && error.retryAfterMs !== undefined
+    );
+    if (allAsked) waits.push(...failures.map((f) => (f.error as UpstreamError).retryAfterMs!));
     const parts = [
       ...failures.map(({ name, error }) =>
         `${name}: ${error instanceof Error ? error.message : String(error)}`
       ),
-      ...skipped.map(({ provider, breaker }) =>
-        `${provider.name} skipped (circuit open until ${new Date(breaker.retryAt!).toISOString()})`
+      ...waiting.map(({ provider, breaker }) =>
+        `${provider.name} skipped (asked to wait until ${
+          new Date(breaker.notBefore).toISOString()
+        })`
       ),
     ];
     throw new UpstreamError(`all providers failed: ${parts.join("; ")}`, {
       cause: new AggregateError(failures.map((f) => f.error)),
+      retryAfterMs: allAsked && waits.length > 0 ? Math.min(...waits) : undefined,
     });
+  }
+
+  /** Records a provider's failure and logs what changed (nothing with a single provider). */
+  #failed(entry: Entry, error: unknown, next: Entry | undefined): void {
+    const { provider, breaker } = entry;
+    const message = error instanceof Error ? error.message : String(error);
+    const retryAfterMs = error instanceof UpstreamError ? error.retryAfterMs : undefined;
+    const wasOpen = breaker.state !== "closed";
+    const state = breaker.recordFailure(message, retryAfterMs);
+    if (this.#entries.length === 1) return;
+    const trying = next ? `; trying ${next.provider.name}` : "";
+    entry.failures.failed(
+      () => `provider ${provider.name} failed: ${brief(message)}${trying}`,
+      ({ count, sinceMs }) =>
+        `provider ${provider.name} still failing: ${count} failed rounds since ${
+          new Date(sinceMs).toISOString()
+        }, last: ${brief(message)}`,
+    );
+    if (state === "open" && !wasOpen) {
+      const until = new Date(breaker.retryAt!).toISOString();
+      this.#log(
+        `provider ${provider.name} circuit open after ${breaker.consecutiveFailures} failed rounds; other providers are preferred until ${until}`,
+      );
+    }
   }
 
   async #attempt(entry: Entry, signal: AbortSignal, mayRetry: boolean): Promise<Coin[]> {
@@ -445,13 +505,13 @@ export class ProviderChain {
         `${name} has none of the ${reference.length} coins of ${primary}'s last top list`,
       );
     }
-    if (missing.length > 0) {
-      this.#log(
-        `provider ${name} lacks ${missing.length} of ${primary}'s top ${reference.length} coins (${
-          missing.join(", ")
-        }); they are left out of this snapshot`,
-      );
-    }
+    const lacks = missing.length === 0
+      ? ""
+      : `provider ${name} lacks ${missing.length} of ${primary}'s top ${reference.length} coins (${
+        missing.join(", ")
+      }); they are left out of its snapshots`;
+    if (lacks !== this.#lastLacks && lacks !== "") this.#log(lacks);
+    this.#lastLacks = lacks;
     return aligned;
   }
 }

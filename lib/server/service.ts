@@ -9,6 +9,7 @@ import { fetchExchangeRates } from "../ingest/coingecko.ts";
 import { type ServerConfig, VERSION } from "./config.ts";
 import { ratesFrom } from "./currency.ts";
 import { Ingestor } from "../ingest/ingestor.ts";
+import { brief, FailureLog } from "../ingest/failure_log.ts";
 import { Market } from "./market.ts";
 import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
 import { Repository } from "../storage/repository.ts";
@@ -88,6 +89,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     });
     // A fallback keeps the first provider's coins, also right after a restart.
     if (stored !== null && stored.source === chain.primary) chain.rememberPrimary(stored.coins);
+    const ratesFailures = new FailureLog({ log });
     const ingestor = new Ingestor({
       fetchCoins: async (signal) => {
         const round = await chain.fetchCoins(signal);
@@ -97,12 +99,20 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
           const rates = await fetchExchangeRates({ ...request, signal });
           repository.saveRates(rates, fetchedAt);
           market.updateRates(ratesFrom(rates, fetchedAt));
+          ratesFailures.succeeded(({ count }) =>
+            `exchange rates fetched again after ${count} failed attempts`
+          );
         } catch (error) {
           if (signal.aborted) throw error;
           const kept = market.rates === null
             ? "prices stay in USD only"
             : `keeping rates of ${market.rates.fetchedAt}`;
-          log(`exchange rates fetch failed: ${(error as Error).message}; ${kept}`);
+          const reason = brief((error as Error).message);
+          ratesFailures.failed(
+            () => `exchange rates fetch failed: ${reason}; ${kept}`,
+            ({ count }) =>
+              `exchange rates still failing after ${count} attempts: ${reason}; ${kept}`,
+          );
         }
         return round;
       },

@@ -20,6 +20,7 @@ interface ProviderInfo {
   consecutive_failures: number;
   last_error: string | null;
   retry_at: string | null;
+  wait_until: string | null;
 }
 
 async function marketAll(client: LineClient): Promise<CoinObject[]> {
@@ -102,6 +103,7 @@ Deno.test("a failing CoinGecko fails over to CoinPaprika in the same round, then
     consecutive_failures: 0,
     last_error: null,
     retry_at: null,
+    wait_until: null,
   });
   const skipped = await logs.waitFor(fromPaprika, {
     sinceIndex: logs.lines.indexOf(opened) + 1,
@@ -111,7 +113,9 @@ Deno.test("a failing CoinGecko fails over to CoinPaprika in the same round, then
 
   // CoinGecko comes back: after the cool-down one probe closes the circuit again.
   env.upstream.mode = "ok";
-  const closed = await logs.waitFor(/^provider coingecko answered again; circuit closed$/);
+  const closed = await logs.waitFor(
+    /^provider coingecko answered again after \d+ failed rounds; circuit closed$/,
+  );
   await logs.waitFor(fromGecko, {
     sinceIndex: logs.lines.indexOf(closed),
   });

@@ -155,17 +155,17 @@ Deno.test("the loop backs off on failures, honours Retry-After and recovers", as
   for (const attempt of [1, 2, 3]) {
     sleep.wake();
     sleep = await sleeper.next();
-    assert.equal(sleep.ms, backoffDelay(attempt, { random }));
+    assert.equal(sleep.ms, backoffDelay(attempt, { random, maxMs: 60_000 }));
     assert.equal(ingestor.status.consecutiveFailures, attempt);
-    assert.equal(
-      logs.at(-1),
-      `ingestion failed (attempt ${attempt}): ${
-        upstream.baseUrl.split("/")[2]
-      } answered HTTP 500 ` +
-        `("{\\"error\\":\\"Internal Server Error\\"}"); retrying in ${formatDelay(sleep.ms)}`,
-    );
   }
-  assert.equal(logs.length, 4, "one line per attempt");
+  assert.equal(
+    logs.at(-1),
+    `ingestion failed (attempt 1): ${upstream.baseUrl.split("/")[2]} answered HTTP 500 ` +
+      `("{\\"error\\":\\"Internal Server Error\\"}"); retrying in ${
+        formatDelay(backoffDelay(1, { random }))
+      }`,
+  );
+  assert.equal(logs.length, 2, "one line when ingestion starts failing, not one per attempt");
   assert.deepEqual(t.repository.loadSnapshot()?.coins.map((c) => c.priceText), ["20220"]);
 
   upstream.mode = "rate_limited";
@@ -173,14 +173,18 @@ Deno.test("the loop backs off on failures, honours Retry-After and recovers", as
   sleep.wake();
   sleep = await sleeper.next();
   assert.equal(sleep.ms, 120_000, "Retry-After is longer than the backoff");
-  assert.match(logs.at(-1)!, /attempt 4\): .*HTTP 429.*; retrying in 2 min$/);
+  // Longer than the cap of max(refresh, 30 s): honoured, and logged although the streak is old.
+  assert.match(
+    logs.at(-1)!,
+    /attempt 4, failing since .*\): .*HTTP 429.*; retrying in 2 min as asked \(Retry-After\)$/,
+  );
 
   upstream.retryAfter = "1";
   sleep.wake();
   sleep = await sleeper.next();
   assert.equal(
     sleep.ms,
-    backoffDelay(5, { random }),
+    backoffDelay(5, { random, maxMs: 60_000 }),
     "a shorter Retry-After does not cut the backoff",
   );
 
@@ -190,6 +194,7 @@ Deno.test("the loop backs off on failures, honours Retry-After and recovers", as
   sleep = await sleeper.next();
   assert.equal(sleep.ms, REFRESH_MS, "back to the normal interval");
   assert.equal(ingestor.status.consecutiveFailures, 0);
+  assert.match(logs.at(-2)!, /^ingestion recovered after 5 failed attempts since 2024-/);
   assert.match(logs.at(-1)!, /^ingested 1 coins from 127\.0\.0\.1 in \d+ ms$/);
   assert.equal(t.snapshots.length, 2);
   const history = t.repository.history("BTC", "2000-01-01T00:00:00.000Z");
@@ -288,4 +293,60 @@ Deno.test("ingest_main prints one line and exits 0, or one error line and exits 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("retries never wait longer than max(refresh, 30 s) after an attempt began", async () => {
+  // The report: at --refresh 1 the delay had grown to 28 s, and with the default refresh to
+  // minutes. Each failing attempt here also takes 10 s of clock time (a timeout).
+  let clock: FakeClock | null = null;
+  let failing = true;
+  let upstreamUrl = "";
+  await using t = await setup({
+    refreshMs: 1000,
+    random: () => 1, // the longest jitter
+    fetchCoins: () => {
+      clock!.advance(10_000);
+      return failing
+        ? Promise.reject(new Error("127.0.0.1 did not answer within 10000 ms"))
+        : fetchMarkets({ apiUrl: upstreamUrl, top: 5 });
+    },
+  });
+  clock = t.clock;
+  upstreamUrl = t.upstream.baseUrl;
+  t.ingestor.start();
+  for (let attempt = 1; attempt <= 12; attempt++) {
+    const sleep = await t.sleeper.next();
+    // 30 s from the start of the attempt, which took 10 s.
+    assert.ok(sleep.ms <= 20_000, `attempt ${attempt} waits ${sleep.ms} ms`);
+    assert.equal(
+      t.ingestor.status.nextRunAt,
+      new Date(t.clock.now().getTime() + sleep.ms).toISOString(),
+      "INFO states the real next attempt",
+    );
+    if (attempt === 12) failing = false;
+    sleep.wake();
+  }
+  const sleep = await t.sleeper.next();
+  assert.equal(sleep.ms, 1000, "recovered: back to the refresh interval");
+  // Two lines for the whole outage: when it began and when it ended.
+  assert.equal(t.logs.length, 3, t.logs.join("\n"));
+  assert.match(t.logs[0], /^ingestion failed \(attempt 1\): .*; retrying in 0 ms$/);
+  assert.match(t.logs[1], /^ingestion recovered after 12 failed attempts since /);
+});
+
+Deno.test("while ingestion stays down, a summary at most every five minutes", async () => {
+  await using t = await setup({ refreshMs: 1000 });
+  t.upstream.mode = "http500";
+  t.ingestor.start();
+  // Two hours of failures at the 30 s cap.
+  while (t.clock.now().getTime() < Date.parse("2024-01-01T02:00:00.000Z")) {
+    (await t.sleeper.next()).wake();
+  }
+  const failing = t.logs.filter((line) => line.startsWith("ingestion"));
+  assert.match(failing[0], /^ingestion failed \(attempt 1\): .*HTTP 500/);
+  assert.ok(failing.length >= 20 && failing.length <= 25, failing.join("\n"));
+  assert.match(
+    failing[1],
+    /^ingestion still failing \(attempt \d+, failing since 2024-01-01T00:00:00.000Z\): .*HTTP 500.*; retrying in /,
+  );
 });

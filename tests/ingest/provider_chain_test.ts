@@ -385,7 +385,7 @@ Deno.test("ProviderChain asks providers in order and fails over within one round
     assert.ok(!round.coins.some((c) => c.symbol === "XRP" || c.symbol === "ADA"));
     assert.equal(
       logs.at(-1),
-      "provider second lacks 2 of first's top 10 coins (XRP, ADA); they are left out of this snapshot",
+      "provider second lacks 2 of first's top 10 coins (XRP, ADA); they are left out of its snapshots",
     );
   });
 
@@ -453,13 +453,15 @@ Deno.test("ProviderChain skips an open circuit, probes it when half-open, closes
     consecutive_failures: 3,
     last_error: "first.test answered HTTP 500",
     retry_at: new Date(clock.ms + 60_000).toISOString(),
+    wait_until: null,
   });
-  assert.equal(
-    logs.at(-1),
-    `provider first circuit open after 3 failed rounds; skipping it until ${
+  // One line when it started failing, one when its circuit opened: not one per round.
+  assert.deepEqual(logs, [
+    "provider first failed: first.test answered HTTP 500; trying second",
+    `provider first circuit open after 3 failed rounds; other providers are preferred until ${
       new Date(clock.ms + 60_000).toISOString()
     }`,
-  );
+  ]);
 
   // Open: not asked at all.
   const calls = first.calls.length;
@@ -478,18 +480,20 @@ Deno.test("ProviderChain skips an open circuit, probes it when half-open, closes
   first.heal();
   const round = await chain.fetchCoins(signal);
   assert.equal(round.source, "first");
-  assert.equal(logs.at(-1), "provider first answered again; circuit closed");
+  assert.equal(logs.at(-1), "provider first answered again after 4 failed rounds; circuit closed");
+  assert.equal(logs.length, 3, logs.join("\n"));
   assert.deepEqual(chain.statuses[0], {
     name: "first",
     state: "closed",
     consecutive_failures: 0,
     last_error: "first.test answered HTTP 500",
     retry_at: null,
+    wait_until: null,
   });
   assert.ok(second.calls.length >= 5);
 });
 
-Deno.test("ProviderChain probes the soonest circuit when every circuit is open", async () => {
+Deno.test("ProviderChain asks open circuits when no other provider answers", async () => {
   const { chain, first, second, clock, logs } = await chainSetup({ failureThreshold: 1 });
   first.failWith(http500());
   second.failWith(http500());
@@ -497,14 +501,75 @@ Deno.test("ProviderChain probes the soonest circuit when every circuit is open",
   assert.deepEqual(chain.statuses.map((s) => s.state), ["open", "open"]);
   clock.ms += 1000;
   second.heal();
-  // Both opened at the same moment, so the first in order is probed: it fails, second is skipped.
+  // Both circuits are open and the first fails again: the second is asked in the same round.
+  const round = await chain.fetchCoins(signal);
+  assert.equal(round.source, "second");
+  assert.equal(second.calls.length, 3, "one attempt and one quick retry in round 1, one probe");
+  assert.ok(!logs.some((line) => /every provider/.test(line)), logs.join("\n"));
+});
+
+Deno.test("a recovered primary is used by the next round while the fallback stays dead", async () => {
+  // The report: after a minute of faults with a dead fallback, probes alternated between the
+  // two and recovery took over 60 s. Now every round that gets no data asks the primary too.
+  const { chain, first, second, clock } = await chainSetup({ cooldownMs: 300_000 });
+  await chain.fetchCoins(signal);
+  first.failWith(http500());
+  second.failWith(new UpstreamError("second.test: connection refused", { cause: new TypeError() }));
+  for (let round = 0; round < 20; round++) {
+    await rejection(chain.fetchCoins(signal));
+    clock.ms += 3000;
+  }
+  assert.deepEqual(chain.statuses.map((s) => s.state), ["open", "open"]);
+  first.heal();
+  const round = await chain.fetchCoins(signal);
+  assert.equal(round.source, "first", "the primary serves the very next round");
+});
+
+Deno.test("a provider's Retry-After is honoured by the chain, and carried to the ingestor", async () => {
+  const { chain, first, second, clock } = await chainSetup();
+  await chain.fetchCoins(signal);
+  const limited = () =>
+    new UpstreamError("first.test answered HTTP 429", { status: 429, retryAfterMs: 120_000 });
+  first.failWith(limited());
+  second.failWith(limited());
   const error = await rejection(chain.fetchCoins(signal));
-  assert.match(logs.at(-2)!, /^every provider's circuit is open; probing first$/);
+  assert.equal(error.retryAfterMs, 120_000, "every provider asked to wait: the shortest wait");
+  assert.equal(chain.statuses[0].wait_until, new Date(clock.ms + 120_000).toISOString());
+  const calls = first.calls.length;
+  clock.ms += 60_000;
+  const waiting = await rejection(chain.fetchCoins(signal));
+  assert.match(waiting.message, /first skipped \(asked to wait until /);
+  assert.equal(first.calls.length, calls, "not asked before its Retry-After");
+  assert.equal(waiting.retryAfterMs, 60_000);
+  clock.ms += 60_000;
+  first.heal();
+  assert.equal((await chain.fetchCoins(signal)).source, "first");
+});
+
+Deno.test("a provider that stays down is summarised at most every few minutes", async () => {
+  const { chain, first, clock, logs } = await chainSetup({ summaryEveryMs: 300_000 });
+  await chain.fetchCoins(signal);
+  first.failWith(http500());
+  // An hour of rounds every 10 s, with the fallback serving.
+  for (let round = 0; round < 360; round++) {
+    await chain.fetchCoins(signal);
+    clock.ms += 10_000;
+  }
+  const about = logs.filter((line) => line.startsWith("provider first"));
+  assert.equal(about[0], "provider first failed: first.test answered HTTP 500; trying second");
+  assert.match(about[1], /^provider first circuit open after 3 failed rounds/);
+  const summaries = about.filter((line) => line.includes("still failing"));
+  // Once its circuit is open it is asked once per cool-down, and summarised at most every 5 min.
+  assert.ok(summaries.length <= 12, about.join("\n"));
+  assert.match(summaries[0], /^provider first still failing: \d+ failed rounds since .*, last: /);
+  assert.ok(about.length <= 14, about.join("\n"));
+  first.heal();
+  clock.ms += 60_000;
+  await chain.fetchCoins(signal);
   assert.match(
-    error.message,
-    /^all providers failed: first: .*; second skipped \(circuit open until /,
+    logs.at(-1)!,
+    /^provider first answered again after \d+ failed rounds; circuit closed$/,
   );
-  assert.deepEqual(second.calls.length, 2, "one attempt and one quick retry in round 1 only");
 });
 
 Deno.test("provider flags: order, keys from the environment, URLs and names checked", () => {
