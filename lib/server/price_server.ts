@@ -16,6 +16,24 @@ import {
   sampleBytes,
 } from "../wire/protocol.ts";
 
+/**
+ * The part of `Deno.Conn` the server uses, so a TLS connection of another implementation
+ * (`tls_listener.ts`) can be served the same way.
+ */
+export type Conn = Pick<Deno.Conn, "read" | "write" | "close" | "closeWrite" | "remoteAddr"> & {
+  /** TLS only: resolves once the handshake is done. */
+  handshake?(): Promise<unknown>;
+  /** TCP only. */
+  setNoDelay?(noDelay?: boolean): void;
+};
+
+/** The part of `Deno.Listener` the server uses. */
+export interface Listener {
+  accept(): Promise<Conn>;
+  close(): void;
+  readonly addr: Deno.Addr;
+}
+
 /** Limits on what one client can make the server hold; each has a server flag. */
 export interface Limits {
   /** Longest request in bytes. */
@@ -80,7 +98,7 @@ const SHUTDOWN_GRACE_MS = 4000;
 const LOGGED_ERRORS_PER_CONNECTION = 5;
 
 interface Connection {
-  readonly conn: Deno.Conn;
+  readonly conn: Conn;
   readonly address: string;
   readonly ip: string;
   readonly outbox: Outbox;
@@ -108,7 +126,7 @@ interface Connection {
  * each carrying everything queued so far, so lines never interleave and a burst costs one write.
  */
 class Outbox {
-  readonly #conn: Deno.Conn;
+  readonly #conn: Conn;
   readonly #onError: (error: unknown) => void;
   #queue: Uint8Array[] = [];
   #queued = 0;
@@ -120,7 +138,7 @@ class Outbox {
   /** ms when the write in flight began or last made progress, or 0. */
   writeStart = 0;
 
-  constructor(conn: Deno.Conn, onError: (error: unknown) => void) {
+  constructor(conn: Conn, onError: (error: unknown) => void) {
     this.#conn = conn;
     this.#onError = onError;
   }
@@ -278,7 +296,7 @@ export class PriceServer implements AsyncDisposable {
     requests: {},
     errors: {},
   };
-  readonly #listener: Deno.Listener;
+  readonly #listener: Listener;
   readonly #tls: boolean;
   readonly #market: Market;
   readonly #log: (line: string) => void;
@@ -291,12 +309,15 @@ export class PriceServer implements AsyncDisposable {
   #stopping = false;
   /** Connections that reset before they were accepted, for the log. */
   #peerGone = 0;
+  /** TLS handshakes that failed, timed out or were dropped for room, for the log. */
+  #handshakesDropped = 0;
   #serving: Promise<void> | null = null;
 
   /**
-   * @param listener a listener from `Deno.listen` or `Deno.listenTls`; the server owns it
+   * @param listener a listener from `Deno.listen`, `Deno.listenTls` or `listenTlsSockets`; the
+   *   server owns it
    */
-  constructor(listener: Deno.Listener, options: ServerOptions) {
+  constructor(listener: Listener, options: ServerOptions) {
     this.#listener = listener;
     this.#tls = options.tls ?? false;
     this.#market = options.market;
@@ -332,7 +353,7 @@ export class PriceServer implements AsyncDisposable {
     this.#sweeper = setInterval(() => this.#sweep(), sweepEvery);
     let backoffMs = 0;
     while (!this.#stopping) {
-      let conn: Deno.Conn;
+      let conn: Conn;
       try {
         conn = await this.#listener.accept();
         backoffMs = 0;
@@ -364,7 +385,7 @@ export class PriceServer implements AsyncDisposable {
     await this.#drain();
   }
 
-  #admit(conn: Deno.Conn): void {
+  #admit(conn: Conn): void {
     let described;
     try {
       described = describeAddress(conn.remoteAddr);
@@ -373,6 +394,15 @@ export class PriceServer implements AsyncDisposable {
     }
     const { address, ip } = described;
     const { maxConnections, maxConnectionsPerAddress } = this.limits;
+    if (this.#tls && this.#connections.size >= maxConnections) {
+      // A flood of TLS clients that never finish their handshake must not lock anyone out: the
+      // oldest unfinished handshake makes room (a real one takes milliseconds).
+      for (const state of this.#connections) {
+        if (!state.handshaking || state.closing) continue;
+        this.#dropHandshake(state, "closed to make room: TLS handshake not done");
+        break;
+      }
+    }
     const fromAddress = this.#perAddress.get(ip) ?? 0;
     if (
       this.#connections.size >= maxConnections ||
@@ -439,7 +469,7 @@ export class PriceServer implements AsyncDisposable {
   }
 
   /** Writes a last reply if the client takes it soon, then closes: never waits on a stuck peer. */
-  #farewell(conn: Deno.Conn, bytes: Uint8Array): void {
+  #farewell(conn: Conn, bytes: Uint8Array): void {
     let closed = false;
     const close = () => {
       if (closed) return;
@@ -459,15 +489,15 @@ export class PriceServer implements AsyncDisposable {
     const { conn, outbox } = state;
     try {
       if (this.#tls) {
-        await (conn as Deno.TlsConn).handshake();
+        await conn.handshake!();
         state.handshaking = false;
         state.lastActivity = state.lastRequest = Date.now();
       } else {
-        (conn as Deno.TcpConn).setNoDelay(true);
+        conn.setNoDelay?.(true);
       }
     } catch (error) {
       if (!state.closing) {
-        this.#log(`${state.address} TLS handshake failed: ${(error as Error).message}`);
+        this.#dropHandshake(state, `TLS handshake failed: ${(error as Error).message}`);
       }
       return;
     }
@@ -665,7 +695,10 @@ export class PriceServer implements AsyncDisposable {
       if (state.closing) continue;
       if (state.handshaking) {
         if (now - state.lastActivity > tlsHandshakeTimeoutMs) {
-          this.#expire(state, null, `TLS handshake not done within ${tlsHandshakeTimeoutMs} ms`);
+          this.#dropHandshake(
+            state,
+            `closed: TLS handshake not done within ${tlsHandshakeTimeoutMs} ms`,
+          );
         }
       } else if (state.outbox.writeStart !== 0) {
         // A client that stopped reading while we write: the same deadline as a slow request.
@@ -680,6 +713,17 @@ export class PriceServer implements AsyncDisposable {
         this.#expire(state, "TIMEOUT", `no request for ${idleTimeoutMs} ms`);
       }
     }
+  }
+
+  /**
+   * Closes a connection whose TLS handshake failed or took too long. Logs the 1st, 2nd, 4th,
+   * 8th… only, so a flood of silent TLS clients does not flood the log.
+   */
+  #dropHandshake(state: Connection, why: string): void {
+    this.#count(this.stats.errors, "TLS_HANDSHAKE");
+    const n = ++this.#handshakesDropped;
+    if ((n & (n - 1)) === 0) this.#log(`${state.address} ${why} (${n} so far)`);
+    this.#release(state);
   }
 
   #expire(state: Connection, code: ErrorCode | null, why: string): void {
@@ -737,7 +781,7 @@ export class PriceServer implements AsyncDisposable {
  * Closes our side, then reads and drops what the peer is still sending for a moment: closing
  * with unread bytes makes the kernel send a reset, which can destroy the reply just written.
  */
-async function lingeringClose(conn: Deno.Conn): Promise<void> {
+async function lingeringClose(conn: Conn): Promise<void> {
   const timer = setTimeout(() => {
     try {
       conn.close();
@@ -762,7 +806,7 @@ async function lingeringClose(conn: Deno.Conn): Promise<void> {
 }
 
 /** Writes every byte, however many calls that takes. */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+export async function writeAll(conn: Conn, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) {
     offset += await conn.write(bytes.subarray(offset));

@@ -14,6 +14,7 @@ import { Market } from "./market.ts";
 import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
 import { Repository } from "../storage/repository.ts";
 import { PriceServer } from "./price_server.ts";
+import { listenTlsSockets, TLS_SOCKET_MARGIN } from "./tls_listener.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
@@ -57,12 +58,14 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
     }
     const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
+    // TLS through node:tls, whose unfinished handshakes can be dropped (see tls_listener.ts).
     const listener = tls
-      ? Deno.listenTls({
+      ? await listenTlsSockets({
         hostname: config.host,
         port: config.port,
         cert: await Deno.readTextFile(config.tlsCert!),
         key: await Deno.readTextFile(config.tlsKey!),
+        maxSockets: config.limits.maxConnections + TLS_SOCKET_MARGIN,
       })
       : Deno.listen({ hostname: config.host, port: config.port });
     const server = new PriceServer(listener, { market, tls, limits: config.limits, log });
