@@ -647,6 +647,13 @@ function describe(err: unknown): string {
 function describeTls(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   if (/UnknownIssuer/.test(message)) return "certificate is not trusted (unknown issuer)";
+  // rustls refuses a CA certificate (basicConstraints CA:TRUE, what a bare `openssl req -x509`
+  // makes) as a server's own certificate: "invalid peer certificate: ... CaUsedAsEndEntity".
+  if (/CaUsedAsEndEntity/i.test(message)) {
+    return "the server's certificate is a CA certificate (CA:TRUE), which is refused as a " +
+      "server's own; make a fitting one with `deno task cert`, or with openssl add " +
+      '-addext "basicConstraints=critical,CA:FALSE" -addext "subjectAltName=DNS:<host>"';
+  }
   if (/NotValidForName/.test(message)) return "certificate is not valid for this host name";
   if (/Expired/.test(message)) return "certificate has expired";
   if (/NotValidYet/.test(message)) return "certificate is not valid yet";
