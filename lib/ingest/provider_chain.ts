@@ -59,6 +59,8 @@ export interface ProviderSettings {
   coinpaprikaUrl: string;
   cmcUrl: string;
   cmcKey?: string | undefined;
+  /** Deadline of one request, body included; 10 s when omitted. */
+  upstreamTimeoutSeconds?: number;
 }
 
 /** The CoinGecko `/coins/markets` provider. */
@@ -108,20 +110,28 @@ export function createProviders(
 ): { providers: Provider[]; notes: string[] } {
   const providers: Provider[] = [];
   const notes: string[] = [];
+  const timeoutMs = settings.upstreamTimeoutSeconds === undefined
+    ? undefined
+    : settings.upstreamTimeoutSeconds * 1000;
   for (const name of settings.providers) {
     switch (name) {
       case "coingecko":
         providers.push(
-          coingeckoProvider({ apiUrl: settings.apiUrl, apiKey: settings.apiKey, fetch }),
+          coingeckoProvider({ apiUrl: settings.apiUrl, apiKey: settings.apiKey, fetch, timeoutMs }),
         );
         break;
       case "coinpaprika":
-        providers.push(coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch }));
+        providers.push(coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch, timeoutMs }));
         break;
       case "coinmarketcap":
         if (settings.cmcKey) {
           providers.push(
-            coinmarketcapProvider({ apiKey: settings.cmcKey, baseUrl: settings.cmcUrl, fetch }),
+            coinmarketcapProvider({
+              apiKey: settings.cmcKey,
+              baseUrl: settings.cmcUrl,
+              fetch,
+              timeoutMs,
+            }),
           );
         } else {
           notes.push("provider coinmarketcap is listed but no --cmc-key is set; leaving it out");
