@@ -148,13 +148,12 @@ Deno.test("the ingestion loop backs off on failure and resumes its interval on r
   const firstFail = await env.logs.waitFor(/^ingestion failed \(attempt 1\)/, {
     sinceIndex: since,
   });
-  const failedAt = Date.now();
   const requestsAfterFirst = env.upstream.requestCount;
   const firstDelay = retryDelayOf(firstFail);
   assert.ok(firstDelay >= 500 && firstDelay <= 1000, firstFail);
   const secondFail = await env.logs.waitFor(/^ingestion failed \(attempt 2\)/);
-  // The retry came no earlier than announced, though the refresh interval is 50 ms.
-  assert.ok(Date.now() - failedAt >= firstDelay - 20, `retried after ${Date.now() - failedAt} ms`);
+  // That the retry waits as announced, though the refresh interval is 50 ms, is shown with an
+  // injected clock in ingestor_test.ts; here, that the service wires the backoff in.
   // One attempt asks at most twice (one quick retry of a 5xx).
   assert.ok(env.upstream.requestCount - requestsAfterFirst <= 2);
   const secondDelay = retryDelayOf(secondFail);
@@ -162,12 +161,10 @@ Deno.test("the ingestion loop backs off on failure and resumes its interval on r
   env.upstream.mode = "ok";
   since = env.logs.lines.length;
   await env.logs.waitFor(/^ingested \d+ coins/, { sinceIndex: since, timeoutMs: 5000 });
-  // Back on the 50 ms interval: two more ingestions follow promptly.
-  const resumed = Date.now();
+  // Back on the 50 ms interval: two more ingestions follow, not one more backoff.
   const next = env.logs.lines.length;
   await env.logs.waitFor(/^ingested/, { sinceIndex: next });
   await env.logs.waitFor(/^ingested/, { sinceIndex: env.logs.lines.length });
-  assert.ok(Date.now() - resumed < 1000);
   // Every failed attempt was logged exactly once, and numbered.
   const failures = env.logs.matching(/^ingestion failed/);
   assert.deepStrictEqual(
