@@ -12,9 +12,8 @@ import { DEFAULT_TIMEOUT_MS } from "../ingest/upstream_http.ts";
 import {
   DEFAULT_BREAKER_COOLDOWN_MS,
   DEFAULT_BREAKER_FAILURES,
-  PROVIDER_NAMES,
-} from "../ingest/provider_chain.ts";
-
+} from "../ingest/circuit_breaker.ts";
+import { PROVIDER_NAMES } from "../ingest/provider_chain.ts";
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
 
@@ -301,7 +300,7 @@ const INGEST_FLAGS = [
 const ALL_FLAGS: readonly FlagName[] = FLAGS.map((flag) => flag.name);
 
 /** The environment variable for a flag: `--api-url` is `CRYPTO_API_URL`. */
-export function envName(flag: string): string {
+function envName(flag: string): string {
   return `CRYPTO_${flag.toUpperCase().replaceAll("-", "_")}`;
 }
 

@@ -5,8 +5,8 @@ import { fetchPaprikaTickers } from "../../lib/ingest/coinpaprika.ts";
 import { parseServerArgs, type ServerConfig, serverHelp } from "../../lib/server/config.ts";
 import { UsageError } from "../../lib/util/usage_error.ts";
 import { CMC_FIXTURE, PAPRIKA_FIXTURE } from "../fakes/fake_providers.ts";
+import { CircuitBreaker } from "../../lib/ingest/circuit_breaker.ts";
 import {
-  CircuitBreaker,
   createProviders,
   type Provider,
   ProviderChain,
