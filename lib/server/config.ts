@@ -365,6 +365,34 @@ function isLoopback(hostname: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** What a program's first step settles: the settings to run with, or the exit code. */
+export type Startup<C> = { config: C } | { exitCode: number };
+
+/**
+ * The first step of `server.ts` and `deno task ingest`: parses the command line and environment,
+ * or answers `--help` and `--version` on standard output, or a bad usage with one line on
+ * standard error and exit code 2.
+ */
+export function startup<C>(
+  program: string,
+  help: () => string,
+  parse: () => { action: "help" } | { action: "version" } | { config: C },
+): Startup<C> {
+  let command;
+  try {
+    command = parse();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\nRun with --help for the flags.`);
+    return { exitCode: 2 };
+  }
+  if (!("config" in command)) {
+    console.log(command.action === "help" ? help() : `${program} ${VERSION}`);
+    return { exitCode: 0 };
+  }
+  return { config: command.config };
+}
+
 /** What a command line of `deno task ingest` asks for. */
 export type IngestCommand =
   | { action: "help" }
