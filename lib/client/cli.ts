@@ -6,15 +6,16 @@
  */
 
 import { parseArgs } from "node:util";
-import config from "../../deno.json" with { type: "json" };
+import { UsageError } from "../util/usage_error.ts";
+import { VERSION } from "../util/version.ts";
 import {
-  type ConnectOptions,
   HISTORY_RANGES,
   type HistoryRange,
+  isCurrencyCode,
   isSymbol,
   MAX_WATCHED,
-  PriceClient,
-} from "./price_client.ts";
+} from "../wire/protocol.ts";
+import { type ConnectOptions, PriceClient } from "./price_client.ts";
 import { formatCoin, formatCurrencies, formatHistory, formatInfo, formatTable } from "./format.ts";
 import { currencyUnit, historyIn } from "./currency.ts";
 import { readLines, runMenu } from "./menu.ts";
@@ -56,9 +57,6 @@ export interface CliIO {
 
 /** Exit codes of the client. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
-
-/** The client's version, from deno.json. */
-export const VERSION: string = config.version;
 
 /** The `--help` text. */
 export const HELP = `Usage: crypto-client [OPTIONS] [COMMAND]
@@ -105,10 +103,6 @@ Exit status:
   1  server error (e.g. unknown coin or currency), connection error or unreadable --ca file
   2  bad usage: unknown option or command, missing symbol, bad range, currency or port
 `;
-
-class UsageError extends Error {
-  override name = "UsageError";
-}
 
 type Command =
   | { kind: "menu" }
@@ -286,7 +280,7 @@ function invocation(
   if (values.ca === "") throw new UsageError("--ca needs a file name");
   let currency: string | undefined;
   if (values.currency !== undefined) {
-    if (!/^[A-Za-z]{2,10}$/.test(values.currency)) {
+    if (!isCurrencyCode(values.currency.toUpperCase())) {
       throw new UsageError(
         `--currency needs a currency code such as EUR or VND, got "${values.currency}"`,
       );

@@ -9,11 +9,11 @@
  */
 
 import type { Coin } from "../wire/coin.ts";
+import { describeUrl } from "../util/describe_url.ts";
+import { isRecord } from "../util/is_record.ts";
 import {
-  describeUrl,
   type FieldNames,
   invalid,
-  isRecord,
   keepNumberText,
   kindOf,
   type ProviderRequestOptions,
@@ -28,7 +28,7 @@ import {
 /** The CoinMarketCap Pro API base URL. */
 export const CMC_URL = "https://pro-api.coinmarketcap.com";
 /** The header that carries the API key. */
-export const CMC_KEY_HEADER = "X-CMC_PRO_API_KEY";
+const CMC_KEY_HEADER = "X-CMC_PRO_API_KEY";
 /** `listings/latest` serves at most this many coins per request. */
 export const CMC_MAX_LIMIT = 5000;
 

@@ -29,12 +29,14 @@
  */
 
 import type { Coin } from "../wire/coin.ts";
-import { describeApiUrl, fetchMarkets, MAX_TOP as COINGECKO_MAX_TOP } from "./coingecko.ts";
+import { DEFAULT_API_URL, fetchMarkets, MAX_TOP as COINGECKO_MAX_TOP } from "./coingecko.ts";
 import { CMC_MAX_LIMIT, CMC_URL, fetchCmcListings } from "./coinmarketcap.ts";
 import { COINPAPRIKA_URL, fetchPaprikaTickers } from "./coinpaprika.ts";
-import { abortableSleep } from "./ingestor.ts";
-import { describeUrl, type ProviderRequestOptions, UpstreamError } from "./upstream_http.ts";
+import { abortableSleep } from "../util/abortable_sleep.ts";
+import { describeUrl } from "../util/describe_url.ts";
+import { type ProviderRequestOptions, UpstreamError } from "./upstream_http.ts";
 import { brief, FailureLog } from "./failure_log.ts";
+import { type BreakerOptions, type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
 
 /** A source of the top coins by market cap in USD. */
 export interface Provider {
@@ -54,8 +56,6 @@ export interface Provider {
 
 /** The provider names `--providers` accepts, in the default order of preference. */
 export const PROVIDER_NAMES = ["coingecko", "coinpaprika", "coinmarketcap"] as const;
-/** One of {@linkcode PROVIDER_NAMES}. */
-export type ProviderName = typeof PROVIDER_NAMES[number];
 
 /** Where each provider is and how to authenticate; `ServerConfig` has these fields. */
 export interface ProviderSettings {
@@ -69,22 +69,24 @@ export interface ProviderSettings {
   cmcKey?: string | undefined;
   /** Most bytes of one answer, decompressed; defaults to `DEFAULT_MAX_BYTES`. */
   maxUpstreamBytes?: number;
+  /** Deadline of one request, body included; 10 s when omitted. */
+  upstreamTimeoutSeconds?: number;
 }
 
 /** The CoinGecko `/coins/markets` provider. */
-export function coingeckoProvider(
+function coingeckoProvider(
   options: { apiUrl?: string; apiKey?: string } & ProviderRequestOptions = {},
 ): Provider {
   return {
     name: "coingecko",
-    host: describeApiUrl(options.apiUrl),
+    host: describeUrl(options.apiUrl ?? DEFAULT_API_URL),
     maxTop: COINGECKO_MAX_TOP,
     fetchTop: (top, signal) => fetchMarkets({ ...options, top, signal }),
   };
 }
 
 /** The keyless CoinPaprika `/v1/tickers` provider. */
-export function coinpaprikaProvider(
+function coinpaprikaProvider(
   options: { baseUrl?: string } & ProviderRequestOptions = {},
 ): Provider {
   return {
@@ -95,7 +97,7 @@ export function coinpaprikaProvider(
 }
 
 /** The CoinMarketCap `listings/latest` provider; it needs a key. */
-export function coinmarketcapProvider(
+function coinmarketcapProvider(
   options: { apiKey: string; baseUrl?: string } & ProviderRequestOptions,
 ): Provider {
   return {
@@ -119,15 +121,26 @@ export function createProviders(
   const providers: Provider[] = [];
   const notes: string[] = [];
   const maxBytes = settings.maxUpstreamBytes;
+  const timeoutMs = settings.upstreamTimeoutSeconds === undefined
+    ? undefined
+    : settings.upstreamTimeoutSeconds * 1000;
   for (const name of settings.providers) {
     switch (name) {
       case "coingecko":
         providers.push(
-          coingeckoProvider({ apiUrl: settings.apiUrl, apiKey: settings.apiKey, fetch, maxBytes }),
+          coingeckoProvider({
+            apiUrl: settings.apiUrl,
+            apiKey: settings.apiKey,
+            fetch,
+            timeoutMs,
+            maxBytes,
+          }),
         );
         break;
       case "coinpaprika":
-        providers.push(coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch, maxBytes }));
+        providers.push(
+          coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch, timeoutMs, maxBytes }),
+        );
         break;
       case "coinmarketcap":
         if (settings.cmcKey) {
@@ -137,6 +150,7 @@ export function createProviders(
               baseUrl: settings.cmcUrl,
               fetch,
               maxBytes,
+              timeoutMs,
             }),
           );
         } else {
@@ -150,102 +164,6 @@ export function createProviders(
     }
   }
   return { providers, notes };
-}
-
-/** `closed`: used; `open`: skipped until its cool-down ends; `half-open`: one probe allowed. */
-export type BreakerState = "closed" | "open" | "half-open";
-
-/** Options of {@linkcode CircuitBreaker}. */
-export interface BreakerOptions {
-  /** Failed rounds in a row that open the circuit; defaults to 3. */
-  failureThreshold?: number;
-  /** How long an open circuit skips the provider, in milliseconds; defaults to 5 minutes. */
-  cooldownMs?: number;
-  /** Milliseconds since the epoch; defaults to `Date.now`. */
-  now?: () => number;
-}
-
-/** The default of {@linkcode BreakerOptions.failureThreshold}. */
-export const DEFAULT_BREAKER_FAILURES = 3;
-/** The default of {@linkcode BreakerOptions.cooldownMs}. */
-export const DEFAULT_BREAKER_COOLDOWN_MS = 300_000;
-
-/**
- * Counts a provider's failed rounds: closed → open after `failureThreshold` in a row → half-open
- * once `cooldownMs` has passed → closed on a success, or open again (a new cool-down) on a
- * failure. The half-open state is derived from the clock, so no timer is needed.
- */
-export class CircuitBreaker {
-  readonly failureThreshold: number;
-  readonly cooldownMs: number;
-  readonly #now: () => number;
-  #failures = 0;
-  #openedAt: number | null = null;
-  #lastError: string | null = null;
-  #notBefore = 0;
-
-  constructor(options: BreakerOptions = {}) {
-    const failures = options.failureThreshold ?? DEFAULT_BREAKER_FAILURES;
-    const cooldownMs = options.cooldownMs ?? DEFAULT_BREAKER_COOLDOWN_MS;
-    if (!Number.isInteger(failures) || failures < 1) {
-      throw new RangeError(`Cannot open after ${failures} failures: expected a positive integer`);
-    }
-    if (!(cooldownMs >= 0)) {
-      throw new RangeError(`Cannot cool down for ${cooldownMs} ms: expected 0 or more`);
-    }
-    this.failureThreshold = failures;
-    this.cooldownMs = cooldownMs;
-    this.#now = options.now ?? Date.now;
-  }
-
-  /** The state now. */
-  get state(): BreakerState {
-    if (this.#openedAt === null) return "closed";
-    return this.#now() >= this.#openedAt + this.cooldownMs ? "half-open" : "open";
-  }
-
-  /** Failed rounds in a row. */
-  get consecutiveFailures(): number {
-    return this.#failures;
-  }
-
-  /** The last failure's message, kept after a success for INFO; null before any failure. */
-  get lastError(): string | null {
-    return this.#lastError;
-  }
-
-  /** When an open circuit lets a probe through (ms since the epoch); null when closed. */
-  get retryAt(): number | null {
-    return this.#openedAt === null ? null : this.#openedAt + this.cooldownMs;
-  }
-
-  /** Until when (ms since the epoch) the provider asked not to be called (`Retry-After`). */
-  get notBefore(): number {
-    return this.#notBefore;
-  }
-
-  /** Records a successful round; returns the state it left. */
-  recordSuccess(): BreakerState {
-    const before = this.state;
-    this.#failures = 0;
-    this.#openedAt = null;
-    this.#notBefore = 0;
-    return before;
-  }
-
-  /**
-   * Records a failed round, and the wait the provider asked for, if any; returns the new state.
-   */
-  recordFailure(message: string, retryAfterMs?: number): BreakerState {
-    const before = this.state;
-    this.#failures++;
-    this.#lastError = message;
-    this.#notBefore = retryAfterMs === undefined ? 0 : this.#now() + retryAfterMs;
-    if (before === "half-open" || this.#failures >= this.failureThreshold) {
-      this.#openedAt = this.#now();
-    }
-    return this.state;
-  }
 }
 
 /** One provider's state, as INFO reports it. */

@@ -6,9 +6,11 @@
  * @module
  */
 
-import { sample } from "../wire/protocol.ts";
 import type { Coin } from "../wire/coin.ts";
-import config from "../../deno.json" with { type: "json" };
+import { MAX_SYMBOL_LENGTH } from "../wire/protocol.ts";
+import { describeUrl } from "../util/describe_url.ts";
+import { sample } from "../util/sample.ts";
+import { VERSION } from "../util/version.ts";
 
 /** How long one request may take, body included, before it fails. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -24,7 +26,7 @@ export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 const MAX_REDIRECTS = 3;
 
 /** The `user-agent` sent with every request. */
-export const USER_AGENT = `crypto-price-server/${config.version}`;
+const USER_AGENT = `crypto-price-server/${VERSION}`;
 
 /** The upstream failed or answered something unusable. */
 export class UpstreamError extends Error {
@@ -45,7 +47,7 @@ export class UpstreamError extends Error {
 }
 
 /** A number that remembers the JSON text it was parsed from. */
-export class ExactNumber {
+class ExactNumber {
   constructor(readonly value: number, readonly text: string) {}
 }
 
@@ -249,7 +251,7 @@ function tooLarge(host: string, maxBytes: number, detail: string): UpstreamError
  * Parses a `Retry-After` header (delay in seconds or an HTTP-date) into milliseconds.
  * Returns `undefined` when absent or unparsable; dates in the past give 0.
  */
-export function parseRetryAfter(
+function parseRetryAfter(
   value: string | null,
   now: number = Date.now(),
 ): number | undefined {
@@ -259,15 +261,6 @@ export function parseRetryAfter(
   // An HTTP-date always has letters; this keeps Date.parse from reading "-5" as a year.
   const date = /[a-z]/i.test(text) ? Date.parse(text) : NaN;
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/** The host of a URL, for messages: never the path, query or credentials. */
-export function describeUrl(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "the upstream";
-  }
 }
 
 /** Request options every provider client takes. */
@@ -282,8 +275,6 @@ export interface ProviderRequestOptions {
   signal?: AbortSignal;
 }
 
-/** Longest symbol accepted, in UTF-16 units (the protocol's lookup key has the same bound). */
-export const MAX_SYMBOL_CHARS = 32;
 /** Longer names are cut to this many characters (the longest real top-250 name has 38). */
 export const MAX_NAME_CHARS = 64;
 /** Longest number or date text accepted; real ones have at most 25 characters. */
@@ -340,12 +331,12 @@ export function validateCoin(
   let where = `coin #${context.index + 1}`;
   if (
     !isNonEmptyString(symbol) || HOSTILE_IN_SYMBOL.test(symbol) ||
-    symbol.length > MAX_SYMBOL_CHARS
+    symbol.length > MAX_SYMBOL_LENGTH
   ) {
     throw invalid(
       host,
       where,
-      `${names.symbol} must be a word of at most ${MAX_SYMBOL_CHARS} printable characters`,
+      `${names.symbol} must be a word of at most ${MAX_SYMBOL_LENGTH} printable characters`,
       symbol,
     );
   }
@@ -409,7 +400,7 @@ export function uniqueBySymbol(coins: Iterable<Coin>): Coin[] {
 }
 
 /** The most specific message of an error chain; fetch wraps the useful one in `cause`. */
-export function reasonOf(error: unknown): string {
+function reasonOf(error: unknown): string {
   while (error instanceof Error && error.cause instanceof Error) error = error.cause;
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/^error sending request for url \([^)]*\): /, "");
@@ -453,11 +444,6 @@ export function quote(text: string, max = 40): string {
 /** Replaces every occurrence of `secret` in `text` with `***`. */
 export function redact(text: string, secret: string | undefined): string {
   return secret ? text.replaceAll(secret, "***") : text;
-}
-
-/** A plain JSON object (not null, not a list). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** A string with something other than white space. */

@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { Coin } from "../wire/coin.ts";
-import type { ExchangeRate } from "../ingest/coingecko.ts";
+import type { Coin, ExchangeRate } from "../wire/coin.ts";
 import { type Pricing, USD_PRICING } from "../wire/protocol.ts";
 
 /** Exchange rates as stored: keyed by upper-case code, with when they were fetched. */
@@ -26,7 +25,7 @@ export function ratesFrom(fetched: ReadonlyMap<string, ExchangeRate>, fetchedAt:
  * Converts a USD amount. Multiplying before dividing keeps one rounding step fewer for the
  * common case where `rate[X]` and `rate[USD]` share a scale.
  */
-export function convertUsd(amount: number, rates: Rates, code: string): number {
+function convertUsd(amount: number, rates: Rates, code: string): number {
   const target = rates.byCode.get(code);
   const usd = rates.byCode.get("USD");
   if (target === undefined || usd === undefined) {

@@ -6,7 +6,8 @@
  */
 
 import { fetchExchangeRates } from "../ingest/coingecko.ts";
-import { type ServerConfig, VERSION } from "./config.ts";
+import type { ServerConfig } from "./config.ts";
+import { VERSION } from "../util/version.ts";
 import { ratesFrom } from "./currency.ts";
 import { Ingestor } from "../ingest/ingestor.ts";
 import { brief, FailureLog } from "../ingest/failure_log.ts";
@@ -79,6 +80,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       apiKey: config.apiKey,
       fetch: deps.fetch,
       maxBytes: config.maxUpstreamBytes,
+      timeoutMs: config.upstreamTimeoutSeconds * 1000,
     };
     const pruner = new HistoryPruner(repository, config.historyDays, log);
     const { providers, notes } = createProviders(config, deps.fetch);

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { ConnectionError, PriceClient } from "../../lib/client/price_client.ts";
+import { commandWorks } from "../helpers.ts";
 
-const hasOpenssl = await new Deno.Command("openssl", { args: ["version"], stdout: "null" })
-  .output().then((o) => o.success, () => false);
+const hasOpenssl = await commandWorks("openssl", ["version"]);
 
 Deno.test({
   name: "a CA:TRUE server certificate: the error says what is wrong and how to make a fitting one",

@@ -12,7 +12,7 @@ import {
   UpstreamError,
 } from "../../lib/ingest/upstream_http.ts";
 import { fetchMarkets } from "../../lib/ingest/coingecko.ts";
-import { FIXTURE, LineClient, startTestService } from "../helpers.ts";
+import { FIXTURE, LineClient, startTestService, withDeadline } from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 
 const enc = new TextEncoder();
@@ -52,15 +52,6 @@ function endlessList(total: number) {
   return { body, cancelled: cancelled.promise };
 }
 
-/** Rejects after `ms`: a safety net that fails a test instead of letting it hang. */
-function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
 Deno.test("an answer larger than the cap fails while it streams, not at the deadline", async () => {
   // 200 MB, as in the report; the cap stops reading long before.
   const huge = endlessList(200 * 1024 * 1024);
@@ -75,7 +66,7 @@ Deno.test("an answer larger than the cap fails while it streams, not at the dead
   assert.match(error.message, /^127\.0\.0\.1:\d+ sent an answer over 1048576 bytes/);
   assert.match(error.message, /--max-upstream-bytes/);
   // The download was cancelled, so the upstream stopped producing near the cap.
-  const sent = await deadline(huge.cancelled, 10_000, "cancelling the body");
+  const sent = await withDeadline(huge.cancelled, "cancelling the body", 10_000);
   assert.ok(sent < 16 * 1024 * 1024, `the upstream produced ${sent} bytes`);
 });
 
@@ -148,7 +139,7 @@ Deno.test("other clients are answered while the server reads a huge answer", asy
   let pings = 0;
   // Every PING while the body streams in is answered within a generous deadline.
   while (!done) {
-    const reply = await deadline(client.request({ data: "PING" }), 2000, `PING #${pings + 1}`);
+    const reply = await withDeadline(client.request({ data: "PING" }), `PING #${pings + 1}`, 2000);
     assert.equal(reply.status, "OK");
     pings++;
   }
@@ -304,11 +295,7 @@ Deno.test("hostile names from a live upstream are served cleaned, to a client wi
   await using client = await LineClient.connect(env.port);
   // MARKET ALL is far larger than 1024 bytes; a client that reads still gets all of it, twice.
   for (let i = 0; i < 2; i++) {
-    const reply = await deadline(
-      client.request({ data: "MARKET ALL", v: 2 }),
-      10_000,
-      "MARKET ALL",
-    );
+    const reply = await withDeadline(client.request({ data: "MARKET ALL", v: 2 }), "MARKET ALL");
     assert.equal(reply.status, "OK");
     const data = reply.data as { name: string }[];
     assert.equal(data.length, 100);

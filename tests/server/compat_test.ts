@@ -4,51 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { generateSelfSigned } from "../../lib/server/cert.ts";
-import { LineClient, startTestService } from "../helpers.ts";
+import { commandWorks, LineClient, runWithInput as run, startTestService } from "../helpers.ts";
 
 const PYTHON = "python3";
 const ORIGINAL_CLIENT = new URL("../clients/original_client.py", import.meta.url).pathname;
 
-async function which(command: string): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(command, {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-async function run(
-  command: string,
-  args: string[],
-  stdin: string,
-): Promise<{ code: number; out: string; err: string }> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
-}
-
-const hasPython = await which(PYTHON);
-const hasOpenssl = await which("openssl").then(async (ok) =>
-  ok ||
-  (await new Deno.Command("openssl", { args: ["version"], stdout: "null" }).output().then(
-    (o) => o.success,
-    () => false,
-  ))
-);
+const hasPython = await commandWorks(PYTHON, ["--version"]);
+const hasOpenssl = await commandWorks("openssl", ["version"]);
 
 async function tlsFiles(dir: string): Promise<{ cert: string; key: string; certPem: string }> {
   const { cert, key } = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"] });

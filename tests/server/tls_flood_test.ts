@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { generateSelfSigned } from "../../lib/server/cert.ts";
 import { TLS_SOCKET_MARGIN } from "../../lib/server/tls_listener.ts";
-import { LineClient } from "../helpers.ts";
+import { commandWorks, LineClient, runWithInput as run, withDeadline } from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { ServerProcess } from "../server_process.ts";
 
@@ -21,18 +21,9 @@ const MAX_CONNECTIONS = 100;
  */
 const BOUND = 2 * (MAX_CONNECTIONS + TLS_SOCKET_MARGIN) + 8;
 
-async function works(command: string, args: string[]): Promise<boolean> {
-  try {
-    return (await new Deno.Command(command, { args, stdout: "null", stderr: "null" }).output())
-      .success;
-  } catch {
-    return false;
-  }
-}
-
-const hasProc = await works("ls", ["/proc/self/fd"]);
-const hasPython = await works("python3", ["--version"]);
-const hasOpenssl = await works("openssl", ["version"]);
+const hasProc = await commandWorks("ls", ["/proc/self/fd"]);
+const hasPython = await commandWorks("python3", ["--version"]);
+const hasOpenssl = await commandWorks("openssl", ["version"]);
 
 /** Descriptors open in process `pid`; `ls` reads /proc, which Deno allows only with -A. */
 async function openFds(pid: number): Promise<number> {
@@ -43,15 +34,6 @@ async function openFds(pid: number): Promise<number> {
   }).output();
   assert.ok(success, `cannot list /proc/${pid}/fd`);
   return new TextDecoder().decode(stdout).split("\n").filter((line) => line !== "").length;
-}
-
-/** Rejects after `ms`: a safety net that fails a test instead of letting it hang. */
-function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** The first bytes a real TLS client sends: a whole ClientHello, captured on a local socket. */
@@ -67,20 +49,6 @@ async function captureClientHello(): Promise<Uint8Array> {
   client.close();
   assert.equal(buffer[0], 0x16, "a TLS handshake record");
   return buffer.slice(0, n);
-}
-
-async function run(command: string, args: string[], stdin: string) {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
 }
 
 Deno.test({
@@ -146,7 +114,7 @@ Deno.test({
           }
           await watch();
           // A proper client is served while the attackers hold their connections.
-          const reply = await deadline(proper(), 3000, "a proper TLS request during the flood");
+          const reply = await withDeadline(proper(), "a proper TLS request during the flood", 3000);
           assert.deepEqual(reply, { status: "OK", data: 20220 });
           await watch();
           assert.ok(
