@@ -1,6 +1,6 @@
 /**
  * Every way the upstream fails, through the real service: the last good data keeps being served,
- * each failed attempt is logged once, retries back off, new prices are picked up on recovery,
+ * a failure is logged when it starts (not every attempt), retries back off, new prices are picked up on recovery,
  * old data is flagged stale, plain http:// is refused off loopback and the API key never leaks.
  */
 import assert from "node:assert/strict";
