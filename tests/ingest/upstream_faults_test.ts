@@ -1,7 +1,8 @@
 /**
  * Every way the upstream fails, through the real service: the last good data keeps being served,
- * a failure is logged when it starts (not every attempt), retries back off, new prices are picked up on recovery,
- * old data is flagged stale, plain http:// is refused off loopback and the API key never leaks.
+ * a failure is logged when it starts (not at every attempt), retries back off, new prices are
+ * picked up on recovery, old data is flagged stale, plain http:// is refused off loopback and the
+ * API key never leaks.
  */
 import assert from "node:assert/strict";
 import { parseServerArgs } from "../../lib/server/config.ts";
