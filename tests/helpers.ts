@@ -8,6 +8,7 @@
 import type { Coin, Snapshot } from "../lib/wire/coin.ts";
 import type { CoinView } from "../lib/client/price_client.ts";
 import { fetchMarkets } from "../lib/ingest/coingecko.ts";
+import { generateSelfSigned } from "../lib/server/cert.ts";
 import { parseServerArgs } from "../lib/server/config.ts";
 import { type FakeUpstream, startFakeUpstream } from "./fakes/fake_upstream.ts";
 import { type Service, startService } from "../lib/server/service.ts";
@@ -327,4 +328,14 @@ export async function runWithInput(
   await writer.close();
   const { code, stdout, stderr } = await child.output();
   return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
+}
+
+/** A self-signed certificate for `localhost` and `127.0.0.1`, written to `dir` as PEM files. */
+export async function tlsFiles(
+  dir: string,
+): Promise<{ cert: string; key: string; certPem: string }> {
+  const { cert, key } = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"] });
+  await Deno.writeTextFile(`${dir}/cert.pem`, cert);
+  await Deno.writeTextFile(`${dir}/key.pem`, key, { mode: 0o600 });
+  return { cert: `${dir}/cert.pem`, key: `${dir}/key.pem`, certPem: cert };
 }

@@ -3,21 +3,19 @@
  * OpenSSL's s_client, and hostile peers on the TLS port.
  */
 import assert from "node:assert/strict";
-import { generateSelfSigned } from "../../lib/server/cert.ts";
-import { commandWorks, LineClient, runWithInput as run, startTestService } from "../helpers.ts";
+import {
+  commandWorks,
+  LineClient,
+  runWithInput as run,
+  startTestService,
+  tlsFiles,
+} from "../helpers.ts";
 
 const PYTHON = "python3";
 const ORIGINAL_CLIENT = new URL("../clients/original_client.py", import.meta.url).pathname;
 
 const hasPython = await commandWorks(PYTHON, ["--version"]);
 const hasOpenssl = await commandWorks("openssl", ["version"]);
-
-async function tlsFiles(dir: string): Promise<{ cert: string; key: string; certPem: string }> {
-  const { cert, key } = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"] });
-  await Deno.writeTextFile(`${dir}/cert.pem`, cert);
-  await Deno.writeTextFile(`${dir}/key.pem`, key, { mode: 0o600 });
-  return { cert: `${dir}/cert.pem`, key: `${dir}/key.pem`, certPem: cert };
-}
 
 Deno.test({
   name: "the original Python client works unchanged (menu 1, then 2 BTC, then an unknown coin)",

@@ -5,9 +5,14 @@
  * proper TLS clients (Deno, the original Python client, openssl s_client) are served meanwhile.
  */
 import assert from "node:assert/strict";
-import { generateSelfSigned } from "../../lib/server/cert.ts";
 import { TLS_SOCKET_MARGIN } from "../../lib/server/tls_listener.ts";
-import { commandWorks, LineClient, runWithInput as run, withDeadline } from "../helpers.ts";
+import {
+  commandWorks,
+  LineClient,
+  runWithInput as run,
+  tlsFiles,
+  withDeadline,
+} from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { ServerProcess } from "../server_process.ts";
 
@@ -56,9 +61,7 @@ Deno.test({
   ignore: !hasProc,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "crypto-tls-flood-" });
-    const { cert, key } = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"] });
-    await Deno.writeTextFile(`${dir}/cert.pem`, cert);
-    await Deno.writeTextFile(`${dir}/key.pem`, key, { mode: 0o600 });
+    const { certPem: cert } = await tlsFiles(dir);
     await using upstream = await startFakeUpstream();
     await using server = new ServerProcess([
       "--port",
