@@ -28,16 +28,20 @@ async function run(
   args: string[],
   stdin: string,
 ): Promise<{ code: number; out: string; err: string }> {
+  // A safety net, not a wait: a client still running after 30 s is killed and the test fails.
+  const deadline = AbortSignal.timeout(30_000);
   const child = new Deno.Command(command, {
     args,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
+    signal: deadline,
   }).spawn();
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(stdin));
   await writer.close();
   const { code, stdout, stderr } = await child.output();
+  if (deadline.aborted) throw new Error(`${command} did not finish within 30 s`);
   return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
 }
 
