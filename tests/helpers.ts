@@ -97,6 +97,33 @@ export async function withDeadline<T>(
 }
 
 /**
+ * Runs a command to its end, with a deadline: a process still running then is killed and the
+ * call fails naming `what`, so a stuck child cannot hang the test run. With `stdin`, that text
+ * is piped to the process, then its standard input is closed.
+ */
+export async function outputWithin(
+  command: string | URL,
+  options: Deno.CommandOptions,
+  what: string,
+  timeoutMs = 60_000,
+  stdin?: string,
+): Promise<Deno.CommandOutput> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  let output;
+  if (stdin === undefined) {
+    output = await new Deno.Command(command, { ...options, signal }).output();
+  } else {
+    const child = new Deno.Command(command, { ...options, stdin: "piped", signal }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+    output = await child.output();
+  }
+  if (signal.aborted) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+  return output;
+}
+
+/**
  * A plain socket client for tests: sends raw bytes, reads reply lines. Every read has a deadline
  * ({@linkcode READ_DEADLINE_MS} unless given): past it the connection is closed and the read
  * fails with a message, so a test never hangs on a server that does not answer.
@@ -311,22 +338,22 @@ export async function commandWorks(command: string, args: string[]): Promise<boo
   }
 }
 
-/** Runs `command` with `stdin` as its input, and returns its exit code and output. */
+/**
+ * Runs `command` with `stdin` as its input (within 30 s, see {@linkcode outputWithin}), and
+ * returns its exit code and output as text.
+ */
 export async function runWithInput(
   command: string,
   args: string[],
   stdin: string,
 ): Promise<{ code: number; out: string; err: string }> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
+  const { code, stdout, stderr } = await outputWithin(
+    command,
+    { args, stdout: "piped", stderr: "piped" },
+    command,
+    30_000,
+    stdin,
+  );
   return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
 }
 

@@ -56,7 +56,7 @@ export interface CliIO {
 }
 
 /** Exit codes of the client. */
-export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
+const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
 
 /** The `--help` text. */
 export const HELP = `Usage: crypto-client [OPTIONS] [COMMAND]
