@@ -6,7 +6,8 @@
  */
 
 import { fetchExchangeRates } from "../ingest/coingecko.ts";
-import { type ServerConfig, VERSION } from "./config.ts";
+import type { ServerConfig } from "./config.ts";
+import { VERSION } from "../util/version.ts";
 import { ratesFrom } from "./currency.ts";
 import { Ingestor } from "../ingest/ingestor.ts";
 import { Market } from "./market.ts";
@@ -71,7 +72,12 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const finished = server.serve();
 
     const upstream = new URL(config.apiUrl).host;
-    const request = { apiUrl: config.apiUrl, apiKey: config.apiKey, fetch: deps.fetch };
+    const request = {
+      apiUrl: config.apiUrl,
+      apiKey: config.apiKey,
+      fetch: deps.fetch,
+      timeoutMs: config.upstreamTimeoutSeconds * 1000,
+    };
     const pruner = new HistoryPruner(repository, config.historyDays, log);
     const sizer = new SizeGauge(repository);
     sizer.refresh();

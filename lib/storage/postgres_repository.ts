@@ -15,8 +15,7 @@
  */
 
 import postgres from "postgres";
-import type { Snapshot } from "../wire/coin.ts";
-import type { ExchangeRate } from "../ingest/coingecko.ts";
+import type { ExchangeRate, Snapshot } from "../wire/coin.ts";
 import {
   type HistorySeries,
   type Repository,
