@@ -13,7 +13,7 @@ import { Ingestor } from "../ingest/ingestor.ts";
 import { Market } from "./market.ts";
 import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
 import type { Repository } from "../storage/repository.ts";
-import { describeDatabase, openRepository } from "../storage/open_repository.ts";
+import { openRepository } from "../storage/open_repository.ts";
 import { PriceServer } from "./price_server.ts";
 
 /** A running service. */
@@ -141,7 +141,11 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
           upstream,
         },
         providers: chain.statuses,
-        database: { path: describeDatabase(config.db), size_bytes: sizer.bytes },
+        database: {
+          engine: repository.engine,
+          path: repository.description,
+          size_bytes: sizer.bytes,
+        },
       };
     };
     ingestor.start();
