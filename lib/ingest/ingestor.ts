@@ -16,15 +16,25 @@ import { abortableSleep } from "../util/abortable_sleep.ts";
 import { formatDuration } from "../util/format_duration.ts";
 import { UpstreamError } from "./upstream_http.ts";
 import { createProviders, ProviderChain, type ProviderSettings } from "./provider_chain.ts";
-import { Repository } from "../storage/repository.ts";
+import type { Repository, SaveOptions, StoredRates } from "../storage/repository.ts";
+import { openRepository } from "../storage/open_repository.ts";
 import { brief, FailureLog } from "./failure_log.ts";
 
 /** Retry delays are capped at this or the refresh interval, whichever is longer. */
 export const RETRY_CAP_MS = 30_000;
 
-/** Where snapshots are stored; {@linkcode Repository} is one. */
-export interface SnapshotStore {
-  saveSnapshot(snapshot: Snapshot): void;
+/** Where snapshots are stored; a {@linkcode Repository} is one. */
+export type SnapshotStore = Pick<Repository, "saveSnapshot">;
+
+/** What {@linkcode IngestorOptions.fetchCoins} may return besides the bare coins. */
+export interface FetchedCoins {
+  coins: Coin[];
+  /** The provider that served them; replaces `source` for this snapshot. */
+  source: string;
+  /** Replaces `describeSource` for this snapshot. */
+  describeSource?: string;
+  /** Exchange rates fetched with the coins, stored in the same transaction. */
+  rates?: StoredRates | null;
 }
 
 /** Options of {@linkcode Ingestor}. */
@@ -34,12 +44,18 @@ export interface IngestorOptions {
    * provider served them (`{ coins, source, describeSource }`), which then replaces `source` and
    * `describeSource` for that snapshot.
    */
-  fetchCoins: (
-    signal: AbortSignal,
-  ) => Promise<Coin[] | { coins: Coin[]; source: string; describeSource?: string }>;
+  fetchCoins: (signal: AbortSignal) => Promise<Coin[] | FetchedCoins>;
   repository: SnapshotStore;
-  /** Called with every stored snapshot, e.g. to update the server's cache. */
-  onSnapshot?: (snapshot: Snapshot) => void;
+  /**
+   * Options of each save, e.g. the writer session of a leader; read at every save, so a
+   * session may change. Exchange rates come from `fetchCoins`.
+   */
+  saveOptions?: () => Omit<SaveOptions, "rates">;
+  /**
+   * Called with every stored snapshot (and the exchange rates stored with it, if any), e.g. to
+   * update the server's cache.
+   */
+  onSnapshot?: (snapshot: Snapshot, rates: StoredRates | null) => void;
   /** Interval between successful ingestions, in milliseconds. */
   refreshMs: number;
   /** Provider name stored with the snapshot, e.g. `coingecko`, unless `fetchCoins` names one. */
@@ -153,12 +169,15 @@ export class Ingestor implements AsyncDisposable {
     try {
       const fetched = await this.#options.fetchCoins(signal);
       signal.throwIfAborted();
-      const { coins, source } = Array.isArray(fetched)
+      const { coins, source, rates = null } = Array.isArray(fetched)
         ? { coins: fetched, source: this.#options.source }
         : fetched;
       if (!Array.isArray(fetched)) where = fetched.describeSource ?? source;
       const snapshot: Snapshot = { coins, fetchedAt: startedAt, source };
-      this.#options.repository.saveSnapshot(snapshot);
+      await this.#options.repository.saveSnapshot(snapshot, {
+        ...this.#options.saveOptions?.(),
+        rates,
+      });
       this.#failureLog.succeeded(({ count, sinceMs }) =>
         `ingestion recovered after ${count} failed attempts since ${
           new Date(sinceMs).toISOString()
@@ -169,7 +188,7 @@ export class Ingestor implements AsyncDisposable {
       result = { ok: true, startedAt, durationMs: elapsed(), snapshot };
       this.#lastResult = result;
       this.#log(`ingested ${coins.length} coins from ${where} in ${result.durationMs} ms`);
-      this.#options.onSnapshot?.(snapshot);
+      this.#options.onSnapshot?.(snapshot, rates);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const attempt = ++this.#failures;
@@ -268,7 +287,7 @@ export class Ingestor implements AsyncDisposable {
 
 /** What {@linkcode ingestOnce} needs: the server's provider settings, a database and N. */
 export interface IngestOnceSettings extends ProviderSettings {
-  /** The database file; its directory is created. */
+  /** A SQLite file (its directory is created) or a PostgreSQL URL. */
   db: string;
   /** How many coins to fetch, by market cap. */
   top: number;
@@ -296,12 +315,12 @@ export async function ingestOnce(
   const log = deps.log ?? ((line: string) => console.error(line));
   const started = now();
   // Open first so a bad database path fails before the network is used.
-  using repository = Repository.open(settings.db);
+  await using repository = await openRepository(settings.db);
   const { providers, notes } = createProviders(settings, deps.fetch);
   notes.forEach((note) => log(note));
   const chain = new ProviderChain({ providers, top: settings.top, log });
   // As in the server: a fallback keeps the coins of the first provider's last top list.
-  const stored = repository.loadSnapshot();
+  const stored = await repository.loadSnapshot();
   if (stored !== null && stored.source === chain.primary) chain.rememberPrimary(stored.coins);
   const round = await chain.fetchCoins(new AbortController().signal);
   const snapshot: Snapshot = {
@@ -309,7 +328,7 @@ export async function ingestOnce(
     fetchedAt: started.toISOString(),
     source: round.source,
   };
-  repository.saveSnapshot(snapshot);
+  await repository.saveSnapshot(snapshot);
   const durationMs = Math.max(0, now().getTime() - started.getTime());
   return { snapshot, durationMs, source: round.describeSource };
 }

@@ -9,6 +9,7 @@
 import { ingestHelp, parseIngestArgs, startup } from "../server/config.ts";
 import { readEnv } from "../util/read_env.ts";
 import { ingestOnce } from "./ingestor.ts";
+import { describeDatabase } from "../storage/database_url.ts";
 
 /**
  * Runs one ingestion with the given arguments; returns the process exit code: 0 when stored,
@@ -24,7 +25,9 @@ export async function main(
   try {
     const { snapshot, durationMs, source } = await ingestOnce(config);
     console.log(
-      `ingested ${snapshot.coins.length} coins from ${source} into ${config.db} in ${durationMs} ms`,
+      `ingested ${snapshot.coins.length} coins from ${source} into ${
+        describeDatabase(config.db)
+      } in ${durationMs} ms`,
     );
     return 0;
   } catch (error) {

@@ -100,7 +100,7 @@ const FLAGS = [
     name: "db",
     kind: "string",
     default: "./data/crypto.sqlite",
-    help: "SQLite database file; its directory is created",
+    help: "SQLite file (its directory is created) or postgres://user:password@host:port/name",
     section: "Service",
   },
   {

@@ -360,15 +360,36 @@ export class PriceServer implements AsyncDisposable {
     let replyBytes = 0;
     let closeAfter = false;
     let requested = false;
+    // Replies still being read from storage, by their place in `replies`.
+    const later: [number, Promise<Answer>, Uint8Array][] = [];
     const onRequest = (line: Uint8Array) => {
       requested = true;
       if (closeAfter) return;
       const reply = this.#market.respond(line);
+      if (reply.later !== undefined) {
+        later.push([replies.length, reply.later, line.slice()]);
+        replies.push(reply.bytes);
+        return;
+      }
       this.#record(state, reply, line);
       const bytes = reply.watch === undefined ? reply.bytes : this.#applyWatch(state, reply);
       replies.push(bytes);
       replyBytes += bytes.length;
       if (reply.close) closeAfter = true;
+    };
+    // Sends the gathered replies in order, once those read from storage have arrived: only this
+    // connection waits for them.
+    const flush = async () => {
+      for (const [index, promise, line] of later) {
+        const reply = await promise;
+        this.#record(state, reply, line);
+        replies[index] = reply.bytes;
+        replyBytes += reply.bytes.length;
+      }
+      later.length = 0;
+      outbox.send(concat(replies, replyBytes));
+      replies.length = 0;
+      replyBytes = 0;
     };
     while (!state.closing) {
       let n: number | null;
@@ -399,9 +420,8 @@ export class PriceServer implements AsyncDisposable {
         ) {
           continue;
         }
-        outbox.send(concat(replies, replyBytes));
-        replies.length = 0;
-        replyBytes = 0;
+        await flush();
+        if (state.closing) return;
         if (outbox.unsent > this.limits.maxUnsentBytes && !await this.#keepsUp(state)) return;
         while (!stalled && outbox.unsent > this.limits.maxUnsentBytes / 2) {
           stalled = !await outbox.progressed(STALL_MS);
@@ -419,11 +439,8 @@ export class PriceServer implements AsyncDisposable {
         replyBytes += bytes.length;
         closeAfter = true;
       }
-      if (replies.length > 0) {
-        outbox.send(concat(replies, replyBytes));
-        replies.length = 0;
-        replyBytes = 0;
-      }
+      if (replies.length > 0) await flush();
+      if (state.closing) return;
       if (outbox.unsent > this.limits.maxUnsentBytes && !await this.#keepsUp(state)) return;
       state.requestStart = framer.inRequest ? (state.requestStart || now) : 0;
       if (requested) state.lastRequest = now;

@@ -13,7 +13,8 @@ import { Ingestor } from "../ingest/ingestor.ts";
 import { brief, FailureLog } from "../ingest/failure_log.ts";
 import { Market } from "./market.ts";
 import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
-import { Repository } from "../storage/repository.ts";
+import type { Repository } from "../storage/repository.ts";
+import { openRepository } from "../storage/open_repository.ts";
 import { PriceServer } from "./price_server.ts";
 import { listenTlsSockets, TLS_SOCKET_MARGIN } from "./tls_listener.ts";
 
@@ -39,7 +40,7 @@ export interface ServiceDeps {
 /** Starts listening at once, serving stored data, and starts ingestion in the background. */
 export async function startService(config: ServerConfig, deps: ServiceDeps = {}): Promise<Service> {
   const log = deps.log ?? ((line: string) => console.log(line));
-  const repository = Repository.open(config.db);
+  const repository = await openRepository(config.db);
   const startedAt = Date.now();
   try {
     // The report needs the server and the ingestor, which need the market: bound late.
@@ -49,11 +50,11 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
       info: () => report(),
     });
-    const storedRates = repository.loadRates();
+    const storedRates = await repository.loadRates();
     if (storedRates !== null) {
       market.updateRates(ratesFrom(storedRates.rates, storedRates.fetchedAt));
     }
-    const stored = repository.loadSnapshot();
+    const stored = await repository.loadSnapshot();
     if (stored !== null) {
       market.update(stored);
       log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
@@ -83,6 +84,8 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       timeoutMs: config.upstreamTimeoutSeconds * 1000,
     };
     const pruner = new HistoryPruner(repository, config.historyDays, log);
+    const sizer = new SizeGauge(repository);
+    sizer.refresh();
     const { providers, notes } = createProviders(config, deps.fetch);
     notes.forEach((note) => log(note));
     const chain = new ProviderChain({
@@ -98,15 +101,15 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const ingestor = new Ingestor({
       fetchCoins: async (signal) => {
         const round = await chain.fetchCoins(signal);
-        // Rates are fetched with every ingestion; a failure keeps the last ones.
+        // Rates are fetched with every ingestion and stored with the snapshot; a failure keeps
+        // the last ones.
         try {
           const fetchedAt = new Date().toISOString();
           const rates = await fetchExchangeRates({ ...request, signal });
-          repository.saveRates(rates, fetchedAt);
-          market.updateRates(ratesFrom(rates, fetchedAt));
           ratesFailures.succeeded(({ count }) =>
             `exchange rates fetched again after ${count} failed attempts`
           );
+          return { ...round, rates: { rates, fetchedAt } };
         } catch (error) {
           if (signal.aborted) throw error;
           const kept = market.rates === null
@@ -122,9 +125,11 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         return round;
       },
       repository,
-      onSnapshot: (snapshot) => {
+      onSnapshot: (snapshot, rates) => {
+        if (rates !== null) market.updateRates(ratesFrom(rates.rates, rates.fetchedAt));
         market.update(snapshot);
         pruner.schedule();
+        sizer.refresh();
       },
       refreshMs: config.refreshSeconds * 1000,
       source: chain.primary,
@@ -150,7 +155,11 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
           upstream,
         },
         providers: chain.statuses,
-        database: { path: config.db, size_bytes: repository.sizeBytes() },
+        database: {
+          engine: repository.engine,
+          path: repository.description,
+          size_bytes: sizer.bytes,
+        },
       };
     };
     ingestor.start();
@@ -161,7 +170,8 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         await server.shutdown();
         await ingestor.stop();
         await pruner.stop();
-        repository.close();
+        await sizer.settled();
+        await repository.close();
       })();
     return {
       addr,
@@ -174,14 +184,14 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       [Symbol.asyncDispose]: shutdown,
     };
   } catch (error) {
-    repository.close();
+    await repository.close();
     throw error;
   }
 }
 
 /**
- * Deletes history older than the retention after each ingestion, a small batch at a time with
- * a turn of the event loop between batches, so requests are never stalled behind a big delete.
+ * Deletes history older than the retention after each ingestion, a small batch per transaction,
+ * so the ingester's writes never wait long behind a big delete.
  */
 class HistoryPruner {
   readonly #repository: Repository;
@@ -206,7 +216,7 @@ class HistoryPruner {
     let total = 0;
     try {
       while (!this.#stopped) {
-        const deleted = this.#repository.pruneHistoryBatch(before, PRUNE_BATCH);
+        const deleted = await this.#repository.pruneHistoryBatch(before, PRUNE_BATCH);
         total += deleted;
         if (deleted < PRUNE_BATCH) break;
         await new Promise((resolve) => setTimeout(resolve, 0));
@@ -225,3 +235,28 @@ class HistoryPruner {
 
 /** History rows deleted per batch when pruning. */
 const PRUNE_BATCH = 500;
+
+/** The database's size for `INFO`, read after each ingestion rather than on each request. */
+class SizeGauge {
+  readonly #repository: Repository;
+  #reading: Promise<void> | null = null;
+  /** The last size read, or null before the first read or when the engine cannot tell. */
+  bytes: number | null = null;
+
+  constructor(repository: Repository) {
+    this.#repository = repository;
+  }
+
+  refresh(): void {
+    this.#reading ??= this.#repository.sizeBytes().then(
+      (bytes) => {
+        this.bytes = bytes;
+      },
+      () => {}, // the last size stays; INFO is not the place to report storage errors
+    ).finally(() => this.#reading = null);
+  }
+
+  async settled(): Promise<void> {
+    await this.#reading;
+  }
+}

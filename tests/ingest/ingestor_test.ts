@@ -13,7 +13,7 @@ import {
 } from "../../lib/ingest/ingestor.ts";
 import { startFakeCoinPaprika } from "../fakes/fake_providers.ts";
 import { outputWithin, withDeadline } from "../helpers.ts";
-import { Repository } from "../../lib/storage/repository.ts";
+import { SqliteRepository } from "../../lib/storage/sqlite_repository.ts";
 
 const KEY = "CG-s3cr3t-k3y-do-not-log";
 const REFRESH_MS = 60_000;
@@ -66,7 +66,7 @@ class FakeClock {
 async function setup(overrides: Partial<IngestorOptions> = {}) {
   const upstream = await startFakeUpstream();
   const dir = await Deno.makeTempDir({ prefix: "ingest_test_" });
-  const repository = Repository.open(join(dir, "prices.db"));
+  const repository = await SqliteRepository.open(join(dir, "prices.db"));
   const clock = new FakeClock();
   const sleeper = new FakeSleep(clock);
   const logs: string[] = [];
@@ -95,7 +95,7 @@ async function setup(overrides: Partial<IngestorOptions> = {}) {
     ingestor,
     async [Symbol.asyncDispose]() {
       await ingestor.stop();
-      repository.close();
+      await repository.close();
       await upstream.close();
       await Deno.remove(dir, { recursive: true });
     },
@@ -117,7 +117,7 @@ Deno.test("runOnce stores and publishes a snapshot", async () => {
   assert.equal(result.snapshot.fetchedAt, "2024-01-01T00:00:00.000Z");
   assert.equal(result.snapshot.source, "coingecko");
   assert.deepEqual(t.snapshots, [result.snapshot]);
-  assert.deepEqual(t.repository.loadSnapshot(), result.snapshot);
+  assert.deepEqual(await t.repository.loadSnapshot(), result.snapshot);
   assert.deepEqual(t.logs, ["ingested 5 coins from 127.0.0.1 in 0 ms"]);
   assert.equal(t.ingestor.status.lastOk, true);
   assert.equal(t.ingestor.status.lastCoins, 5);
@@ -127,12 +127,12 @@ Deno.test("runOnce stores and publishes a snapshot", async () => {
 Deno.test("runOnce returns a failure without throwing and keeps the last good data", async () => {
   await using t = await setup();
   await t.ingestor.runOnce();
-  const good = t.repository.loadSnapshot();
+  const good = await t.repository.loadSnapshot();
   t.upstream.mode = "http500";
   const result = await t.ingestor.runOnce();
   assert.equal(result.ok, false);
   assert.ok(!result.ok && result.attempt === 1);
-  assert.deepEqual(t.repository.loadSnapshot(), good);
+  assert.deepEqual(await t.repository.loadSnapshot(), good);
   assert.equal(t.snapshots.length, 1);
   assert.match(t.logs[1], /^ingestion failed \(attempt 1\): 127\.0\.0\.1:\d+ answered HTTP 500/);
   assert.doesNotMatch(t.logs[1], /retrying/, "nothing retries outside the loop");
@@ -169,7 +169,7 @@ Deno.test("the loop backs off on failures, honours Retry-After and recovers", as
       }`,
   );
   assert.equal(logs.length, 2, "one line when ingestion starts failing, not one per attempt");
-  assert.deepEqual(t.repository.loadSnapshot()?.coins.map((c) => c.priceText), ["20220"]);
+  assert.deepEqual((await t.repository.loadSnapshot())?.coins.map((c) => c.priceText), ["20220"]);
 
   upstream.mode = "rate_limited";
   upstream.retryAfter = "120";
@@ -200,8 +200,8 @@ Deno.test("the loop backs off on failures, honours Retry-After and recovers", as
   assert.match(logs.at(-2)!, /^ingestion recovered after 5 failed attempts since 2024-/);
   assert.match(logs.at(-1)!, /^ingested 1 coins from 127\.0\.0\.1 in \d+ ms$/);
   assert.equal(t.snapshots.length, 2);
-  const history = t.repository.history("BTC", "2000-01-01T00:00:00.000Z");
-  assert.deepEqual(history.map((p) => p.priceText), ["20220", "20301.5"]);
+  const history = await t.repository.historySeries("BTC", "2000-01-01T00:00:00.000Z");
+  assert.deepEqual(history.points.map((p) => p[1]), [20220, 20301.5]);
 
   await ingestor.stop();
   await ingestor.stop(); // idempotent
@@ -228,7 +228,7 @@ Deno.test("stop() cancels a hanging fetch promptly", async () => {
   await withDeadline(t.ingestor.stop(), "stop() to abort the hanging fetch", 5000);
   assert.deepEqual(t.logs, [], "a cancelled attempt is not a failure");
   assert.equal(t.sleeper.delays.length, 0);
-  assert.equal(t.repository.loadSnapshot(), null);
+  assert.equal(await t.repository.loadSnapshot(), null);
 });
 
 Deno.test("a throwing snapshot listener counts as a failed attempt", async () => {
@@ -265,8 +265,8 @@ Deno.test("ingestOnce fetches and stores one snapshot", async () => {
     assert.equal(result.snapshot.coins.length, 3);
     assert.equal(result.snapshot.source, "coingecko");
     assert.match(result.source, /^127\.0\.0\.1:\d+$/);
-    using repo = Repository.open(db);
-    assert.deepEqual(repo.loadSnapshot(), result.snapshot);
+    await using repo = await SqliteRepository.open(db);
+    assert.deepEqual(await repo.loadSnapshot(), result.snapshot);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -294,8 +294,8 @@ Deno.test("ingestOnce goes through the provider chain and stores who served", as
     ]);
     assert.equal(logs.length, 1, logs.join("\n"));
     assert.match(logs[0], /^provider coingecko failed: .*HTTP 500.*; trying coinpaprika$/);
-    using repo = Repository.open(db);
-    assert.equal(repo.loadSnapshot()?.source, "coinpaprika");
+    await using repo = await SqliteRepository.open(db);
+    assert.equal((await repo.loadSnapshot())?.source, "coinpaprika");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -309,7 +309,8 @@ Deno.test("ingest main: the server's flags, environment order and guards; exit 0
       args: [
         "run",
         "--allow-net=127.0.0.1",
-        `--allow-read=${dir}`,
+        // The SQLite worker's modules are read at run time, as `deno task ingest` allows.
+        `--allow-read=${dir},${new URL("../../lib/storage", import.meta.url).pathname}`,
         `--allow-write=${dir}`,
         "--allow-env=CRYPTO_*,COINGECKO_API_KEY,CMC_PRO_API_KEY",
         new URL("../../lib/ingest/main.ts", import.meta.url).pathname,
