@@ -51,10 +51,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       market.updateRates(ratesFrom(storedRates.rates, storedRates.fetchedAt));
     }
     const stored = repository.loadSnapshot();
-    if (stored !== null) {
-      market.update(stored);
-      log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
-    }
+    if (stored !== null) market.update(stored);
     const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
     const listener = tls
       ? Deno.listenTls({
@@ -66,6 +63,15 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       : Deno.listen({ hostname: config.host, port: config.port });
     const server = new PriceServer(listener, { market, tls, limits: config.limits, log });
     const addr = server.addr;
+    // Said only once the port is open, so a start that fails (e.g. a busy port) says only its
+    // error; `listening on` comes last, as scripts wait for it.
+    log(
+      `crypto-server ${VERSION}, database ${describeDatabase(config.db)}, providers ` +
+        `${config.providers.join(", ")}, refresh every ${config.refreshSeconds} s`,
+    );
+    if (stored !== null) {
+      log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
+    }
     log(`listening on ${addr.hostname}:${addr.port} (${tls ? "tls" : "tcp"})`);
     const finished = server.serve();
 
@@ -156,6 +162,17 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
   } catch (error) {
     repository.close();
     throw error;
+  }
+}
+
+/** The database for a log line: a file name, or a URL without its password. */
+function describeDatabase(db: string): string {
+  try {
+    const url = new URL(db);
+    if (url.password !== "") url.password = "***";
+    return url.protocol.length > 2 ? url.href : db; // "C:" is a drive letter, not a scheme
+  } catch {
+    return db;
   }
 }
 
