@@ -9,6 +9,7 @@
 
 import type { CoinView, CurrencyInfo, History } from "./price_client.ts";
 import { sparkline } from "./sparkline.ts";
+import { safeText } from "./safe_text.ts";
 import { formatDuration } from "../util/format_duration.ts";
 import { isRecord } from "../util/is_record.ts";
 import { readEnv } from "../util/read_env.ts";
@@ -52,7 +53,7 @@ export interface MoneyOptions {
 
 /**
  * Formats an amount the way its currency is written, with the locale of the country the code
- * names: `$20,220.00`, `€1,355.37`, `123.456.789 ₫` (no decimals for VND), `￥2,896,312`.
+ * names: `$20,220.00`, `€1,355.37`, `123.456.789 ₫` (no decimals for VND), `¥2,896,312`.
  * Amounts too small for the currency's usual decimals get four significant digits instead
  * (`0,2712 ₫`, `$0.00001149`). Currencies `Intl` does not know (BTC, SATS, XAU...) are written
  * as `0.06703 ETH` with `unit`, or the code.
@@ -74,7 +75,9 @@ export function formatMoney(amount: number, currency: string, options: MoneyOpti
     fraction = [decimals, Math.min(20, Math.max(decimals, 3 - exponent))];
   }
   const text = numberFormat(locale, intl ? code : undefined, fraction).format(amount)
-    .replace(BIDI_MARKS, "");
+    .replace(BIDI_MARKS, "")
+    // ICU's Japanese locale writes the fullwidth yen, which stands out in a table: ¥ as usual.
+    .replace(/\uffe5/g, "¥");
   return intl ? text : `${text} ${clean(options.unit ?? code)}`;
 }
 
@@ -428,9 +431,6 @@ export function useColor(
 
 // deno-lint-ignore no-control-regex
 const ESCAPES = /\x1b\[[0-9;]*m/g;
-// Control characters and bidi overrides from the server must not reach the terminal raw.
-// deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufe00-\ufe0f]$/u;
 const WIDE =
   /^[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]$/u;
@@ -440,9 +440,8 @@ function charWidth(ch: string): number {
   return WIDE.test(ch) ? 2 : 1;
 }
 
-function clean(s: string): string {
-  return s.replace(UNSAFE, "\ufffd");
-}
+/** Server text made safe for the terminal (see `safeText`). */
+const clean = safeText;
 
 function truncate(s: string, max: number): string {
   if (displayWidth(s) <= max) return s;

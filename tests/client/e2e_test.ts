@@ -120,10 +120,35 @@ Deno.test("client end to end against the real server", async (t) => {
       assert.deepEqual(await runClient(port, ["--currency", "XYZ", "list"]), {
         code: 1,
         out: "",
-        err: "error: Unknown currency XYZ: CURRENCIES lists them\n",
+        err: "error: Unknown currency XYZ: currencies lists them\n",
       });
+      // --currency checks the code the same way with --json, also for history.
+      for (const args of [["--json", "history", "BTC"], ["history", "BTC"]]) {
+        const xyz = await runClient(port, ["--currency", "XYZ", ...args]);
+        assert.equal(xyz.code, 1, args.join(" "));
+        assert.equal(xyz.out, "");
+      }
+      const history = await runClient(port, ["--json", "--currency", "EUR", "history", "BTC"]);
+      assert.equal(history.code, 0, history.err);
+      assert.equal(JSON.parse(history.out).currency, "EUR");
+      assert.equal(JSON.parse(history.out).converted_from, "USD");
     },
   );
+
+  await t.step("coin names from a hostile upstream reach the terminal escaped", async () => {
+    const recorded = JSON.parse(await Deno.readTextFile(FIXTURE));
+    recorded[1].name = "Ether\x1b[2J\x1b]0;pwned\x07\u202eevil\x9b31m";
+    env.upstream.setCoins(recorded);
+    await env.service.ingestor.runOnce();
+    for (const args of [["list"], ["price", "ETH"], ["--json", "list"], ["--csv", "list"]]) {
+      const out = await runClient(port, args);
+      assert.equal(out.code, 0, out.err);
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(out.out, /[\x1b\x07\x9b\u202e]/, args.join(" "));
+      assert.match(out.out, args[0] === "--json" ? /\\u001b\[2J/ : /\\x1b\[2J/);
+    }
+    await ingestBtc(env, 20220);
+  });
 
   await t.step("currencies and info", async () => {
     const list = await runClient(port, ["currencies"]);
@@ -172,7 +197,7 @@ Deno.test("client end to end against the real server", async (t) => {
     assert.deepEqual(await runClient(port, ["history", "NOPE"]), {
       code: 1,
       out: "",
-      err: "error: No coin with symbol NOPE: MARKET ALL lists the 10 coins served\n",
+      err: "error: No coin with symbol NOPE: list shows the 10 coins served\n",
     });
   });
 
@@ -220,7 +245,7 @@ Deno.test("client end to end against the real server", async (t) => {
     assert.deepEqual(await runClient(port, ["watch", "BTC", "NOPE"]), {
       code: 1,
       out: "",
-      err: "error: No coin with symbol NOPE: MARKET ALL lists the 10 coins served\n",
+      err: "error: No coin with symbol NOPE: list shows the 10 coins served\n",
     });
   });
 });
