@@ -22,6 +22,7 @@ import {
 } from "./commands.ts";
 import { safeText } from "./safe_text.ts";
 import { readLines, runMenu } from "./menu.ts";
+import type { Prompter } from "./prompt.ts";
 import { runWatch } from "./watch_view.ts";
 
 /** A Ctrl-C listener: `signal` aborts on Ctrl-C until it is disposed. */
@@ -56,6 +57,10 @@ export interface CliIO {
   readTextFile: (path: string) => Promise<string>;
   /** Clock for ages such as `3m ago`. */
   now?: () => Date;
+  /** The prompt on a terminal (line editing, history, completion); else stdin's lines. */
+  prompter?: Prompter;
+  /** Calls a listener when the terminal is resized, until disposed (for `watch`). */
+  onResize?: (listener: () => void) => Disposable;
 }
 
 /** Exit codes of the client. */
@@ -186,7 +191,7 @@ export async function main(args: string[], io: CliIO): Promise<number> {
     if (command === undefined) {
       const hint = inv;
       return await runMenu({
-        input: readLines(io.stdin),
+        input: io.prompter ?? readLines(io.stdin),
         write: io.stdout,
         writeError: (s) => io.stderr(s.startsWith("error: ") ? withHint(s, hint) : s),
         connect,
@@ -197,6 +202,7 @@ export async function main(args: string[], io: CliIO): Promise<number> {
         columns,
         terminal: io.stdoutIsTerminal ?? false,
         interrupts: io.interrupts,
+        onResize: io.onResize,
       });
     }
     await using client = await connect();
@@ -205,19 +211,32 @@ export async function main(args: string[], io: CliIO): Promise<number> {
       const unit = currency === undefined ? undefined : await currencyUnit(client, currency);
       using interrupt = io.interrupts?.() ??
         { signal: new AbortController().signal, [Symbol.dispose]() {} };
-      await runWatch({
-        client,
-        symbols: command.symbols,
-        currency,
-        unit,
-        write: io.stdout,
-        terminal: io.stdoutIsTerminal ?? false,
-        color: io.color,
-        json,
-        columns,
-        now,
-        signal: interrupt.signal,
-      });
+      /** Connections opened after the first dropped, closed at the end like the first. */
+      const reopened: PriceClient[] = [];
+      try {
+        await runWatch({
+          client,
+          reconnect: async () => {
+            const next = await connect();
+            reopened.push(next);
+            return next;
+          },
+          warn: (err) => reportError(err, json, io.stderr),
+          onResize: io.onResize,
+          symbols: command.symbols,
+          currency,
+          unit,
+          write: io.stdout,
+          terminal: io.stdoutIsTerminal ?? false,
+          color: io.color,
+          json,
+          columns,
+          now,
+          signal: interrupt.signal,
+        });
+      } finally {
+        for (const c of reopened) await c[Symbol.asyncDispose]();
+      }
       return ExitCode.Ok;
     }
     const ok = await runCommand(command, {

@@ -109,6 +109,8 @@ export interface CommandContext {
   client: CommandClient;
   /** Upper case; undefined for USD. */
   currency: string | undefined;
+  /** The unit of `currency` when already known (see `currencyUnit`); else asked once. */
+  unit?: string;
   format: OutputFormat;
   write: (s: string) => void;
   /** Writes one error (see {@linkcode reportError}). */
@@ -128,7 +130,8 @@ export async function runCommand(
 ): Promise<boolean> {
   const { client, currency, format } = ctx;
   const json = format === "json";
-  const unit = () => currency === undefined ? undefined : currencyUnit(client, currency);
+  const unit = () =>
+    currency === undefined || ctx.unit !== undefined ? ctx.unit : currencyUnit(client, currency);
   const options = async () => ({
     color: ctx.color,
     now: ctx.now(),

@@ -30,6 +30,12 @@ export interface FormatOptions {
    * table: the price is coloured green or red.
    */
   moves?: ReadonlyMap<string, number>;
+  /**
+   * Terminal columns the output must fit in: a table then adds the market cap and the source
+   * when they fit, and drops its least useful columns first when it is narrow. Without it, a
+   * table has its classic columns and no width limit.
+   */
+  width?: number;
 }
 
 const ANSI = {
@@ -141,50 +147,95 @@ export function formatChange(pct: number | null): string {
   return `${pct > 0 ? "+" : "-"}${digits}%`;
 }
 
+/** A column of the coin table. */
+interface Column {
+  header: string;
+  right: boolean;
+  cell: (coin: CoinView) => string;
+  paint?: (coin: CoinView) => string;
+  /** Only when the table has a width limit. */
+  wideOnly?: boolean;
+  /** Dropped in this order (1 first) when the table is too wide; never when undefined. */
+  drop?: number;
+}
+
 /**
- * Renders coins as an aligned table (rank, symbol, name, price, 24h change, last update), one
- * line per coin, without a trailing newline. Every line has the same display width.
+ * Renders coins as an aligned table, one line per coin, without a trailing newline: rank,
+ * symbol, name, price, 24h change, and when `width` allows market cap, last update and source.
+ * Every line has the same display width, at most `width`: columns are dropped least useful
+ * first (source, market cap, age, rank), then names are shortened, then dropped.
  */
 export function formatTable(coins: readonly CoinView[], options: FormatOptions): string {
   const { color } = options;
   const now = options.now ?? new Date();
   if (coins.length === 0) return "No coins available";
   const currency = clean(coins[0].currency);
-  const header = ["#", "Symbol", "Name", `Price (${currency})`, "24h", "Updated"];
-  const right = [true, false, false, true, true, true];
-  const rows = coins.map((c) => [
-    String(c.rank),
-    clean(c.symbol),
-    truncate(clean(c.name), MAX_NAME_WIDTH),
-    formatMoney(c.price, c.currency, options),
-    formatChange(c.change_24h),
-    formatAge(c.updated_at, now),
-  ]);
-  const widths = header.map((h, i) =>
-    Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i])))
-  );
-  const line = (cells: string[], paint: (cell: string, i: number) => string) =>
-    cells.map((cell, i) => {
-      const gap = " ".repeat(widths[i] - displayWidth(cell));
-      return right[i] ? gap + paint(cell, i) : paint(cell, i) + gap;
+  const all: Column[] = [
+    { header: "#", right: true, cell: (c) => String(c.rank), drop: 4 },
+    { header: "Symbol", right: false, cell: (c) => clean(c.symbol) },
+    { header: "Name", right: false, cell: (c) => truncate(clean(c.name), MAX_NAME_WIDTH), drop: 5 },
+    {
+      header: `Price (${currency})`,
+      right: true,
+      cell: (c) => formatMoney(c.price, c.currency, options),
+      paint: (c) => moveColor(options.moves?.get(c.symbol)),
+    },
+    {
+      header: "24h",
+      right: true,
+      cell: (c) => formatChange(c.change_24h),
+      paint: (c) => changeColor(c.change_24h),
+      drop: 6,
+    },
+    {
+      header: "Market cap",
+      right: true,
+      cell: (c) =>
+        c.market_cap === null
+          ? DASH
+          : formatMoney(c.market_cap, c.currency, { unit: options.unit, whole: true }),
+      wideOnly: true,
+      drop: 2,
+    },
+    { header: "Updated", right: true, cell: (c) => formatAge(c.updated_at, now), drop: 3 },
+    { header: "Source", right: false, cell: (c) => clean(c.source), wideOnly: true, drop: 1 },
+  ];
+  const limit = options.width;
+  let columns = all.filter((c) => limit !== undefined || !c.wideOnly);
+  const cells = new Map(columns.map((col) => [col, coins.map(col.cell)]));
+  const widthOf = (col: Column) =>
+    Math.max(displayWidth(col.header), ...cells.get(col)!.map(displayWidth));
+  const total = () => columns.reduce((n, col) => n + widthOf(col), 0) + 2 * (columns.length - 1);
+  if (limit !== undefined) {
+    const name = columns.find((col) => col.header === "Name")!;
+    for (const step of [1, 2, 3, 4, 5, 6]) {
+      if (total() <= limit) break;
+      if (step === 5) {
+        // Names shortened before they go: down to 6 columns.
+        const room = widthOf(name) - (total() - limit);
+        if (room >= 6) {
+          cells.set(name, cells.get(name)!.map((n) => truncate(n, room)));
+          continue;
+        }
+      }
+      columns = columns.filter((col) => col.drop !== step);
+    }
+  }
+  const widths = columns.map(widthOf);
+  const line = (texts: string[], paints: string[]) =>
+    texts.map((text, i) => {
+      const gap = " ".repeat(Math.max(0, widths[i] - displayWidth(text)));
+      const painted = paint(text, paints[i], color);
+      return columns[i].right ? gap + painted : painted + gap;
     }).join("  ");
-
   const out = [
-    line(header, (h) => paint(h, ANSI.dim, color)),
+    line(columns.map((col) => col.header), columns.map(() => ANSI.dim)),
     paint("─".repeat(widths.reduce((a, b) => a + b) + 2 * (widths.length - 1)), ANSI.dim, color),
-    ...rows.map((r, n) =>
-      line(
-        r,
-        (cell, i) =>
-          i === 4
-            ? paint(cell, changeColor(coins[n].change_24h), color)
-            : i === 3
-            ? paint(cell, moveColor(options.moves?.get(coins[n].symbol)), color)
-            : cell,
-      )
+    ...coins.map((coin, n) =>
+      line(columns.map((col) => cells.get(col)![n]), columns.map((col) => col.paint?.(coin) ?? ""))
     ),
   ];
-  const stale = staleNote(coins, now, color);
+  const stale = staleNote(coins, now, color, limit);
   if (stale) out.push(stale);
   return out.join("\n");
 }
@@ -469,14 +520,33 @@ function changeColor(pct: number | null): string {
   return pct > 0 ? ANSI.green : ANSI.red;
 }
 
-function staleNote(coins: readonly CoinView[], now: Date, color: boolean): string | undefined {
+function staleNote(
+  coins: readonly CoinView[],
+  now: Date,
+  color: boolean,
+  width?: number,
+): string | undefined {
   const stale = coins.find((c) => c.stale);
   if (!stale) return undefined;
-  return paint(
-    `Prices may be out of date: the server last fetched them ${
-      formatAge(stale.fetched_at, now)
-    } from ${clean(stale.source)}`,
-    ANSI.yellow,
-    color,
-  );
+  const text = `Prices may be out of date: the server last fetched them ${
+    formatAge(stale.fetched_at, now)
+  } from ${clean(stale.source)}`;
+  return wrap(text, width).map((line) => paint(line, ANSI.yellow, color)).join("\n");
+}
+
+/** `text` split at spaces into lines of at most `width` columns (a longer word stays whole). */
+function wrap(text: string, width: number | undefined): string[] {
+  if (width === undefined || displayWidth(text) <= width) return [text];
+  const lines: string[] = [];
+  let current = "";
+  for (const word of text.split(" ")) {
+    if (current !== "" && displayWidth(current) + 1 + displayWidth(word) > width) {
+      lines.push(current);
+      current = word;
+    } else {
+      current = current === "" ? word : `${current} ${word}`;
+    }
+  }
+  lines.push(current);
+  return lines;
 }

@@ -171,8 +171,12 @@ Deno.test("list and price print tables, coins and JSON from the server", async (
 
   const list = await cli(["--port", port, "list"]);
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /^# {2}Symbol {2}Name +Price \(USD\) +24h +Updated\n/);
-  assert.match(list.stdout, /Bitcoin +\$20,220\.00 +-2\.50% +3m ago\n/);
+  // At 80 columns there is room for the market cap and the source too.
+  assert.match(
+    list.stdout,
+    /^# {2}Symbol {2}Name +Price \(USD\) +24h +Market cap +Updated +Source +\n/,
+  );
+  assert.match(list.stdout, /Bitcoin +\$20,220\.00 +-2\.50% +\$1,000 +3m ago {2}coingecko\n/);
   assert.match(list.stdout, /Shiba Inu +\$0\.00001149/);
 
   const price = await cli(["price", "btc"], { env: { CRYPTO_PORT: port } });

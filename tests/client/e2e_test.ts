@@ -60,12 +60,78 @@ function spawnClient(port: number, args: string[], env: Record<string, string> =
         clearTimeout(timer);
       }
     },
+    /** Waits for stderr to match `pattern`; a deadline only guards against a hang. */
+    async waitForErr(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(err)) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`Client stderr never matched ${pattern}:\n${out}\n${err}`);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          changed.promise,
+          new Promise((resolve) => timer = setTimeout(resolve, left)),
+        ]);
+        clearTimeout(timer);
+      }
+    },
     /** Waits for the exit; returns the code and all output. */
     async done(): Promise<{ code: number; out: string; err: string }> {
       await stdin.close().catch(() => {});
       const { code } = await child.status;
       await reading;
       return { code, out, err };
+    },
+  };
+}
+
+/**
+ * A TCP proxy to 127.0.0.1:`target` whose open connections the test can cut, as a server that
+ * restarts would; new connections go through again.
+ */
+function startCuttableProxy(target: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const pipes: Promise<unknown>[] = [];
+  const accepting = (async () => {
+    for await (const inbound of listener) {
+      const outbound = await Deno.connect({ hostname: "127.0.0.1", port: target });
+      open.add(inbound);
+      open.add(outbound);
+      const close = () => {
+        for (const c of [inbound, outbound]) {
+          open.delete(c);
+          try {
+            c.close();
+          } catch {
+            // already closed
+          }
+        }
+      };
+      pipes.push(
+        Promise.allSettled([
+          inbound.readable.pipeTo(outbound.writable, { preventClose: true }),
+          outbound.readable.pipeTo(inbound.writable, { preventClose: true }),
+        ]).finally(close),
+      );
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    cutAll() {
+      for (const c of [...open]) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+        open.delete(c);
+      }
+    },
+    async close() {
+      listener.close();
+      this.cutAll();
+      await accepting.catch(() => {});
+      await Promise.allSettled(pipes);
     },
   };
 }
@@ -241,11 +307,33 @@ Deno.test("client end to end against the real server", async (t) => {
     assert.match(out, /Watching: press Enter or Ctrl-C to go back to the menu\n/);
   });
 
-  await t.step("watch of an unknown coin fails in one line", async () => {
-    assert.deepEqual(await runClient(port, ["watch", "BTC", "NOPE"]), {
+  await t.step("watch says which coins are unknown and watches the rest", async () => {
+    assert.deepEqual(await runClient(port, ["watch", "NOPE"]), {
       code: 1,
       out: "",
       err: "error: No coin with symbol NOPE: list shows the 10 coins served\n",
     });
+    const watch = spawnClient(port, ["watch", "BTC", "NOPE"]);
+    await watch.waitFor(/BTC \$[\d,.]+ [+-][\d.]+%\n/);
+    watch.child.kill("SIGINT");
+    const { code, err } = await watch.done();
+    assert.equal(code, 0);
+    assert.equal(err, "error: No coin with symbol NOPE: watching BTC\n");
+  });
+
+  await t.step("watch reconnects when the server goes away and comes back", async () => {
+    // A proxy the test can cut: the server stays, the connection drops.
+    const proxy = await startCuttableProxy(port);
+    const watch = spawnClient(proxy.port, ["watch", "BTC"]);
+    await watch.waitFor(/BTC \$[\d,.]+ [+-][\d.]+%\n/);
+    proxy.cutAll();
+    await watch.waitForErr(/reconnecting\.\.\./);
+    await watch.waitFor(/BTC \$[\d,.]+ [+-][\d.]+%\n[^]*BTC \$[\d,.]+ [+-][\d.]+%\n/);
+    await ingestBtc(env, 21_777);
+    await watch.waitFor(/BTC \$21,777\.00 [+-][\d.]+%\n$/);
+    watch.child.kill("SIGINT");
+    const { code } = await watch.done();
+    assert.equal(code, 0);
+    await proxy.close();
   });
 });

@@ -24,6 +24,7 @@ function fakeClient() {
       return Promise.resolve([coin("BTC", 20220, 1), coin("ETH", 1355.37, 2)]);
     },
     market: (symbol) => Promise.reject(new Error(`no look-up expected, got ${symbol}`)),
+    marketAll: () => Promise.resolve([coin("BTC", 20220, 1), coin("ETH", 1355.37, 2)]),
     closed: closed.promise,
   };
   return { client, push: (c: CoinView) => push!(c), watching: watching.promise, closed };
@@ -62,7 +63,7 @@ Deno.test("watch redraws its table in place on a terminal, colouring moves", asy
   assert.ok(redraw.startsWith("\x1b[5F\x1b[J"), "back up 5 lines, clear, draw again");
   assert.ok(redraw.includes("\x1b[31m$1,300.00\x1b[0m"), "a fall in red");
   assert.ok(redraw.includes("$20,220.00"), "the other coin stays");
-  assert.match(redraw, /Last update 20:19:30 UTC · 1 update · Ctrl-C to stop/);
+  assert.match(redraw, /Last update 20:19:30 UTC \(just now\) · 1 update · Ctrl-C to stop/);
 
   stop.abort();
   await running;
