@@ -57,8 +57,8 @@ export interface CliIO {
   readTextFile: (path: string) => Promise<string>;
   /** Clock for ages such as `3m ago`. */
   now?: () => Date;
-  /** The prompt on a terminal (line editing, history, completion); else stdin's lines. */
-  prompter?: Prompter;
+  /** Makes the prompt for a terminal (line editing, history, completion); else stdin's lines. */
+  prompter?: () => Prompter;
   /** Calls a listener when the terminal is resized, until disposed (for `watch`). */
   onResize?: (listener: () => void) => Disposable;
 }
@@ -191,7 +191,7 @@ export async function main(args: string[], io: CliIO): Promise<number> {
     if (command === undefined) {
       const hint = inv;
       return await runMenu({
-        input: io.prompter ?? readLines(io.stdin),
+        input: io.prompter?.() ?? readLines(io.stdin),
         write: io.stdout,
         writeError: (s) => io.stderr(s.startsWith("error: ") ? withHint(s, hint) : s),
         connect,
