@@ -9,6 +9,8 @@
 
 import type { CoinView, CurrencyInfo, History } from "./price_client.ts";
 import { sparkline } from "./sparkline.ts";
+import { lineChart } from "./chart.ts";
+import { HISTORY_RANGE_MS, isHistoryRange } from "../wire/protocol.ts";
 import { safeText } from "./safe_text.ts";
 import { formatDuration } from "../util/format_duration.ts";
 import { isRecord } from "../util/is_record.ts";
@@ -47,6 +49,9 @@ const ANSI = {
   yellow: "\x1b[33m",
 } as const;
 const DASH = "—";
+/** Narrower terminals get a sparkline instead of the chart. */
+const CHART_MIN_WIDTH = 60;
+const CHART_ROWS = 8;
 const MAX_NAME_WIDTH = 32;
 
 /** Options for {@linkcode formatMoney}. */
@@ -272,13 +277,17 @@ export function formatCoin(coin: CoinView, options: FormatOptions): string {
 
 /** Options for {@linkcode formatHistory}. */
 export interface HistoryOptions extends FormatOptions {
-  /** Terminal columns; the sparkline takes all but its indent. */
+  /** Terminal columns; the chart or sparkline takes all of them but an indent. */
   width: number;
   /** A line saying how the prices were obtained, e.g. converted by the client. */
   note?: string;
 }
 
-/** Renders a price history as a summary and a sparkline, without a trailing newline. */
+/**
+ * Renders a price history as a summary and, from 60 columns, a line chart with a price axis and
+ * a time axis (UTC) over the whole range, gaps shown as gaps; narrower, a sparkline. No trailing
+ * newline.
+ */
 export function formatHistory(history: History, options: HistoryOptions): string {
   const { color } = options;
   const symbol = clean(history.symbol);
@@ -308,12 +317,35 @@ export function formatHistory(history: History, options: HistoryOptions): string
     ...fields.map(([label, value]) =>
       `  ${paint(label.padEnd(labelWidth), ANSI.dim, color)}  ${value}`
     ),
-    "  " + paint(
-      sparkline(points.map(([, price]) => price), Math.max(1, options.width - 2)),
-      changeColor(history.change_pct),
-      color,
-    ),
   ];
+  if (options.width >= CHART_MIN_WIDTH) {
+    // The whole window, so prices that only started recently start mid-chart.
+    const last = Date.parse(points.at(-1)![0]);
+    const span = isHistoryRange(history.range) ? HISTORY_RANGE_MS[history.range] : undefined;
+    // Enough of the time to tell the ends apart: 16:35 for an hour, 10-03 16:35 for a day.
+    const [from, to] = span === undefined || span < 86_400_000
+      ? [11, 16]
+      : span === 86_400_000
+      ? [5, 16]
+      : [5, 10];
+    const chart = lineChart(points, {
+      width: options.width - 1,
+      height: CHART_ROWS,
+      from: span === undefined ? undefined : last - span,
+      to: last,
+      label: (price) => formatMoney(price, currency, options),
+      time: (ms) => new Date(ms).toISOString().slice(from, to).replace("T", " "),
+    });
+    lines.push(...chart.map((line) => paint(line, changeColor(history.change_pct), color)));
+  } else {
+    lines.push(
+      "  " + paint(
+        sparkline(points.map(([, price]) => price), Math.max(1, options.width - 2)),
+        changeColor(history.change_pct),
+        color,
+      ),
+    );
+  }
   if (options.note) lines.push(paint(options.note, ANSI.dim, color));
   return lines.join("\n");
 }
