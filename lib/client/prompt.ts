@@ -47,7 +47,8 @@ export function linePrompter(
           if (signal?.aborted) return;
           if (inflight === line) inflight = undefined;
           if (next.done) {
-            write("\n"); // leave the shell prompt on a fresh line
+            // Leave the shell prompt on a fresh line (the watch's empty prompt left one).
+            if (prompt !== "") write("\n");
             resolve(null);
             return;
           }

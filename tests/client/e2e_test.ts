@@ -305,6 +305,11 @@ Deno.test("client end to end against the real server", async (t) => {
     assert.equal(err, "");
     assert.equal(code, 0);
     assert.match(out, /Watching: press Enter or Ctrl-C to go back to the menu\n/);
+
+    // Input that ends right after the symbols still shows the coins, then exits 0.
+    const piped = await runClient(port, [], {}, "4\nBTC\n");
+    assert.equal(piped.code, 0, piped.err);
+    assert.match(piped.out, /Watching: [^\n]*\n\d{4}-[^\n]* BTC \$22,100\.00 [+-][\d.]+%\n/);
   });
 
   await t.step("watch says which coins are unknown and watches the rest", async () => {
