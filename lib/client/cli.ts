@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
-import { MAX_WATCHED } from "../wire/protocol.ts";
+import { isCurrencyCode, MAX_WATCHED } from "../wire/protocol.ts";
 import { type ConnectOptions, PriceClient } from "./price_client.ts";
 import { currencyUnit } from "./currency.ts";
 import {
@@ -64,7 +64,7 @@ export interface CliIO {
 }
 
 /** Exit codes of the client. */
-export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
+const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
 
 /** The `--help` text. */
 export const HELP = `Usage: crypto-client [OPTIONS] [COMMAND]
@@ -279,7 +279,7 @@ function invocation(
   if (values.ca === "") throw new UsageError("--ca needs a file name");
   let currency: string | undefined;
   if (values.currency !== undefined) {
-    if (!/^[A-Za-z]{2,10}$/.test(values.currency)) {
+    if (!isCurrencyCode(values.currency.toUpperCase())) {
       throw new UsageError(
         `--currency needs a currency code such as EUR or VND, got "${safeText(values.currency)}"`,
       );

@@ -9,7 +9,7 @@
  */
 
 import { UsageError } from "../util/usage_error.ts";
-import { HISTORY_RANGES, isSymbol } from "../wire/protocol.ts";
+import { HISTORY_RANGES, isCurrencyCode, isSymbol } from "../wire/protocol.ts";
 import { type CoinView, ConnectionError, ServerError } from "./price_client.ts";
 import { currencyUnit } from "./currency.ts";
 import { formatCurrencies } from "./format.ts";
@@ -351,7 +351,7 @@ export async function runMenu(options: MenuOptions): Promise<number> {
       answer = await session.ask("Currency code (e.g. EUR, VND; ? lists them): ");
     }
     const code = answer.toUpperCase();
-    if (!/^[A-Z]{2,10}$/.test(code)) {
+    if (!isCurrencyCode(code)) {
       writeError(`"${safeText(answer)}" is not a currency code such as EUR or VND\n`);
       return true;
     }

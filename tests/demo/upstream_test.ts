@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { DemoMarket, startDemoUpstream } from "../../lib/demo/upstream.ts";
 import { fetchExchangeRates, fetchMarkets } from "../../lib/ingest/coingecko.ts";
-import { convertUsd, ratesFrom } from "../../lib/server/currency.ts";
+import { pricingFor, type Rates, ratesFrom } from "../../lib/server/currency.ts";
+import type { Coin } from "../../lib/wire/coin.ts";
+
+/** A coin's price in `code` as the server serves it. */
+function priceIn(coin: Coin, rates: Rates, code: string): number {
+  return Number(pricingFor(rates, code)!.price(coin));
+}
 
 const NOW = () => new Date("2026-01-01T00:00:00.000Z");
 
@@ -55,14 +61,15 @@ Deno.test("the demo's exchange rates agree with the prices it serves", async () 
     const btc = coins.find((c) => c.symbol === "BTC")!;
     const eth = coins.find((c) => c.symbol === "ETH")!;
     if (round === 0) assert.equal(btc.price, 20220);
-    assert.equal(convertUsd(btc.price, rates, "BTC"), 1);
-    assert.equal(convertUsd(btc.price, rates, "SATS"), 100_000_000);
+    assert.equal(priceIn(btc, rates, "BTC"), 1);
+    assert.equal(priceIn(btc, rates, "SATS"), 100_000_000);
     // Exact up to the last bit of a double: the server multiplies before it divides.
-    assert.ok(Math.abs(convertUsd(btc.price, rates, "BITS") / 1_000_000 - 1) < 1e-15);
-    assert.ok(Math.abs(convertUsd(eth.price, rates, "ETH") - 1) < 1e-12);
-    assert.ok(Math.abs(convertUsd(btc.price, rates, "ETH") - btc.price / eth.price) < 1e-9);
+    assert.ok(Math.abs(priceIn(btc, rates, "BITS") / 1_000_000 - 1) < 1e-15);
+    assert.ok(Math.abs(priceIn(eth, rates, "ETH") - 1) < 1e-12);
+    assert.ok(Math.abs(priceIn(btc, rates, "ETH") - btc.price / eth.price) < 1e-9);
     // Fiat keeps the recorded ratio to the dollar: 52922.867 EUR and 61388.956 USD per BTC.
-    assert.ok(Math.abs(convertUsd(1, rates, "EUR") - 52922.867 / 61388.956) < 1e-12);
+    const eur = priceIn(btc, rates, "EUR") / btc.price;
+    assert.ok(Math.abs(eur - 52922.867 / 61388.956) < 1e-12);
     // A coin the demo does not serve has no rate, rather than a made-up one.
     assert.equal(rates.byCode.has("YFI"), false);
   }
