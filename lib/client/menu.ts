@@ -121,30 +121,24 @@ const MENU: readonly MenuItem[] = [
     word: "watch",
     label: "Watch coins live",
     usage: "watch SYMBOL...",
-    ask: async (s) => {
-      const answer = await s.ask("Symbols to watch (e.g. BTC ETH): ");
-      if (answer === null) return "end";
-      if (answer === "") return "back";
-      const words = answer.split(/[\s,]+/).filter(Boolean);
-      try {
-        checkWatchList(words);
-        return words;
-      } catch (err) {
-        s.writeError(`${errorMessage(err)}\n`);
-        return "back";
-      }
-    },
+    ask: (s) =>
+      askWith(s, "Symbols to watch (e.g. BTC ETH): ", (answer) => {
+        const words = answer.split(/[\s,]+/).filter(Boolean);
+        try {
+          checkWatchList(words);
+          return words;
+        } catch (err) {
+          s.writeError(`${errorMessage(err)}\n`);
+          return "back";
+        }
+      }),
   },
   {
     key: "5",
     word: "currency",
     label: "Choose the currency",
     usage: "currency CODE",
-    ask: async (s) => {
-      const answer = await s.ask("Currency code (e.g. EUR, VND; ? lists them): ");
-      if (answer === null) return "end";
-      return answer === "" ? "back" : [answer];
-    },
+    ask: (s) => askWith(s, "Currency code (e.g. EUR, VND; ? lists them): ", (a) => [a]),
   },
   { key: "6", word: "info", label: "Server info", usage: "info" },
   { key: "0", word: "quit", label: "Exit", usage: "quit" },
@@ -154,13 +148,23 @@ const MENU: readonly MenuItem[] = [
 const ALIASES: Readonly<Record<string, string>> = { q: "quit", exit: "quit", "?": "help" };
 const EXTRA_WORDS = ["help", "currencies"];
 
-async function askSymbol(s: Session): Promise<Asked> {
-  const answer = await s.ask("Symbol (e.g. BTC): ");
+/** Asks with `prompt`: the end of input ends, an empty line goes back, else `use` decides. */
+async function askWith(
+  s: Session,
+  prompt: string,
+  use: (answer: string) => Asked,
+): Promise<Asked> {
+  const answer = await s.ask(prompt);
   if (answer === null) return "end";
-  if (answer === "") return "back";
-  if (isSymbol(answer)) return [answer];
-  s.writeError(`"${safeText(answer)}" is not a coin symbol: enter one symbol such as BTC\n`);
-  return "back";
+  return answer === "" ? "back" : use(answer);
+}
+
+function askSymbol(s: Session): Promise<Asked> {
+  return askWith(s, "Symbol (e.g. BTC): ", (answer) => {
+    if (isSymbol(answer)) return [answer];
+    s.writeError(`"${safeText(answer)}" is not a coin symbol: enter one symbol such as BTC\n`);
+    return "back";
+  });
 }
 
 function menuText(currency: string): string {

@@ -38,6 +38,19 @@ function spawnClient(port: number, args: string[], env: Record<string, string> =
     collect(child.stderr, (s) => err += s),
   ]);
   const stdin = child.stdin.getWriter();
+  const waitUntil = async (text: () => string, pattern: RegExp, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(text())) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`Client output never matched ${pattern}:\n${out}\n${err}`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        changed.promise,
+        new Promise((resolve) => timer = setTimeout(resolve, left)),
+      ]);
+      clearTimeout(timer);
+    }
+  };
   return {
     child,
     get out() {
@@ -47,33 +60,9 @@ function spawnClient(port: number, args: string[], env: Record<string, string> =
     send: (text: string) => stdin.write(encoder.encode(text)),
     closeStdin: () => stdin.close(),
     /** Waits for stdout to match `pattern`; a deadline only guards against a hang. */
-    async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(out)) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`Client output never matched ${pattern}:\n${out}\n${err}`);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          changed.promise,
-          new Promise((resolve) => timer = setTimeout(resolve, left)),
-        ]);
-        clearTimeout(timer);
-      }
-    },
-    /** Waits for stderr to match `pattern`; a deadline only guards against a hang. */
-    async waitForErr(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(err)) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`Client stderr never matched ${pattern}:\n${out}\n${err}`);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          changed.promise,
-          new Promise((resolve) => timer = setTimeout(resolve, left)),
-        ]);
-        clearTimeout(timer);
-      }
-    },
+    waitFor: (pattern: RegExp, timeoutMs = 20_000) => waitUntil(() => out, pattern, timeoutMs),
+    /** Waits for stderr to match `pattern`, the same way. */
+    waitForErr: (pattern: RegExp, timeoutMs = 20_000) => waitUntil(() => err, pattern, timeoutMs),
     /** Waits for the exit; returns the code and all output. */
     async done(): Promise<{ code: number; out: string; err: string }> {
       await stdin.close().catch(() => {});
