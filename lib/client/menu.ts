@@ -236,6 +236,9 @@ export async function runMenu(options: MenuOptions): Promise<number> {
   prompter.setCompleter?.(async (line) => {
     const words = line.trimStart().split(/\s+/);
     if (words.length <= 1) return [...MENU.map((i) => i.word), ...EXTRA_WORDS].sort();
+    if (words[0].toLowerCase() === "currency" && client !== undefined) {
+      return (await client.currencies()).map((c) => c.code.toLowerCase());
+    }
     if (!["price", "history", "watch"].includes(words[0].toLowerCase())) return [];
     if (words[0].toLowerCase() === "history" && words.length === 3) return [...HISTORY_RANGES];
     if (symbols === undefined && client !== undefined) {

@@ -53,9 +53,10 @@ Deno.test({
   async fn() {
     await using env = await startTestService();
     const t = tmux(`crypto-test-${crypto.randomUUID()}`);
-    const command = `NO_COLOR=1 ${Deno.execPath()} run -A ${ROOT}client.ts --port ${env.port}; ` +
+    // The task itself, so its narrow permissions are what the prompt runs with.
+    const command = `NO_COLOR=1 ${Deno.execPath()} task -q client --port ${env.port}; ` +
       `echo "EXIT=$?"; sleep 30`;
-    await t.run("new-session", "-d", "-s", "client", "-x", "100", "-y", "50", command);
+    await t.run("new-session", "-d", "-s", "client", "-x", "100", "-y", "50", "-c", ROOT, command);
     try {
       await t.waitFor((s) => s.includes("Choice:"), "the first prompt");
       await t.keys("price btc", "Enter");
@@ -72,6 +73,10 @@ Deno.test({
       await t.waitFor((s) => /Choice: history eth\s*$/.test(s), "the completed symbol");
       await t.keys("Enter");
       await t.waitFor((s) => s.includes("ETH over the last 24h (USD)"), "the history");
+      await t.keys("currency eu", "Tab");
+      await t.waitFor((s) => /Choice: currency eur\s*$/.test(s), "the completed currency");
+      await t.keys("Enter");
+      await t.waitFor((s) => s.includes("Prices are now shown in EUR"), "the new currency");
       await t.keys("help", "Enter");
       await t.waitFor((s) => s.includes("Type a command, or its number:"), "the help");
       await t.keys("C-c");
