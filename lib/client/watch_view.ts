@@ -92,11 +92,14 @@ export async function runWatch(options: WatchOptions): Promise<void> {
 
   const status = () => {
     if (reconnecting !== undefined) return `${reconnecting} · Ctrl-C to stop`;
-    if (lastUpdate === undefined) return "Waiting for updates · Ctrl-C to stop";
+    // How old the server's data is, as `price` says it: no update may also mean stale data.
+    const fetched = [...coins.values()].map((c) => c.fetched_at).sort().at(-1) ?? null;
+    const data = `data fetched ${formatAge(fetched, now())}`;
+    if (lastUpdate === undefined) return `Waiting for updates · ${data} · Ctrl-C to stop`;
     const age = formatAge(lastUpdate.toISOString(), now());
     return `Last update ${lastUpdate.toISOString().slice(11, 19)} UTC (${age}) · ${updates} update${
       updates === 1 ? "" : "s"
-    } · Ctrl-C to stop`;
+    } · ${data} · Ctrl-C to stop`;
   };
 
   const draw = () => {

@@ -52,7 +52,7 @@ Deno.test("watch redraws its table in place on a terminal, colouring moves", asy
   await wrote.promise;
   // Hidden cursor, cleared screen below, table (header, rule, 2 rows) and a status line.
   assert.ok(out.startsWith("\x1b[?25l\x1b[J"), JSON.stringify(out));
-  assert.match(out, /Waiting for updates · Ctrl-C to stop/);
+  assert.match(out, /Waiting for updates · data fetched 2m ago · Ctrl-C to stop/);
   assert.equal(out.split("\n").length - 1, 5);
 
   const first = out.length;
@@ -63,7 +63,10 @@ Deno.test("watch redraws its table in place on a terminal, colouring moves", asy
   assert.ok(redraw.startsWith("\x1b[5F\x1b[J"), "back up 5 lines, clear, draw again");
   assert.ok(redraw.includes("\x1b[31m$1,300.00\x1b[0m"), "a fall in red");
   assert.ok(redraw.includes("$20,220.00"), "the other coin stays");
-  assert.match(redraw, /Last update 20:19:30 UTC \(just now\) · 1 update · Ctrl-C to stop/);
+  assert.match(
+    redraw,
+    /Last update 20:19:30 UTC \(just now\) · 1 update · data fetched 2m ago · Ctrl-C to stop/,
+  );
 
   stop.abort();
   await running;
