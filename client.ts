@@ -6,6 +6,8 @@
 
 import { type Interrupt, main } from "./lib/client/cli.ts";
 import { useColor } from "./lib/client/format.ts";
+import { terminalPrompter } from "./lib/client/prompt.ts";
+import process from "node:process";
 import { readEnv as env } from "./lib/util/read_env.ts";
 
 const encoder = new TextEncoder();
@@ -35,7 +37,11 @@ let catchingCtrlC = false;
 function interrupts(): Interrupt {
   if (!catchingCtrlC) {
     Deno.addSignalListener("SIGINT", () => {
-      if (watching.size === 0) Deno.exit(130);
+      if (watching.size === 0) {
+        // The terminal echoed ^C: leave the shell prompt on a fresh line.
+        if (Deno.stdout.isTerminal()) Deno.stdout.writeSync(new TextEncoder().encode("\n"));
+        Deno.exit(130);
+      }
       for (const controller of watching) controller.abort();
     });
     catchingCtrlC = true;
@@ -73,6 +79,14 @@ if (import.meta.main) {
     env,
     color: useColor(Deno.stdout, env),
     readTextFile: Deno.readTextFile,
+    // Line editing only where someone types: with stdin and stdout on a terminal.
+    prompter: Deno.stdin.isTerminal() && Deno.stdout.isTerminal()
+      ? () => terminalPrompter({ input: process.stdin, output: process.stdout })
+      : undefined,
+    onResize: (listener) => {
+      Deno.addSignalListener("SIGWINCH", listener);
+      return { [Symbol.dispose]: () => Deno.removeSignalListener("SIGWINCH", listener) };
+    },
   });
   Deno.exit(code);
 }

@@ -156,10 +156,11 @@ Deno.test("server on a port in use exits 1 with a clear line", async () => {
   }
 });
 
-Deno.test("deno task demo serves the recorded prices offline, with its own permissions", async () => {
+Deno.test("deno task demo serves the recorded prices offline, converting them exactly", async () => {
   const db = `./data/test-demo-${crypto.randomUUID()}.sqlite`;
   const demo = new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "demo", "--port", "0", "--db", db],
+    // A long refresh, so the client sees the recording itself rather than a step of the walk.
+    args: ["task", "-q", "demo", "--port", "0", "--db", db, "--refresh", "600"],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -174,11 +175,28 @@ Deno.test("deno task demo serves the recorded prices offline, with its own permi
       out += value;
     }
     assert.match(out, /recorded prices of 2022-10-04 20:16 UTC/);
+    assert.match(
+      out,
+      /^crypto-server \d+\.\d+\.\d+, database .*test-demo-.*, providers coingecko, refresh every 600 s$/m,
+    );
     const port = Number(/^listening on 127\.0\.0\.1:(\d+) \(tcp\)$/m.exec(out)![1]);
-    assert.match(out, new RegExp(`try: deno task client --port ${port} list`));
-    const price = await task("client", ["--port", String(port), "price", "BTC"]);
+    assert.match(out, new RegExp(`try: deno task -q client --port ${port} list`));
+    const client = (...args: string[]) => task("client", ["--port", String(port), ...args]);
+    const price = await client("price", "BTC");
     assert.equal(price.code, 0, price.err);
     assert.match(price.out, /20,220\.00/);
+    assert.match((await client("--currency", "BTC", "price", "BTC")).out, /Price +1\.00 BTC$/m);
+    assert.match(
+      (await client("--currency", "sats", "price", "BTC")).out,
+      /Price +100,000,000\.00 sats$/m,
+    );
+    assert.match((await client("--currency", "ETH", "price", "ETH")).out, /Price +1\.00 ETH$/m);
+
+    // A second demo on the same port says only why it cannot start.
+    const second = await task("demo", ["--port", String(port), "--db", db]);
+    assert.equal(second.code, 1);
+    assert.equal(second.out, "");
+    assert.match(second.err, new RegExp(`^error: cannot start the demo: port ${port} is in use`));
   } finally {
     demo.kill("SIGINT");
   }

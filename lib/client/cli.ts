@@ -8,17 +8,21 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
-import {
-  HISTORY_RANGES,
-  type HistoryRange,
-  isCurrencyCode,
-  isSymbol,
-  MAX_WATCHED,
-} from "../wire/protocol.ts";
+import { isCurrencyCode, MAX_WATCHED } from "../wire/protocol.ts";
 import { type ConnectOptions, PriceClient } from "./price_client.ts";
-import { formatCoin, formatCurrencies, formatHistory, formatInfo, formatTable } from "./format.ts";
-import { currencyUnit, historyIn } from "./currency.ts";
+import { currencyUnit } from "./currency.ts";
+import {
+  type Command,
+  CSV_COMMANDS,
+  errorMessage,
+  type OutputFormat,
+  parseCommand,
+  reportError,
+  runCommand,
+} from "./commands.ts";
+import { safeText } from "./safe_text.ts";
 import { readLines, runMenu } from "./menu.ts";
+import type { Prompter } from "./prompt.ts";
 import { runWatch } from "./watch_view.ts";
 
 /** A Ctrl-C listener: `signal` aborts on Ctrl-C until it is disposed. */
@@ -53,6 +57,10 @@ export interface CliIO {
   readTextFile: (path: string) => Promise<string>;
   /** Clock for ages such as `3m ago`. */
   now?: () => Date;
+  /** Makes the prompt for a terminal (line editing, history, completion); else stdin's lines. */
+  prompter?: () => Prompter;
+  /** Calls a listener when the terminal is resized, until disposed (for `watch`). */
+  onResize?: (listener: () => void) => Disposable;
 }
 
 /** Exit codes of the client. */
@@ -65,18 +73,21 @@ export const HELP = `Usage: crypto-client [OPTIONS] [COMMAND]
 Shows cryptocurrency prices from a price server.
 
 Commands:
-  (none)              interactive menu: list coins, look one up, price history, watch live,
-                      choose the currency, server info; 0 or q exits. Also reads choices from
-                      piped stdin, e.g. printf '1\\n2\\nBTC\\n0\\n' | crypto-client
-  list                print all coins as a table, in rank order
-  price SYMBOL        print one coin, e.g. price BTC (case-insensitive)
+  (none)              interactive prompt: type a command below, or a menu number (1 list,
+                      2 price, 3 history, 4 watch, 5 currency, 6 info, 0 quit); help lists
+                      them; arrow keys edit and recall, Tab completes words and symbols.
+                      Also reads piped stdin, e.g. printf '1\\n2\\nBTC\\n0\\n' | crypto-client
+  list                print all coins as a table, in rank order; more columns when wide
+  price SYMBOL...     print one or more coins, e.g. price BTC ETH (case-insensitive)
   history SYMBOL [RANGE]
                       print a coin's low, high and change over RANGE (1h, 24h, 7d or 30d;
-                      default 24h) and a sparkline as wide as the terminal
+                      default 24h) and a chart as wide as the terminal
   currencies          list the currencies prices can be shown in
   info                print the server's status: version, uptime, counters, ingestion, data
   watch SYMBOL...     show up to ${MAX_WATCHED} coins live until Ctrl-C: a table updated in place on a
-                      terminal, one line per update (time, symbol, price, 24h change) otherwise
+                      terminal, one line per update (time, symbol, price, 24h change) otherwise;
+                      unknown symbols are reported and the rest watched; reconnects when the
+                      connection drops
 
 Options:
   --host HOST         server host name or IP address (default 127.0.0.1)
@@ -84,11 +95,12 @@ Options:
   --tls               connect with TLS; the certificate and host name are verified
   --ca FILE           also trust the PEM certificate(s) in FILE, e.g. data/cert.pem; implies --tls
   --currency CODE     show amounts in CODE, e.g. EUR or VND (default USD), written the way
-                      that currency is; used by list, price, history, watch and the menu.
+                      that currency is; used by every command, also with --json and --csv.
                       The server keeps history in USD: history converts it at today's rate
   --json              print the server's data as JSON instead (with list, price, history,
-                      currencies and info: one line; with watch: one line per coin and update;
-                      history --json stays in USD)
+                      currencies and info: one line; with watch: one line per coin and update);
+                      errors are then one line {"error":{"code":...,"message":...}} on stderr
+  --csv               print list or history as CSV with a header row
   -h, --help          show this help and exit
   --version           show the version and exit
 
@@ -100,30 +112,36 @@ Environment:
 
 Exit status:
   0  success, also a watch stopped with Ctrl-C
-  1  server error (e.g. unknown coin or currency), connection error or unreadable --ca file
+  1  server error (e.g. unknown coin or currency, also one of several price symbols),
+     connection error or unreadable --ca file
   2  bad usage: unknown option or command, missing symbol, bad range, currency or port
 `;
-
-type Command =
-  | { kind: "menu" }
-  | { kind: "list" }
-  | { kind: "price"; symbol: string }
-  | { kind: "history"; symbol: string; range: HistoryRange }
-  | { kind: "currencies" }
-  | { kind: "info" }
-  | { kind: "watch"; symbols: string[] };
 
 interface Invocation {
   connect: ConnectOptions;
   caFile: string | undefined;
-  json: boolean;
+  format: OutputFormat;
   /** Upper case; undefined for the server's default, USD. */
   currency: string | undefined;
-  command: Command;
+  /** Undefined for the prompt. */
+  command: Command | undefined;
 }
 
 /** Runs the client with command-line `args` and returns the process exit code. */
 export async function main(args: string[], io: CliIO): Promise<number> {
+  // Known before the flags parse, so that even a usage error comes as JSON when asked for.
+  let json = args.includes("--json");
+  const fail = (err: unknown): number => {
+    if (err instanceof UsageError) {
+      if (json) reportError(err, true, io.stderr);
+      else io.stderr(`error: ${errorMessage(err)}\nTry --help for usage.\n`);
+      return ExitCode.Usage;
+    }
+    if (json) reportError(err, true, io.stderr);
+    else io.stderr(withHint(`error: ${errorMessage(err)}\n`, inv));
+    return ExitCode.Failure;
+  };
+  let inv: Invocation | undefined;
   let values;
   let positionals;
   try {
@@ -138,13 +156,15 @@ export async function main(args: string[], io: CliIO): Promise<number> {
         ca: { type: "string" },
         currency: { type: "string" },
         json: { type: "boolean" },
+        csv: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
     }));
   } catch (err) {
-    return usage(io, parseArgsMessage(err));
+    return fail(new UsageError(parseArgsMessage(err)));
   }
+  json = values.json === true;
   if (values.help) {
     io.stdout(HELP);
     return ExitCode.Ok;
@@ -154,11 +174,10 @@ export async function main(args: string[], io: CliIO): Promise<number> {
     return ExitCode.Ok;
   }
 
-  let inv: Invocation;
   try {
     inv = invocation(values, positionals, io.env);
   } catch (err) {
-    if (err instanceof UsageError) return usage(io, err.message);
+    if (err instanceof UsageError) return fail(err);
     throw err;
   }
 
@@ -166,13 +185,15 @@ export async function main(args: string[], io: CliIO): Promise<number> {
   const columns = io.columns ?? (() => 80);
   try {
     if (inv.caFile !== undefined) inv.connect.caCerts = [await readCa(inv.caFile, io)];
-    const connect = () => PriceClient.connect(inv.connect);
+    const connectOptions = inv.connect;
+    const connect = () => PriceClient.connect(connectOptions);
     const { command, currency } = inv;
-    if (command.kind === "menu") {
+    if (command === undefined) {
+      const hint = inv;
       return await runMenu({
-        input: readLines(io.stdin),
+        input: io.prompter?.() ?? readLines(io.stdin),
         write: io.stdout,
-        writeError: (s) => io.stderr(s.startsWith("error: ") ? withHint(s, inv) : s),
+        writeError: (s) => io.stderr(s.startsWith("error: ") ? withHint(s, hint) : s),
         connect,
         color: io.color,
         echo: !io.stdinIsTerminal,
@@ -181,80 +202,57 @@ export async function main(args: string[], io: CliIO): Promise<number> {
         columns,
         terminal: io.stdoutIsTerminal ?? false,
         interrupts: io.interrupts,
+        onResize: io.onResize,
       });
     }
     await using client = await connect();
-    const out = (data: unknown, text: () => string) =>
-      io.stdout((inv.json ? JSON.stringify(data) : text()) + "\n");
-    // Only needed for the unit of currencies Intl does not know, and to check the code.
-    const unit = () => currency === undefined ? undefined : currencyUnit(client, currency);
-    switch (command.kind) {
-      case "list": {
-        const [coins, u] = await Promise.all([client.marketAll(currency), unit()]);
-        out(coins, () => formatTable(coins, { color: io.color, now: now(), unit: u }));
-        break;
-      }
-      case "price": {
-        const [coin, u] = await Promise.all([client.market(command.symbol, currency), unit()]);
-        out(coin, () => formatCoin(coin, { color: io.color, now: now(), unit: u }));
-        break;
-      }
-      case "history": {
-        const history = await client.history(command.symbol, command.range);
-        if (inv.json) {
-          out(history, () => "");
-          break;
-        }
-        const [shown, u] = await Promise.all([
-          historyIn(client, history, currency),
-          unit(),
-        ]);
-        io.stdout(
-          formatHistory(shown.history, {
-            color: io.color,
-            width: columns(),
-            unit: u,
-            note: shown.note,
-          }) + "\n",
-        );
-        break;
-      }
-      case "currencies": {
-        const list = await client.currencies();
-        out(list, () => formatCurrencies(list, { color: io.color }));
-        break;
-      }
-      case "info": {
-        const info = await client.info();
-        out(info, () => formatInfo(info, { color: io.color, now: now() }));
-        break;
-      }
-      case "watch": {
-        const u = await unit();
-        using interrupt = io.interrupts?.() ??
-          { signal: new AbortController().signal, [Symbol.dispose]() {} };
+    if (command.kind === "watch") {
+      // Checks the currency before anything is shown; the view then marks amounts with it.
+      const unit = currency === undefined ? undefined : await currencyUnit(client, currency);
+      using interrupt = io.interrupts?.() ??
+        { signal: new AbortController().signal, [Symbol.dispose]() {} };
+      /** Connections opened after the first dropped, closed at the end like the first. */
+      const reopened: PriceClient[] = [];
+      try {
         await runWatch({
           client,
+          reconnect: async () => {
+            const next = await connect();
+            reopened.push(next);
+            return next;
+          },
+          warn: (err) => reportError(err, json, io.stderr),
+          onResize: io.onResize,
           symbols: command.symbols,
           currency,
-          unit: u,
+          unit,
           write: io.stdout,
           terminal: io.stdoutIsTerminal ?? false,
           color: io.color,
-          json: inv.json,
+          json,
           columns,
           now,
           signal: interrupt.signal,
         });
-        break;
+      } finally {
+        for (const c of reopened) await c[Symbol.asyncDispose]();
       }
+      return ExitCode.Ok;
     }
-    return ExitCode.Ok;
+    const ok = await runCommand(command, {
+      client,
+      currency,
+      format: inv.format,
+      write: io.stdout,
+      error: (err) => reportError(err, json, io.stderr),
+      color: io.color,
+      now,
+      columns,
+    });
+    return ok ? ExitCode.Ok : ExitCode.Failure;
   } catch (err) {
     // Known failures get their own one-line message; anything else still gets no stack trace.
-    const message = err instanceof Error ? err.message : String(err);
-    io.stderr(withHint(`error: ${message}\n`, inv));
-    return ExitCode.Failure;
+    return fail(err);
   }
 }
 
@@ -266,6 +264,7 @@ function invocation(
     ca?: string;
     currency?: string;
     json?: boolean;
+    csv?: boolean;
   },
   positionals: string[],
   env: (name: string) => string | undefined,
@@ -282,68 +281,37 @@ function invocation(
   if (values.currency !== undefined) {
     if (!isCurrencyCode(values.currency.toUpperCase())) {
       throw new UsageError(
-        `--currency needs a currency code such as EUR or VND, got "${values.currency}"`,
+        `--currency needs a currency code such as EUR or VND, got "${safeText(values.currency)}"`,
       );
     }
     currency = values.currency.toUpperCase();
+    // The server's default: asking for it changes nothing, and spares a check of the code.
+    if (currency === "USD") currency = undefined;
   }
+  if (values.json && values.csv) throw new UsageError("--json and --csv cannot be combined");
+  const format: OutputFormat = values.json ? "json" : values.csv ? "csv" : "text";
 
   const [name, ...rest] = positionals;
-  const symbol = (text: string) => {
-    if (!isSymbol(text)) {
-      throw new UsageError(`"${text}" is not a coin symbol; use list to see all coins`);
-    }
-    return text;
-  };
-  let command: Command;
+  let command: Command | undefined;
   if (name === undefined) {
-    if (values.json) {
+    if (format !== "text") {
       throw new UsageError(
-        "--json needs a command: list, price, history, currencies, info or watch",
+        `--${format} needs a command: ${
+          format === "json" ? "list, price, history, currencies, info or watch" : "list or history"
+        }`,
       );
     }
-    command = { kind: "menu" };
-  } else if (name === "list" || name === "currencies" || name === "info") {
-    if (rest.length > 0) {
-      throw new UsageError(`${name} takes no arguments, got "${rest.join(" ")}"`);
-    }
-    command = { kind: name };
-  } else if (name === "price") {
-    if (rest.length === 0) throw new UsageError("price needs a coin symbol, e.g. price BTC");
-    if (rest.length > 1) throw new UsageError("price takes one coin symbol, e.g. price BTC");
-    command = { kind: "price", symbol: symbol(rest[0]) };
-  } else if (name === "history") {
-    if (rest.length === 0 || rest.length > 2) {
-      throw new UsageError(
-        "history needs a coin symbol and optionally a range, e.g. history BTC 7d",
-      );
-    }
-    const range = (rest[1] ?? "24h").toLowerCase() as HistoryRange;
-    if (!HISTORY_RANGES.includes(range)) {
-      throw new UsageError(
-        `"${rest[1]}" is not a history range; use ${HISTORY_RANGES.join(", ")}`,
-      );
-    }
-    command = { kind: "history", symbol: symbol(rest[0]), range };
-  } else if (name === "watch") {
-    if (rest.length === 0) throw new UsageError("watch needs coin symbols, e.g. watch BTC ETH");
-    const symbols = [...new Set(rest.map((s) => symbol(s).toUpperCase()))];
-    if (symbols.length > MAX_WATCHED) {
-      throw new UsageError(
-        `watch takes at most ${MAX_WATCHED} coin symbols, got ${symbols.length}`,
-      );
-    }
-    command = { kind: "watch", symbols };
   } else {
-    throw new UsageError(
-      `unknown command "${name}"; commands are list, price, history, currencies, info and watch`,
-    );
+    command = parseCommand(name, rest);
+    if (format === "csv" && !CSV_COMMANDS.includes(command.kind)) {
+      throw new UsageError(`--csv works with list and history, not ${command.kind}`);
+    }
   }
 
   return {
     connect: { host, port, tls: values.tls === true || values.ca !== undefined },
     caFile: values.ca,
-    json: values.json === true,
+    format,
     currency,
     command,
   };
@@ -376,7 +344,8 @@ async function readCa(path: string, io: CliIO): Promise<string> {
 }
 
 /** Adds the flag that most likely fixes a TLS mix-up to an `error: ...\n` line. */
-function withHint(line: string, inv: Invocation): string {
+function withHint(line: string, inv: Invocation | undefined): string {
+  if (inv === undefined) return line;
   if (line.includes("(unknown issuer)") && inv.caFile === undefined) {
     return line.replace(/\n$/, "; pass the server's certificate with --ca FILE\n");
   }
@@ -387,11 +356,6 @@ function withHint(line: string, inv: Invocation): string {
     return line.replace(/\n$/, "; try without --tls\n");
   }
   return line;
-}
-
-function usage(io: CliIO, message: string): number {
-  io.stderr(`error: ${message}\nTry --help for usage.\n`);
-  return ExitCode.Usage;
 }
 
 /** Turns node:util parseArgs errors into a short message. */

@@ -9,6 +9,9 @@
 
 import type { CoinView, CurrencyInfo, History } from "./price_client.ts";
 import { sparkline } from "./sparkline.ts";
+import { lineChart } from "./chart.ts";
+import { HISTORY_RANGE_MS, isHistoryRange } from "../wire/protocol.ts";
+import { safeText } from "./safe_text.ts";
 import { formatDuration } from "../util/format_duration.ts";
 import { isRecord } from "../util/is_record.ts";
 import { readEnv } from "../util/read_env.ts";
@@ -29,6 +32,12 @@ export interface FormatOptions {
    * table: the price is coloured green or red.
    */
   moves?: ReadonlyMap<string, number>;
+  /**
+   * Terminal columns the output must fit in: a table then adds the market cap and the source
+   * when they fit, and drops its least useful columns first when it is narrow. Without it, a
+   * table has its classic columns and no width limit.
+   */
+  width?: number;
 }
 
 const ANSI = {
@@ -40,6 +49,9 @@ const ANSI = {
   yellow: "\x1b[33m",
 } as const;
 const DASH = "—";
+/** Narrower terminals get a sparkline instead of the chart. */
+const CHART_MIN_WIDTH = 60;
+const CHART_ROWS = 8;
 const MAX_NAME_WIDTH = 32;
 
 /** Options for {@linkcode formatMoney}. */
@@ -52,7 +64,7 @@ export interface MoneyOptions {
 
 /**
  * Formats an amount the way its currency is written, with the locale of the country the code
- * names: `$20,220.00`, `€1,355.37`, `123.456.789 ₫` (no decimals for VND), `￥2,896,312`.
+ * names: `$20,220.00`, `€1,355.37`, `123.456.789 ₫` (no decimals for VND), `¥2,896,312`.
  * Amounts too small for the currency's usual decimals get four significant digits instead
  * (`0,2712 ₫`, `$0.00001149`). Currencies `Intl` does not know (BTC, SATS, XAU...) are written
  * as `0.06703 ETH` with `unit`, or the code.
@@ -74,7 +86,9 @@ export function formatMoney(amount: number, currency: string, options: MoneyOpti
     fraction = [decimals, Math.min(20, Math.max(decimals, 3 - exponent))];
   }
   const text = numberFormat(locale, intl ? code : undefined, fraction).format(amount)
-    .replace(BIDI_MARKS, "");
+    .replace(BIDI_MARKS, "")
+    // ICU's Japanese locale writes the fullwidth yen, which stands out in a table: ¥ as usual.
+    .replace(/\uffe5/g, "¥");
   return intl ? text : `${text} ${clean(options.unit ?? code)}`;
 }
 
@@ -138,50 +152,95 @@ export function formatChange(pct: number | null): string {
   return `${pct > 0 ? "+" : "-"}${digits}%`;
 }
 
+/** A column of the coin table. */
+interface Column {
+  header: string;
+  right: boolean;
+  cell: (coin: CoinView) => string;
+  paint?: (coin: CoinView) => string;
+  /** Only when the table has a width limit. */
+  wideOnly?: boolean;
+  /** Dropped in this order (1 first) when the table is too wide; never when undefined. */
+  drop?: number;
+}
+
 /**
- * Renders coins as an aligned table (rank, symbol, name, price, 24h change, last update), one
- * line per coin, without a trailing newline. Every line has the same display width.
+ * Renders coins as an aligned table, one line per coin, without a trailing newline: rank,
+ * symbol, name, price, 24h change, and when `width` allows market cap, last update and source.
+ * Every line has the same display width, at most `width`: columns are dropped least useful
+ * first (source, market cap, age, rank), then names are shortened, then dropped.
  */
 export function formatTable(coins: readonly CoinView[], options: FormatOptions): string {
   const { color } = options;
   const now = options.now ?? new Date();
   if (coins.length === 0) return "No coins available";
   const currency = clean(coins[0].currency);
-  const header = ["#", "Symbol", "Name", `Price (${currency})`, "24h", "Updated"];
-  const right = [true, false, false, true, true, true];
-  const rows = coins.map((c) => [
-    String(c.rank),
-    clean(c.symbol),
-    truncate(clean(c.name), MAX_NAME_WIDTH),
-    formatMoney(c.price, c.currency, options),
-    formatChange(c.change_24h),
-    formatAge(c.updated_at, now),
-  ]);
-  const widths = header.map((h, i) =>
-    Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i])))
-  );
-  const line = (cells: string[], paint: (cell: string, i: number) => string) =>
-    cells.map((cell, i) => {
-      const gap = " ".repeat(widths[i] - displayWidth(cell));
-      return right[i] ? gap + paint(cell, i) : paint(cell, i) + gap;
+  const all: Column[] = [
+    { header: "#", right: true, cell: (c) => String(c.rank), drop: 4 },
+    { header: "Symbol", right: false, cell: (c) => clean(c.symbol) },
+    { header: "Name", right: false, cell: (c) => truncate(clean(c.name), MAX_NAME_WIDTH), drop: 5 },
+    {
+      header: `Price (${currency})`,
+      right: true,
+      cell: (c) => formatMoney(c.price, c.currency, options),
+      paint: (c) => moveColor(options.moves?.get(c.symbol)),
+    },
+    {
+      header: "24h",
+      right: true,
+      cell: (c) => formatChange(c.change_24h),
+      paint: (c) => changeColor(c.change_24h),
+      drop: 6,
+    },
+    {
+      header: "Market cap",
+      right: true,
+      cell: (c) =>
+        c.market_cap === null
+          ? DASH
+          : formatMoney(c.market_cap, c.currency, { unit: options.unit, whole: true }),
+      wideOnly: true,
+      drop: 2,
+    },
+    { header: "Updated", right: true, cell: (c) => formatAge(c.updated_at, now), drop: 3 },
+    { header: "Source", right: false, cell: (c) => clean(c.source), wideOnly: true, drop: 1 },
+  ];
+  const limit = options.width;
+  let columns = all.filter((c) => limit !== undefined || !c.wideOnly);
+  const cells = new Map(columns.map((col) => [col, coins.map(col.cell)]));
+  const widthOf = (col: Column) =>
+    Math.max(displayWidth(col.header), ...cells.get(col)!.map(displayWidth));
+  const total = () => columns.reduce((n, col) => n + widthOf(col), 0) + 2 * (columns.length - 1);
+  if (limit !== undefined) {
+    const name = columns.find((col) => col.header === "Name")!;
+    for (const step of [1, 2, 3, 4, 5, 6]) {
+      if (total() <= limit) break;
+      if (step === 5) {
+        // Names shortened before they go: down to 6 columns.
+        const room = widthOf(name) - (total() - limit);
+        if (room >= 6) {
+          cells.set(name, cells.get(name)!.map((n) => truncate(n, room)));
+          continue;
+        }
+      }
+      columns = columns.filter((col) => col.drop !== step);
+    }
+  }
+  const widths = columns.map(widthOf);
+  const line = (texts: string[], paints: string[]) =>
+    texts.map((text, i) => {
+      const gap = " ".repeat(Math.max(0, widths[i] - displayWidth(text)));
+      const painted = paint(text, paints[i], color);
+      return columns[i].right ? gap + painted : painted + gap;
     }).join("  ");
-
   const out = [
-    line(header, (h) => paint(h, ANSI.dim, color)),
+    line(columns.map((col) => col.header), columns.map(() => ANSI.dim)),
     paint("─".repeat(widths.reduce((a, b) => a + b) + 2 * (widths.length - 1)), ANSI.dim, color),
-    ...rows.map((r, n) =>
-      line(
-        r,
-        (cell, i) =>
-          i === 4
-            ? paint(cell, changeColor(coins[n].change_24h), color)
-            : i === 3
-            ? paint(cell, moveColor(options.moves?.get(coins[n].symbol)), color)
-            : cell,
-      )
+    ...coins.map((coin, n) =>
+      line(columns.map((col) => cells.get(col)![n]), columns.map((col) => col.paint?.(coin) ?? ""))
     ),
   ];
-  const stale = staleNote(coins, now, color);
+  const stale = staleNote(coins, now, color, limit);
   if (stale) out.push(stale);
   return out.join("\n");
 }
@@ -218,13 +277,17 @@ export function formatCoin(coin: CoinView, options: FormatOptions): string {
 
 /** Options for {@linkcode formatHistory}. */
 export interface HistoryOptions extends FormatOptions {
-  /** Terminal columns; the sparkline takes all but its indent. */
+  /** Terminal columns; the chart or sparkline takes all of them but an indent. */
   width: number;
   /** A line saying how the prices were obtained, e.g. converted by the client. */
   note?: string;
 }
 
-/** Renders a price history as a summary and a sparkline, without a trailing newline. */
+/**
+ * Renders a price history as a summary and, from 60 columns, a line chart with a price axis and
+ * a time axis (UTC) over the whole range, gaps shown as gaps; narrower, a sparkline. No trailing
+ * newline.
+ */
 export function formatHistory(history: History, options: HistoryOptions): string {
   const { color } = options;
   const symbol = clean(history.symbol);
@@ -254,12 +317,35 @@ export function formatHistory(history: History, options: HistoryOptions): string
     ...fields.map(([label, value]) =>
       `  ${paint(label.padEnd(labelWidth), ANSI.dim, color)}  ${value}`
     ),
-    "  " + paint(
-      sparkline(points.map(([, price]) => price), Math.max(1, options.width - 2)),
-      changeColor(history.change_pct),
-      color,
-    ),
   ];
+  if (options.width >= CHART_MIN_WIDTH) {
+    // The whole window, so prices that only started recently start mid-chart.
+    const last = Date.parse(points.at(-1)![0]);
+    const span = isHistoryRange(history.range) ? HISTORY_RANGE_MS[history.range] : undefined;
+    // Enough of the time to tell the ends apart: 16:35 for an hour, 10-03 16:35 for a day.
+    const [from, to] = span === undefined || span < 86_400_000
+      ? [11, 16]
+      : span === 86_400_000
+      ? [5, 16]
+      : [5, 10];
+    const chart = lineChart(points, {
+      width: options.width - 1,
+      height: CHART_ROWS,
+      from: span === undefined ? undefined : last - span,
+      to: last,
+      label: (price) => formatMoney(price, currency, options),
+      time: (ms) => new Date(ms).toISOString().slice(from, to).replace("T", " "),
+    });
+    lines.push(...chart.map((line) => paint(line, changeColor(history.change_pct), color)));
+  } else {
+    lines.push(
+      "  " + paint(
+        sparkline(points.map(([, price]) => price), Math.max(1, options.width - 2)),
+        changeColor(history.change_pct),
+        color,
+      ),
+    );
+  }
   if (options.note) lines.push(paint(options.note, ANSI.dim, color));
   return lines.join("\n");
 }
@@ -428,9 +514,6 @@ export function useColor(
 
 // deno-lint-ignore no-control-regex
 const ESCAPES = /\x1b\[[0-9;]*m/g;
-// Control characters and bidi overrides from the server must not reach the terminal raw.
-// deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufe00-\ufe0f]$/u;
 const WIDE =
   /^[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]$/u;
@@ -440,9 +523,8 @@ function charWidth(ch: string): number {
   return WIDE.test(ch) ? 2 : 1;
 }
 
-function clean(s: string): string {
-  return s.replace(UNSAFE, "\ufffd");
-}
+/** Server text made safe for the terminal (see `safeText`). */
+const clean = safeText;
 
 function truncate(s: string, max: number): string {
   if (displayWidth(s) <= max) return s;
@@ -470,14 +552,33 @@ function changeColor(pct: number | null): string {
   return pct > 0 ? ANSI.green : ANSI.red;
 }
 
-function staleNote(coins: readonly CoinView[], now: Date, color: boolean): string | undefined {
+function staleNote(
+  coins: readonly CoinView[],
+  now: Date,
+  color: boolean,
+  width?: number,
+): string | undefined {
   const stale = coins.find((c) => c.stale);
   if (!stale) return undefined;
-  return paint(
-    `Prices may be out of date: the server last fetched them ${
-      formatAge(stale.fetched_at, now)
-    } from ${clean(stale.source)}`,
-    ANSI.yellow,
-    color,
-  );
+  const text = `Prices may be out of date: the server last fetched them ${
+    formatAge(stale.fetched_at, now)
+  } from ${clean(stale.source)}`;
+  return wrap(text, width).map((line) => paint(line, ANSI.yellow, color)).join("\n");
+}
+
+/** `text` split at spaces into lines of at most `width` columns (a longer word stays whole). */
+function wrap(text: string, width: number | undefined): string[] {
+  if (width === undefined || displayWidth(text) <= width) return [text];
+  const lines: string[] = [];
+  let current = "";
+  for (const word of text.split(" ")) {
+    if (current !== "" && displayWidth(current) + 1 + displayWidth(word) > width) {
+      lines.push(current);
+      current = word;
+    } else {
+      current = current === "" ? word : `${current} ${word}`;
+    }
+  }
+  lines.push(current);
+  return lines;
 }

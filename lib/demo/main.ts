@@ -1,23 +1,29 @@
 /**
  * `deno task demo`: the whole service offline. A local upstream serves a recorded real CoinGecko
- * response (2022-10-04 20:16 UTC) and the server ingests from it, so every command of the client
- * can be tried with no internet and no API key.
+ * response (2022-10-04 20:16 UTC), moved by a seeded random walk at every refresh, and the server
+ * ingests from it, so every command of the client can be tried live with no internet and no API
+ * key.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { parseServerArgs } from "../server/config.ts";
-import { startDemoUpstream } from "./upstream.ts";
+import { RECORDED_AT, startDemoUpstream } from "./upstream.ts";
 import { startService } from "../server/service.ts";
 
-const HELP = `deno task demo [--port N] [--db FILE]
+const HELP = `deno task demo [--port N] [--db FILE] [--refresh SECONDS]
 
-Starts a local fake CoinGecko serving prices recorded on 2022-10-04 20:16 UTC, and the price
-server pointed at it (default port 8000, database ./data/demo.sqlite). Then, in another terminal:
-  deno task client            the menu
-  deno task client list       the table
-  deno task client price BTC  one coin
+Starts a local fake CoinGecko serving the prices recorded on ${RECORDED_AT}, and the price
+server pointed at it (default port 8000, database ./data/demo.sqlite, a refresh every 10 s).
+After the first refresh every price moves by a seeded random walk of a few tenths of a percent,
+so watch shows updates and history fills while the demo runs. Exchange rates follow the served
+prices (1 BTC is 1 BTC and 100,000,000 sats); fiat money keeps its ratio to the US dollar from
+a recording of 2021. Then, in another terminal:
+  deno task -q client              the prompt (type help)
+  deno task -q client list         the table
+  deno task -q client price BTC    one coin
+  deno task -q client watch BTC    live until Ctrl-C
 Ctrl-C stops both.`;
 
 async function main(args: string[]): Promise<number> {
@@ -29,6 +35,7 @@ async function main(args: string[]): Promise<number> {
       options: {
         port: { type: "string", default: "8000" },
         db: { type: "string", default: "./data/demo.sqlite" },
+        refresh: { type: "string", default: "10" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -47,7 +54,7 @@ async function main(args: string[]): Promise<number> {
       [
         ...["--port", values.port!, "--db", values.db!, "--api-url", upstream.baseUrl],
         // Only the local upstream: the demo must not reach out to any real provider.
-        ...["--providers", "coingecko", "--refresh", "30"],
+        ...["--providers", "coingecko", "--refresh", values.refresh!],
       ],
       () => undefined,
     );
@@ -57,7 +64,6 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (command.action !== "serve") return 0;
-  console.log(`demo upstream on ${upstream.baseUrl} (recorded prices of 2022-10-04 20:16 UTC)`);
   let service;
   try {
     service = await startService(command.config);
@@ -69,7 +75,11 @@ async function main(args: string[]): Promise<number> {
     console.error(`error: cannot start the demo: ${message}`);
     return 1;
   }
-  console.log(`try: deno task client --port ${service.addr.port} list`);
+  console.log(
+    `demo upstream on ${upstream.baseUrl} (recorded prices of ${RECORDED_AT}, moving ` +
+      `a few tenths of a percent at every refresh)`,
+  );
+  console.log(`try: deno task -q client --port ${service.addr.port} list`);
   const stop = () => void service.shutdown();
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
   await service.finished;

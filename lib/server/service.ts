@@ -55,10 +55,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       market.updateRates(ratesFrom(storedRates.rates, storedRates.fetchedAt));
     }
     const stored = await repository.loadSnapshot();
-    if (stored !== null) {
-      market.update(stored);
-      log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
-    }
+    if (stored !== null) market.update(stored);
     const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
     // TLS through node:tls, whose unfinished handshakes can be dropped (see tls_listener.ts).
     const listener = tls
@@ -72,6 +69,15 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       : Deno.listen({ hostname: config.host, port: config.port });
     const server = new PriceServer(listener, { market, tls, limits: config.limits, log });
     const addr = server.addr;
+    // Said only once the port is open, so a start that fails (e.g. a busy port) says only its
+    // error; `listening on` comes last, as scripts wait for it.
+    log(
+      `crypto-server ${VERSION}, database ${repository.description}, providers ` +
+        `${config.providers.join(", ")}, refresh every ${config.refreshSeconds} s`,
+    );
+    if (stored !== null) {
+      log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
+    }
     log(`listening on ${addr.hostname}:${addr.port} (${tls ? "tls" : "tcp"})`);
     const finished = server.serve();
 

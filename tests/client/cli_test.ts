@@ -124,7 +124,6 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
       CRYPTO_PORT: "abc",
     }],
     [["price"], "price needs a coin symbol, e.g. price BTC"],
-    [["price", "BTC", "ETH"], "price takes one coin symbol, e.g. price BTC"],
     [["price", "all"], '"all" is not a coin symbol; use list to see all coins'],
     // The protocol's longest symbol is 32 characters; the client refuses longer ones itself.
     [
@@ -136,7 +135,10 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
       ["frob"],
       'unknown command "frob"; commands are list, price, history, currencies, info and watch',
     ],
-    [["--json"], "--json needs a command: list, price, history, currencies, info or watch"],
+    [["--csv"], "--csv needs a command: list or history"],
+    [["--csv", "info"], "--csv works with list and history, not info"],
+    [["--csv", "list", "--tls=no"], "invalid value for --tls"],
+    [["price", "a\u202eb c"], '"a\\u202eb c" is not a coin symbol; use list to see all coins'],
     [["history"], "history needs a coin symbol and optionally a range, e.g. history BTC 7d"],
     [["history", "BTC", "2y"], '"2y" is not a history range; use 1h, 24h, 7d, 30d'],
     [
@@ -174,8 +176,12 @@ Deno.test("list and price print tables, coins and JSON from the server", async (
 
   const list = await cli(["--port", port, "list"]);
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /^# {2}Symbol {2}Name +Price \(USD\) +24h +Updated\n/);
-  assert.match(list.stdout, /Bitcoin +\$20,220\.00 +-2\.50% +3m ago\n/);
+  // At 80 columns there is room for the market cap and the source too.
+  assert.match(
+    list.stdout,
+    /^# {2}Symbol {2}Name +Price \(USD\) +24h +Market cap +Updated +Source +\n/,
+  );
+  assert.match(list.stdout, /Bitcoin +\$20,220\.00 +-2\.50% +\$1,000 +3m ago {2}coingecko\n/);
   assert.match(list.stdout, /Shiba Inu +\$0\.00001149/);
 
   const price = await cli(["price", "btc"], { env: { CRYPTO_PORT: port } });
@@ -212,6 +218,122 @@ Deno.test("server and connection errors exit 1 with one line on stderr", async (
       stderr: `error: cannot connect to 127.0.0.1:${port}: connection refused\n`,
     });
   }
+});
+
+Deno.test("--json errors are one JSON object on stderr, with the same exit codes", async () => {
+  await using server = startServer();
+  const port = String(server.port);
+  const unknown = await cli(["--json", "--port", port, "price", "XYZ"]);
+  assert.equal(unknown.code, 1);
+  assert.equal(unknown.stdout, "");
+  assert.deepEqual(JSON.parse(unknown.stderr), {
+    error: { code: "UNKNOWN_COIN", message: "unknown coin XYZ" },
+  });
+  const usage = await cli(["--json", "--csv", "list"]);
+  assert.equal(usage.code, 2);
+  assert.deepEqual(JSON.parse(usage.stderr), {
+    error: { code: "USAGE", message: "--json and --csv cannot be combined" },
+  });
+  const bad = await cli(["--json", "--bogus"]);
+  assert.equal(bad.code, 2);
+  assert.equal(JSON.parse(bad.stderr).error.code, "USAGE");
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  closed.close();
+  const refused = await cli(["--json", "--port", String(closed.addr.port), "list"]);
+  assert.equal(refused.code, 1);
+  assert.equal(JSON.parse(refused.stderr).error.code, "CONNECTION");
+  assert.equal(refused.stderr.split("\n").length, 2, "one line");
+});
+
+Deno.test("price takes several symbols, prints the known ones and reports the others", async () => {
+  await using server = startServer();
+  const port = String(server.port);
+  const both = await cli(["--port", port, "price", "BTC", "shib"]);
+  assert.equal(both.code, 0, both.stderr);
+  assert.match(both.stdout, /^Bitcoin \(BTC\)\n[^]*\n\nShiba Inu \(SHIB\)\n/);
+  const some = await cli(["--port", port, "price", "BTC", "NOPE"]);
+  assert.equal(some.code, 1);
+  assert.match(some.stdout, /^Bitcoin \(BTC\)\n/);
+  assert.equal(some.stderr, "error: unknown coin NOPE\n");
+  const json = await cli(["--json", "--port", port, "price", "BTC", "SHIB"]);
+  assert.deepEqual(JSON.parse(json.stdout), COINS);
+});
+
+Deno.test("--csv writes list as CSV with a header row, quoting where needed", async () => {
+  await using server = startServer();
+  const csv = await cli(["--csv", "--port", String(server.port), "list"]);
+  assert.equal(csv.code, 0, csv.stderr);
+  assert.deepEqual(csv.stdout.split("\n"), [
+    "rank,symbol,name,price,currency,change_24h,market_cap,updated_at,stale",
+    "1,BTC,Bitcoin,20220,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
+    "2,SHIB,Shiba Inu,0.00001149,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
+    "",
+  ]);
+});
+
+/** A server that answers every request with hostile text: escapes, C1 and bidi controls. */
+function startHostileServer() {
+  const hostile = "\x1b[31mRED\x1b]0;pwned\x07\x9b2J\u202eevil\r\nnext";
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        for await (const line of readLines(conn.readable)) {
+          const what = String(JSON.parse(line).data);
+          const reply = what.startsWith("MARKET ALL")
+            ? { status: "OK", data: [coinView("X", hostile, 1, 1)] }
+            : { status: "ERROR", code: "UNKNOWN_COIN", data: `No coin ${hostile}` };
+          await conn.write(encoder.encode(JSON.stringify(reply) + "\n"));
+        }
+      })().catch(() => {}).finally(() => {
+        try {
+          conn.close();
+        } catch {
+          // closed by its reader
+        }
+      });
+    }
+  })();
+  return {
+    port: String(listener.addr.port),
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await serving.catch(() => {});
+    },
+  };
+}
+
+/** Whether `text` holds a character a terminal would act on. */
+function hasControls(text: string): boolean {
+  // deno-lint-ignore no-control-regex
+  return /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/.test(text);
+}
+
+Deno.test("text from a hostile server is shown escaped, never obeyed", async () => {
+  await using server = startHostileServer();
+  const error = await cli(["--port", server.port, "price", "BTC"]);
+  assert.equal(error.code, 1);
+  assert.equal(
+    error.stderr,
+    "error: No coin \\x1b[31mRED\\x1b]0;pwned\\x07\\x9b2J\\u202eevil\\r\\nnext\n",
+  );
+  const list = await cli(["--port", server.port, "list"]);
+  assert.equal(list.code, 0);
+  assert.ok(!hasControls(list.stdout), list.stdout);
+  assert.match(list.stdout, /\\x1b\[31mRED/);
+  for (const args of [["--json", "list"], ["--json", "price", "X"], ["--csv", "list"]]) {
+    const out = await cli(["--port", server.port, ...args]);
+    assert.ok(
+      !hasControls(out.stdout + out.stderr),
+      `${args.join(" ")}: ${out.stdout}${out.stderr}`,
+    );
+  }
+  const json = await cli(["--port", server.port, "--json", "price", "X"]);
+  assert.match(json.stderr, /\\u001b\[31mRED.*\\u009b2J\\u202eevil/);
+  assert.equal(
+    JSON.parse(json.stderr).error.message,
+    "No coin \x1b[31mRED\x1b]0;pwned\x07\x9b2J\u202eevil\r\nnext",
+  );
 });
 
 Deno.test("the menu reads piped stdin", async () => {

@@ -38,6 +38,19 @@ function spawnClient(port: number, args: string[], env: Record<string, string> =
     collect(child.stderr, (s) => err += s),
   ]);
   const stdin = child.stdin.getWriter();
+  const waitUntil = async (text: () => string, pattern: RegExp, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(text())) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`Client output never matched ${pattern}:\n${out}\n${err}`);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        changed.promise,
+        new Promise((resolve) => timer = setTimeout(resolve, left)),
+      ]);
+      clearTimeout(timer);
+    }
+  };
   return {
     child,
     get out() {
@@ -47,25 +60,67 @@ function spawnClient(port: number, args: string[], env: Record<string, string> =
     send: (text: string) => stdin.write(encoder.encode(text)),
     closeStdin: () => stdin.close(),
     /** Waits for stdout to match `pattern`; a deadline only guards against a hang. */
-    async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      while (!pattern.test(out)) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`Client output never matched ${pattern}:\n${out}\n${err}`);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          changed.promise,
-          new Promise((resolve) => timer = setTimeout(resolve, left)),
-        ]);
-        clearTimeout(timer);
-      }
-    },
+    waitFor: (pattern: RegExp, timeoutMs = 20_000) => waitUntil(() => out, pattern, timeoutMs),
+    /** Waits for stderr to match `pattern`, the same way. */
+    waitForErr: (pattern: RegExp, timeoutMs = 20_000) => waitUntil(() => err, pattern, timeoutMs),
     /** Waits for the exit; returns the code and all output. */
     async done(): Promise<{ code: number; out: string; err: string }> {
       await stdin.close().catch(() => {});
       const { code } = await child.status;
       await reading;
       return { code, out, err };
+    },
+  };
+}
+
+/**
+ * A TCP proxy to 127.0.0.1:`target` whose open connections the test can cut, as a server that
+ * restarts would; new connections go through again.
+ */
+function startCuttableProxy(target: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const pipes: Promise<unknown>[] = [];
+  const accepting = (async () => {
+    for await (const inbound of listener) {
+      const outbound = await Deno.connect({ hostname: "127.0.0.1", port: target });
+      open.add(inbound);
+      open.add(outbound);
+      const close = () => {
+        for (const c of [inbound, outbound]) {
+          open.delete(c);
+          try {
+            c.close();
+          } catch {
+            // already closed
+          }
+        }
+      };
+      pipes.push(
+        Promise.allSettled([
+          inbound.readable.pipeTo(outbound.writable, { preventClose: true }),
+          outbound.readable.pipeTo(inbound.writable, { preventClose: true }),
+        ]).finally(close),
+      );
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    cutAll() {
+      for (const c of [...open]) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+        open.delete(c);
+      }
+    },
+    async close() {
+      listener.close();
+      this.cutAll();
+      await accepting.catch(() => {});
+      await Promise.allSettled(pipes);
     },
   };
 }
@@ -120,10 +175,38 @@ Deno.test("client end to end against the real server", async (t) => {
       assert.deepEqual(await runClient(port, ["--currency", "XYZ", "list"]), {
         code: 1,
         out: "",
-        err: "error: Unknown currency XYZ: CURRENCIES lists them\n",
+        err: "error: Unknown currency XYZ: currencies lists them\n",
       });
+      // --currency checks the code the same way with --json, also for history.
+      for (const args of [["--json", "history", "BTC"], ["history", "BTC"]]) {
+        const xyz = await runClient(port, ["--currency", "XYZ", ...args]);
+        assert.equal(xyz.code, 1, args.join(" "));
+        assert.equal(xyz.out, "");
+      }
+      const history = await runClient(port, ["--json", "--currency", "EUR", "history", "BTC"]);
+      assert.equal(history.code, 0, history.err);
+      assert.equal(JSON.parse(history.out).currency, "EUR");
+      assert.equal(JSON.parse(history.out).converted_from, "USD");
     },
   );
+
+  // The server cleans names at ingestion (controls and bidi characters removed); the client's own
+  // escaping is tested against a hostile server in safe_text and cli tests. End to end, no control
+  // byte of a hostile upstream's name reaches the terminal, in any output format.
+  await t.step("coin names from a hostile upstream reach the terminal cleaned", async () => {
+    const recorded = JSON.parse(await Deno.readTextFile(FIXTURE));
+    recorded[1].name = "Ether\x1b[2J\x1b]0;pwned\x07\u202eevil\x9b31m";
+    env.upstream.setCoins(recorded);
+    await env.service.ingestor.runOnce();
+    for (const args of [["list"], ["price", "ETH"], ["--json", "list"], ["--csv", "list"]]) {
+      const out = await runClient(port, args);
+      assert.equal(out.code, 0, out.err);
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(out.out, /[\x1b\x07\x9b\u202e]/, args.join(" "));
+      assert.match(out.out, /Ether\[2J\]0;pwnedevil31m/, args.join(" "));
+    }
+    await ingestBtc(env, 20220);
+  });
 
   await t.step("currencies and info", async () => {
     const list = await runClient(port, ["currencies"]);
@@ -172,7 +255,7 @@ Deno.test("client end to end against the real server", async (t) => {
     assert.deepEqual(await runClient(port, ["history", "NOPE"]), {
       code: 1,
       out: "",
-      err: "error: No coin with symbol NOPE: MARKET ALL lists the 10 coins served\n",
+      err: "error: No coin with symbol NOPE: list shows the 10 coins served\n",
     });
   });
 
@@ -214,13 +297,40 @@ Deno.test("client end to end against the real server", async (t) => {
     assert.equal(err, "");
     assert.equal(code, 0);
     assert.match(out, /Watching: press Enter or Ctrl-C to go back to the menu\n/);
+
+    // Input that ends right after the symbols still shows the coins, then exits 0.
+    const piped = await runClient(port, [], {}, "4\nBTC\n");
+    assert.equal(piped.code, 0, piped.err);
+    assert.match(piped.out, /Watching: [^\n]*\n\d{4}-[^\n]* BTC \$22,100\.00 [+-][\d.]+%\n/);
   });
 
-  await t.step("watch of an unknown coin fails in one line", async () => {
-    assert.deepEqual(await runClient(port, ["watch", "BTC", "NOPE"]), {
+  await t.step("watch says which coins are unknown and watches the rest", async () => {
+    assert.deepEqual(await runClient(port, ["watch", "NOPE"]), {
       code: 1,
       out: "",
-      err: "error: No coin with symbol NOPE: MARKET ALL lists the 10 coins served\n",
+      err: "error: No coin with symbol NOPE: list shows the 10 coins served\n",
     });
+    const watch = spawnClient(port, ["watch", "BTC", "NOPE"]);
+    await watch.waitFor(/BTC \$[\d,.]+ [+-][\d.]+%\n/);
+    watch.child.kill("SIGINT");
+    const { code, err } = await watch.done();
+    assert.equal(code, 0);
+    assert.equal(err, "error: No coin with symbol NOPE: watching BTC\n");
+  });
+
+  await t.step("watch reconnects when the server goes away and comes back", async () => {
+    // A proxy the test can cut: the server stays, the connection drops.
+    const proxy = await startCuttableProxy(port);
+    const watch = spawnClient(proxy.port, ["watch", "BTC"]);
+    await watch.waitFor(/BTC \$[\d,.]+ [+-][\d.]+%\n/);
+    proxy.cutAll();
+    await watch.waitForErr(/reconnecting\.\.\./);
+    await watch.waitFor(/BTC \$[\d,.]+ [+-][\d.]+%\n[^]*BTC \$[\d,.]+ [+-][\d.]+%\n/);
+    await ingestBtc(env, 21_777);
+    await watch.waitFor(/BTC \$21,777\.00 [+-][\d.]+%\n$/);
+    watch.child.kill("SIGINT");
+    const { code } = await watch.done();
+    assert.equal(code, 0);
+    await proxy.close();
   });
 });

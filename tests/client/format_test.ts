@@ -99,7 +99,7 @@ Deno.test("formatTable keeps server text from controlling the terminal", () => {
   });
   assert.ok(!table.includes("\x1b"), "no escape character");
   assert.equal(table.split("\n").length, 3);
-  assert.match(table, /Evil\uFFFD\[2J\uFFFDNamex+…/);
+  assert.match(table, /Evil\\x1b\[2J\\nNamex+…/);
 });
 
 Deno.test("formatTable notes stale data and handles an empty list", () => {
@@ -160,7 +160,7 @@ Deno.test("formatMoney writes each currency as its country does", async (t) => {
     [1355.37, "EUR", "€1,355.37"],
     [0.000012, "EUR", "€0.000012"],
     [-5.5, "EUR", "-€5.50"],
-    [1234.5, "JPY", "￥1,235"],
+    [1234.5, "JPY", "¥1,235"],
     // Currencies Intl does not know are written with their unit from CURRENCIES, or the code.
     [0.0677, "ETH", "0.0677 ETH", "ETH"],
     [2022000000, "SATS", "2,022,000,000.00 sats", "sats"],
@@ -248,7 +248,7 @@ Deno.test("formatHistory prints a summary and a sparkline as wide as the termina
 
   const vnd = formatHistory(history([476543210, 480000000], { currency: "VND" }), {
     color: true,
-    width: 80,
+    width: 50,
     note: "Converted from USD at the current rate",
   });
   assert.match(vnd, /Last.*480\.000\.000\u00a0₫/);
@@ -330,4 +330,34 @@ Deno.test("formatUpdateLine is one line per update for pipes", () => {
     formatUpdateLine(coin({ currency: "VND", price: 476543210.6, change_24h: -1 })),
     "2022-10-04T20:17:00Z BTC 476.543.211\u00a0₫ -1.00%",
   );
+});
+
+Deno.test("formatTable fits the terminal: more columns when wide, never wider than it", async (t) => {
+  const headers = (width: number) =>
+    formatTable(COINS, { color: false, now: NOW, width }).split("\n")[0].trim().split(/\s{2,}/);
+  const all = ["#", "Symbol", "Name", "Price (USD)", "24h", "Market cap", "Updated", "Source"];
+  await t.step("250 columns: market cap and source too", () => {
+    assert.deepEqual(headers(250), all);
+  });
+  await t.step("the least useful columns go first", () => {
+    assert.deepEqual(headers(80), all.slice(0, 7));
+    assert.deepEqual(headers(70), ["#", "Symbol", "Name", "Price (USD)", "24h", "Updated"]);
+    assert.deepEqual(headers(52), ["#", "Symbol", "Name", "Price (USD)", "24h"]);
+    assert.deepEqual(headers(40), ["Symbol", "Name", "Price (USD)", "24h"]);
+    assert.deepEqual(headers(30), ["Symbol", "Price (USD)", "24h"]);
+  });
+  for (const width of [30, 40, 55, 70, 80, 120, 250]) {
+    await t.step(`every line fits in ${width} columns, also the stale note`, () => {
+      const stale = [...COINS, coin({ symbol: "OLD", stale: true, rank: 101 })];
+      const text = formatTable(stale, { color: false, now: NOW, width });
+      for (const line of text.split("\n")) {
+        assert.ok(displayWidth(line) <= width, `${displayWidth(line)}: ${line}`);
+      }
+    });
+  }
+  await t.step("names are shortened before they are dropped", () => {
+    const text = formatTable(COINS, { color: false, now: NOW, width: 35 });
+    assert.match(text, /^Symbol {2}Name +Price/);
+    assert.match(text, /\nETH {5}Ether… /);
+  });
 });

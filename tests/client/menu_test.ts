@@ -183,7 +183,7 @@ Deno.test("menu rejects invalid choices and symbols without asking the server", 
   assert.equal(code, 0);
   assert.equal(
     err,
-    'Unknown choice "9": enter 1 to 6, or 0 to exit (q also exits)\n' +
+    'Unknown choice "9": enter 1 to 6 or a command (help lists them), or 0 to exit\n' +
       '"BTC ETH" is not a coin symbol: enter one symbol such as BTC\n',
   );
   assert.deepEqual(opened[0].calls, []);
@@ -255,21 +255,28 @@ Deno.test("readLines", async (t) => {
 
 Deno.test("menu shows a coin's history with a sparkline", async () => {
   const fake = new FakeClient();
-  const { code, out, err } = await run(lines("3", "btc", "", "3", "BTC", "2y", "0"), [fake], {
-    columns: () => 40,
-  });
+  const { code, out, err } = await run(
+    lines("3", "btc", "", "3", "BTC", "2y", "7d", "3", "nope", "0"),
+    [fake],
+    { columns: () => 40 },
+  );
   assert.equal(code, 0);
-  assert.equal(err, '"2y" is not a range: enter 1h, 24h, 7d, 30d\n');
+  // A bad range asks again for the same coin; an unknown coin is refused before the range.
+  assert.equal(
+    err,
+    '"2y" is not a history range; use 1h, 24h, 7d, 30d\nerror: unknown coin nope\n',
+  );
+  assert.match(out, /BTC over the last 7d \(USD\)/);
   assert.match(out, /Range \(1h, 24h, 7d, 30d; Enter for 24h\): \nBTC over the last 24h \(USD\)\n/);
   assert.match(out, / {2}Last {4}\$20,220\.00\n/);
   assert.ok(out.includes("\n  ▁█\n"), out);
-  assert.deepEqual(fake.calls, ["HISTORY btc 24h"]);
+  assert.deepEqual(fake.calls, ["btc", "HISTORY btc 24h", "BTC", "HISTORY BTC 7d", "nope"]);
 });
 
 Deno.test("menu switches the currency, checking it with the server", async () => {
   const fake = new FakeClient();
   const { code, out, err } = await run(
-    lines("5", "xyz", "5", "?", "5", "vnd", "1", "2", "eth", "3", "btc", "7d", "0"),
+    lines("5", "xyz", "5", "?", "vnd", "1", "2", "eth", "3", "btc", "7d", "0"),
     [fake],
   );
   assert.equal(code, 0);
@@ -288,6 +295,7 @@ Deno.test("menu switches the currency, checking it with the server", async () =>
     "CURRENCIES",
     "ALL VND",
     "eth VND",
+    "btc",
     "HISTORY btc 7d",
     "BTC VND",
     "BTC USD",
@@ -403,7 +411,7 @@ Deno.test("menu watches coins until Enter, Ctrl-C or the end of input", async (t
     assert.equal(code, 0);
     assert.equal(
       err,
-      '"ALL" is not a coin symbol: enter symbols such as BTC ETH\n' +
+      '"ALL" is not a coin symbol; use list to see all coins\n' +
         "error: unknown coin NOPE\n",
     );
     assert.deepEqual(fake.calls, ["WATCH NOPE", "WATCH BTC", "UNWATCH"]);

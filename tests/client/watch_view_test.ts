@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type CoinView, ConnectionError } from "../../lib/client/price_client.ts";
+import { type CoinView, ConnectionError, ServerError } from "../../lib/client/price_client.ts";
 import { runWatch, type WatchClient } from "../../lib/client/watch_view.ts";
 import { coinView } from "../helpers.ts";
 
@@ -24,6 +24,7 @@ function fakeClient() {
       return Promise.resolve([coin("BTC", 20220, 1), coin("ETH", 1355.37, 2)]);
     },
     market: (symbol) => Promise.reject(new Error(`no look-up expected, got ${symbol}`)),
+    marketAll: () => Promise.resolve([coin("BTC", 20220, 1), coin("ETH", 1355.37, 2)]),
     closed: closed.promise,
   };
   return { client, push: (c: CoinView) => push!(c), watching: watching.promise, closed };
@@ -51,7 +52,7 @@ Deno.test("watch redraws its table in place on a terminal, colouring moves", asy
   await wrote.promise;
   // Hidden cursor, cleared screen below, table (header, rule, 2 rows) and a status line.
   assert.ok(out.startsWith("\x1b[?25l\x1b[J"), JSON.stringify(out));
-  assert.match(out, /Waiting for updates · Ctrl-C to stop/);
+  assert.match(out, /Waiting for updates · data fetched 2m ago · Ctrl-C to stop/);
   assert.equal(out.split("\n").length - 1, 5);
 
   const first = out.length;
@@ -62,7 +63,10 @@ Deno.test("watch redraws its table in place on a terminal, colouring moves", asy
   assert.ok(redraw.startsWith("\x1b[5F\x1b[J"), "back up 5 lines, clear, draw again");
   assert.ok(redraw.includes("\x1b[31m$1,300.00\x1b[0m"), "a fall in red");
   assert.ok(redraw.includes("$20,220.00"), "the other coin stays");
-  assert.match(redraw, /Last update 20:19:30 UTC · 1 update · Ctrl-C to stop/);
+  assert.match(
+    redraw,
+    /Last update 20:19:30 UTC \(just now\) · 1 update · data fetched 2m ago · Ctrl-C to stop/,
+  );
 
   stop.abort();
   await running;
@@ -88,4 +92,97 @@ Deno.test("watch ends with the connection's error when the server goes away", as
     out,
     "2022-10-04T20:17:00Z BTC $20,220.00 +1.50%\n2022-10-04T20:17:00Z ETH $1,355.37 +1.50%\n",
   );
+});
+
+Deno.test("watch ticks ages every second, redraws whole on resize, and shows staleness", async () => {
+  const fake = fakeClient();
+  let clock = NOW.getTime();
+  let out = "";
+  let wrote = Promise.withResolvers<void>();
+  let resize: (() => void) | undefined;
+  let stale = false;
+  fake.client.marketAll = () =>
+    Promise.resolve([
+      coin("BTC", 20220, 1),
+      { ...coin("ETH", 1355.37, 2), stale, fetched_at: "2022-10-04T20:17:00.000Z" },
+    ]);
+  const stop = new AbortController();
+  const running = runWatch({
+    client: fake.client,
+    symbols: ["BTC", "ETH"],
+    write: (s) => {
+      out += s;
+      wrote.resolve();
+    },
+    terminal: true,
+    color: false,
+    now: () => new Date(clock),
+    columns: () => 120,
+    signal: stop.signal,
+    tickMs: 5,
+    refreshMs: 5,
+    onResize: (listener) => {
+      resize = listener;
+      return { [Symbol.dispose]: () => resize = undefined };
+    },
+  });
+  await fake.watching;
+  await wrote.promise;
+  fake.push(coin("ETH", 1300, 2));
+  /** Waits for the output to match; the deadline only guards against a hang. */
+  const untilOut = async (pattern: RegExp) => {
+    const deadline = Date.now() + 10_000;
+    while (!pattern.test(out)) {
+      if (Date.now() > deadline) throw new Error(`The output never matched ${pattern}:\n${out}`);
+      wrote = Promise.withResolvers<void>();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([wrote.promise, new Promise((r) => timer = setTimeout(r, 100))]);
+      clearTimeout(timer);
+    }
+  };
+  await untilOut(/\(just now\) · 1 update/);
+  clock += 7_000;
+  await untilOut(/\(7s ago\) · 1 update/);
+
+  // The server's data went stale: a fresh look says so, as `price` does.
+  stale = true;
+  clock += 30_000;
+  await untilOut(/Prices may be out of date: the server last fetched them 3m ago/);
+
+  const before = out.length;
+  resize!();
+  assert.ok(out.slice(before).startsWith("\x1b[H\x1b[2J"), "cleared, then drawn anew");
+  stop.abort();
+  await running;
+  assert.equal(resize, undefined, "the resize listener is removed");
+});
+
+Deno.test("watch reports unknown symbols and watches the rest", async () => {
+  const fake = fakeClient();
+  const watched: string[][] = [];
+  const original = fake.client.watch.bind(fake.client);
+  fake.client.watch = (symbols, onUpdate) => {
+    watched.push([...symbols]);
+    if (symbols.includes("NOPE")) {
+      return Promise.reject(new ServerError("UNKNOWN_COIN", "No coin with symbol NOPE"));
+    }
+    return original(symbols, onUpdate);
+  };
+  const warnings: string[] = [];
+  const stop = new AbortController();
+  let out = "";
+  const running = runWatch({
+    client: fake.client,
+    symbols: ["BTC", "NOPE", "ETH"],
+    write: (s) => out += s,
+    warn: (err) => warnings.push(err.message),
+    terminal: false,
+    color: false,
+    signal: stop.signal,
+    onShown: () => stop.abort(),
+  });
+  await running;
+  assert.deepEqual(watched, [["BTC", "NOPE", "ETH"], ["BTC", "ETH"]]);
+  assert.deepEqual(warnings, ["No coin with symbol NOPE: watching BTC, ETH"]);
+  assert.match(out, /BTC \$20,220\.00/);
 });

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { lineChart } from "../../lib/client/chart.ts";
+import { displayWidth, formatHistory } from "../../lib/client/format.ts";
+import type { History } from "../../lib/client/price_client.ts";
+
+const T0 = Date.parse("2022-10-04T00:00:00Z");
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+const options = {
+  label: (p: number) => `$${p.toFixed(0)}`,
+  time: (ms: number) => new Date(ms).toISOString().slice(11, 16),
+};
+
+/** The braille cells of a chart line, without its axis label. */
+const cells = (line: string) => [...line.slice(line.indexOf("┤") + 1)];
+const BLANK = "\u2800";
+
+Deno.test("lineChart draws a rising series from the bottom left to the top right", () => {
+  const points: [string, number][] = Array.from({ length: 20 }, (_, i) => [at(i), 100 + i]);
+  const lines = lineChart(points, { ...options, width: 40, height: 4 });
+  assert.equal(lines.length, 6, "4 rows, the axis and its labels");
+  for (const line of lines) assert.ok(displayWidth(line) <= 40, line);
+  assert.match(lines[0], /^\$119 ┤/);
+  assert.match(lines[3], /^\$100 ┤/);
+  assert.notEqual(cells(lines[3])[0], BLANK, "starts at the bottom left");
+  assert.notEqual(cells(lines[0]).at(-1), BLANK, "ends at the top right");
+  assert.equal(cells(lines[0])[0], BLANK);
+  assert.match(lines[4], /^ {5}└─+$/);
+  assert.match(lines[5], /^ {6}00:00 +00:19 UTC$/);
+});
+
+Deno.test("lineChart leaves a gap where the series has one, and starts where it starts", () => {
+  // Every minute for 10 minutes, nothing for 40, every minute again for 10.
+  const points: [string, number][] = [
+    ...Array.from({ length: 10 }, (_, i) => [at(i), 100] as [string, number]),
+    ...Array.from({ length: 10 }, (_, i) => [at(50 + i), 110] as [string, number]),
+  ];
+  const lines = lineChart(points, { ...options, width: 66, height: 4 });
+  const columns = cells(lines[0]).length;
+  const used = (col: number) => lines.slice(0, 4).some((l) => cells(l)[col] !== BLANK);
+  const middle = Array.from({ length: columns }, (_, c) => c)
+    .filter((c) => c > columns * 0.25 && c < columns * 0.75);
+  assert.ok(middle.every((c) => !used(c)), "nothing drawn across the gap");
+  assert.ok(used(0) && used(columns - 1));
+
+  // A window wider than the data: the line starts where the prices start.
+  const late = lineChart(points, { ...options, width: 66, height: 4, from: T0 - 60 * 60_000 });
+  const lateUsed = (col: number) => late.slice(0, 4).some((l) => cells(l)[col] !== BLANK);
+  assert.ok(!lateUsed(0) && !lateUsed(10));
+});
+
+function history(points: [string, number][]): History {
+  const prices = points.map(([, p]) => p);
+  return {
+    symbol: "BTC",
+    range: "1h",
+    currency: "USD",
+    count: points.length,
+    points,
+    first: prices[0],
+    last: prices.at(-1)!,
+    min: Math.min(...prices),
+    max: Math.max(...prices),
+    change_pct: 1,
+  };
+}
+
+Deno.test("formatHistory draws the chart when wide, the sparkline when narrow", () => {
+  const points: [string, number][] = Array.from({ length: 30 }, (_, i) => [at(i * 2), 20000 + i]);
+  const wide = formatHistory(history(points), { color: false, width: 100 });
+  assert.match(wide, /\$20,029\.00 ┤/);
+  assert.match(wide, /└─+\n {12}23:58 +00:58 UTC$/);
+  for (const line of wide.split("\n")) assert.ok(displayWidth(line) <= 100, line);
+  const narrow = formatHistory(history(points), { color: false, width: 40 });
+  assert.match(narrow, /\n {2}[▁-█]+$/);
+  assert.doesNotMatch(narrow, /┤/);
+});
