@@ -33,6 +33,8 @@ export interface ServerConfig {
   top: number;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  /** Listen with `SO_REUSEPORT`, so replicas on one host share the port. */
+  reusePort: boolean;
   staleAfterSeconds: number;
   historyDays: number;
   allowInsecureUpstream: boolean;
@@ -85,7 +87,7 @@ const FLAGS: readonly Flag[] = [
     name: "db",
     kind: "string",
     default: "./data/crypto.sqlite",
-    help: "SQLite database file; its directory is created",
+    help: "SQLite database file (its directory is created), or a postgres:// URL for cluster mode",
     section: "Service",
   },
   {
@@ -139,6 +141,13 @@ const FLAGS: readonly Flag[] = [
     min: 1,
     max: 3650,
     help: "Days of price history kept; older rows are pruned after each ingestion",
+    section: "Service",
+  },
+  {
+    name: "reuse-port",
+    kind: "boolean",
+    help:
+      "Set SO_REUSEPORT so several replicas on one host share --port (Linux; needs Deno's --unstable-net)",
     section: "Service",
   },
   {
@@ -379,6 +388,7 @@ export function parseServerArgs(
       top: num("top"),
       tlsCert,
       tlsKey,
+      reusePort: get.get("reuse-port") as boolean,
       staleAfterSeconds: staleAfter ?? 3 * refreshSeconds,
       historyDays: num("history-days"),
       allowInsecureUpstream,

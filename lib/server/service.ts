@@ -56,14 +56,14 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
     }
     const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
+    const at = { hostname: config.host, port: config.port, ...reusePort(config.reusePort) };
     const listener = tls
       ? Deno.listenTls({
-        hostname: config.host,
-        port: config.port,
+        ...at,
         cert: await Deno.readTextFile(config.tlsCert!),
         key: await Deno.readTextFile(config.tlsKey!),
       })
-      : Deno.listen({ hostname: config.host, port: config.port });
+      : Deno.listen(at);
     const server = new PriceServer(listener, { market, tls, limits: config.limits, log });
     const addr = server.addr;
     log(`listening on ${addr.hostname}:${addr.port} (${tls ? "tls" : "tcp"})`);
@@ -131,6 +131,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         },
         providers: chain.statuses,
         database: { path: config.db, size_bytes: repository.sizeBytes() },
+        cluster: { role: "single" },
       };
     };
     ingestor.start();
@@ -157,6 +158,18 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     repository.close();
     throw error;
   }
+}
+
+/**
+ * `SO_REUSEPORT` for `Deno.listen`. Deno exits the process (code 70) when it is asked for without
+ * `--unstable-net`, so that is checked first (the flag also brings `Deno.listenDatagram`).
+ */
+function reusePort(wanted: boolean): { reusePort?: true } {
+  if (!wanted) return {};
+  if (typeof (Deno as { listenDatagram?: unknown }).listenDatagram !== "function") {
+    throw new Error("--reuse-port needs Deno's --unstable-net flag (deno task server has it)");
+  }
+  return { reusePort: true };
 }
 
 /**
