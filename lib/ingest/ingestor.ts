@@ -10,11 +10,21 @@
 import type { Coin, Snapshot } from "../wire/coin.ts";
 import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
 import { describeApiUrl, fetchMarkets, UpstreamError } from "./coingecko.ts";
-import { Repository } from "../storage/repository.ts";
+import type { Repository, SaveOptions, StoredRates } from "../storage/repository.ts";
+import { openRepository } from "../storage/open_repository.ts";
 
-/** Where snapshots are stored; {@linkcode Repository} is one. */
-export interface SnapshotStore {
-  saveSnapshot(snapshot: Snapshot): void;
+/** Where snapshots are stored; a {@linkcode Repository} is one. */
+export type SnapshotStore = Pick<Repository, "saveSnapshot">;
+
+/** What {@linkcode IngestorOptions.fetchCoins} may return besides the bare coins. */
+export interface FetchedCoins {
+  coins: Coin[];
+  /** The provider that served them; replaces `source` for this snapshot. */
+  source: string;
+  /** Replaces `describeSource` for this snapshot. */
+  describeSource?: string;
+  /** Exchange rates fetched with the coins, stored in the same transaction. */
+  rates?: StoredRates | null;
 }
 
 /** Options of {@linkcode Ingestor}. */
@@ -24,12 +34,18 @@ export interface IngestorOptions {
    * provider served them (`{ coins, source, describeSource }`), which then replaces `source` and
    * `describeSource` for that snapshot.
    */
-  fetchCoins: (
-    signal: AbortSignal,
-  ) => Promise<Coin[] | { coins: Coin[]; source: string; describeSource?: string }>;
+  fetchCoins: (signal: AbortSignal) => Promise<Coin[] | FetchedCoins>;
   repository: SnapshotStore;
-  /** Called with every stored snapshot, e.g. to update the server's cache. */
-  onSnapshot?: (snapshot: Snapshot) => void;
+  /**
+   * Options of each save, e.g. the writer session of a leader; read at every save, so a
+   * session may change. Exchange rates come from `fetchCoins`.
+   */
+  saveOptions?: () => Omit<SaveOptions, "rates">;
+  /**
+   * Called with every stored snapshot (and the exchange rates stored with it, if any), e.g. to
+   * update the server's cache.
+   */
+  onSnapshot?: (snapshot: Snapshot, rates: StoredRates | null) => void;
   /** Interval between successful ingestions, in milliseconds. */
   refreshMs: number;
   /** Provider name stored with the snapshot, e.g. `coingecko`, unless `fetchCoins` names one. */
@@ -133,18 +149,21 @@ export class Ingestor implements AsyncDisposable {
     try {
       const fetched = await this.#options.fetchCoins(signal);
       signal.throwIfAborted();
-      const { coins, source } = Array.isArray(fetched)
+      const { coins, source, rates = null } = Array.isArray(fetched)
         ? { coins: fetched, source: this.#options.source }
         : fetched;
       if (!Array.isArray(fetched)) where = fetched.describeSource ?? source;
       const snapshot: Snapshot = { coins, fetchedAt: startedAt, source };
-      this.#options.repository.saveSnapshot(snapshot);
+      await this.#options.repository.saveSnapshot(snapshot, {
+        ...this.#options.saveOptions?.(),
+        rates,
+      });
       this.#failures = 0;
       this.#lastSuccessAt = startedAt;
       result = { ok: true, startedAt, durationMs: elapsed(), snapshot };
       this.#lastResult = result;
       this.#log(`ingested ${coins.length} coins from ${where} in ${result.durationMs} ms`);
-      this.#options.onSnapshot?.(snapshot);
+      this.#options.onSnapshot?.(snapshot, rates);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       const attempt = ++this.#failures;
@@ -244,6 +263,7 @@ export interface IngestOnceOptions {
   apiUrl?: string;
   apiKey?: string;
   top: number;
+  /** A SQLite path or a PostgreSQL URL. */
   dbPath: string;
   fetch?: typeof fetch;
   timeoutMs?: number;
@@ -261,11 +281,11 @@ export async function ingestOnce(
   const now = options.now ?? (() => new Date());
   const started = now();
   // Open first so a bad database path fails before the network is used.
-  using repository = Repository.open(options.dbPath);
+  await using repository = await openRepository(options.dbPath);
   const { apiUrl, apiKey, top, fetch, timeoutMs } = options;
   const coins = await fetchMarkets({ apiUrl, apiKey, top, fetch, timeoutMs });
   const snapshot: Snapshot = { coins, fetchedAt: started.toISOString(), source: "coingecko" };
-  repository.saveSnapshot(snapshot);
+  await repository.saveSnapshot(snapshot);
   const durationMs = Math.max(0, now().getTime() - started.getTime());
   return { snapshot, durationMs, source: describeApiUrl(options.apiUrl) };
 }

@@ -10,13 +10,14 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_API_URL, MAX_TOP } from "./coingecko.ts";
 import { ingestOnce } from "./ingestor.ts";
+import { describeDatabase } from "../storage/open_repository.ts";
 
 /** Where the database lives unless told otherwise. */
 export const DEFAULT_DB_PATH = "./data/crypto.sqlite";
 /** How many coins are ingested unless told otherwise. */
 export const DEFAULT_TOP = 10;
 
-const USAGE = `Usage: deno task ingest [--db PATH] [--api-url URL] [--api-key KEY] [--top N]`;
+const USAGE = `Usage: deno task ingest [--db PATH|URL] [--api-url URL] [--api-key KEY] [--top N]`;
 
 /** Runs one ingestion with the given arguments; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -51,7 +52,9 @@ export async function main(args: string[]): Promise<number> {
       dbPath,
     });
     console.log(
-      `ingested ${snapshot.coins.length} coins from ${source} into ${dbPath} in ${durationMs} ms`,
+      `ingested ${snapshot.coins.length} coins from ${source} into ${
+        describeDatabase(dbPath)
+      } in ${durationMs} ms`,
     );
     return 0;
   } catch (error) {

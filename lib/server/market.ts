@@ -41,6 +41,12 @@ export interface Reply {
   readonly watch?: { readonly add: readonly string[] } | {
     readonly remove: readonly string[] | null;
   };
+  /**
+   * For a reply that needs storage (HISTORY not yet cached): the reply itself, once read; it
+   * never rejects. `bytes` is then empty, and the server sends the later reply in its place, in
+   * order, while the event loop goes on serving everyone else.
+   */
+  readonly later?: Promise<Reply>;
 }
 
 /** Update events of one ingestion, by symbol: one pre-encoded line per changed coin. */
@@ -103,6 +109,18 @@ class ReplyCache {
     // Crafted colliding requests must not make one bucket long: past the bound they are parsed.
     else return;
     this.size++;
+  }
+
+  /** Replaces (or with `null` removes) the reply stored for exactly `line`, if any. */
+  replace(line: Uint8Array, reply: Reply | null): void {
+    const bucket = this.#buckets.get(hashBytes(line)) ?? [];
+    const index = bucket.findIndex((entry) => sameBytes(entry.key, line));
+    if (index < 0) return;
+    if (reply !== null) bucket[index].reply = reply;
+    else {
+      bucket.splice(index, 1);
+      this.size--;
+    }
   }
 }
 
@@ -181,7 +199,7 @@ export interface MarketOptions {
   /** The clock, injected for tests. */
   now?: () => number;
   /** Reads a coin's stored history; without it `HISTORY` answers `NO_DATA`. */
-  history?: (symbol: string, sinceIso: string, maxPoints: number) => HistorySeries;
+  history?: (symbol: string, sinceIso: string, maxPoints: number) => Promise<HistorySeries>;
   /** The server's report for `INFO`; without it `INFO` reports the market alone. */
   info?: () => Record<string, unknown>;
 }
@@ -280,7 +298,15 @@ export class Market {
       cacheable && reply.error === null && request.kind !== "info" &&
       set.cache.size < CACHE_LIMIT
     ) {
-      set.cache.set(line, reply);
+      if (reply.later === undefined) set.cache.set(line, reply);
+      else {
+        // Cached once read, so requests that arrive meanwhile share the one read: the key is
+        // copied now, as the framer's view is valid only during this call.
+        const key = line.slice();
+        set.cache.set(key, reply);
+        // A failed read is forgotten, so the next request tries again.
+        reply.later.then((done) => set.cache.replace(key, done.error === null ? done : null));
+      }
     }
     return reply;
   }
@@ -344,36 +370,16 @@ export class Market {
     if (set === null || this.#options.history === undefined) return NO_DATA;
     if (!set.symbols.has(symbol)) return unknownCoin(symbol, set, "HISTORY");
     const since = new Date(this.#now() - HISTORY_RANGES[range]).toISOString();
-    let series: HistorySeries;
-    try {
-      series = this.#options.history(symbol, since, HISTORY_POINTS);
-    } catch (error) {
-      return errorReply(
-        "NO_DATA",
-        `History cannot be read now: ${(error as Error).message}`,
-        "HISTORY",
-      );
-    }
-    const first = series.points[0]?.[1] ?? null;
-    const last = series.points.at(-1)?.[1] ?? null;
-    const change = first !== null && last !== null && first !== 0
-      ? ((last - first) / first) * 100
-      : null;
-    return ok(
-      JSON.stringify({
-        symbol,
-        range: range.toLowerCase(),
-        currency: "USD",
-        count: series.count,
-        points: series.points,
-        first,
-        last,
-        min: series.min,
-        max: series.max,
-        change_pct: change,
-      }),
-      "HISTORY",
+    const later = this.#options.history(symbol, since, HISTORY_POINTS).then(
+      (series) => historyReply(symbol, range, series),
+      (error) =>
+        errorReply(
+          "NO_DATA",
+          `History cannot be read now: ${(error as Error).message}`,
+          "HISTORY",
+        ),
     );
+    return { bytes: EMPTY, close: false, command: "HISTORY", error: null, later };
   }
 
   #info(): Record<string, unknown> {
@@ -414,6 +420,31 @@ function changedCoins(previous: ReplySet, next: ReplySet): Map<string, Uint8Arra
 }
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** The `HISTORY` reply for one series. */
+function historyReply(symbol: string, range: HistoryRange, series: HistorySeries): Reply {
+  const first = series.points[0]?.[1] ?? null;
+  const last = series.points.at(-1)?.[1] ?? null;
+  const change = first !== null && last !== null && first !== 0
+    ? ((last - first) / first) * 100
+    : null;
+  return ok(
+    JSON.stringify({
+      symbol,
+      range: range.toLowerCase(),
+      currency: "USD",
+      count: series.count,
+      points: series.points,
+      first,
+      last,
+      min: series.min,
+      max: series.max,
+      change_pct: change,
+    }),
+    "HISTORY",
+  );
+}
 
 function unknownCoin(symbol: string, set: ReplySet, command = "MARKET"): Reply {
   return errorReply(

@@ -470,14 +470,35 @@ export class PriceServer implements AsyncDisposable {
     const replies: Uint8Array[] = [];
     let replyBytes = 0;
     let closeAfter = false;
+    // Replies still being read from storage, by their place in `replies`.
+    const later: [number, Promise<Reply>, Uint8Array][] = [];
     const onRequest = (line: Uint8Array) => {
       if (closeAfter) return;
       const reply = this.#market.respond(line);
+      if (reply.later !== undefined) {
+        later.push([replies.length, reply.later, line.slice()]);
+        replies.push(reply.bytes);
+        return;
+      }
       this.#record(state, reply, line);
       const bytes = reply.watch === undefined ? reply.bytes : this.#applyWatch(state, reply);
       replies.push(bytes);
       replyBytes += bytes.length;
       if (reply.close) closeAfter = true;
+    };
+    // Sends the gathered replies in order, once those read from storage have arrived: only this
+    // connection waits for them.
+    const flush = async () => {
+      for (const [index, promise, line] of later) {
+        const reply = await promise;
+        this.#record(state, reply, line);
+        replies[index] = reply.bytes;
+        replyBytes += reply.bytes.length;
+      }
+      later.length = 0;
+      outbox.send(concat(replies, replyBytes));
+      replies.length = 0;
+      replyBytes = 0;
     };
     while (!state.closing) {
       let n: number | null;
@@ -507,10 +528,8 @@ export class PriceServer implements AsyncDisposable {
         ) {
           continue;
         }
-        outbox.send(concat(replies, replyBytes));
-        replies.length = 0;
-        replyBytes = 0;
-        if (this.#overflowing(state)) return;
+        await flush();
+        if (state.closing || this.#overflowing(state)) return;
         while (!stalled && outbox.unsent > this.limits.maxUnsentBytes / 2) {
           stalled = !await outbox.progressed(STALL_MS);
         }
@@ -527,12 +546,8 @@ export class PriceServer implements AsyncDisposable {
         replyBytes += bytes.length;
         closeAfter = true;
       }
-      if (replies.length > 0) {
-        outbox.send(concat(replies, replyBytes));
-        replies.length = 0;
-        replyBytes = 0;
-      }
-      if (this.#overflowing(state)) return;
+      if (replies.length > 0) await flush();
+      if (state.closing || this.#overflowing(state)) return;
       state.requestStart = framer.inRequest ? (state.requestStart || now) : 0;
       // At shutdown the handler goes on reading: requests already in the socket are still
       // answered, and #drain closes the connection once it has been quiet for a moment.

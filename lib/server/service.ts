@@ -11,7 +11,8 @@ import { ratesFrom } from "./currency.ts";
 import { Ingestor } from "../ingest/ingestor.ts";
 import { Market } from "./market.ts";
 import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
-import { Repository } from "../storage/repository.ts";
+import type { Repository } from "../storage/repository.ts";
+import { describeDatabase, openRepository } from "../storage/open_repository.ts";
 import { PriceServer } from "./price_server.ts";
 
 /** A running service. */
@@ -36,7 +37,7 @@ export interface ServiceDeps {
 /** Starts listening at once, serving stored data, and starts ingestion in the background. */
 export async function startService(config: ServerConfig, deps: ServiceDeps = {}): Promise<Service> {
   const log = deps.log ?? ((line: string) => console.log(line));
-  const repository = Repository.open(config.db);
+  const repository = await openRepository(config.db);
   const startedAt = Date.now();
   try {
     // The report needs the server and the ingestor, which need the market: bound late.
@@ -46,11 +47,11 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
       info: () => report(),
     });
-    const storedRates = repository.loadRates();
+    const storedRates = await repository.loadRates();
     if (storedRates !== null) {
       market.updateRates(ratesFrom(storedRates.rates, storedRates.fetchedAt));
     }
-    const stored = repository.loadSnapshot();
+    const stored = await repository.loadSnapshot();
     if (stored !== null) {
       market.update(stored);
       log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
@@ -72,6 +73,8 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const upstream = new URL(config.apiUrl).host;
     const request = { apiUrl: config.apiUrl, apiKey: config.apiKey, fetch: deps.fetch };
     const pruner = new HistoryPruner(repository, config.historyDays, log);
+    const sizer = new SizeGauge(repository);
+    sizer.refresh();
     const { providers, notes } = createProviders(config, deps.fetch);
     notes.forEach((note) => log(note));
     const chain = new ProviderChain({
@@ -86,12 +89,12 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const ingestor = new Ingestor({
       fetchCoins: async (signal) => {
         const round = await chain.fetchCoins(signal);
-        // Rates are fetched with every ingestion; a failure keeps the last ones.
+        // Rates are fetched with every ingestion and stored with the snapshot; a failure keeps
+        // the last ones.
         try {
           const fetchedAt = new Date().toISOString();
           const rates = await fetchExchangeRates({ ...request, signal });
-          repository.saveRates(rates, fetchedAt);
-          market.updateRates(ratesFrom(rates, fetchedAt));
+          return { ...round, rates: { rates, fetchedAt } };
         } catch (error) {
           if (signal.aborted) throw error;
           const kept = market.rates === null
@@ -102,9 +105,11 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         return round;
       },
       repository,
-      onSnapshot: (snapshot) => {
+      onSnapshot: (snapshot, rates) => {
+        if (rates !== null) market.updateRates(ratesFrom(rates.rates, rates.fetchedAt));
         market.update(snapshot);
         pruner.schedule();
+        sizer.refresh();
       },
       refreshMs: config.refreshSeconds * 1000,
       source: chain.primary,
@@ -130,7 +135,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
           upstream,
         },
         providers: chain.statuses,
-        database: { path: config.db, size_bytes: repository.sizeBytes() },
+        database: { path: describeDatabase(config.db), size_bytes: sizer.bytes },
         cluster: { role: "single" },
       };
     };
@@ -142,7 +147,8 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         await server.shutdown();
         await ingestor.stop();
         await pruner.stop();
-        repository.close();
+        await sizer.settled();
+        await repository.close();
       })();
     return {
       addr,
@@ -155,7 +161,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       [Symbol.asyncDispose]: shutdown,
     };
   } catch (error) {
-    repository.close();
+    await repository.close();
     throw error;
   }
 }
@@ -173,8 +179,8 @@ function reusePort(wanted: boolean): { reusePort?: true } {
 }
 
 /**
- * Deletes history older than the retention after each ingestion, a small batch at a time with
- * a turn of the event loop between batches, so requests are never stalled behind a big delete.
+ * Deletes history older than the retention after each ingestion, a small batch per transaction,
+ * so the ingester's writes never wait long behind a big delete.
  */
 class HistoryPruner {
   readonly #repository: Repository;
@@ -199,7 +205,7 @@ class HistoryPruner {
     let total = 0;
     try {
       while (!this.#stopped) {
-        const deleted = this.#repository.pruneHistoryBatch(before, PRUNE_BATCH);
+        const deleted = await this.#repository.pruneHistoryBatch(before, PRUNE_BATCH);
         total += deleted;
         if (deleted < PRUNE_BATCH) break;
         await new Promise((resolve) => setTimeout(resolve, 0));
@@ -218,3 +224,28 @@ class HistoryPruner {
 
 /** History rows deleted per batch when pruning. */
 const PRUNE_BATCH = 500;
+
+/** The database's size for `INFO`, read after each ingestion rather than on each request. */
+class SizeGauge {
+  readonly #repository: Repository;
+  #reading: Promise<void> | null = null;
+  /** The last size read, or null before the first read or when the engine cannot tell. */
+  bytes: number | null = null;
+
+  constructor(repository: Repository) {
+    this.#repository = repository;
+  }
+
+  refresh(): void {
+    this.#reading ??= this.#repository.sizeBytes().then(
+      (bytes) => {
+        this.bytes = bytes;
+      },
+      () => {}, // the last size stays; INFO is not the place to report storage errors
+    ).finally(() => this.#reading = null);
+  }
+
+  async settled(): Promise<void> {
+    await this.#reading;
+  }
+}

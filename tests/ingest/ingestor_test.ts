@@ -10,7 +10,7 @@ import {
   Ingestor,
   type IngestorOptions,
 } from "../../lib/ingest/ingestor.ts";
-import { Repository } from "../../lib/storage/repository.ts";
+import { SqliteRepository } from "../../lib/storage/sqlite_repository.ts";
 
 const KEY = "CG-s3cr3t-k3y-do-not-log";
 const REFRESH_MS = 60_000;
@@ -63,7 +63,7 @@ class FakeClock {
 async function setup(overrides: Partial<IngestorOptions> = {}) {
   const upstream = await startFakeUpstream();
   const dir = await Deno.makeTempDir({ prefix: "ingest_test_" });
-  const repository = Repository.open(join(dir, "prices.db"));
+  const repository = await SqliteRepository.open(join(dir, "prices.db"));
   const clock = new FakeClock();
   const sleeper = new FakeSleep(clock);
   const logs: string[] = [];
@@ -92,7 +92,7 @@ async function setup(overrides: Partial<IngestorOptions> = {}) {
     ingestor,
     async [Symbol.asyncDispose]() {
       await ingestor.stop();
-      repository.close();
+      await repository.close();
       await upstream.close();
       await Deno.remove(dir, { recursive: true });
     },
@@ -114,7 +114,7 @@ Deno.test("runOnce stores and publishes a snapshot", async () => {
   assert.equal(result.snapshot.fetchedAt, "2024-01-01T00:00:00.000Z");
   assert.equal(result.snapshot.source, "coingecko");
   assert.deepEqual(t.snapshots, [result.snapshot]);
-  assert.deepEqual(t.repository.loadSnapshot(), result.snapshot);
+  assert.deepEqual(await t.repository.loadSnapshot(), result.snapshot);
   assert.deepEqual(t.logs, ["ingested 5 coins from 127.0.0.1 in 0 ms"]);
   assert.equal(t.ingestor.status.lastOk, true);
   assert.equal(t.ingestor.status.lastCoins, 5);
@@ -124,12 +124,12 @@ Deno.test("runOnce stores and publishes a snapshot", async () => {
 Deno.test("runOnce returns a failure without throwing and keeps the last good data", async () => {
   await using t = await setup();
   await t.ingestor.runOnce();
-  const good = t.repository.loadSnapshot();
+  const good = await t.repository.loadSnapshot();
   t.upstream.mode = "http500";
   const result = await t.ingestor.runOnce();
   assert.equal(result.ok, false);
   assert.ok(!result.ok && result.attempt === 1);
-  assert.deepEqual(t.repository.loadSnapshot(), good);
+  assert.deepEqual(await t.repository.loadSnapshot(), good);
   assert.equal(t.snapshots.length, 1);
   assert.match(t.logs[1], /^ingestion failed \(attempt 1\): 127\.0\.0\.1:\d+ answered HTTP 500/);
   assert.doesNotMatch(t.logs[1], /retrying/, "nothing retries outside the loop");
@@ -166,7 +166,7 @@ Deno.test("the loop backs off on failures, honours Retry-After and recovers", as
     );
   }
   assert.equal(logs.length, 4, "one line per attempt");
-  assert.deepEqual(t.repository.loadSnapshot()?.coins.map((c) => c.priceText), ["20220"]);
+  assert.deepEqual((await t.repository.loadSnapshot())?.coins.map((c) => c.priceText), ["20220"]);
 
   upstream.mode = "rate_limited";
   upstream.retryAfter = "120";
@@ -192,8 +192,8 @@ Deno.test("the loop backs off on failures, honours Retry-After and recovers", as
   assert.equal(ingestor.status.consecutiveFailures, 0);
   assert.match(logs.at(-1)!, /^ingested 1 coins from 127\.0\.0\.1 in \d+ ms$/);
   assert.equal(t.snapshots.length, 2);
-  const history = t.repository.history("BTC", "2000-01-01T00:00:00.000Z");
-  assert.deepEqual(history.map((p) => p.priceText), ["20220", "20301.5"]);
+  const history = await t.repository.historySeries("BTC", "2000-01-01T00:00:00.000Z");
+  assert.deepEqual(history.points.map((p) => p[1]), [20220, 20301.5]);
 
   await ingestor.stop();
   await ingestor.stop(); // idempotent
@@ -221,7 +221,7 @@ Deno.test("stop() cancels a hanging fetch promptly", async () => {
   assert.ok(performance.now() - started < 5000, "stop did not wait for the fetch timeout");
   assert.deepEqual(t.logs, [], "a cancelled attempt is not a failure");
   assert.equal(t.sleeper.delays.length, 0);
-  assert.equal(t.repository.loadSnapshot(), null);
+  assert.equal(await t.repository.loadSnapshot(), null);
 });
 
 Deno.test("a throwing snapshot listener counts as a failed attempt", async () => {
@@ -243,8 +243,8 @@ Deno.test("ingestOnce fetches and stores one snapshot", async () => {
     const result = await ingestOnce({ apiUrl: upstream.baseUrl, top: 3, dbPath, apiKey: KEY });
     assert.equal(result.snapshot.coins.length, 3);
     assert.match(result.source, /^127\.0\.0\.1:\d+$/);
-    using repo = Repository.open(dbPath);
-    assert.deepEqual(repo.loadSnapshot(), result.snapshot);
+    await using repo = await SqliteRepository.open(dbPath);
+    assert.deepEqual(await repo.loadSnapshot(), result.snapshot);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

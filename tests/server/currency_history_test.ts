@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Market } from "../../lib/server/market.ts";
-import { Repository } from "../../lib/storage/repository.ts";
+import { SqliteRepository } from "../../lib/storage/sqlite_repository.ts";
 import { fixtureSnapshot, LineClient, startTestService } from "../helpers.ts";
 
 const RATES = JSON.parse(
@@ -159,7 +159,7 @@ Deno.test("PING and INFO over a real socket", async () => {
 
 Deno.test("HISTORY on a real SQLite file with thousands of snapshots", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "crypto-history-" });
-  using repository = Repository.open(`${dir}/history.sqlite`);
+  await using repository = await SqliteRepository.open(`${dir}/history.sqlite`);
   const base = await fixtureSnapshot();
   const start = Date.parse("2026-01-01T00:00:00.000Z");
   const minute = 60_000;
@@ -169,7 +169,7 @@ Deno.test("HISTORY on a real SQLite file with thousands of snapshots", async (t)
     const coins = base.coins.map((coin) =>
       coin.symbol === "BTC" ? { ...coin, price: 20000 + i, priceText: String(20000 + i) } : coin
     );
-    repository.saveSnapshot({
+    await repository.saveSnapshot({
       ...base,
       coins,
       fetchedAt: new Date(start + i * minute).toISOString(),
@@ -182,15 +182,13 @@ Deno.test("HISTORY on a real SQLite file with thousands of snapshots", async (t)
     history: (symbol, since, max) => repository.historySeries(symbol, since, max),
   });
   market.update({ ...base, fetchedAt: new Date(now).toISOString() });
-  const ask = (data: string) =>
-    JSON.parse(
-      new TextDecoder().decode(
-        market.respond(new TextEncoder().encode(JSON.stringify({ data, v: 2 }))).bytes,
-      ),
-    );
+  const ask = async (data: string) => {
+    const reply = market.respond(new TextEncoder().encode(JSON.stringify({ data, v: 2 })));
+    return JSON.parse(new TextDecoder().decode((await reply.later ?? reply).bytes));
+  };
 
-  await t.step("24h: at most 200 points, evenly spaced, first and last included", () => {
-    const { data } = ask("HISTORY BTC");
+  await t.step("24h: at most 200 points, evenly spaced, first and last included", async () => {
+    const { data } = await ask("HISTORY BTC");
     assert.equal(data.count, 24 * 60 + 1);
     assert.equal(data.points.length, 200);
     assert.equal(data.first, 20000 + total - 1 - 24 * 60);
@@ -207,29 +205,29 @@ Deno.test("HISTORY on a real SQLite file with thousands of snapshots", async (t)
     assert.equal(data.range, "24h");
   });
 
-  await t.step("1h: every point when there are fewer than 200", () => {
-    const { data } = ask("HISTORY btc 1h");
+  await t.step("1h: every point when there are fewer than 200", async () => {
+    const { data } = await ask("HISTORY btc 1h");
     assert.equal(data.count, 61);
     assert.equal(data.points.length, 61);
     assert.deepStrictEqual(data.points.at(-1), [new Date(now).toISOString(), 20000 + total - 1]);
   });
 
-  await t.step("7d covers all three days; flat coins have 0 % change", () => {
-    assert.equal(ask("HISTORY BTC 7d").data.count, total);
-    const eth = ask("HISTORY ETH 7d").data;
+  await t.step("7d covers all three days; flat coins have 0 % change", async () => {
+    assert.equal((await ask("HISTORY BTC 7d")).data.count, total);
+    const eth = (await ask("HISTORY ETH 7d")).data;
     assert.equal(eth.min, eth.max);
     assert.equal(eth.change_pct, 0);
   });
 
-  await t.step("an unknown coin is UNKNOWN_COIN", () => {
-    assert.equal(ask("HISTORY NOPE").code, "UNKNOWN_COIN");
+  await t.step("an unknown coin is UNKNOWN_COIN", async () => {
+    assert.equal((await ask("HISTORY NOPE")).code, "UNKNOWN_COIN");
   });
 
-  await t.step("pruning deletes exactly the rows before the cutoff, in batches", () => {
+  await t.step("pruning deletes exactly the rows before the cutoff, in batches", async () => {
     const cutoff = new Date(start + 24 * 60 * minute).toISOString();
     let batches = 0;
     let deleted = 0;
-    for (let n; (n = repository.pruneHistoryBatch(cutoff, 1000)) > 0;) {
+    for (let n; (n = await repository.pruneHistoryBatch(cutoff, 1000)) > 0;) {
       assert.ok(n <= 1000);
       deleted += n;
       batches++;
@@ -238,9 +236,9 @@ Deno.test("HISTORY on a real SQLite file with thousands of snapshots", async (t)
     assert.ok(batches >= 14);
     // HISTORY replies are computed once per snapshot; a new one reads the pruned table.
     market.update({ ...base, fetchedAt: new Date(now).toISOString() });
-    assert.equal(ask("HISTORY BTC 7d").data.count, total - 24 * 60);
-    assert.equal(ask("HISTORY BTC 7d").data.first, 20000 + 24 * 60);
+    assert.equal((await ask("HISTORY BTC 7d")).data.count, total - 24 * 60);
+    assert.equal((await ask("HISTORY BTC 7d")).data.first, 20000 + 24 * 60);
   });
-  repository.close();
+  await repository.close();
   await Deno.remove(dir, { recursive: true });
 });

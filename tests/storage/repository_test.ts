@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import type { Coin, Snapshot } from "../../lib/wire/coin.ts";
-import { Repository, RepositoryError, SCHEMA_VERSION } from "../../lib/storage/repository.ts";
+import { pruneHistory, RepositoryError } from "../../lib/storage/repository.ts";
+import { SCHEMA_VERSION, SqliteRepository } from "../../lib/storage/sqlite_repository.ts";
 import { BTC_2022 } from "../helpers.ts";
 
 const BTC: Coin = BTC_2022;
@@ -47,26 +48,35 @@ function pragma(path: string, name: string): unknown {
   }
 }
 
+const ANY = "2000-01-01T00:00:00.000Z";
+
+/** The prices of `symbol` stored since `since`, every point. */
+async function prices(repo: SqliteRepository, symbol: string, since = ANY) {
+  return (await repo.historySeries(symbol, since, 100_000)).points;
+}
+
 Deno.test("Repository creates, migrates and reopens a database file", async () => {
   await using tmp = await tempDb();
   {
-    using repo = Repository.open(tmp.path);
-    assert.equal(repo.loadSnapshot(), null);
-    repo.saveSnapshot(snapshot("2022-10-04T20:16:30.000Z", [BTC, SHIB]));
+    await using repo = await SqliteRepository.open(tmp.path);
+    assert.equal(await repo.loadSnapshot(), null);
+    assert.equal(await repo.latestSnapshotTime(), null);
+    await repo.saveSnapshot(snapshot("2022-10-04T20:16:30.000Z", [BTC, SHIB]));
   }
   assert.equal(pragma(tmp.path, "user_version"), SCHEMA_VERSION);
   assert.equal(pragma(tmp.path, "journal_mode"), "wal");
-  using again = Repository.open(tmp.path);
-  assert.deepEqual(again.loadSnapshot(), snapshot("2022-10-04T20:16:30.000Z", [BTC, SHIB]));
+  await using again = await SqliteRepository.open(tmp.path);
+  assert.deepEqual(await again.loadSnapshot(), snapshot("2022-10-04T20:16:30.000Z", [BTC, SHIB]));
+  assert.equal(await again.latestSnapshotTime(), "2022-10-04T20:16:30.000Z");
 });
 
 Deno.test("Repository refuses a database from a newer version", async () => {
   await using tmp = await tempDb();
-  Repository.open(tmp.path).close();
+  await (await SqliteRepository.open(tmp.path)).close();
   const db = new DatabaseSync(tmp.path);
   db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
   db.close();
-  assert.throws(() => Repository.open(tmp.path), (error) => {
+  await assert.rejects(() => SqliteRepository.open(tmp.path), (error) => {
     assert.ok(error instanceof RepositoryError);
     assert.match(
       error.message,
@@ -80,76 +90,99 @@ Deno.test("Repository refuses a database from a newer version", async () => {
   });
 });
 
-Deno.test("Repository round-trips a snapshot exactly, in rank order", () => {
-  using repo = Repository.open(":memory:");
+Deno.test("Repository round-trips a snapshot exactly, in rank order", async () => {
+  await using repo = await SqliteRepository.open(":memory:");
   const saved = snapshot("2022-10-04T20:16:30.000Z", [SHIB, ETH, BTC]);
-  repo.saveSnapshot(saved);
-  const loaded = repo.loadSnapshot();
+  await repo.saveSnapshot(saved);
+  const loaded = await repo.loadSnapshot();
   assert.deepEqual(loaded, { ...saved, coins: [BTC, ETH, SHIB] });
   assert.equal(loaded?.coins[2].priceText, "1.149e-05");
   assert.equal(loaded?.coins[2].price, 0.00001149);
 });
 
-Deno.test("saveSnapshot replaces the current coins and appends history", () => {
-  using repo = Repository.open(":memory:");
-  repo.saveSnapshot(snapshot("2024-01-01T00:00:00.000Z", [BTC, ETH]));
+Deno.test("saveSnapshot replaces the current coins and appends history", async () => {
+  await using repo = await SqliteRepository.open(":memory:");
+  await repo.saveSnapshot(snapshot("2024-01-01T00:00:00.000Z", [BTC, ETH]));
   const btc2 = { ...BTC, price: 20300.5, priceText: "20300.50" };
-  repo.saveSnapshot(snapshot("2024-01-01T00:01:00.000Z", [btc2, SHIB]));
-  assert.deepEqual(repo.loadSnapshot(), snapshot("2024-01-01T00:01:00.000Z", [btc2, SHIB]));
-  assert.deepEqual(repo.history("btc", "2024-01-01T00:00:00.000Z"), [
-    { fetchedAt: "2024-01-01T00:00:00.000Z", price: 20220, priceText: "20220" },
-    { fetchedAt: "2024-01-01T00:01:00.000Z", price: 20300.5, priceText: "20300.50" },
+  await repo.saveSnapshot(snapshot("2024-01-01T00:01:00.000Z", [btc2, SHIB]));
+  assert.deepEqual(await repo.loadSnapshot(), snapshot("2024-01-01T00:01:00.000Z", [btc2, SHIB]));
+  assert.deepEqual(await prices(repo, "btc", "2024-01-01T00:00:00.000Z"), [
+    ["2024-01-01T00:00:00.000Z", 20220],
+    ["2024-01-01T00:01:00.000Z", 20300.5],
   ]);
-  assert.deepEqual(repo.history("ETH", "2024-01-01T00:00:30.000Z"), []);
-  assert.equal(repo.history("ETH", "2000-01-01T00:00:00.000Z").length, 1);
+  assert.deepEqual(await prices(repo, "ETH", "2024-01-01T00:00:30.000Z"), []);
+  assert.equal((await prices(repo, "ETH")).length, 1);
+});
+
+Deno.test("saveSnapshot stores exchange rates in the same transaction", async () => {
+  await using repo = await SqliteRepository.open(":memory:");
+  assert.equal(await repo.loadRates(), null);
+  const usd = { name: "US Dollar", unit: "$", value: 20220, type: "fiat" };
+  const rates = { rates: new Map([["usd", usd]]), fetchedAt: "2024-01-01T00:00:00.000Z" };
+  await repo.saveSnapshot(snapshot("2024-01-01T00:00:00.000Z", [BTC]), { rates });
+  assert.deepEqual(await repo.loadRates(), rates);
+  // Without rates, the stored ones stay.
+  await repo.saveSnapshot(snapshot("2024-01-01T00:01:00.000Z", [BTC]));
+  assert.deepEqual(await repo.loadRates(), rates);
+  // A failing save stores neither the coins nor the rates.
+  const other = { rates: new Map([["eur", { ...usd, name: "Euro" }]]), fetchedAt: ANY };
+  await assert.rejects(() => repo.saveSnapshot(snapshot(ANY, [BTC, BTC]), { rates: other }));
+  assert.deepEqual(await repo.loadRates(), rates);
 });
 
 Deno.test("a failing save leaves the previous snapshot and history intact", async () => {
   await using tmp = await tempDb();
-  using repo = Repository.open(tmp.path);
+  await using repo = await SqliteRepository.open(tmp.path);
   const good = snapshot("2024-01-01T00:00:00.000Z", [BTC, ETH]);
-  repo.saveSnapshot(good);
+  await repo.saveSnapshot(good);
   // The duplicate symbol violates the primary key after some rows were already written.
   const bad = snapshot("2024-01-01T00:01:00.000Z", [SHIB, { ...ETH, price: 1 }, ETH]);
-  assert.throws(() => repo.saveSnapshot(bad), /UNIQUE constraint failed: coins.symbol/);
-  assert.deepEqual(repo.loadSnapshot(), good);
-  assert.deepEqual(repo.history("SHIB", "2000-01-01T00:00:00.000Z"), []);
-  assert.equal(repo.history("ETH", "2000-01-01T00:00:00.000Z").length, 1);
-  assert.throws(() => repo.saveSnapshot(snapshot("2024-01-01T00:02:00.000Z", [])), RangeError);
+  await assert.rejects(() => repo.saveSnapshot(bad), /UNIQUE constraint failed: coins.symbol/);
+  assert.deepEqual(await repo.loadSnapshot(), good);
+  assert.deepEqual(await prices(repo, "SHIB"), []);
+  assert.equal((await prices(repo, "ETH")).length, 1);
+  await assert.rejects(
+    () => repo.saveSnapshot(snapshot("2024-01-01T00:02:00.000Z", [])),
+    RangeError,
+  );
   // The connection is still usable after the rollback.
-  repo.saveSnapshot(snapshot("2024-01-01T00:03:00.000Z", [SHIB]));
-  assert.deepEqual(repo.loadSnapshot()?.coins, [SHIB]);
+  await repo.saveSnapshot(snapshot("2024-01-01T00:03:00.000Z", [SHIB]));
+  assert.deepEqual((await repo.loadSnapshot())?.coins, [SHIB]);
 });
 
 Deno.test("a second connection reads while the first one writes (WAL)", async () => {
   await using tmp = await tempDb();
-  using writer = Repository.open(tmp.path);
-  writer.saveSnapshot(snapshot("2024-01-01T00:00:00.000Z", [BTC]));
-  using reader = Repository.open(tmp.path);
-  assert.deepEqual(reader.loadSnapshot()?.coins, [BTC]);
-  writer.saveSnapshot(snapshot("2024-01-01T00:01:00.000Z", [ETH]));
-  assert.deepEqual(reader.loadSnapshot()?.coins, [ETH]);
+  await using writer = await SqliteRepository.open(tmp.path);
+  await writer.saveSnapshot(snapshot("2024-01-01T00:00:00.000Z", [BTC]));
+  await using reader = await SqliteRepository.open(tmp.path);
+  assert.deepEqual((await reader.loadSnapshot())?.coins, [BTC]);
+  await writer.saveSnapshot(snapshot("2024-01-01T00:01:00.000Z", [ETH]));
+  assert.deepEqual((await reader.loadSnapshot())?.coins, [ETH]);
 });
 
-Deno.test("pruneHistory deletes old rows in batches", () => {
-  using repo = Repository.open(":memory:");
+Deno.test("pruneHistory deletes old rows in batches", async () => {
+  await using repo = await SqliteRepository.open(":memory:");
   for (let minute = 0; minute < 10; minute++) {
     const at = `2024-01-01T00:0${minute}:00.000Z`;
-    repo.saveSnapshot(snapshot(at, [BTC, ETH, SHIB]));
+    await repo.saveSnapshot(snapshot(at, [BTC, ETH, SHIB]));
   }
-  assert.equal(repo.pruneHistory("2024-01-01T00:07:00.000Z", 4), 21);
+  assert.equal(await pruneHistory(repo, "2024-01-01T00:07:00.000Z", 4), 21);
   assert.deepEqual(
-    repo.history("BTC", "2000-01-01T00:00:00.000Z").map((p) => p.fetchedAt),
+    (await prices(repo, "BTC")).map((p) => p[0]),
     ["2024-01-01T00:07:00.000Z", "2024-01-01T00:08:00.000Z", "2024-01-01T00:09:00.000Z"],
   );
-  assert.equal(repo.pruneHistory("2024-01-01T00:07:00.000Z"), 0);
-  assert.deepEqual(repo.loadSnapshot()?.coins, [BTC, ETH, SHIB], "the current snapshot stays");
-  assert.throws(() => repo.pruneHistory("2030-01-01T00:00:00.000Z", 0), RangeError);
+  assert.equal(await pruneHistory(repo, "2024-01-01T00:07:00.000Z"), 0);
+  assert.deepEqual(
+    (await repo.loadSnapshot())?.coins,
+    [BTC, ETH, SHIB],
+    "the current snapshot stays",
+  );
+  await assert.rejects(() => pruneHistory(repo, "2030-01-01T00:00:00.000Z", 0), RangeError);
 });
 
-Deno.test("close is idempotent", () => {
-  const repo = Repository.open(":memory:");
-  repo.close();
-  repo.close();
-  assert.throws(() => repo.loadSnapshot());
+Deno.test("close is idempotent", async () => {
+  const repo = await SqliteRepository.open(":memory:");
+  await repo.close();
+  await repo.close();
+  await assert.rejects(() => repo.loadSnapshot());
 });
