@@ -37,6 +37,9 @@ export const SNAPSHOT_CHANNEL = "crypto_snapshot";
  */
 export const LEADER_LOCK_KEY = 0x63727970;
 
+/** The `application_name` prefix of a replica's sessions; the process id follows the role. */
+export const APPLICATION = "crypto-server";
+
 /** Where the database is, for logs and `INFO`: never the password. */
 export interface DatabaseAddress {
   host: string;
@@ -66,8 +69,20 @@ export class NotLeaderError extends Error {
   override name = "NotLeaderError";
 }
 
-/** The transaction a leader's write runs in. */
-export type ClusterTransaction = postgres.TransactionSql;
+/**
+ * The session a leader writes through, as the PostgreSQL repository takes it (a
+ * `WriterSession` of engine `postgres`): the repository runs its write transaction on `sql`,
+ * calls `begin` first and `end` last inside it.
+ */
+export interface LeaderSession {
+  readonly engine: "postgres";
+  /** A driver instance whose one connection is the session holding the lock. */
+  readonly sql: postgres.Sql;
+  /** Throws unless the session still holds the leadership lock. */
+  begin(tx: postgres.TransactionSql): Promise<void>;
+  /** Notifies the followers; delivered when the transaction commits. */
+  end(tx: postgres.TransactionSql, snapshot: { fetchedAt: string }): Promise<void>;
+}
 
 /** What a cluster member does on its surroundings; all injected. */
 export interface ClusterOptions {
@@ -75,6 +90,11 @@ export interface ClusterOptions {
   url: string;
   /** The ingestion interval: followers check the latest snapshot time this often. */
   refreshMs: number;
+  /**
+   * Makes the database usable (opens and migrates it); called before each attempt to take the
+   * lock or listen, so a database that was down at start is opened once it answers.
+   */
+  ready?: () => Promise<unknown>;
   /**
    * Loads the latest stored snapshot and rates and serves them when they are newer than what is
    * served; resolves to the snapshot time served afterwards (null when nothing is stored).
@@ -121,7 +141,11 @@ export class ClusterMember {
   readonly #where: string;
   readonly #password: string;
   readonly #stop = new AbortController();
-  #lockSql: postgres.Sql | null = null;
+  #connect: ((options: SessionOptions) => postgres.Sql) | null = null;
+  /** The session trying for (or holding) the lock, with a promise that resolves when it closes. */
+  #lockSession: { sql: postgres.Sql; closed: PromiseWithResolvers<void> } | null = null;
+  /** The lock session while leading: writes go through it, and only through it. */
+  #leaderSql: postgres.Sql | null = null;
   #listenSql: postgres.Sql | null = null;
   #role: ClusterRole = "follower";
   #since = new Date().toISOString();
@@ -129,8 +153,8 @@ export class ClusterMember {
   /** Whether the database answered last time: null before the first try. */
   #reachable: boolean | null = null;
   #leadership: AbortController | null = null;
-  /** Resolves when the lock session closes. */
-  #lockClosed = Promise.withResolvers<void>();
+  /** Whether the role was logged yet: a follower says so once, at its first failed try. */
+  #announced = false;
   /** Resolves when the listen session closes. */
   #listenClosed = Promise.withResolvers<void>();
   #loops: Promise<unknown> | null = null;
@@ -175,11 +199,10 @@ export class ClusterMember {
       onnotice: () => {},
       fetch_types: false,
     };
-    this.#lockSql = connect(this.#options.url, {
-      ...common,
-      onclose: () => this.#lockClosed.resolve(),
-    });
-    this.#listenSql = connect(this.#options.url, {
+    this.#connect = (options) => connect(this.#options.url, { ...common, ...options });
+    this.#listenSql = this.#connect({
+      // Named, so an operator (or a test) finds each replica's sessions in pg_stat_activity.
+      connection: { application_name: `${APPLICATION} listen ${Deno.pid}` },
       ...common,
       onclose: () => this.#listenClosed.resolve(),
       onnotify: (channel: string, payload: string) => {
@@ -193,41 +216,41 @@ export class ClusterMember {
   }
 
   /**
-   * Runs `body` in a transaction on the lock session, if it still holds the lock, and notifies
-   * the followers with `payload` when it commits.
+   * The lock session as a writer session of the PostgreSQL repository: the write transaction
+   * runs on it, starts by checking that the session still holds the lock and ends with `NOTIFY`.
    *
-   * @throws {NotLeaderError} when this replica is not the leader or has just lost the lock.
+   * @throws {NotLeaderError} when this replica is not the leader.
    */
-  async write(payload: string, body: (tx: ClusterTransaction) => Promise<void>): Promise<void> {
-    const sql = this.#lockSql;
-    if (sql === null || this.#role !== "leader") {
-      throw new NotLeaderError("Cannot write: this replica is not the cluster leader");
-    }
-    try {
-      await sql.begin(async (tx) => {
+  writerSession(): LeaderSession {
+    const sql = this.#leaderSql;
+    if (sql === null) throw new NotLeaderError("Cannot write: this replica is not the leader");
+    return {
+      engine: "postgres",
+      sql,
+      begin: async (tx) => {
         const [{ held }] = await tx`
           SELECT EXISTS (SELECT 1 FROM pg_locks
             WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
               AND classid = 0 AND objid = ${LEADER_LOCK_KEY} AND objsubid = 1) AS held`;
-        if (!held) throw new NotLeaderError("Cannot write: the leadership lock was lost");
-        await body(tx);
-        await tx`SELECT pg_notify(${SNAPSHOT_CHANNEL}, ${payload})`;
-      });
-    } catch (error) {
-      if (error instanceof NotLeaderError) this.#lockClosed.resolve();
-      throw new Error(this.redact(error));
-    }
+        if (held !== true) {
+          // Whatever happened to the session, it is no longer the leader's: compete again.
+          this.#lockSession?.closed.resolve();
+          throw new NotLeaderError("Cannot write: this replica lost the leadership lock");
+        }
+      },
+      end: async (tx, snapshot) => {
+        await tx`SELECT pg_notify(${SNAPSHOT_CHANNEL}, ${snapshot.fetchedAt})`;
+      },
+    };
   }
 
   /** Stops competing and listening, and closes both sessions, which releases the lock. */
   async stop(): Promise<void> {
     this.#stop.abort();
-    this.#lockClosed.resolve();
+    this.#lockSession?.closed.resolve();
     this.#listenClosed.resolve();
     await this.#loops;
-    await Promise.all(
-      [this.#lockSql, this.#listenSql].map((sql) => sql?.end({ timeout: 1 }).catch(() => {})),
-    );
+    await this.#listenSql?.end({ timeout: 1 }).catch(() => {});
   }
 
   /** An error's message with the database password, should a driver ever quote it, masked. */
@@ -238,37 +261,53 @@ export class ClusterMember {
 
   async #lockLoop(): Promise<void> {
     const signal = this.#stop.signal;
-    const sql = this.#lockSql!;
     let failures = 0;
     while (!signal.aborted) {
-      this.#lockClosed = Promise.withResolvers<void>();
+      // One driver instance per leadership term: once its session has closed it is ended, so
+      // nothing can be written through a silently reconnected session that holds no lock.
+      let closed = Promise.withResolvers<void>();
+      const sql = this.#connect!({
+        onclose: () => closed.resolve(),
+        connection: { application_name: `${APPLICATION} lock ${Deno.pid}` },
+      });
       let got = false;
-      try {
-        const [{ ok }] = await sql`SELECT pg_try_advisory_lock(${LEADER_LOCK_KEY}) AS ok`;
-        got = ok === true;
-        failures = 0;
-        this.#markReachable();
-      } catch (error) {
-        this.#markUnreachable(error);
-        await this.#sleep(backoffDelay(++failures, this.#backoff()));
-        continue;
+      while (!signal.aborted && !got) {
+        // Failed connection attempts close the session too: only a close after this try counts.
+        closed = Promise.withResolvers<void>();
+        this.#lockSession = { sql, closed };
+        try {
+          await this.#options.ready?.();
+          const [{ ok }] = await sql`SELECT pg_try_advisory_lock(${LEADER_LOCK_KEY}) AS ok`;
+          got = ok === true;
+          failures = 0;
+          this.#markReachable();
+        } catch (error) {
+          this.#markUnreachable(error);
+          await this.#sleep(backoffDelay(++failures, this.#backoff()));
+          continue;
+        }
+        if (!got) {
+          if (!this.#announced) {
+            this.#announced = true;
+            this.#options.log(`cluster: follower (another replica holds the ingestion lock)`);
+          }
+          await Promise.race([this.#sleep(this.#options.lockRetryMs ?? 2000), closed.promise]);
+        }
       }
-      if (!got) {
-        await Promise.race([
-          this.#sleep(this.#options.lockRetryMs ?? 2000),
-          this.#lockClosed.promise,
-        ]);
-        continue;
+      if (got) {
+        await this.#becomeLeader(sql);
+        await closed.promise;
+        await this.#becomeFollower(
+          signal.aborted ? "stopping" : "the lock session ended; competing again",
+        );
       }
-      await this.#becomeLeader();
-      await this.#lockClosed.promise;
-      await this.#becomeFollower(
-        signal.aborted ? "stopping" : "the lock session ended; competing again",
-      );
+      await sql.end({ timeout: 1 }).catch(() => {});
     }
   }
 
-  async #becomeLeader(): Promise<void> {
+  async #becomeLeader(sql: postgres.Sql): Promise<void> {
+    this.#announced = true;
+    this.#leaderSql = sql;
     this.#role = "leader";
     this.#since = new Date().toISOString();
     this.#options.log(`cluster: leader (holding the ingestion lock on ${this.#where})`);
@@ -279,6 +318,7 @@ export class ClusterMember {
   }
 
   async #becomeFollower(why: string): Promise<void> {
+    this.#leaderSql = null;
     this.#leadership?.abort();
     this.#leadership = null;
     this.#role = "follower";
@@ -294,6 +334,7 @@ export class ClusterMember {
     while (!signal.aborted) {
       this.#listenClosed = Promise.withResolvers<void>();
       try {
+        await this.#options.ready?.();
         await sql`LISTEN crypto_snapshot`;
         failures = 0;
         this.#markReachable();

@@ -11,8 +11,11 @@ import { ratesFrom } from "./currency.ts";
 import { Ingestor } from "../ingest/ingestor.ts";
 import { Market } from "./market.ts";
 import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
-import type { Repository } from "../storage/repository.ts";
-import { describeDatabase, openRepository } from "../storage/open_repository.ts";
+import type { Repository, SaveOptions } from "../storage/repository.ts";
+import { describeDatabase, isPostgresUrl, openRepository } from "../storage/open_repository.ts";
+import { DeferredRepository } from "../cluster/deferred_repository.ts";
+import { startReplica } from "../cluster/replica.ts";
+import type { ClusterMember } from "../cluster/cluster.ts";
 import { PriceServer } from "./price_server.ts";
 
 /** A running service. */
@@ -37,7 +40,11 @@ export interface ServiceDeps {
 /** Starts listening at once, serving stored data, and starts ingestion in the background. */
 export async function startService(config: ServerConfig, deps: ServiceDeps = {}): Promise<Service> {
   const log = deps.log ?? ((line: string) => console.log(line));
-  const repository = await openRepository(config.db);
+  // Cluster mode serves before PostgreSQL answers: the replica opens the database once it can.
+  const clustered = isPostgresUrl(config.db);
+  const repository = clustered
+    ? new DeferredRepository(() => openRepository(config.db), describeDatabase(config.db))
+    : await openRepository(config.db);
   const startedAt = Date.now();
   try {
     // The report needs the server and the ingestor, which need the market: bound late.
@@ -47,11 +54,12 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
       info: () => report(),
     });
-    const storedRates = await repository.loadRates();
+    // A replica loads what the database holds once it is connected (lib/cluster/replica.ts).
+    const storedRates = clustered ? null : await repository.loadRates();
     if (storedRates !== null) {
       market.updateRates(ratesFrom(storedRates.rates, storedRates.fetchedAt));
     }
-    const stored = await repository.loadSnapshot();
+    const stored = clustered ? null : await repository.loadSnapshot();
     if (stored !== null) {
       market.update(stored);
       log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
@@ -105,6 +113,8 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         return round;
       },
       repository,
+      // A leader writes through the session holding its lock; it has none when it lost it.
+      saveOptions: (): SaveOptions => member === null ? {} : { session: member.writerSession() },
       onSnapshot: (snapshot, rates) => {
         if (rates !== null) market.updateRates(ratesFrom(rates.rates, rates.fetchedAt));
         market.update(snapshot);
@@ -136,15 +146,29 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         },
         providers: chain.statuses,
         database: { path: describeDatabase(config.db), size_bytes: sizer.bytes },
-        cluster: { role: "single" },
+        cluster: member?.status ?? { role: "single" },
       };
     };
-    ingestor.start();
+    const member: ClusterMember | null = repository instanceof DeferredRepository
+      ? startReplica({
+        url: config.db,
+        refreshMs: config.refreshSeconds * 1000,
+        repository,
+        market,
+        ingestor,
+        onLoaded: (snapshot) => {
+          if (snapshot.source === chain.primary) chain.rememberPrimary(snapshot.coins);
+        },
+        log,
+      })
+      : null;
+    if (member === null) ingestor.start();
 
     let stopping: Promise<void> | null = null;
     const shutdown = () =>
       stopping ??= (async () => {
         await server.shutdown();
+        await member?.stop();
         await ingestor.stop();
         await pruner.stop();
         await sizer.settled();
