@@ -203,7 +203,6 @@ export class ClusterMember {
     this.#listenSql = this.#connect({
       // Named, so an operator (or a test) finds each replica's sessions in pg_stat_activity.
       connection: { application_name: `${APPLICATION} listen ${Deno.pid}` },
-      ...common,
       onclose: () => this.#listenClosed.resolve(),
       onnotify: (channel: string, payload: string) => {
         if (channel !== SNAPSHOT_CHANNEL) return;
