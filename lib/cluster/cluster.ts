@@ -260,7 +260,7 @@ export class ClusterMember {
 
   async #lockLoop(): Promise<void> {
     const signal = this.#stop.signal;
-    let failures = 0;
+    const failures = { count: 0 };
     while (!signal.aborted) {
       // One driver instance per leadership term: once its session has closed it is ended, so
       // nothing can be written through a silently reconnected session that holds no lock.
@@ -274,18 +274,11 @@ export class ClusterMember {
         // Failed connection attempts close the session too: only a close after this try counts.
         closed = Promise.withResolvers<void>();
         this.#lockSession = { sql, closed };
-        try {
-          await this.#options.ready?.();
+        const tried = await this.#attempt(failures, async () => {
           const [{ ok }] = await sql`SELECT pg_try_advisory_lock(${LEADER_LOCK_KEY}) AS ok`;
           got = ok === true;
-          failures = 0;
-          this.#markReachable();
-        } catch (error) {
-          this.#markUnreachable(error);
-          await this.#sleep(backoffDelay(++failures, this.#backoff()));
-          continue;
-        }
-        if (!got) {
+        });
+        if (tried && !got) {
           if (!this.#announced) {
             this.#announced = true;
             this.#options.log(`cluster: follower (another replica holds the ingestion lock)`);
@@ -329,22 +322,31 @@ export class ClusterMember {
   async #listenLoop(): Promise<void> {
     const signal = this.#stop.signal;
     const sql = this.#listenSql!;
-    let failures = 0;
+    const failures = { count: 0 };
     while (!signal.aborted) {
       this.#listenClosed = Promise.withResolvers<void>();
-      try {
-        await this.#options.ready?.();
-        await sql`LISTEN crypto_snapshot`;
-        failures = 0;
-        this.#markReachable();
-      } catch (error) {
-        this.#markUnreachable(error);
-        await this.#sleep(backoffDelay(++failures, this.#backoff()));
-        continue;
-      }
+      if (!await this.#attempt(failures, () => sql.unsafe(`LISTEN ${SNAPSHOT_CHANNEL}`))) continue;
       // Notices sent while the session was down are lost: whatever is newest is loaded now.
       this.#catchUp("listening");
       await this.#listenClosed.promise;
+    }
+  }
+
+  /**
+   * One step that needs the database: opens it if need be, then runs `body`. A failure marks the
+   * database unreachable and waits the next backoff delay; resolves to whether it succeeded.
+   */
+  async #attempt(failures: { count: number }, body: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.#options.ready?.();
+      await body();
+      failures.count = 0;
+      this.#markReachable();
+      return true;
+    } catch (error) {
+      this.#markUnreachable(error);
+      await this.#sleep(backoffDelay(++failures.count, this.#backoff()));
+      return false;
     }
   }
 
