@@ -13,6 +13,17 @@ import { dirname } from "node:path";
 import type { Coin, Snapshot } from "../wire/coin.ts";
 import type { ExchangeRate } from "../ingest/coingecko.ts";
 import { type HistorySeries, RepositoryError, type StoredRates } from "./repository.ts";
+import {
+  type Bucket,
+  bucketOf,
+  checkBatchSize,
+  checkMaxPoints,
+  checkSnapshotCoins,
+  historyWindow,
+  pruneCutoffs,
+  ROLLUP_LEVELS,
+  seriesPoints,
+} from "./_history.ts";
 
 /** Options of {@linkcode SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -53,6 +64,40 @@ const MIGRATIONS: readonly string[] = [
      type TEXT NOT NULL,
      fetched_at TEXT NOT NULL
    ) STRICT;`,
+  // History by resolution (see _history.ts): the step-second bucket starting at `bucket` (seconds
+  // since the epoch) holds `n` prices from `low` to `high`, the first one `first_price` at
+  // `first_at`, the last one `price` at `last_at`. Filled from the exact prices already stored.
+  `CREATE TABLE price_rollup (
+     symbol TEXT NOT NULL,
+     step INTEGER NOT NULL,
+     bucket INTEGER NOT NULL,
+     first_at TEXT NOT NULL,
+     first_price REAL NOT NULL,
+     last_at TEXT NOT NULL,
+     price REAL NOT NULL,
+     n INTEGER NOT NULL,
+     low REAL NOT NULL,
+     high REAL NOT NULL,
+     PRIMARY KEY (symbol, step, bucket)
+   ) STRICT, WITHOUT ROWID;
+   CREATE INDEX price_rollup_time ON price_rollup (step, last_at);
+   ${
+    ROLLUP_LEVELS.map(({ step }) =>
+      `INSERT INTO price_rollup
+         (symbol, step, bucket, first_at, first_price, last_at, price, n, low, high)
+       SELECT symbol, ${step}, bucket, first_at,
+              (SELECT h.price FROM price_history h
+               WHERE h.symbol = g.symbol AND h.fetched_at = g.first_at ORDER BY h.id LIMIT 1),
+              last_at,
+              (SELECT h.price FROM price_history h
+               WHERE h.symbol = g.symbol AND h.fetched_at = g.last_at ORDER BY h.id DESC LIMIT 1),
+              n, low, high
+       FROM (SELECT symbol, (unixepoch(fetched_at) / ${step}) * ${step} AS bucket,
+                    MIN(fetched_at) AS first_at, MAX(fetched_at) AS last_at, COUNT(*) AS n,
+                    MIN(price) AS low, MAX(price) AS high
+             FROM price_history GROUP BY symbol, bucket) g;`
+    ).join("\n")
+  }`,
 ];
 
 /** The schema version this code writes. */
@@ -77,9 +122,11 @@ export class SqliteStore implements Disposable {
   readonly #db: DatabaseSync;
   readonly #insertCoin: StatementSync;
   readonly #insertHistory: StatementSync;
+  readonly #upsertRollup: StatementSync;
   readonly #selectCoins: StatementSync;
   readonly #selectLatest: StatementSync;
-  readonly #pruneBatch: StatementSync;
+  readonly #pruneRaw: StatementSync;
+  readonly #pruneRollup: StatementSync;
   readonly #seriesPoints: StatementSync;
   readonly #seriesStats: StatementSync;
   readonly #insertRate: StatementSync;
@@ -99,27 +146,45 @@ export class SqliteStore implements Disposable {
     );
     this.#selectCoins = db.prepare("SELECT * FROM coins ORDER BY rank, symbol");
     this.#selectLatest = db.prepare("SELECT fetched_at FROM coins LIMIT 1");
-    this.#pruneBatch = db.prepare(
+    this.#pruneRaw = db.prepare(
       `DELETE FROM price_history WHERE id IN
          (SELECT id FROM price_history WHERE fetched_at < ? LIMIT ?)`,
     );
-    // Picks, in SQLite, the first row of each of `max` equal slices of the window (the last row
-    // always ends the last slice), so a 30-day window never becomes 40,000 JavaScript objects.
+    this.#pruneRollup = db.prepare(
+      `DELETE FROM price_rollup WHERE (symbol, step, bucket) IN
+         (SELECT symbol, step, bucket FROM price_rollup WHERE step = ? AND last_at < ? LIMIT ?)`,
+    );
+    // Unqualified columns are the stored row's: a price arriving out of order (an older
+    // fetched_at) counts, but becomes the first or last price only if it is.
+    this.#upsertRollup = db.prepare(
+      `INSERT INTO price_rollup
+         (symbol, step, bucket, first_at, first_price, last_at, price, n, low, high)
+       VALUES (:symbol, :step, :bucket, :at, :price, :at, :price, 1, :price, :price)
+       ON CONFLICT (symbol, step, bucket) DO UPDATE SET
+         n = n + 1, low = MIN(low, excluded.low), high = MAX(high, excluded.high),
+         first_price = CASE WHEN excluded.first_at < first_at
+                       THEN excluded.first_price ELSE first_price END,
+         first_at = MIN(first_at, excluded.first_at),
+         price = CASE WHEN excluded.last_at >= last_at THEN excluded.price ELSE price END,
+         last_at = MAX(last_at, excluded.last_at)`,
+    );
+    // Picks, in SQLite, the first bucket of each of `max` equal slices of the window (the last
+    // one always ends the last slice), so a window never becomes thousands of JavaScript objects.
     // Parameters are cast: a JavaScript number binds as REAL, and the slicing needs integer division.
+    const window = `FROM price_rollup
+       WHERE symbol = :symbol AND step = :step AND bucket > :after AND last_at >= :since`;
     this.#seriesPoints = db.prepare(
       `WITH h AS (
-         SELECT fetched_at, price,
-                ROW_NUMBER() OVER (ORDER BY fetched_at, id) - 1 AS i,
-                COUNT(*) OVER () AS n
-         FROM price_history WHERE symbol = :symbol AND fetched_at >= :since)
-       SELECT fetched_at, price FROM h
+         SELECT first_at, first_price, last_at, price,
+                ROW_NUMBER() OVER (ORDER BY bucket) - 1 AS i, COUNT(*) OVER () AS n
+         ${window})
+       SELECT first_at, first_price, last_at, price, i, n FROM h
        WHERE n <= CAST(:max AS INTEGER) OR i = 0
           OR (i * (CAST(:max AS INTEGER) - 1)) / (n - 1) > ((i - 1) * (CAST(:max AS INTEGER) - 1)) / (n - 1)
        ORDER BY i`,
     );
     this.#seriesStats = db.prepare(
-      `SELECT COUNT(*) AS count, MIN(price) AS min, MAX(price) AS max
-       FROM price_history WHERE symbol = ? AND fetched_at >= ?`,
+      `SELECT TOTAL(n) AS count, MIN(low) AS min, MAX(high) AS max ${window}`,
     );
     this.#insertRate = db.prepare(
       `INSERT INTO exchange_rates (code, name, unit, value, type, fetched_at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -154,9 +219,7 @@ export class SqliteStore implements Disposable {
    * exchange rates, atomically.
    */
   saveSnapshot(snapshot: Snapshot, rates: StoredRates | null = null): void {
-    if (snapshot.coins.length === 0) {
-      throw new RangeError("Cannot save a snapshot without coins: expected at least one coin");
-    }
+    checkSnapshotCoins(snapshot.coins.length);
     this.#transaction(() => {
       this.#db.exec("DELETE FROM coins");
       const { fetchedAt, source } = snapshot;
@@ -175,6 +238,15 @@ export class SqliteStore implements Disposable {
           source,
         );
         this.#insertHistory.run(c.symbol, c.price, c.priceText, c.marketCap, fetchedAt);
+        for (const { step } of ROLLUP_LEVELS) {
+          this.#upsertRollup.run({
+            symbol: c.symbol,
+            step,
+            bucket: bucketOf(fetchedAt, step),
+            at: fetchedAt,
+            price: c.price,
+          });
+        }
       }
       if (rates !== null) {
         if (rates.rates.size === 0) throw new RangeError("Cannot save empty exchange rates");
@@ -212,37 +284,40 @@ export class SqliteStore implements Disposable {
 
   /**
    * The history of `symbol` since `sinceIso`, thinned evenly to at most `maxPoints` points, with
-   * the minimum and maximum over every stored point.
+   * the number of prices, the minimum and the maximum over the window.
    */
   historySeries(symbol: string, sinceIso: string, maxPoints = 200): HistorySeries {
-    if (!Number.isInteger(maxPoints) || maxPoints < 2) {
-      throw new RangeError(`Cannot thin history to ${maxPoints} points: expected an integer >= 2`);
-    }
-    const upper = symbol.toUpperCase();
-    const stats = this.#seriesStats.get(upper, sinceIso) as unknown as {
-      count: number;
-      min: number | null;
-      max: number | null;
-    };
-    const rows = this.#seriesPoints.all({
-      symbol: upper,
-      since: sinceIso,
-      max: maxPoints,
-    }) as unknown as {
-      fetched_at: string;
-      price: number;
-    }[];
+    checkMaxPoints(maxPoints);
+    const latest = this.latestSnapshotTime();
+    if (latest === null) return { points: [], count: 0, min: null, max: null };
+    const { step, afterBucket } = historyWindow(latest, sinceIso);
+    const params = { symbol: symbol.toUpperCase(), step, after: afterBucket, since: sinceIso };
+    const stats = this.#seriesStats.get(params) as { count: number; min: number; max: number };
+    const rows = this.#seriesPoints.all({ ...params, max: maxPoints }) as unknown as Bucket[];
     return {
-      points: rows.map((r) => [r.fetched_at, r.price]),
+      points: seriesPoints(rows),
       count: Number(stats.count),
       min: stats.min,
       max: stats.max,
     };
   }
 
-  /** Deletes at most `batchSize` history rows fetched before `beforeIso`; returns how many. */
+  /**
+   * Deletes at most `batchSize` rows older than the retention (`beforeIso`) or than their
+   * resolution is kept; returns how many.
+   */
   pruneHistoryBatch(beforeIso: string, batchSize = 500): number {
-    return Number(this.#pruneBatch.run(beforeIso, batchSize).changes);
+    checkBatchSize(batchSize);
+    const { raw, byStep } = pruneCutoffs(this.latestSnapshotTime(), beforeIso);
+    let deleted = 0;
+    this.#transaction(() => {
+      deleted += Number(this.#pruneRaw.run(raw, batchSize).changes);
+      for (const [step, cutoff] of byStep) {
+        if (deleted >= batchSize) break;
+        deleted += Number(this.#pruneRollup.run(step, cutoff, batchSize - deleted).changes);
+      }
+    });
+    return deleted;
   }
 
   /** The stored exchange rates and when they were fetched, or null when none were saved. */

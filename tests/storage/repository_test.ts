@@ -162,16 +162,17 @@ Deno.test("a second connection reads while the first one writes (WAL)", async ()
 
 Deno.test("pruneHistory deletes old rows in batches", async () => {
   await using repo = await SqliteRepository.open(":memory:");
-  for (let minute = 0; minute < 10; minute++) {
-    const at = `2024-01-01T00:0${minute}:00.000Z`;
-    await repo.saveSnapshot(snapshot(at, [BTC, ETH, SHIB]));
+  for (let hour = 0; hour < 10; hour++) {
+    await repo.saveSnapshot(snapshot(`2024-01-01T0${hour}:00:00.000Z`, [BTC, ETH, SHIB]));
   }
-  assert.equal(await pruneHistory(repo, "2024-01-01T00:07:00.000Z", 4), 21);
+  // Seven snapshots of three coins: their exact prices and their bucket at each of the four
+  // resolutions.
+  assert.equal(await pruneHistory(repo, "2024-01-01T07:00:00.000Z", 4), 7 * 3 * 5);
   assert.deepEqual(
     (await prices(repo, "BTC")).map((p) => p[0]),
-    ["2024-01-01T00:07:00.000Z", "2024-01-01T00:08:00.000Z", "2024-01-01T00:09:00.000Z"],
+    ["2024-01-01T07:00:00.000Z", "2024-01-01T08:00:00.000Z", "2024-01-01T09:00:00.000Z"],
   );
-  assert.equal(await pruneHistory(repo, "2024-01-01T00:07:00.000Z"), 0);
+  assert.equal(await pruneHistory(repo, "2024-01-01T07:00:00.000Z"), 0);
   assert.deepEqual(
     (await repo.loadSnapshot())?.coins,
     [BTC, ETH, SHIB],
