@@ -38,8 +38,8 @@ export class DeferredRepository implements Repository {
 
   /** Opens the database unless it is open; rejects when it cannot be opened now. */
   async ready(): Promise<Repository> {
-    if (this.#repository !== null) return this.#repository;
     if (this.#closed) throw new NotConnectedError(`Cannot open ${this.description}: closed`);
+    if (this.#repository !== null) return this.#repository;
     this.#opening ??= this.#open().finally(() => this.#opening = null);
     const repository = await this.#opening;
     if (this.#closed) {
