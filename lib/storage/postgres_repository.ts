@@ -1,0 +1,520 @@
+/**
+ * The {@linkcode Repository} on PostgreSQL (`npm:postgres`), for several server replicas sharing
+ * one database. Same tables, same versioned migrations and same answers as the SQLite engine;
+ * times are `timestamptz`, prices `double precision` next to their exact decimal text.
+ *
+ * Writes go through the repository's own pool, or through a {@linkcode PostgresWriterSession}
+ * (e.g. the connection holding the leader's advisory lock): with a `lockKey`, the transaction
+ * first checks that its session still holds that lock, so a leader that lost it cannot write.
+ *
+ * Nothing this module logs or throws holds the password: errors are re-thrown as
+ * {@linkcode RepositoryError} with the password removed, and the database is named by
+ * {@linkcode describeDatabase} (host, port and name).
+ *
+ * @module
+ */
+
+import postgres from "postgres";
+import type { Snapshot } from "../wire/coin.ts";
+import type { ExchangeRate } from "../ingest/coingecko.ts";
+import {
+  type HistorySeries,
+  type Repository,
+  RepositoryError,
+  type SaveOptions,
+  type StoredRates,
+  type WriterSession,
+} from "./repository.ts";
+import {
+  type Bucket,
+  bucketOf,
+  checkBatchSize,
+  checkMaxPoints,
+  checkSnapshotCoins,
+  historyWindow,
+  pruneCutoffs,
+  ROLLUP_LEVELS,
+  seriesPoints,
+} from "./_history.ts";
+import { describeDatabase } from "./database_url.ts";
+
+/** A connection of `npm:postgres`: a pool, a reserved connection or a transaction. */
+export type PostgresSql = postgres.Sql;
+
+/** A session to write through, e.g. the one holding the leader's advisory lock. */
+export interface PostgresWriterSession extends WriterSession {
+  readonly engine: "postgres";
+  /** One connection: `sql.reserve()` of a pool, or a client with `max: 1`. */
+  readonly sql: PostgresSql;
+  /**
+   * The advisory lock (a non-negative `bigint` key, as taken with `pg_try_advisory_lock`) the
+   * session must still hold: checked inside each write's transaction, before anything is written.
+   */
+  readonly lockKey?: bigint;
+}
+
+/** Options of {@linkcode PostgresRepository.open}. */
+export interface PostgresRepositoryOptions {
+  /** Connections in the pool; defaults to 4. */
+  maxConnections?: number;
+  /** Seconds to wait for a connection; defaults to 5. */
+  connectTimeoutSeconds?: number;
+  /**
+   * When set, every saved snapshot ends its transaction with `NOTIFY channel, 'fetchedAt'`, so
+   * listeners hear of it exactly when it is committed.
+   */
+  notifyChannel?: string;
+}
+
+/** Schema migrations; migration `i` brings `schema_version` to `i + 1`. Append only. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE coins (
+     symbol text PRIMARY KEY,
+     name text NOT NULL,
+     rank integer NOT NULL,
+     price double precision NOT NULL CHECK (price >= 0),
+     price_text text NOT NULL,
+     market_cap double precision,
+     market_cap_text text,
+     change_24h double precision,
+     updated_at text,
+     fetched_at timestamptz NOT NULL,
+     source text NOT NULL
+   );
+   CREATE TABLE price_history (
+     id bigserial PRIMARY KEY,
+     symbol text NOT NULL,
+     price double precision NOT NULL CHECK (price >= 0),
+     price_text text NOT NULL,
+     market_cap double precision,
+     fetched_at timestamptz NOT NULL
+   );
+   CREATE INDEX price_history_symbol_time ON price_history (symbol, fetched_at);
+   CREATE INDEX price_history_time ON price_history (fetched_at);`,
+  `CREATE TABLE exchange_rates (
+     code text PRIMARY KEY,
+     position integer NOT NULL,
+     name text NOT NULL,
+     unit text NOT NULL,
+     value double precision NOT NULL CHECK (value > 0),
+     type text NOT NULL,
+     fetched_at timestamptz NOT NULL
+   );`,
+  `CREATE TABLE price_rollup (
+     symbol text NOT NULL,
+     step integer NOT NULL,
+     bucket bigint NOT NULL,
+     first_at timestamptz NOT NULL,
+     first_price double precision NOT NULL,
+     last_at timestamptz NOT NULL,
+     price double precision NOT NULL,
+     n bigint NOT NULL,
+     low double precision NOT NULL,
+     high double precision NOT NULL,
+     PRIMARY KEY (symbol, step, bucket)
+   );
+   CREATE INDEX price_rollup_time ON price_rollup (step, last_at);
+   ${
+    ROLLUP_LEVELS.map(({ step }) =>
+      `INSERT INTO price_rollup
+         (symbol, step, bucket, first_at, first_price, last_at, price, n, low, high)
+       SELECT symbol, ${step}, bucket, MIN(fetched_at),
+              (array_agg(price ORDER BY fetched_at, id))[1],
+              MAX(fetched_at), (array_agg(price ORDER BY fetched_at DESC, id DESC))[1],
+              COUNT(*), MIN(price), MAX(price)
+       FROM (SELECT *, floor(extract(epoch FROM fetched_at) / ${step})::bigint * ${step} AS bucket
+             FROM price_history) h
+       GROUP BY symbol, bucket;`
+    ).join("\n")
+  }`,
+];
+
+/** The schema version this code writes; the same as SQLite's. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Taken while migrating, so replicas starting together migrate once. */
+const MIGRATION_LOCK = 0x63727970746f; // "crypto"
+
+interface CoinRow {
+  symbol: string;
+  name: string;
+  rank: number;
+  price: number;
+  price_text: string;
+  market_cap: number | null;
+  market_cap_text: string | null;
+  change_24h: number | null;
+  updated_at: string | null;
+  fetched_at: Date;
+  source: string;
+}
+
+/** The current snapshot, the exchange rates and the price history, in a PostgreSQL database. */
+export class PostgresRepository implements Repository {
+  readonly engine = "postgres";
+  readonly description: string;
+  readonly #sql: PostgresSql;
+  readonly #password: string;
+  readonly #notifyChannel: string | undefined;
+  #closed = false;
+
+  private constructor(
+    url: string,
+    sql: PostgresSql,
+    password: string,
+    options: PostgresRepositoryOptions,
+  ) {
+    this.description = describeDatabase(url);
+    this.#sql = sql;
+    this.#password = password;
+    this.#notifyChannel = options.notifyChannel;
+  }
+
+  /**
+   * Connects to the database at `url` (`postgres://user:password@host:port/name`) and migrates
+   * it.
+   *
+   * @throws {RepositoryError} when it cannot connect or the schema is newer than this program's;
+   * the message names host, port and database, never the password.
+   */
+  static async open(
+    url: string,
+    options: PostgresRepositoryOptions = {},
+  ): Promise<PostgresRepository> {
+    let password = "";
+    try {
+      password = decodeURIComponent(new URL(url).password);
+    } catch {
+      throw new RepositoryError(`Cannot open ${describeDatabase(url)}: invalid URL`);
+    }
+    const sql = postgres(url, {
+      max: options.maxConnections ?? 4,
+      connect_timeout: options.connectTimeoutSeconds ?? 5,
+      // Notices (e.g. "relation already exists, skipping") are not for the operator's log.
+      onnotice: () => {},
+      connection: { application_name: "crypto-price-server" },
+    });
+    const repository = new PostgresRepository(url, sql, password, options);
+    try {
+      await repository.#guard(() => migrate(sql, repository.description));
+      return repository;
+    } catch (error) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * Reserves one connection of the pool to write through (e.g. to take the leader's advisory
+   * lock on it, then pass it with its `lockKey`); `release()` gives it back.
+   */
+  async reserveSession(
+    lockKey?: bigint,
+  ): Promise<PostgresWriterSession & { release(): void }> {
+    const reserved = await this.#guard(() => this.#sql.reserve());
+    return { engine: "postgres", sql: reserved, lockKey, release: () => reserved.release() };
+  }
+
+  saveSnapshot(snapshot: Snapshot, options: SaveOptions = {}): Promise<void> {
+    return this.#guard(async () => {
+      checkSnapshotCoins(snapshot.coins.length);
+      const rates = options.rates ?? null;
+      if (rates !== null && rates.rates.size === 0) {
+        throw new RangeError("Cannot save empty exchange rates");
+      }
+      const session = options.session;
+      if (session !== undefined && session.engine !== this.engine) {
+        throw new TypeError(
+          `Cannot write through a ${session.engine} session: expected a postgres one`,
+        );
+      }
+      await this.#transaction(session as PostgresWriterSession | undefined, async (tx) => {
+        await writeSnapshot(tx, snapshot, rates);
+        if (this.#notifyChannel !== undefined) {
+          await tx`SELECT pg_notify(${this.#notifyChannel}, ${snapshot.fetchedAt})`;
+        }
+      });
+    });
+  }
+
+  loadSnapshot(): Promise<Snapshot | null> {
+    return this.#guard(async () => {
+      const rows = await this.#sql<CoinRow[]>`SELECT * FROM coins ORDER BY rank, symbol`;
+      if (rows.length === 0) return null;
+      return {
+        coins: rows.map((row) => ({
+          symbol: row.symbol,
+          name: row.name,
+          rank: row.rank,
+          price: row.price,
+          priceText: row.price_text,
+          marketCap: row.market_cap,
+          marketCapText: row.market_cap_text,
+          change24h: row.change_24h,
+          updatedAt: row.updated_at,
+        })),
+        fetchedAt: rows[0].fetched_at.toISOString(),
+        source: rows[0].source,
+      };
+    });
+  }
+
+  latestSnapshotTime(): Promise<string | null> {
+    return this.#guard(() => latestTime(this.#sql));
+  }
+
+  loadRates(): Promise<StoredRates | null> {
+    return this.#guard(async () => {
+      const rows = await this.#sql<
+        {
+          code: string;
+          name: string;
+          unit: string;
+          value: number;
+          type: string;
+          fetched_at: Date;
+        }[]
+      >`SELECT * FROM exchange_rates ORDER BY position`;
+      if (rows.length === 0) return null;
+      const rates = new Map<string, ExchangeRate>();
+      for (const r of rows) {
+        rates.set(r.code, { name: r.name, unit: r.unit, value: r.value, type: r.type });
+      }
+      return { rates, fetchedAt: rows[0].fetched_at.toISOString() };
+    });
+  }
+
+  historySeries(symbol: string, sinceIso: string, maxPoints = 200): Promise<HistorySeries> {
+    return this.#guard(async () => {
+      checkMaxPoints(maxPoints);
+      const latest = await latestTime(this.#sql);
+      if (latest === null) return { points: [], count: 0, min: null, max: null };
+      const { step, afterBucket } = historyWindow(latest, sinceIso);
+      const sql = this.#sql;
+      const upper = symbol.toUpperCase();
+      const window = sql`FROM price_rollup WHERE symbol = ${upper} AND step = ${step}
+        AND bucket > ${afterBucket} AND last_at >= ${sinceIso}::timestamptz`;
+      const [stats] = await sql<{ count: number; min: number | null; max: number | null }[]>`
+        SELECT COALESCE(SUM(n), 0)::float8 AS count, MIN(low) AS min, MAX(high) AS max ${window}`;
+      // The same even thinning as on SQLite: the first bucket of each of `max` equal slices.
+      const rows = await sql<BucketRow[]>`
+        WITH h AS (
+          SELECT first_at, first_price, last_at, price,
+                 ROW_NUMBER() OVER (ORDER BY bucket) - 1 AS i, COUNT(*) OVER () AS n
+          ${window})
+        SELECT * FROM h
+        WHERE n <= ${maxPoints}::bigint OR i = 0
+           OR (i * (${maxPoints}::bigint - 1)) / (n - 1) > ((i - 1) * (${maxPoints}::bigint - 1)) / (n - 1)
+        ORDER BY i`;
+      return {
+        points: seriesPoints(rows.map((r) => ({
+          ...r,
+          first_at: r.first_at.toISOString(),
+          last_at: r.last_at.toISOString(),
+        }))),
+        count: Number(stats.count),
+        min: stats.min,
+        max: stats.max,
+      };
+    });
+  }
+
+  pruneHistoryBatch(beforeIso: string, batchSize = 500): Promise<number> {
+    return this.#guard(async () => {
+      checkBatchSize(batchSize);
+      return await this.#sql.begin(async (tx) => {
+        const { raw, byStep } = pruneCutoffs(await latestTime(tx), beforeIso);
+        let deleted = (await tx`DELETE FROM price_history WHERE id IN
+          (SELECT id FROM price_history WHERE fetched_at < ${raw}::timestamptz
+           LIMIT ${batchSize})`).count;
+        for (const [step, cutoff] of byStep) {
+          if (deleted >= batchSize) break;
+          deleted += (await tx`DELETE FROM price_rollup WHERE (symbol, step, bucket) IN
+            (SELECT symbol, step, bucket FROM price_rollup
+             WHERE step = ${step} AND last_at < ${cutoff}::timestamptz
+             LIMIT ${batchSize - deleted})`).count;
+        }
+        return deleted;
+      });
+    });
+  }
+
+  sizeBytes(): Promise<number | null> {
+    return this.#guard(async () => {
+      const [row] = await this.#sql<{ size: number }[]>`
+        SELECT pg_database_size(current_database())::float8 AS size`;
+      return row.size;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#sql.end({ timeout: 5 });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Runs `body` in a transaction: on the session's connection, or on one of the pool's. */
+  async #transaction(
+    session: PostgresWriterSession | undefined,
+    body: (tx: Tx) => Promise<void>,
+  ): Promise<void> {
+    if (session === undefined) {
+      await this.#sql.begin(body);
+      return;
+    }
+    const sql = session.sql as unknown as Tx;
+    await sql`BEGIN`;
+    try {
+      if (session.lockKey !== undefined) await checkLock(sql, session.lockKey);
+      await body(sql);
+      await sql`COMMIT`;
+    } catch (error) {
+      await sql`ROLLBACK`.catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Runs `body`; its errors lose the password, and database errors become RepositoryError. */
+  async #guard<T>(body: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      throw new RepositoryError(`Cannot use ${this.description}: the repository is closed`);
+    }
+    try {
+      return await body();
+    } catch (error) {
+      if (error instanceof RangeError || error instanceof TypeError) throw error;
+      if (error instanceof RepositoryError) throw this.#redacted(error);
+      throw this.#redacted(
+        new RepositoryError(`${this.description}: ${(error as Error)?.message ?? String(error)}`),
+      );
+    }
+  }
+
+  #redacted<E extends Error>(error: E): E {
+    if (this.#password.length > 0 && error.message.includes(this.#password)) {
+      error.message = error.message.replaceAll(this.#password, "***");
+    }
+    return error;
+  }
+}
+
+/** What queries run on: a transaction, or (cast) a pool or reserved connection. */
+type Tx = postgres.TransactionSql;
+
+/** A bucket as PostgreSQL returns it: times are `Date`s. */
+type BucketRow = Omit<Bucket, "first_at" | "last_at"> & { first_at: Date; last_at: Date };
+
+async function latestTime(sql: Tx | PostgresSql): Promise<string | null> {
+  const [row] = await (sql as Tx)<{ fetched_at: Date }[]>`SELECT fetched_at FROM coins LIMIT 1`;
+  return row === undefined ? null : row.fetched_at.toISOString();
+}
+
+async function checkLock(sql: Tx, key: bigint): Promise<void> {
+  const [row] = await sql<{ held: boolean }[]>`
+    SELECT EXISTS (
+      SELECT 1 FROM pg_locks
+      WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1
+        AND ((classid::bigint << 32) | objid::bigint) = ${key.toString()}::bigint
+    ) AS held`;
+  if (!row.held) {
+    throw new RepositoryError(
+      `Cannot save the snapshot: this session no longer holds the leader lock ${key}`,
+    );
+  }
+}
+
+async function writeSnapshot(
+  tx: Tx,
+  snapshot: Snapshot,
+  rates: StoredRates | null,
+): Promise<void> {
+  const { fetchedAt, source } = snapshot;
+  await tx`DELETE FROM coins`;
+  await tx`INSERT INTO coins ${
+    tx(snapshot.coins.map((c) => ({
+      symbol: c.symbol,
+      name: c.name,
+      rank: c.rank,
+      price: c.price,
+      price_text: c.priceText,
+      market_cap: c.marketCap,
+      market_cap_text: c.marketCapText,
+      change_24h: c.change24h,
+      updated_at: c.updatedAt,
+      fetched_at: fetchedAt,
+      source,
+    })))
+  }`;
+  await tx`INSERT INTO price_history ${
+    tx(snapshot.coins.map((c) => ({
+      symbol: c.symbol,
+      price: c.price,
+      price_text: c.priceText,
+      market_cap: c.marketCap,
+      fetched_at: fetchedAt,
+    })))
+  }`;
+  // One statement per save: a row per coin and resolution. A price arriving out of order counts,
+  // but becomes the bucket's first or last price only if it is.
+  const buckets = snapshot.coins.flatMap((c) =>
+    ROLLUP_LEVELS.map(({ step }) => ({
+      symbol: c.symbol,
+      step,
+      bucket: bucketOf(fetchedAt, step),
+      first_at: fetchedAt,
+      first_price: c.price,
+      last_at: fetchedAt,
+      price: c.price,
+      n: 1,
+      low: c.price,
+      high: c.price,
+    }))
+  );
+  await tx`INSERT INTO price_rollup AS r ${tx(buckets)}
+    ON CONFLICT (symbol, step, bucket) DO UPDATE SET
+      n = r.n + 1, low = LEAST(r.low, EXCLUDED.low), high = GREATEST(r.high, EXCLUDED.high),
+      first_price = CASE WHEN EXCLUDED.first_at < r.first_at
+                    THEN EXCLUDED.first_price ELSE r.first_price END,
+      first_at = LEAST(r.first_at, EXCLUDED.first_at),
+      price = CASE WHEN EXCLUDED.last_at >= r.last_at THEN EXCLUDED.price ELSE r.price END,
+      last_at = GREATEST(r.last_at, EXCLUDED.last_at)`;
+  if (rates !== null) {
+    await tx`DELETE FROM exchange_rates`;
+    await tx`INSERT INTO exchange_rates ${
+      tx([...rates.rates].map(([code, r], position) => ({
+        code,
+        position,
+        name: r.name,
+        unit: r.unit,
+        value: r.value,
+        type: r.type,
+        fetched_at: rates.fetchedAt,
+      })))
+    }`;
+  }
+}
+
+/** Brings the schema to {@linkcode SCHEMA_VERSION} in one transaction, under a lock. */
+async function migrate(sql: PostgresSql, description: string): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`;
+    const [row] = await tx<{ version: number }[]>`SELECT version FROM schema_version`;
+    let version = row?.version ?? 0;
+    if (row === undefined) await tx`INSERT INTO schema_version (version) VALUES (0)`;
+    if (version > SCHEMA_VERSION) {
+      throw new RepositoryError(
+        `Cannot open ${description}: its schema version ${version} is newer than the ` +
+          `${SCHEMA_VERSION} this program knows; use a newer program or another database`,
+      );
+    }
+    for (; version < SCHEMA_VERSION; version++) {
+      await tx.unsafe(MIGRATIONS[version]);
+      await tx`UPDATE schema_version SET version = ${version + 1}`;
+    }
+  });
+}
