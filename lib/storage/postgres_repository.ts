@@ -474,14 +474,15 @@ async function writeSnapshot(
       high: c.price,
     }))
   );
-  await tx`INSERT INTO price_rollup AS r ${tx(buckets)}
+  // No table alias: npm:postgres reads a helper after `AS` as a select list, not as rows.
+  await tx`INSERT INTO price_rollup ${tx(buckets)}
     ON CONFLICT (symbol, step, bucket) DO UPDATE SET
-      n = r.n + 1, low = LEAST(r.low, EXCLUDED.low), high = GREATEST(r.high, EXCLUDED.high),
-      first_price = CASE WHEN EXCLUDED.first_at < r.first_at
-                    THEN EXCLUDED.first_price ELSE r.first_price END,
-      first_at = LEAST(r.first_at, EXCLUDED.first_at),
-      price = CASE WHEN EXCLUDED.last_at >= r.last_at THEN EXCLUDED.price ELSE r.price END,
-      last_at = GREATEST(r.last_at, EXCLUDED.last_at)`;
+      n = price_rollup.n + 1, low = LEAST(price_rollup.low, EXCLUDED.low), high = GREATEST(price_rollup.high, EXCLUDED.high),
+      first_price = CASE WHEN EXCLUDED.first_at < price_rollup.first_at
+                    THEN EXCLUDED.first_price ELSE price_rollup.first_price END,
+      first_at = LEAST(price_rollup.first_at, EXCLUDED.first_at),
+      price = CASE WHEN EXCLUDED.last_at >= price_rollup.last_at THEN EXCLUDED.price ELSE price_rollup.price END,
+      last_at = GREATEST(price_rollup.last_at, EXCLUDED.last_at)`;
   if (rates !== null) {
     await tx`DELETE FROM exchange_rates`;
     await tx`INSERT INTO exchange_rates ${
