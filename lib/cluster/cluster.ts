@@ -24,6 +24,7 @@
 import postgres from "postgres";
 import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
 import { abortableSleep } from "../ingest/ingestor.ts";
+import type { PostgresWriterSession } from "../storage/postgres_repository.ts";
 
 /** The role of a replica, as `INFO` reports it. */
 export type ClusterRole = "leader" | "follower";
@@ -67,21 +68,6 @@ export function describeDatabase(address: DatabaseAddress): string {
 /** A write attempted by a replica that does not hold the leadership lock. */
 export class NotLeaderError extends Error {
   override name = "NotLeaderError";
-}
-
-/**
- * The session a leader writes through, as the PostgreSQL repository takes it (a
- * `WriterSession` of engine `postgres`): the repository runs its write transaction on `sql`,
- * calls `begin` first and `end` last inside it.
- */
-export interface LeaderSession {
-  readonly engine: "postgres";
-  /** A driver instance whose one connection is the session holding the lock. */
-  readonly sql: postgres.Sql;
-  /** Throws unless the session still holds the leadership lock. */
-  begin(tx: postgres.TransactionSql): Promise<void>;
-  /** Notifies the followers; delivered when the transaction commits. */
-  end(tx: postgres.TransactionSql, snapshot: { fetchedAt: string }): Promise<void>;
 }
 
 /** What a cluster member does on its surroundings; all injected. */
@@ -215,32 +201,15 @@ export class ClusterMember {
   }
 
   /**
-   * The lock session as a writer session of the PostgreSQL repository: the write transaction
-   * runs on it, starts by checking that the session still holds the lock and ends with `NOTIFY`.
+   * The lock session as a writer session of the PostgreSQL repository: the snapshot's transaction
+   * runs on it and first checks that the session still holds the leadership lock.
    *
    * @throws {NotLeaderError} when this replica is not the leader.
    */
-  writerSession(): LeaderSession {
+  writerSession(): PostgresWriterSession {
     const sql = this.#leaderSql;
     if (sql === null) throw new NotLeaderError("Cannot write: this replica is not the leader");
-    return {
-      engine: "postgres",
-      sql,
-      begin: async (tx) => {
-        const [{ held }] = await tx`
-          SELECT EXISTS (SELECT 1 FROM pg_locks
-            WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-              AND classid = 0 AND objid = ${LEADER_LOCK_KEY} AND objsubid = 1) AS held`;
-        if (held !== true) {
-          // Whatever happened to the session, it is no longer the leader's: compete again.
-          this.#lockSession?.closed.resolve();
-          throw new NotLeaderError("Cannot write: this replica lost the leadership lock");
-        }
-      },
-      end: async (tx, snapshot) => {
-        await tx`SELECT pg_notify(${SNAPSHOT_CHANNEL}, ${snapshot.fetchedAt})`;
-      },
-    };
+    return { engine: "postgres", sql, lockKey: BigInt(LEADER_LOCK_KEY) };
   }
 
   /** Stops competing and listening, and closes both sessions, which releases the lock. */

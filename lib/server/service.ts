@@ -15,7 +15,7 @@ import type { Repository, SaveOptions } from "../storage/repository.ts";
 import { describeDatabase, isPostgresUrl, openRepository } from "../storage/open_repository.ts";
 import { DeferredRepository } from "../cluster/deferred_repository.ts";
 import { startReplica } from "../cluster/replica.ts";
-import type { ClusterMember } from "../cluster/cluster.ts";
+import { type ClusterMember, SNAPSHOT_CHANNEL } from "../cluster/cluster.ts";
 import { PriceServer } from "./price_server.ts";
 
 /** A running service. */
@@ -43,7 +43,11 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
   // Cluster mode serves before PostgreSQL answers: the replica opens the database once it can.
   const clustered = isPostgresUrl(config.db);
   const repository = clustered
-    ? new DeferredRepository(() => openRepository(config.db), describeDatabase(config.db))
+    ? new DeferredRepository(
+      // Each snapshot's transaction ends with NOTIFY: the followers hear of it on commit.
+      () => openRepository(config.db, { notifyChannel: SNAPSHOT_CHANNEL }),
+      describeDatabase(config.db),
+    )
     : await openRepository(config.db);
   const startedAt = Date.now();
   try {

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
-import { LEADER_LOCK_KEY, type LeaderSession, NotLeaderError } from "../../lib/cluster/cluster.ts";
-import { ClusterMember } from "../../lib/cluster/cluster.ts";
-import { LogCapture } from "../helpers.ts";
+import {
+  ClusterMember,
+  LEADER_LOCK_KEY,
+  NotLeaderError,
+  SNAPSHOT_CHANNEL,
+} from "../../lib/cluster/cluster.ts";
+import { PostgresRepository } from "../../lib/storage/postgres_repository.ts";
+import { RepositoryError } from "../../lib/storage/repository.ts";
+import { fixtureSnapshot, LogCapture } from "../helpers.ts";
 import { PostgresCluster, postgresTest } from "../postgres_cluster.ts";
 import { eventually } from "./_replicas.ts";
 
@@ -24,18 +30,14 @@ function member(url: string) {
   return { member: m, logs, events };
 }
 
-/** Writes nothing but the lock check and the notice, the way the repository's transaction does. */
-async function write(session: LeaderSession, fetchedAt: string): Promise<void> {
-  await session.sql.begin(async (tx) => {
-    await session.begin(tx);
-    await session.end(tx, { fetchedAt });
-  });
-}
-
 postgresTest(
   "leadership: one member leads; when its lock session is killed it steps down, another takes over, and the old session cannot write",
   async () => {
     await using pg = await PostgresCluster.start();
+    await using repository = await PostgresRepository.open(pg.url, {
+      notifyChannel: SNAPSHOT_CHANNEL,
+    });
+    const snapshot = await fixtureSnapshot();
     const a = member(pg.url);
     const b = member(pg.url);
     a.member.start();
@@ -49,9 +51,9 @@ postgresTest(
       const other = first === a ? b : a;
       assert.throws(() => other.member.writerSession(), NotLeaderError);
 
-      // A write through the lock session notifies every member, the writer included.
+      // A snapshot saved through the lock session notifies every member.
       const session = first.member.writerSession();
-      await write(session, "2022-10-04T20:17:00.000Z");
+      await repository.saveSnapshot(snapshot, { session });
       await eventually(
         () => Promise.resolve(other.member.status.last_snapshot_notice_at ?? undefined),
         30_000,
@@ -70,8 +72,11 @@ postgresTest(
       });
       assert.deepEqual(first.events.slice(0, 2), ["lead", "follow"]);
       await eventually(leaderOf, 30_000, "a leader again");
-      // The old session object is dead for good: its driver was ended, it does not reconnect.
-      await assert.rejects(write(session, "2022-10-04T20:18:00.000Z"));
+      // The old session is dead for good: its driver was ended, it does not reconnect, and
+      // nothing is written through it.
+      const later = { ...snapshot, fetchedAt: "2022-10-04T20:18:00.000Z" };
+      await assert.rejects(repository.saveSnapshot(later, { session }), RepositoryError);
+      assert.equal(await repository.latestSnapshotTime(), snapshot.fetchedAt);
     } finally {
       await Promise.all([a.member.stop(), b.member.stop()]);
     }
