@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   // 2.-4. Three replicas on the main database.
   await using upstream = await startFakeUpstream();
   await using replicas = await Replicas.start(3, pg.url, upstream, ["--refresh", String(refreshS)]);
-  await replicas.serving();
+  const leader = await replicas.serving();
 
   // 2. Commit to the last watcher.
   const notices: number[] = [];
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     `| upstream requests per refresh (${refreshS} s), 1 replica | ${fmt(single)} |`,
     `| upstream requests per refresh (${refreshS} s), 3 replicas | ${fmt(three)} |`,
     `| leader's commit to the last of ${watchersPerReplica} watchers, per replica | ${
-      perReplica.map((ms) => `${fmt(ms, 0)} ms`).join(", ")
+      perReplica.map((ms, i) => `${fmt(ms, 0)} ms${i === leader ? " (leader)" : ""}`).join(", ")
     } (updated: ${watched.map((w) => `${w.updated}/${w.watchers}`).join(", ")}) |`,
     `| MARKET BTC v2, 50 conns × 1: one replica directly | ${fmt(direct.rps, 0)} req/s, p99 ${
       fmt(direct.p99)
