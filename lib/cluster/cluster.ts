@@ -23,7 +23,7 @@
 
 import postgres from "postgres";
 import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
-import { abortableSleep } from "../ingest/ingestor.ts";
+import { abortableSleep } from "../util/abortable_sleep.ts";
 import type { PostgresWriterSession } from "../storage/postgres_repository.ts";
 
 /** The role of a replica, as `INFO` reports it. */

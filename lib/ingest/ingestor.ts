@@ -9,7 +9,10 @@
 
 import type { Coin, Snapshot } from "../wire/coin.ts";
 import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
-import { describeApiUrl, fetchMarkets, UpstreamError } from "./coingecko.ts";
+import { abortableSleep } from "../util/abortable_sleep.ts";
+import { formatDuration } from "../util/format_duration.ts";
+import { UpstreamError } from "./upstream_http.ts";
+import { createProviders, ProviderChain, type ProviderSettings } from "./provider_chain.ts";
 import type { Repository, SaveOptions, StoredRates } from "../storage/repository.ts";
 import { openRepository } from "../storage/open_repository.ts";
 
@@ -171,7 +174,9 @@ export class Ingestor implements AsyncDisposable {
       const retryInMs = this.#retryDelay(attempt, error);
       result = { ok: false, startedAt, durationMs: elapsed(), error, message, attempt, retryInMs };
       this.#lastResult = result;
-      const retry = this.#abort ? `; retrying in ${formatDelay(retryInMs)}` : "";
+      const retry = this.#abort
+        ? `; retrying in ${formatDuration(retryInMs, { precise: true })}`
+        : "";
       this.#log(`ingestion failed (attempt ${attempt}): ${message}${retry}`);
     }
     return result;
@@ -235,57 +240,50 @@ export class Ingestor implements AsyncDisposable {
   }
 }
 
-/** Resolves after `ms`, or as soon as `signal` aborts. */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** A delay for a person: `850 ms`, `4.2 s`, `5 min`, `2 min 30 s`. */
-export function formatDelay(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
-  return seconds ? `${minutes} min ${seconds} s` : `${minutes} min`;
-}
-
-/** Options of {@linkcode ingestOnce}. */
-export interface IngestOnceOptions {
-  apiUrl?: string;
-  apiKey?: string;
+/** What {@linkcode ingestOnce} needs: the server's provider settings, a database and N. */
+export interface IngestOnceSettings extends ProviderSettings {
+  /** A SQLite file (its directory is created) or a PostgreSQL URL. */
+  db: string;
+  /** How many coins to fetch, by market cap. */
   top: number;
-  /** A SQLite path or a PostgreSQL URL. */
-  dbPath: string;
+}
+
+/** What {@linkcode ingestOnce} needs from its surroundings, injected for tests. */
+export interface IngestOnceDeps {
   fetch?: typeof fetch;
-  timeoutMs?: number;
   now?: () => Date;
+  /** Where notes of the provider chain go (a failover, a provider left out). */
+  log?: (line: string) => void;
 }
 
 /**
- * Fetches and stores one snapshot, for `deno task ingest`.
+ * Fetches and stores one snapshot through the server's provider chain, for `deno task ingest`.
+ * The snapshot's `source` is the provider that served it.
  *
- * @throws {UpstreamError} when the upstream fails; the database is then left unchanged.
+ * @throws {UpstreamError} when no provider answered; the database is then left unchanged
  */
 export async function ingestOnce(
-  options: IngestOnceOptions,
+  settings: IngestOnceSettings,
+  deps: IngestOnceDeps = {},
 ): Promise<{ snapshot: Snapshot; durationMs: number; source: string }> {
-  const now = options.now ?? (() => new Date());
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log ?? ((line: string) => console.error(line));
   const started = now();
   // Open first so a bad database path fails before the network is used.
-  await using repository = await openRepository(options.dbPath);
-  const { apiUrl, apiKey, top, fetch, timeoutMs } = options;
-  const coins = await fetchMarkets({ apiUrl, apiKey, top, fetch, timeoutMs });
-  const snapshot: Snapshot = { coins, fetchedAt: started.toISOString(), source: "coingecko" };
+  await using repository = await openRepository(settings.db);
+  const { providers, notes } = createProviders(settings, deps.fetch);
+  notes.forEach((note) => log(note));
+  const chain = new ProviderChain({ providers, top: settings.top, log });
+  // As in the server: a fallback keeps the coins of the first provider's last top list.
+  const stored = await repository.loadSnapshot();
+  if (stored !== null && stored.source === chain.primary) chain.rememberPrimary(stored.coins);
+  const round = await chain.fetchCoins(new AbortController().signal);
+  const snapshot: Snapshot = {
+    coins: round.coins,
+    fetchedAt: started.toISOString(),
+    source: round.source,
+  };
   await repository.saveSnapshot(snapshot);
   const durationMs = Math.max(0, now().getTime() - started.getTime());
-  return { snapshot, durationMs, source: describeApiUrl(options.apiUrl) };
+  return { snapshot, durationMs, source: round.describeSource };
 }

@@ -1,59 +1,48 @@
 /**
- * `deno task ingest`: fetch the top coins once and store them in the database.
- *
- * Flags override environment variables: `--db` (`CRYPTO_DB`), `--api-url` (`CRYPTO_API_URL`),
- * `--api-key` (`COINGECKO_API_KEY` or `CRYPTO_API_KEY`), `--top` (`CRYPTO_TOP`).
+ * `deno task ingest`: fetch the top coins once through the provider chain, store them in the
+ * database and exit. The flags, their environment variables, defaults and checks are the
+ * server's (`lib/server/config.ts`); `--help` lists the ones that concern one ingestion.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { DEFAULT_API_URL, MAX_TOP } from "./coingecko.ts";
+import { ingestHelp, parseIngestArgs } from "../server/config.ts";
+import { readEnv } from "../util/read_env.ts";
+import { UsageError } from "../util/usage_error.ts";
+import { VERSION } from "../util/version.ts";
 import { ingestOnce } from "./ingestor.ts";
-import { describeDatabase } from "../storage/open_repository.ts";
+import { describeDatabase } from "../storage/database_url.ts";
 
-/** Where the database lives unless told otherwise. */
-export const DEFAULT_DB_PATH = "./data/crypto.sqlite";
-/** How many coins are ingested unless told otherwise. */
-export const DEFAULT_TOP = 10;
-
-const USAGE = `Usage: deno task ingest [--db PATH|URL] [--api-url URL] [--api-key KEY] [--top N]`;
-
-/** Runs one ingestion with the given arguments; returns the process exit code. */
-export async function main(args: string[]): Promise<number> {
+/**
+ * Runs one ingestion with the given arguments; returns the process exit code: 0 when stored,
+ * 1 when no provider answered or the database failed, 2 for bad usage.
+ */
+export async function main(
+  args: string[],
+  env: (name: string) => string | undefined = readEnv,
+): Promise<number> {
+  let command;
   try {
-    const { values } = parseArgs({
-      args,
-      options: {
-        db: { type: "string" },
-        "api-url": { type: "string" },
-        "api-key": { type: "string" },
-        top: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    const env = (name: string) => Deno.env.get(name) || undefined;
-    const topText = values.top ?? env("CRYPTO_TOP") ?? String(DEFAULT_TOP);
-    const top = Number(topText);
-    if (!/^\d+$/.test(topText) || top < 1 || top > MAX_TOP) {
-      throw new RangeError(`Invalid --top ${JSON.stringify(topText)}: expected 1 to ${MAX_TOP}`);
-    }
-    const dbPath = values.db ?? env("CRYPTO_DB") ?? DEFAULT_DB_PATH;
-    const { snapshot, durationMs, source } = await ingestOnce({
-      apiUrl: values["api-url"] ?? env("CRYPTO_API_URL") ?? DEFAULT_API_URL,
-      apiKey: values["api-key"] ?? env("COINGECKO_API_KEY") ?? env("CRYPTO_API_KEY"),
-      top,
-      dbPath,
-    });
+    command = parseIngestArgs(args, env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\nRun with --help for the flags.`);
+    return 2;
+  }
+  if (command.action === "help") {
+    console.log(ingestHelp());
+    return 0;
+  }
+  if (command.action === "version") {
+    console.log(`crypto-ingest ${VERSION}`);
+    return 0;
+  }
+  const { config } = command;
+  try {
+    const { snapshot, durationMs, source } = await ingestOnce(config);
     console.log(
       `ingested ${snapshot.coins.length} coins from ${source} into ${
-        describeDatabase(dbPath)
+        describeDatabase(config.db)
       } in ${durationMs} ms`,
     );
     return 0;

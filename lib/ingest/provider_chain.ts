@@ -21,11 +21,12 @@
  */
 
 import type { Coin } from "../wire/coin.ts";
-import { describeApiUrl, fetchMarkets, MAX_TOP as COINGECKO_MAX_TOP } from "./coingecko.ts";
+import { DEFAULT_API_URL, fetchMarkets, MAX_TOP as COINGECKO_MAX_TOP } from "./coingecko.ts";
 import { CMC_MAX_LIMIT, CMC_URL, fetchCmcListings } from "./coinmarketcap.ts";
 import { COINPAPRIKA_URL, fetchPaprikaTickers } from "./coinpaprika.ts";
-import { abortableSleep } from "./ingestor.ts";
-import { describeUrl, UpstreamError } from "./upstream_http.ts";
+import { abortableSleep } from "../util/abortable_sleep.ts";
+import { describeUrl } from "../util/describe_url.ts";
+import { UpstreamError } from "./upstream_http.ts";
 
 /** A source of the top coins by market cap in USD. */
 export interface Provider {
@@ -58,6 +59,8 @@ export interface ProviderSettings {
   coinpaprikaUrl: string;
   cmcUrl: string;
   cmcKey?: string | undefined;
+  /** Deadline of one request, body included; 10 s when omitted. */
+  upstreamTimeoutSeconds?: number;
 }
 
 /** The CoinGecko `/coins/markets` provider. */
@@ -66,7 +69,7 @@ export function coingeckoProvider(
 ): Provider {
   return {
     name: "coingecko",
-    host: describeApiUrl(options.apiUrl),
+    host: describeUrl(options.apiUrl ?? DEFAULT_API_URL),
     maxTop: COINGECKO_MAX_TOP,
     fetchTop: (top, signal) => fetchMarkets({ ...options, top, signal }),
   };
@@ -107,20 +110,28 @@ export function createProviders(
 ): { providers: Provider[]; notes: string[] } {
   const providers: Provider[] = [];
   const notes: string[] = [];
+  const timeoutMs = settings.upstreamTimeoutSeconds === undefined
+    ? undefined
+    : settings.upstreamTimeoutSeconds * 1000;
   for (const name of settings.providers) {
     switch (name) {
       case "coingecko":
         providers.push(
-          coingeckoProvider({ apiUrl: settings.apiUrl, apiKey: settings.apiKey, fetch }),
+          coingeckoProvider({ apiUrl: settings.apiUrl, apiKey: settings.apiKey, fetch, timeoutMs }),
         );
         break;
       case "coinpaprika":
-        providers.push(coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch }));
+        providers.push(coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch, timeoutMs }));
         break;
       case "coinmarketcap":
         if (settings.cmcKey) {
           providers.push(
-            coinmarketcapProvider({ apiKey: settings.cmcKey, baseUrl: settings.cmcUrl, fetch }),
+            coinmarketcapProvider({
+              apiKey: settings.cmcKey,
+              baseUrl: settings.cmcUrl,
+              fetch,
+              timeoutMs,
+            }),
           );
         } else {
           notes.push("provider coinmarketcap is listed but no --cmc-key is set; leaving it out");

@@ -6,7 +6,8 @@
  */
 
 import { fetchExchangeRates } from "../ingest/coingecko.ts";
-import { type ServerConfig, VERSION } from "./config.ts";
+import type { ServerConfig } from "./config.ts";
+import { VERSION } from "../util/version.ts";
 import { ratesFrom } from "./currency.ts";
 import { Ingestor } from "../ingest/ingestor.ts";
 import { Market } from "./market.ts";
@@ -14,7 +15,7 @@ import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
 import type { Repository, SaveOptions } from "../storage/repository.ts";
 import { describeDatabase, isPostgresUrl, openRepository } from "../storage/open_repository.ts";
 import { DeferredRepository } from "../cluster/deferred_repository.ts";
-import { startReplica } from "../cluster/replica.ts";
+import { startReplica } from "./replica.ts";
 import { type ClusterMember, SNAPSHOT_CHANNEL } from "../cluster/cluster.ts";
 import { PriceServer } from "./price_server.ts";
 
@@ -83,7 +84,12 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const finished = server.serve();
 
     const upstream = new URL(config.apiUrl).host;
-    const request = { apiUrl: config.apiUrl, apiKey: config.apiKey, fetch: deps.fetch };
+    const request = {
+      apiUrl: config.apiUrl,
+      apiKey: config.apiKey,
+      fetch: deps.fetch,
+      timeoutMs: config.upstreamTimeoutSeconds * 1000,
+    };
     const pruner = new HistoryPruner(repository, config.historyDays, log);
     const sizer = new SizeGauge(repository);
     sizer.refresh();

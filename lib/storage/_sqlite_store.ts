@@ -10,8 +10,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
-import type { Coin, Snapshot } from "../wire/coin.ts";
-import type { ExchangeRate } from "../ingest/coingecko.ts";
+import type { Coin, ExchangeRate, Snapshot } from "../wire/coin.ts";
 import { type HistorySeries, RepositoryError, type StoredRates } from "./repository.ts";
 import {
   type Bucket,

@@ -15,8 +15,7 @@
  */
 
 import postgres from "postgres";
-import type { Snapshot } from "../wire/coin.ts";
-import type { ExchangeRate } from "../ingest/coingecko.ts";
+import type { ExchangeRate, Snapshot } from "../wire/coin.ts";
 import {
   type HistorySeries,
   type Repository,
@@ -474,7 +473,7 @@ async function writeSnapshot(
       high: c.price,
     }))
   );
-  // No table alias: npm:postgres reads a helper after `AS` as a select list, not as rows.
+  // (No table alias: `npm:postgres` reads "AS" before a helper as a select list.)
   await tx`INSERT INTO price_rollup ${tx(buckets)}
     ON CONFLICT (symbol, step, bucket) DO UPDATE SET
       n = price_rollup.n + 1, low = LEAST(price_rollup.low, EXCLUDED.low), high = GREATEST(price_rollup.high, EXCLUDED.high),

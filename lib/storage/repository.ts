@@ -9,8 +9,7 @@
  * @module
  */
 
-import type { Snapshot } from "../wire/coin.ts";
-import type { ExchangeRate } from "../ingest/coingecko.ts";
+import type { ExchangeRate, Snapshot } from "../wire/coin.ts";
 
 /** A coin's history over a window, evenly thinned to at most a given number of points. */
 export interface HistorySeries {

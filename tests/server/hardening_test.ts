@@ -439,14 +439,14 @@ print("done")`,
       String(env.port),
     ));
   }
-  // Newcomers during the storm are accepted promptly.
-  let slowest = 0;
+  // Newcomers during the storm are answered (each read has the LineClient deadline); that the
+  // accept loop never backs off for a reset is shown by the log below, not by a stopwatch.
+  let newcomersServed = 0;
   const newcomers = (async () => {
     while (storming) {
-      const started = Date.now();
       await using client = await LineClient.connect(env.port);
       assert.equal(await client.request(JSON.parse(BTC_V1)).then((r) => r.data), 20220);
-      slowest = Math.max(slowest, Date.now() - started);
+      newcomersServed++;
     }
   })();
   await Promise.all(storms);
@@ -468,5 +468,6 @@ print("done")`,
   }
   const unexpected = env.logs.lines.filter((l) => /failed|error/i.test(l) && !accepts.includes(l));
   assert.deepStrictEqual(unexpected, []);
-  assert.ok(slowest < 2000, `a new client waited ${slowest} ms during the storm`);
+  assert.deepStrictEqual(env.logs.matching(/retrying in/), [], "no accept backoff for resets");
+  assert.ok(newcomersServed > 0);
 });

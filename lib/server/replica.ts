@@ -5,13 +5,13 @@
  * @module
  */
 
-import { abortableSleep } from "../ingest/ingestor.ts";
-import { ratesFrom } from "../server/currency.ts";
-import type { Market } from "../server/market.ts";
+import { abortableSleep } from "../util/abortable_sleep.ts";
+import { ratesFrom } from "./currency.ts";
+import type { Market } from "./market.ts";
 import type { Repository } from "../storage/repository.ts";
 import type { Snapshot } from "../wire/coin.ts";
-import { ClusterMember } from "./cluster.ts";
-import type { DeferredRepository } from "./deferred_repository.ts";
+import { ClusterMember } from "../cluster/cluster.ts";
+import type { DeferredRepository } from "../cluster/deferred_repository.ts";
 
 /** Options of {@linkcode startReplica}. */
 export interface ReplicaOptions {
