@@ -20,7 +20,8 @@ import { parseArgs } from "node:util";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { PostgresCluster } from "../postgres_cluster.ts";
 import { SNAPSHOT_CHANNEL } from "../../lib/cluster/cluster.ts";
-import { ask, deadline, marketsWithBtcAt, Replicas } from "../cluster/_replicas.ts";
+import { ask, marketsWithBtcAt, Replicas } from "../cluster/_replicas.ts";
+import { withDeadline } from "../helpers.ts";
 import { HaProxy } from "../cluster/_haproxy.ts";
 import type { LoadResult, WatchResult } from "./load.ts";
 
@@ -84,9 +85,13 @@ async function upstreamPerRefresh(pg: PostgresCluster, count: number): Promise<n
       check();
     });
   const first = output.matching(/^ingested /).length + 1;
-  await deadline(nth(first), 60_000, "an ingestion");
+  await withDeadline(nth(first), "an ingestion", 60_000);
   const before = upstream.requestCount;
-  await deadline(nth(first + rounds), 60_000 + rounds * refreshS * 2000, `${rounds} ingestions`);
+  await withDeadline(
+    nth(first + rounds),
+    `${rounds} ingestions`,
+    60_000 + rounds * refreshS * 2000,
+  );
   const ingesting = replicas.processes.filter((p) => p.output.matching(/^ingested /).length > 0);
   if (ingesting.length !== 1) throw new Error(`${ingesting.length} replicas ingested`);
   return (upstream.requestCount - before) / rounds;

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { LineClient } from "../helpers.ts";
-import { deadline, eventually } from "./_replicas.ts";
+import { LineClient, withDeadline } from "../helpers.ts";
+import { eventually } from "./_replicas.ts";
 
 /** The configuration under test. */
 export const HAPROXY_CFG = new URL("../../lib/cluster/haproxy.cfg", import.meta.url).pathname;
@@ -60,7 +60,11 @@ export class HaProxy implements AsyncDisposable {
       await eventually(
         async () => {
           await using client = await LineClient.connect(port);
-          const reply = await deadline(client.request({ data: "PING" }), 2000, "PING via HAProxy");
+          const reply = await withDeadline(
+            client.request({ data: "PING" }),
+            "PING via HAProxy",
+            2000,
+          );
           return reply.data === "PONG" ? true : undefined;
         },
         20_000,

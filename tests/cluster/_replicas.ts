@@ -5,22 +5,9 @@
  * @module
  */
 
-import { LineClient } from "../helpers.ts";
+import { LineClient, withDeadline } from "../helpers.ts";
 import type { FakeUpstream } from "../fakes/fake_upstream.ts";
 import { ServerProcess } from "../server_process.ts";
-
-/** Resolves like `promise`, or rejects with `what` after `ms`: every wait has a deadline. */
-export async function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Calls `probe` until it returns a value other than undefined, or fails after `ms`. */
 export async function eventually<T>(
@@ -46,7 +33,7 @@ export async function eventually<T>(
 /** One request on a new connection; the parsed reply. */
 export async function ask(port: number, data: string, v = 2): Promise<Record<string, unknown>> {
   await using client = await LineClient.connect(port);
-  return await deadline(client.request({ data, v }), 10_000, `reply to ${data} on ${port}`);
+  return await withDeadline(client.request({ data, v }), `reply to ${data} on ${port}`, 10_000);
 }
 
 /** The `cluster` section of a replica's INFO. */

@@ -6,18 +6,18 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient } from "../helpers.ts";
+import { LineClient, withDeadline } from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { PostgresCluster, postgresTest } from "../postgres_cluster.ts";
-import { ask, clusterInfo, deadline, eventually, marketsWithBtcAt, Replicas } from "./_replicas.ts";
+import { ask, clusterInfo, eventually, marketsWithBtcAt, Replicas } from "./_replicas.ts";
 
 /** A WATCH BTC connection on `port`, its first reply read. */
 async function watchBtc(port: number): Promise<LineClient> {
   const client = await LineClient.connect(port);
-  const reply = await deadline(
+  const reply = await withDeadline(
     client.request({ data: "WATCH BTC", v: 2 }),
-    10_000,
     `WATCH reply on ${port}`,
+    10_000,
   );
   assert.equal(reply.status, "OK", JSON.stringify(reply));
   return client;
@@ -25,7 +25,7 @@ async function watchBtc(port: number): Promise<LineClient> {
 
 /** Reads events until a BTC update at `price` arrives. */
 async function updateAt(client: LineClient, price: number, ms = 30_000): Promise<void> {
-  await deadline(
+  await withDeadline(
     (async () => {
       for (;;) {
         const event = await client.readJson();
@@ -33,8 +33,8 @@ async function updateAt(client: LineClient, price: number, ms = 30_000): Promise
         if (event.event === "update" && data.symbol === "BTC" && data.price === price) return;
       }
     })(),
-    ms,
     `a BTC update at ${price} on ${client.conn.remoteAddr.transport}`,
+    ms,
   );
 }
 
@@ -77,7 +77,7 @@ postgresTest(
     const all = await Promise.all(replicas.ports.map(async (port) => {
       await using client = await LineClient.connect(port);
       await client.send('{"data":"MARKET ALL"}\n');
-      return await deadline(client.readLine(), 10_000, "MARKET ALL");
+      return await withDeadline(client.readLine(), "MARKET ALL", 10_000);
     }));
     assert.equal(new Set(all).size, 1, all.join("\n"));
     assert.match(all[0]!, /"Bitcoin":20300\.5/);
@@ -112,7 +112,7 @@ postgresTest(
     const watchers = await Promise.all(survivors.map((i) => watchBtc(replicas.ports[i])));
     try {
       replicas.processes[leader].kill("SIGKILL");
-      await deadline(replicas.processes[leader].exited(), 10_000, "the leader exits");
+      await withDeadline(replicas.processes[leader].exited(), "the leader exits", 10_000);
       const next = await replicas.leader(30_000, (i) => i !== leader);
       assert.notEqual(next, leader);
       await replicas.processes[next].output.waitFor(/^ingested \d+ coins/, { timeoutMs: 30_000 });
@@ -141,10 +141,10 @@ postgresTest(
     const load = replicas.ports.map(async (port) => {
       await using client = await LineClient.connect(port);
       while (loading) {
-        const reply = await deadline(
+        const reply = await withDeadline(
           client.request({ data: "MARKET BTC", v: 2 }),
-          10_000,
           "MARKET BTC under load",
+          10_000,
         );
         if (reply.status !== "OK") failures.push(JSON.stringify(reply));
         answered++;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { LineClient } from "../helpers.ts";
+import { LineClient, withDeadline } from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { POSTGRES_MISSING, PostgresCluster } from "../postgres_cluster.ts";
-import { deadline, eventually, Replicas } from "./_replicas.ts";
+import { eventually, Replicas } from "./_replicas.ts";
 import { HaProxy, HAPROXY_CFG, HAPROXY_MISSING } from "./_haproxy.ts";
 
 const missing = POSTGRES_MISSING ?? HAPROXY_MISSING;
@@ -37,7 +37,11 @@ Deno.test({
 
     const lookUp = async () => {
       await using client = await LineClient.connect(proxy.port);
-      return await deadline(client.request({ data: "MARKET BTC", v: 2 }), 10_000, "via HAProxy");
+      return await withDeadline(
+        client.request({ data: "MARKET BTC", v: 2 }),
+        "via HAProxy",
+        10_000,
+      );
     };
     // Through the balancer every replica serves the snapshot.
     await eventually(
@@ -52,7 +56,7 @@ Deno.test({
     // Kill a follower (the leader's death is another test) and reconnect through the proxy.
     const victim = [0, 1, 2].find((i) => i !== leader)!;
     replicas.processes[victim].kill("SIGKILL");
-    await deadline(replicas.processes[victim].exited(), 10_000, "the replica exits");
+    await withDeadline(replicas.processes[victim].exited(), "the replica exits", 10_000);
     for (let i = 0; i < 30; i++) {
       const reply = await lookUp();
       assert.equal(reply.status, "OK", `connection ${i}: ${JSON.stringify(reply)}`);
