@@ -32,6 +32,9 @@ export interface ReplicaOptions {
 /** Starts competing for leadership and following the leader's snapshots; returns the member. */
 export function startReplica(options: ReplicaOptions): ClusterMember {
   const { repository, market, ingestor, refreshMs } = options;
+  // The first snapshot loaded is logged as SQLite mode logs its stored one; later ones are not
+  // (one line per refresh on every follower would only repeat the leader's "ingested" lines).
+  let announced = false;
   const member: ClusterMember = new ClusterMember({
     url: options.url,
     refreshMs,
@@ -40,7 +43,13 @@ export function startReplica(options: ReplicaOptions): ClusterMember {
     ready: () => repository.ready(),
     catchUp: async () => {
       const loaded = await catchUp(await repository.ready(), market);
-      if (loaded !== null) options.onLoaded?.(loaded);
+      if (loaded !== null) {
+        if (!announced) {
+          announced = true;
+          options.log(`serving ${loaded.coins.length} stored coins fetched at ${loaded.fetchedAt}`);
+        }
+        options.onLoaded?.(loaded);
+      }
       return market.snapshot?.fetchedAt ?? null;
     },
     lead: (signal) => {
