@@ -81,7 +81,7 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT, WITHOUT ROWID;
    CREATE INDEX price_rollup_time ON price_rollup (step, last_at);
    ${
-    ROLLUP_LEVELS.map(({ step }) =>
+    ROLLUP_LEVELS.map(({ step, keepMs }) =>
       `INSERT INTO price_rollup
          (symbol, step, bucket, first_at, first_price, last_at, price, n, low, high)
        SELECT symbol, ${step}, bucket, first_at,
@@ -94,7 +94,14 @@ const MIGRATIONS: readonly string[] = [
        FROM (SELECT symbol, (unixepoch(fetched_at) / ${step}) * ${step} AS bucket,
                     MIN(fetched_at) AS first_at, MAX(fetched_at) AS last_at, COUNT(*) AS n,
                     MIN(price) AS low, MAX(price) AS high
-             FROM price_history GROUP BY symbol, bucket) g;`
+             FROM price_history ${
+        // A finer resolution only for the prices it keeps: the last 2 h, 25 h or 8 days.
+        Number.isFinite(keepMs)
+          ? `WHERE fetched_at >= strftime('%Y-%m-%dT%H:%M:%fZ',
+               (SELECT unixepoch(MAX(fetched_at)) FROM price_history) - ${keepMs / 1000},
+               'unixepoch')`
+          : ""}
+             GROUP BY symbol, bucket) g;`
     ).join("\n")
   }`,
 ];

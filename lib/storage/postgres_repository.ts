@@ -114,7 +114,7 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX price_rollup_time ON price_rollup (step, last_at);
    ${
-    ROLLUP_LEVELS.map(({ step }) =>
+    ROLLUP_LEVELS.map(({ step, keepMs }) =>
       `INSERT INTO price_rollup
          (symbol, step, bucket, first_at, first_price, last_at, price, n, low, high)
        SELECT symbol, ${step}, bucket, MIN(fetched_at),
@@ -122,7 +122,12 @@ const MIGRATIONS: readonly string[] = [
               MAX(fetched_at), (array_agg(price ORDER BY fetched_at DESC, id DESC))[1],
               COUNT(*), MIN(price), MAX(price)
        FROM (SELECT *, floor(extract(epoch FROM fetched_at) / ${step})::bigint * ${step} AS bucket
-             FROM price_history) h
+             FROM price_history ${
+        // A finer resolution only for the prices it keeps: the last 2 h, 25 h or 8 days.
+        Number.isFinite(keepMs)
+          ? `WHERE fetched_at >= (SELECT MAX(fetched_at) FROM price_history)
+               - interval '${keepMs / 1000} seconds'`
+          : ""}) h
        GROUP BY symbol, bucket;`
     ).join("\n")
   }`,

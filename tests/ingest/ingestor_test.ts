@@ -306,7 +306,8 @@ Deno.test("ingest main: the server's flags, environment order and guards; exit 0
       args: [
         "run",
         "--allow-net=127.0.0.1",
-        `--allow-read=${dir}`,
+        // The SQLite worker's modules are read at run time, as `deno task ingest` allows.
+        `--allow-read=${dir},${new URL("../../lib/storage", import.meta.url).pathname}`,
         `--allow-write=${dir}`,
         "--allow-env=CRYPTO_*,COINGECKO_API_KEY,CMC_PRO_API_KEY",
         new URL("../../lib/ingest/main.ts", import.meta.url).pathname,
