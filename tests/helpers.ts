@@ -96,6 +96,33 @@ export async function withDeadline<T>(
 }
 
 /**
+ * Runs a command to its end, with a deadline: a process still running then is killed and the
+ * call fails naming `what`, so a stuck child cannot hang the test run. With `stdin`, that text
+ * is piped to the process, then its standard input is closed.
+ */
+export async function outputWithin(
+  command: string | URL,
+  options: Deno.CommandOptions,
+  what: string,
+  timeoutMs = 60_000,
+  stdin?: string,
+): Promise<Deno.CommandOutput> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  let output;
+  if (stdin === undefined) {
+    output = await new Deno.Command(command, { ...options, signal }).output();
+  } else {
+    const child = new Deno.Command(command, { ...options, stdin: "piped", signal }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+    output = await child.output();
+  }
+  if (signal.aborted) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+  return output;
+}
+
+/**
  * A plain socket client for tests: sends raw bytes, reads reply lines. Every read has a deadline
  * ({@linkcode READ_DEADLINE_MS} unless given): past it the connection is closed and the read
  * fails with a message, so a test never hangs on a server that does not answer.

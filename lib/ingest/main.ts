@@ -6,10 +6,8 @@
  * @module
  */
 
-import { ingestHelp, parseIngestArgs } from "../server/config.ts";
+import { ingestHelp, parseIngestArgs, startup } from "../server/config.ts";
 import { readEnv } from "../util/read_env.ts";
-import { UsageError } from "../util/usage_error.ts";
-import { VERSION } from "../util/version.ts";
 import { ingestOnce } from "./ingestor.ts";
 import { describeDatabase } from "../storage/database_url.ts";
 
@@ -21,23 +19,9 @@ export async function main(
   args: string[],
   env: (name: string) => string | undefined = readEnv,
 ): Promise<number> {
-  let command;
-  try {
-    command = parseIngestArgs(args, env);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}\nRun with --help for the flags.`);
-    return 2;
-  }
-  if (command.action === "help") {
-    console.log(ingestHelp());
-    return 0;
-  }
-  if (command.action === "version") {
-    console.log(`crypto-ingest ${VERSION}`);
-    return 0;
-  }
-  const { config } = command;
+  const start = startup("crypto-ingest", ingestHelp, () => parseIngestArgs(args, env));
+  if ("exitCode" in start) return start.exitCode;
+  const { config } = start;
   try {
     const { snapshot, durationMs, source } = await ingestOnce(config);
     console.log(

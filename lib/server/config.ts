@@ -12,9 +12,8 @@ import { DEFAULT_TIMEOUT_MS } from "../ingest/upstream_http.ts";
 import {
   DEFAULT_BREAKER_COOLDOWN_MS,
   DEFAULT_BREAKER_FAILURES,
-  PROVIDER_NAMES,
-} from "../ingest/provider_chain.ts";
-
+} from "../ingest/circuit_breaker.ts";
+import { PROVIDER_NAMES } from "../ingest/provider_chain.ts";
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
 
@@ -310,7 +309,7 @@ const INGEST_FLAGS = [
 const ALL_FLAGS: readonly FlagName[] = FLAGS.map((flag) => flag.name);
 
 /** The environment variable for a flag: `--api-url` is `CRYPTO_API_URL`. */
-export function envName(flag: string): string {
+function envName(flag: string): string {
   return `CRYPTO_${flag.toUpperCase().replaceAll("-", "_")}`;
 }
 
@@ -373,6 +372,34 @@ export type ServerCommand =
 function isLoopback(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "");
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** What a program's first step settles: the settings to run with, or the exit code. */
+export type Startup<C> = { config: C } | { exitCode: number };
+
+/**
+ * The first step of `server.ts` and `deno task ingest`: parses the command line and environment,
+ * or answers `--help` and `--version` on standard output, or a bad usage with one line on
+ * standard error and exit code 2.
+ */
+export function startup<C>(
+  program: string,
+  help: () => string,
+  parse: () => { action: "help" } | { action: "version" } | { config: C },
+): Startup<C> {
+  let command;
+  try {
+    command = parse();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\nRun with --help for the flags.`);
+    return { exitCode: 2 };
+  }
+  if (!("config" in command)) {
+    console.log(command.action === "help" ? help() : `${program} ${VERSION}`);
+    return { exitCode: 0 };
+  }
+  return { config: command.config };
 }
 
 /** What a command line of `deno task ingest` asks for. */

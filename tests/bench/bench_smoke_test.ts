@@ -1,14 +1,20 @@
 import assert from "node:assert/strict";
+import { outputWithin } from "../helpers.ts";
 
 const BENCH = new URL("./bench.ts", import.meta.url).pathname;
 
 // The bench is not a test: this only checks that it runs end to end and that every reply it
 // checked was right. No timing is asserted.
 Deno.test("bench --quick runs against the real server and the floor with zero errors", async () => {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", BENCH, "--quick"],
-    stdin: "null",
-  }).output();
+  const { code, stdout, stderr } = await outputWithin(
+    Deno.execPath(),
+    {
+      args: ["run", "-A", BENCH, "--quick"],
+      stdin: "null",
+    },
+    "bench --quick",
+    180_000,
+  );
   const out = new TextDecoder().decode(stdout);
   const err = new TextDecoder().decode(stderr);
   assert.equal(code, 0, `bench exited ${code}\n${out}\n${err}`);

@@ -12,7 +12,7 @@ import {
   type IngestorOptions,
 } from "../../lib/ingest/ingestor.ts";
 import { startFakeCoinPaprika } from "../fakes/fake_providers.ts";
-import { withDeadline } from "../helpers.ts";
+import { outputWithin, withDeadline } from "../helpers.ts";
 import { SqliteRepository } from "../../lib/storage/sqlite_repository.ts";
 
 const KEY = "CG-s3cr3t-k3y-do-not-log";
@@ -302,7 +302,7 @@ Deno.test("ingest main: the server's flags, environment order and guards; exit 0
   await using upstream = await startFakeUpstream();
   const dir = await Deno.makeTempDir({ prefix: "ingest_main_" });
   const run = async (args: string[], env: Record<string, string> = {}) => {
-    const output = await new Deno.Command(Deno.execPath(), {
+    const output = await outputWithin(Deno.execPath(), {
       args: [
         "run",
         "--allow-net=127.0.0.1",
@@ -321,7 +321,7 @@ Deno.test("ingest main: the server's flags, environment order and guards; exit 0
         ...env,
       },
       clearEnv: true,
-    }).output();
+    }, "deno task ingest");
     const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
     return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
   };

@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { PriceServer } from "../../lib/server/price_server.ts";
 import { Market } from "../../lib/server/market.ts";
-import { fixtureSnapshot, LineClient, LogCapture, startTestService } from "../helpers.ts";
+import {
+  fixtureSnapshot,
+  LineClient,
+  LogCapture,
+  outputWithin,
+  startTestService,
+} from "../helpers.ts";
 
 const BTC_V1 = '{"status":"OK","data":"MARKET BTC"}';
 const BTC_REPLY = '{"status":"OK","data":20220.0}';
@@ -44,11 +50,11 @@ function sendIgnoringReset(client: LineClient, bytes: Uint8Array): Promise<void>
 }
 
 async function python(script: string, ...args: string[]): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command("python3", {
+  const { code, stdout, stderr } = await outputWithin("python3", {
     args: ["-c", script, ...args],
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }, "a python3 helper");
   const err = new TextDecoder().decode(stderr);
   assert.equal(code, 0, err);
   return new TextDecoder().decode(stdout);
