@@ -25,6 +25,7 @@ import postgres from "postgres";
 import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
 import { abortableSleep } from "../util/abortable_sleep.ts";
 import type { PostgresWriterSession } from "../storage/postgres_repository.ts";
+import { describeDatabase } from "../storage/database_url.ts";
 
 /** The role of a replica, as `INFO` reports it. */
 export type ClusterRole = "leader" | "follower";
@@ -57,12 +58,6 @@ export function databaseAddress(url: string): DatabaseAddress {
     name: decodeURIComponent(parsed.pathname.replace(/^\//, "")) ||
       decodeURIComponent(parsed.username) || "postgres",
   };
-}
-
-/** `host:port/name`, for log lines. */
-export function describeDatabase(address: DatabaseAddress): string {
-  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-  return `${host}:${address.port}/${address.name}`;
 }
 
 /** A write attempted by a replica that does not hold the leadership lock. */
@@ -151,7 +146,7 @@ export class ClusterMember {
   constructor(options: ClusterOptions) {
     this.#options = options;
     this.database = databaseAddress(options.url);
-    this.#where = describeDatabase(this.database);
+    this.#where = describeDatabase(options.url);
     this.#password = decodeURIComponent(new URL(options.url).password);
   }
 
