@@ -99,7 +99,8 @@ const FLAGS = [
     name: "db",
     kind: "string",
     default: "./data/crypto.sqlite",
-    help: "SQLite database file (its directory is created), or a postgres:// URL for cluster mode",
+    help:
+      "SQLite file (its directory is created) or postgres://user:password@host:port/name (cluster mode)",
     section: "Service",
   },
   {

@@ -155,7 +155,11 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
           upstream,
         },
         providers: chain.statuses,
-        database: { path: describeDatabase(config.db), size_bytes: sizer.bytes },
+        database: {
+          engine: repository.engine,
+          path: repository.description,
+          size_bytes: sizer.bytes,
+        },
         cluster: member?.status ?? { role: "single" },
       };
     };

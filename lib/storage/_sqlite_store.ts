@@ -10,7 +10,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
-import type { Coin, ExchangeRate, Snapshot } from "../wire/coin.ts";
+import type { Snapshot } from "../wire/coin.ts";
 import { type HistorySeries, RepositoryError, type StoredRates } from "./repository.ts";
 import {
   type Bucket,
@@ -23,6 +23,7 @@ import {
   ROLLUP_LEVELS,
   seriesPoints,
 } from "./_history.ts";
+import { type CoinRow, type RateRow, ratesFromRows, snapshotFromRows } from "./_rows.ts";
 
 /** Options of {@linkcode SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -108,20 +109,6 @@ const MIGRATIONS: readonly string[] = [
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
-
-interface CoinRow {
-  symbol: string;
-  name: string;
-  rank: number;
-  price: number;
-  price_text: string;
-  market_cap: number | null;
-  market_cap_text: string | null;
-  change_24h: number | null;
-  updated_at: string | null;
-  fetched_at: string;
-  source: string;
-}
 
 /** The current snapshot and the price history, in one SQLite file. */
 export class SqliteStore implements Disposable {
@@ -272,20 +259,7 @@ export class SqliteStore implements Disposable {
 
   /** The current snapshot in rank order, or `null` when nothing was saved yet. */
   loadSnapshot(): Snapshot | null {
-    const rows = this.#selectCoins.all() as unknown as CoinRow[];
-    if (rows.length === 0) return null;
-    const coins: Coin[] = rows.map((row) => ({
-      symbol: row.symbol,
-      name: row.name,
-      rank: row.rank,
-      price: row.price,
-      priceText: row.price_text,
-      marketCap: row.market_cap,
-      marketCapText: row.market_cap_text,
-      change24h: row.change_24h,
-      updatedAt: row.updated_at,
-    }));
-    return { coins, fetchedAt: rows[0].fetched_at, source: rows[0].source };
+    return snapshotFromRows(this.#selectCoins.all() as unknown as CoinRow[]);
   }
 
   /**
@@ -328,20 +302,7 @@ export class SqliteStore implements Disposable {
 
   /** The stored exchange rates and when they were fetched, or null when none were saved. */
   loadRates(): StoredRates | null {
-    const rows = this.#selectRates.all() as unknown as {
-      code: string;
-      name: string;
-      unit: string;
-      value: number;
-      type: string;
-      fetched_at: string;
-    }[];
-    if (rows.length === 0) return null;
-    const rates = new Map<string, ExchangeRate>();
-    for (const r of rows) {
-      rates.set(r.code, { name: r.name, unit: r.unit, value: r.value, type: r.type });
-    }
-    return { rates, fetchedAt: rows[0].fetched_at };
+    return ratesFromRows(this.#selectRates.all() as unknown as RateRow[]);
   }
 
   /** The database's size in bytes (pages in use, WAL not included). */

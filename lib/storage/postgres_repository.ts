@@ -15,7 +15,7 @@
  */
 
 import postgres from "postgres";
-import type { ExchangeRate, Snapshot } from "../wire/coin.ts";
+import type { Snapshot } from "../wire/coin.ts";
 import {
   type HistorySeries,
   type Repository,
@@ -36,6 +36,7 @@ import {
   seriesPoints,
 } from "./_history.ts";
 import { describeDatabase } from "./database_url.ts";
+import { type CoinRow, type RateRow, ratesFromRows, snapshotFromRows } from "./_rows.ts";
 
 /** A connection of `npm:postgres`: a pool, a reserved connection or a transaction. */
 export type PostgresSql = postgres.Sql;
@@ -139,20 +140,6 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /** Taken while migrating, so replicas starting together migrate once. */
 const MIGRATION_LOCK = 0x63727970746f; // "crypto"
 
-interface CoinRow {
-  symbol: string;
-  name: string;
-  rank: number;
-  price: number;
-  price_text: string;
-  market_cap: number | null;
-  market_cap_text: string | null;
-  change_24h: number | null;
-  updated_at: string | null;
-  fetched_at: Date;
-  source: string;
-}
-
 /** The current snapshot, the exchange rates and the price history, in a PostgreSQL database. */
 export class PostgresRepository implements Repository {
   readonly engine = "postgres";
@@ -242,25 +229,9 @@ export class PostgresRepository implements Repository {
   }
 
   loadSnapshot(): Promise<Snapshot | null> {
-    return this.#guard(async () => {
-      const rows = await this.#sql<CoinRow[]>`SELECT * FROM coins ORDER BY rank, symbol`;
-      if (rows.length === 0) return null;
-      return {
-        coins: rows.map((row) => ({
-          symbol: row.symbol,
-          name: row.name,
-          rank: row.rank,
-          price: row.price,
-          priceText: row.price_text,
-          marketCap: row.market_cap,
-          marketCapText: row.market_cap_text,
-          change24h: row.change_24h,
-          updatedAt: row.updated_at,
-        })),
-        fetchedAt: rows[0].fetched_at.toISOString(),
-        source: rows[0].source,
-      };
-    });
+    return this.#guard(async () =>
+      snapshotFromRows(await this.#sql<CoinRow[]>`SELECT * FROM coins ORDER BY rank, symbol`)
+    );
   }
 
   latestSnapshotTime(): Promise<string | null> {
@@ -268,24 +239,9 @@ export class PostgresRepository implements Repository {
   }
 
   loadRates(): Promise<StoredRates | null> {
-    return this.#guard(async () => {
-      const rows = await this.#sql<
-        {
-          code: string;
-          name: string;
-          unit: string;
-          value: number;
-          type: string;
-          fetched_at: Date;
-        }[]
-      >`SELECT * FROM exchange_rates ORDER BY position`;
-      if (rows.length === 0) return null;
-      const rates = new Map<string, ExchangeRate>();
-      for (const r of rows) {
-        rates.set(r.code, { name: r.name, unit: r.unit, value: r.value, type: r.type });
-      }
-      return { rates, fetchedAt: rows[0].fetched_at.toISOString() };
-    });
+    return this.#guard(async () =>
+      ratesFromRows(await this.#sql<RateRow[]>`SELECT * FROM exchange_rates ORDER BY position`)
+    );
   }
 
   historySeries(symbol: string, sinceIso: string, maxPoints = 200): Promise<HistorySeries> {
@@ -298,27 +254,29 @@ export class PostgresRepository implements Repository {
       const upper = symbol.toUpperCase();
       const window = sql`FROM price_rollup WHERE symbol = ${upper} AND step = ${step}
         AND bucket > ${afterBucket} AND last_at >= ${sinceIso}::timestamptz`;
-      const [stats] = await sql<{ count: number; min: number | null; max: number | null }[]>`
-        SELECT COALESCE(SUM(n), 0)::float8 AS count, MIN(low) AS min, MAX(high) AS max ${window}`;
-      // The same even thinning as on SQLite: the first bucket of each of `max` equal slices.
-      const rows = await sql<BucketRow[]>`
+      // The same even thinning as on SQLite (the first bucket of each of `max` equal slices),
+      // with the window's totals on every row: one round trip.
+      const rows = await sql<(BucketRow & { total: number; lo: number; hi: number })[]>`
         WITH h AS (
           SELECT first_at, first_price, last_at, price,
-                 ROW_NUMBER() OVER (ORDER BY bucket) - 1 AS i, COUNT(*) OVER () AS n
+                 ROW_NUMBER() OVER (ORDER BY bucket) - 1 AS i, COUNT(*) OVER () AS n,
+                 (SUM(n) OVER ())::float8 AS total, MIN(low) OVER () AS lo,
+                 MAX(high) OVER () AS hi
           ${window})
         SELECT * FROM h
         WHERE n <= ${maxPoints}::bigint OR i = 0
            OR (i * (${maxPoints}::bigint - 1)) / (n - 1) > ((i - 1) * (${maxPoints}::bigint - 1)) / (n - 1)
         ORDER BY i`;
+      if (rows.length === 0) return { points: [], count: 0, min: null, max: null };
       return {
         points: seriesPoints(rows.map((r) => ({
           ...r,
           first_at: r.first_at.toISOString(),
           last_at: r.last_at.toISOString(),
         }))),
-        count: Number(stats.count),
-        min: stats.min,
-        max: stats.max,
+        count: rows[0].total,
+        min: rows[0].lo,
+        max: rows[0].hi,
       };
     });
   }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { LineClient, withDeadline } from "../helpers.ts";
 import { ServerProcess } from "../server_process.ts";
+import { seedPreviousVersion } from "../history_seed.ts";
 
 /**
  * How long a PING may take while storage is busy: far above a loaded machine's jitter, far below
@@ -24,6 +25,11 @@ async function ping(client: LineClient, what: string): Promise<void> {
     PING_DEADLINE_MS,
   );
   assert.equal(reply.data, "PONG");
+}
+
+/** The real server on `db`, ingesting from `apiUrl` every `refresh` seconds. */
+function serve(db: string, apiUrl: string, refresh: string): ServerProcess {
+  return new ServerProcess(["--port", "0", "--db", db, "--api-url", apiUrl, "--refresh", refresh]);
 }
 
 /** A process that holds `BEGIN EXCLUSIVE` on a SQLite file until its stdin closes. */
@@ -63,16 +69,7 @@ Deno.test("a database locked by another process stalls no client: PING and HISTO
   await using upstream = await startFakeUpstream();
   const db = join(dir, "crypto.sqlite");
   try {
-    await using server = new ServerProcess([
-      "--port",
-      "0",
-      "--db",
-      db,
-      "--api-url",
-      upstream.baseUrl,
-      "--refresh",
-      "0.5",
-    ]);
+    await using server = serve(db, upstream.baseUrl, "0.5");
     const port = await server.port();
     await server.output.waitFor(/^ingested \d+ coins/, { timeoutMs: 20_000 });
     await using client = await LineClient.connect(port);
@@ -119,39 +116,6 @@ Deno.test("a database locked by another process stalls no client: PING and HISTO
   }
 });
 
-/** Writes a database as the previous version (schema 2) left it: `count` BTC prices. */
-function seedPreviousVersion(path: string, count: number, stepSeconds: number, endSec: number) {
-  const db = new DatabaseSync(path);
-  try {
-    db.exec(`PRAGMA journal_mode = WAL;
-      CREATE TABLE coins (symbol TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,
-        rank INTEGER NOT NULL, price REAL NOT NULL CHECK (price >= 0), price_text TEXT NOT NULL,
-        market_cap REAL, market_cap_text TEXT, change_24h REAL, updated_at TEXT,
-        fetched_at TEXT NOT NULL, source TEXT NOT NULL) STRICT;
-      CREATE TABLE price_history (id INTEGER PRIMARY KEY, symbol TEXT NOT NULL,
-        price REAL NOT NULL CHECK (price >= 0), price_text TEXT NOT NULL, market_cap REAL,
-        fetched_at TEXT NOT NULL) STRICT;
-      CREATE TABLE exchange_rates (code TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,
-        unit TEXT NOT NULL, value REAL NOT NULL CHECK (value > 0), type TEXT NOT NULL,
-        fetched_at TEXT NOT NULL) STRICT;
-      BEGIN;
-      WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < ${count - 1})
-      INSERT INTO price_history (symbol, price, price_text, market_cap, fetched_at)
-      SELECT 'BTC', 20000 + i % 1000, CAST(20000 + i % 1000 AS TEXT), NULL,
-             strftime('%Y-%m-%dT%H:%M:%fZ', ${endSec} - (${count - 1} - i) * ${stepSeconds},
-                      'unixepoch')
-      FROM s;
-      INSERT INTO coins SELECT 'BTC', 'Bitcoin', 1, price, price_text, NULL, NULL, NULL, NULL,
-        fetched_at, 'coingecko' FROM price_history ORDER BY id DESC LIMIT 1;
-      COMMIT;
-      CREATE INDEX price_history_symbol_time ON price_history (symbol, fetched_at);
-      CREATE INDEX price_history_time ON price_history (fetched_at);
-      PRAGMA user_version = 2;`);
-  } finally {
-    db.close();
-  }
-}
-
 Deno.test("HISTORY BTC 30d over a long history reads a bounded number of rows", async () => {
   const dir = await Deno.makeTempDir({ prefix: "storage-history-" });
   await using upstream = await startFakeUpstream();
@@ -161,16 +125,7 @@ Deno.test("HISTORY BTC 30d over a long history reads a bounded number of rows", 
   const count = 30 * 8640;
   seedPreviousVersion(db, count, 10, Math.floor(Date.now() / 1000) - 10);
   try {
-    await using server = new ServerProcess([
-      "--port",
-      "0",
-      "--db",
-      db,
-      "--api-url",
-      upstream.baseUrl,
-      "--refresh",
-      "3600",
-    ]);
+    await using server = serve(db, upstream.baseUrl, "3600");
     // Opening upgrades the file: its history is rolled up once, in the storage worker.
     const port = await server.port(60_000);
     await server.output.waitFor(/^ingested \d+ coins/, { timeoutMs: 30_000 });
