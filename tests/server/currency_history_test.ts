@@ -242,3 +242,33 @@ Deno.test("HISTORY on a real SQLite file with thousands of snapshots", async (t)
   await repository.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("HISTORY read from storage keeps its place among pipelined replies", async () => {
+  await using env = await startTestService();
+  await using client = await LineClient.connect(env.port);
+  // One write: a HISTORY (read in the storage worker) between replies served from memory, twice
+  // (the second time the same request text is answered from the reply cache).
+  const batch = [
+    { data: "PING" },
+    { data: "HISTORY BTC 1h", v: 2 },
+    { data: "MARKET BTC" },
+    { data: "HISTORY NOPE", v: 2 },
+    { data: "HISTORY ETH", v: 2 },
+    { data: "PING" },
+  ].map((r) => JSON.stringify({ status: "OK", ...r }) + "\n").join("");
+  for (let round = 0; round < 2; round++) {
+    await client.send(batch);
+    const replies = [];
+    for (let i = 0; i < 6; i++) replies.push(await client.readJson());
+    assert.equal(replies[0].data, "PONG");
+    assert.equal((replies[1].data as { symbol: string }).symbol, "BTC");
+    assert.equal(replies[2].data, 20220);
+    assert.equal(replies[3].code, "UNKNOWN_COIN");
+    assert.equal((replies[4].data as { symbol: string; range: string }).symbol, "ETH");
+    assert.equal(replies[5].data, "PONG");
+  }
+  const info = (await client.request({ status: "OK", data: "INFO", v: 2 })).data as {
+    requests: Record<string, number>;
+  };
+  assert.equal(info.requests.HISTORY, 6, "every HISTORY is counted once, when answered");
+});
