@@ -134,10 +134,11 @@ async function main(): Promise<void> {
   await Promise.all(watching.map((w) => w.ready));
   upstream.setCoins(await marketsWithBtcAt(20_987.65));
   const watched = await Promise.all(watching.map((w) => w.result));
-  // The commit that changed BTC is the last notice before the first update arrived anywhere:
-  // the next one comes a refresh interval later.
+  // The commit that changed BTC is the last notice before the first update arrived anywhere, give
+  // or take the notice's own delivery to this busy process (the leader's watchers may hear first):
+  // the next commit comes a whole refresh interval later, so half of one tells them apart.
   const firstUpdate = Math.min(...watched.map((w) => w.firstAt));
-  const commitAt = notices.filter((at) => at <= firstUpdate).at(-1) ?? NaN;
+  const commitAt = notices.filter((at) => at <= firstUpdate + refreshS * 500).at(-1) ?? NaN;
   await listener.end();
   const perReplica = watched.map((w) => w.lastAt - commitAt);
 
