@@ -5,8 +5,8 @@
  * Leadership is a session-level advisory lock held by a dedicated database session (the "lock
  * session"). The leader writes every snapshot in a transaction on that same session, which first
  * checks in `pg_locks` that the session still holds the lock (a session that was cut and silently
- * reconnected by the driver holds nothing) and ends with `NOTIFY`, so the notice is delivered on
- * commit. Followers try the lock every few seconds; when the leader dies its session dies with it
+ * reconnected by the driver holds nothing) and ends with `NOTIFY` (the PostgreSQL repository,
+ * opened with `notifyChannel: SNAPSHOT_CHANNEL`, does both), so the notice is delivered on commit. Followers try the lock every few seconds; when the leader dies its session dies with it
  * and PostgreSQL releases the lock (for `kill -9` on the same host at once: the kernel closes the
  * socket and the backend exits).
  *
