@@ -30,10 +30,13 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
   "lib/util/": { mayImport: ["deno.json"] },
   "lib/wire/": { mayImport: ["lib/util/"] },
   "lib/storage/": { mayImport: ["lib/wire/", "lib/util/"] },
+  "lib/cluster/": { mayImport: ["lib/storage/", "lib/wire/", "lib/util/"] },
   "lib/ingest/": {
     mayImport: ["lib/storage/", "lib/wire/", "lib/util/", "lib/server/config.ts"],
   },
-  "lib/server/": { mayImport: ["lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"] },
+  "lib/server/": {
+    mayImport: ["lib/cluster/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
+  },
   "lib/client/": { mayImport: ["lib/wire/", "lib/util/"] },
   "lib/demo/": {
     mayImport: ["lib/server/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],

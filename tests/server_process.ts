@@ -30,6 +30,8 @@ export class ServerProcess implements AsyncDisposable {
     this.child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
+        // For --reuse-port (cluster tests), as `deno task server` has it.
+        "--unstable-net",
         "--allow-net",
         "--allow-read",
         "--allow-write",

@@ -385,7 +385,9 @@ export function formatInfo(info: Record<string, unknown>, options: FormatOptions
     for (const [key, value] of entries) {
       const name = paint(label(key).padEnd(labelWidth), ANSI.dim, options.color);
       const heading = paint(label(key), ANSI.dim, options.color);
-      if (isRecord(value) && Object.keys(value).length > 0 && !isCounters(value)) {
+      if (key === "cluster" && isRecord(value)) {
+        lines.push(`${indent}${name}  ${clusterWords(value, now)}`);
+      } else if (isRecord(value) && Object.keys(value).length > 0 && !isCounters(value)) {
         lines.push(`${indent}${heading}`);
         walk(value, indent + "  ");
       } else if (
@@ -404,6 +406,26 @@ export function formatInfo(info: Record<string, unknown>, options: FormatOptions
   };
   walk(info, "");
   return lines.join("\n");
+}
+
+/**
+ * The `cluster` section in words: `leader since 20:17 UTC (2m ago) on db.example:5432/crypto,
+ * last snapshot notice 20:19 UTC (5s ago)`, or `single server` without a cluster.
+ */
+function clusterWords(cluster: Record<string, unknown>, now: Date): string {
+  const { role, database, leader_since, following_since, last_snapshot_notice_at } = cluster;
+  if (role !== "leader" && role !== "follower") return "single server";
+  const since = role === "leader" ? leader_since : following_since;
+  const words = [
+    `${role === "leader" ? "leader (ingests)" : "follower"} since ${
+      infoValue("since_at", since, now)
+    }`,
+  ];
+  if (isRecord(database)) {
+    words.push(`database ${clean(`${database.host}:${database.port}/${database.name}`)}`);
+  }
+  words.push(`last snapshot notice ${infoValue("notice_at", last_snapshot_notice_at, now)}`);
+  return words.join(", ");
 }
 
 function label(key: string): string {

@@ -28,6 +28,8 @@ export interface ServerConfig {
   top: number;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  /** Listen with `SO_REUSEPORT`, so replicas on one host share the port. */
+  reusePort: boolean;
   staleAfterSeconds: number;
   historyDays: number;
   allowInsecureUpstream: boolean;
@@ -100,7 +102,8 @@ const FLAGS = [
     name: "db",
     kind: "string",
     default: "./data/crypto.sqlite",
-    help: "SQLite file (its directory is created) or postgres://user:password@host:port/name",
+    help:
+      "SQLite file (its directory is created) or postgres://user:password@host:port/name (cluster mode)",
     section: "Service",
   },
   {
@@ -154,6 +157,13 @@ const FLAGS = [
     min: 1,
     max: 3650,
     help: "Days of price history kept; older rows are pruned after each ingestion",
+    section: "Service",
+  },
+  {
+    name: "reuse-port",
+    kind: "boolean",
+    help:
+      "Set SO_REUSEPORT so several replicas on one host share --port (Linux; needs Deno's --unstable-net)",
     section: "Service",
   },
   {
@@ -520,6 +530,7 @@ export function parseServerArgs(args: string[], env: EnvReader): ServerCommand {
       refreshSeconds,
       tlsCert,
       tlsKey,
+      reusePort: values["reuse-port"],
       staleAfterSeconds: values["stale-after"] ?? 3 * refreshSeconds,
       historyDays: values["history-days"],
       breakerFailures: values["breaker-failures"],

@@ -13,8 +13,11 @@ import { Ingestor } from "../ingest/ingestor.ts";
 import { brief, FailureLog } from "../ingest/failure_log.ts";
 import { Market } from "./market.ts";
 import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
-import type { Repository } from "../storage/repository.ts";
-import { openRepository } from "../storage/open_repository.ts";
+import type { Repository, SaveOptions } from "../storage/repository.ts";
+import { describeDatabase, isPostgresUrl, openRepository } from "../storage/open_repository.ts";
+import { DeferredRepository } from "../cluster/deferred_repository.ts";
+import { startReplica } from "./replica.ts";
+import { type ClusterMember, SNAPSHOT_CHANNEL } from "../cluster/cluster.ts";
 import { PriceServer } from "./price_server.ts";
 import { listenTlsSockets, TLS_SOCKET_MARGIN } from "./tls_listener.ts";
 
@@ -40,7 +43,15 @@ export interface ServiceDeps {
 /** Starts listening at once, serving stored data, and starts ingestion in the background. */
 export async function startService(config: ServerConfig, deps: ServiceDeps = {}): Promise<Service> {
   const log = deps.log ?? ((line: string) => console.log(line));
-  const repository = await openRepository(config.db);
+  // Cluster mode serves before PostgreSQL answers: the replica opens the database once it can.
+  const clustered = isPostgresUrl(config.db);
+  const repository = clustered
+    ? new DeferredRepository(
+      // Each snapshot's transaction ends with NOTIFY: the followers hear of it on commit.
+      () => openRepository(config.db, { notifyChannel: SNAPSHOT_CHANNEL }),
+      describeDatabase(config.db),
+    )
+    : await openRepository(config.db);
   const startedAt = Date.now();
   try {
     // The report needs the server and the ingestor, which need the market: bound late.
@@ -50,23 +61,24 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
       info: () => report(),
     });
-    const storedRates = await repository.loadRates();
+    // A replica loads what the database holds once it is connected (lib/cluster/replica.ts).
+    const storedRates = clustered ? null : await repository.loadRates();
     if (storedRates !== null) {
       market.updateRates(ratesFrom(storedRates.rates, storedRates.fetchedAt));
     }
-    const stored = await repository.loadSnapshot();
+    const stored = clustered ? null : await repository.loadSnapshot();
     if (stored !== null) market.update(stored);
     const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
+    const at = { hostname: config.host, port: config.port, ...reusePort(config.reusePort) };
     // TLS through node:tls, whose unfinished handshakes can be dropped (see tls_listener.ts).
     const listener = tls
       ? await listenTlsSockets({
-        hostname: config.host,
-        port: config.port,
+        ...at,
         cert: await Deno.readTextFile(config.tlsCert!),
         key: await Deno.readTextFile(config.tlsKey!),
         maxSockets: config.limits.maxConnections + TLS_SOCKET_MARGIN,
       })
-      : Deno.listen({ hostname: config.host, port: config.port });
+      : Deno.listen(at);
     const server = new PriceServer(listener, { market, tls, limits: config.limits, log });
     const addr = server.addr;
     // Said only once the port is open, so a start that fails (e.g. a busy port) says only its
@@ -131,6 +143,8 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         return round;
       },
       repository,
+      // A leader writes through the session holding its lock; it has none when it lost it.
+      saveOptions: (): SaveOptions => member === null ? {} : { session: member.writerSession() },
       onSnapshot: (snapshot, rates) => {
         if (rates !== null) market.updateRates(ratesFrom(rates.rates, rates.fetchedAt));
         market.update(snapshot);
@@ -166,14 +180,29 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
           path: repository.description,
           size_bytes: sizer.bytes,
         },
+        cluster: member?.status ?? { role: "single" },
       };
     };
-    ingestor.start();
+    const member: ClusterMember | null = repository instanceof DeferredRepository
+      ? startReplica({
+        url: config.db,
+        refreshMs: config.refreshSeconds * 1000,
+        repository,
+        market,
+        ingestor,
+        onLoaded: (snapshot) => {
+          if (snapshot.source === chain.primary) chain.rememberPrimary(snapshot.coins);
+        },
+        log,
+      })
+      : null;
+    if (member === null) ingestor.start();
 
     let stopping: Promise<void> | null = null;
     const shutdown = () =>
       stopping ??= (async () => {
         await server.shutdown();
+        await member?.stop();
         await ingestor.stop();
         await pruner.stop();
         await sizer.settled();
@@ -193,6 +222,18 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     await repository.close();
     throw error;
   }
+}
+
+/**
+ * `SO_REUSEPORT` for `Deno.listen`. Deno exits the process (code 70) when it is asked for without
+ * `--unstable-net`, so that is checked first (the flag also brings `Deno.listenDatagram`).
+ */
+function reusePort(wanted: boolean): { reusePort?: true } {
+  if (!wanted) return {};
+  if (typeof (Deno as { listenDatagram?: unknown }).listenDatagram !== "function") {
+    throw new Error("--reuse-port needs Deno's --unstable-net flag (deno task server has it)");
+  }
+  return { reusePort: true };
 }
 
 /**

@@ -23,6 +23,8 @@ import type { Conn, Listener } from "./price_server.ts";
 export interface TlsListenOptions {
   hostname: string;
   port: number;
+  /** Share the port with other processes (SO_REUSEPORT), as `Deno.listen`'s option does. */
+  reusePort?: boolean;
   /** PEM certificate chain. */
   cert: string;
   /** PEM private key. */
@@ -62,7 +64,10 @@ export async function listenTlsSockets(options: TlsListenOptions): Promise<Liste
   const listener = new TlsSocketListener(server, secureContext, options.maxSockets);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host: options.hostname, port: options.port }, () => {
+    const at = { host: options.hostname, port: options.port, reusePort: options.reusePort };
+    // `reusePort` is honoured by Deno's node:net (checked: two listeners on one port), though
+    // @types/node of this Deno does not list it yet.
+    server.listen(at as net.ListenOptions, () => {
       server.off("error", reject);
       resolve();
     });

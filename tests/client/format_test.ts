@@ -321,6 +321,35 @@ Deno.test("formatInfo shows every field, with durations, sizes and times", () =>
   );
 });
 
+Deno.test("formatInfo says the cluster role in words, never as a nested table", () => {
+  const follower = formatInfo({
+    cluster: {
+      role: "follower",
+      database: { host: "db.example", port: 5432, name: "crypto" },
+      following_since: "2022-10-04T20:17:30.000Z",
+      last_snapshot_notice_at: "2022-10-04T20:19:25.000Z",
+    },
+  }, { color: false, now: NOW });
+  assert.equal(
+    follower,
+    "Cluster  follower since 2022-10-04 20:17 UTC (2m ago), database db.example:5432/crypto, " +
+      "last snapshot notice 2022-10-04 20:19 UTC (5s ago)",
+  );
+  const leader = formatInfo({
+    cluster: {
+      role: "leader",
+      database: { host: "db.example", port: 5432, name: "crypto" },
+      leader_since: "2022-10-04T20:17:30.000Z",
+      last_snapshot_notice_at: null,
+    },
+  }, { color: false, now: NOW });
+  assert.match(leader, /^Cluster {2}leader \(ingests\) since .*, last snapshot notice —$/);
+  assert.equal(
+    formatInfo({ cluster: { role: "single" } }, { color: false, now: NOW }),
+    "Cluster  single server",
+  );
+});
+
 Deno.test("formatUpdateLine is one line per update for pipes", () => {
   assert.equal(
     formatUpdateLine(coin({ fetched_at: "2026-11-24T17:00:00.000Z" })),
