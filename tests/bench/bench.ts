@@ -3,14 +3,21 @@
  *
  * It starts a fake upstream serving the recorded 2022-10-04 data (in this process), the real
  * server (`server.ts`, its own process), and the floor server (`floor.ts`, its own process, one
- * port per reply size so the floor sends lines as long as the real replies). Each measurement is
- * a `load.ts` process; the floor and the server are measured one after the other at the same
- * settings. Every subprocess is started through `bash -c 'ulimit -n N; exec ...'` because the
- * idle test holds 10,000 connections and the default soft limit on open files is often 1024.
+ * port per reply size so the floor sends lines as long as the real replies). Each throughput
+ * measurement is one run of `loadgen.c`, a closed-loop epoll load generator in C that checks
+ * every reply byte for byte; it is compiled here, at run time, into a temporary directory, with
+ * `$CC` (default `gcc`). For each row the floor and the server are measured `--rounds` times,
+ * the order rotated each round, and the median of each figure is kept. `load.ts` (Deno) still
+ * drives the idle and the watch tests, which measure memory and fan-out, not throughput.
+ * Every subprocess is started through `bash -c 'ulimit -n N; exec ...'` because the idle test
+ * holds 10,000 connections and the default soft limit on open files is often 1024.
  *
  * Flags: `--duration S` (measured seconds per run, default 5), `--warmup S` (default 1),
- * `--idle N` (idle connections, default 10000), `--clients N` (one-shot client runs, default 5),
- * `--quick` (a smoke run of a couple of seconds: small settings, nothing written), `--out FILE`
+ * `--rounds N` (default 3), `--threads N` (load generator threads, default 1), `--idle N` (idle
+ * connections, default 10000), `--clients N` (one-shot client runs, default 5),
+ * `--history-days N` (days of one-per-second BTC history seeded for the HISTORY row, default
+ * 30), `--only LABEL`, `--settings 50x1,50x16`, `--skip ingest,history,idle,watch,client`,
+ * `--quick` (a smoke run of a few seconds: small settings, nothing written), `--out FILE`
  * (default BENCHMARKS.md in a full run; the figures replace what lies between the markers
  * `<!-- bench:begin -->` and `<!-- bench:end -->`, the rest of the file is kept).
  *
@@ -20,12 +27,14 @@
  */
 
 import { parseArgs } from "node:util";
+import { DatabaseSync } from "node:sqlite";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
-import type { IdleResult, LoadResult, WatchResult } from "./load.ts";
+import type { IdleResult, WatchResult } from "./load.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const LOAD = new URL("./load.ts", import.meta.url).pathname;
 const FLOOR = new URL("./floor.ts", import.meta.url).pathname;
+const LOADGEN = new URL("./loadgen.c", import.meta.url).pathname;
 const SERVER = new URL("server.ts", ROOT).pathname;
 const CLIENT = new URL("client.ts", ROOT).pathname;
 
@@ -36,7 +45,9 @@ const { values: flags } = parseArgs({
     warmup: { type: "string", default: "1" },
     idle: { type: "string", default: "10000" },
     clients: { type: "string", default: "5" },
-    rounds: { type: "string", default: "2" },
+    rounds: { type: "string", default: "3" },
+    threads: { type: "string", default: "1" },
+    "history-days": { type: "string", default: "30" },
     only: { type: "string" },
     settings: { type: "string" },
     skip: { type: "string", default: "" },
@@ -58,6 +69,11 @@ const settings: [number, number][] = flags.settings !== undefined
   : [[1, 1], [50, 1], [50, 16]];
 const skip = new Set(flags.skip.split(","));
 const ingestSetting: [number, number] = quick ? [4, 1] : [50, 1];
+const generatorThreads = Number(flags.threads);
+/** The HISTORY row: days of BTC history, one row a second as `--refresh 1` writes it. */
+const historyDays = quick ? 1 / 24 : Number(flags["history-days"]);
+/** Connections asking `HISTORY BTC 30d` in a closed loop while 50 others ask MARKET. */
+const historyConns = quick ? 1 : 2;
 const out = flags.out ?? (quick ? undefined : new URL("BENCHMARKS.md", ROOT).pathname);
 
 // --- subprocesses ----------------------------------------------------------------------------
@@ -175,10 +191,60 @@ async function startServer(db: string, apiUrl: string, extra: string[] = []): Pr
   return proc;
 }
 
+/** What one run of `loadgen.c` measured; latencies in milliseconds. */
+interface LoadResult {
+  /** Replies checked during the measured window. */
+  completed: number;
+  /** Replies checked in the whole run, warm-up included. */
+  total: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  firstError: string | null;
+  /** The generator's threads. */
+  threads: number;
+  /** The generator's own CPU time (user + system) during the measured window. */
+  cpuMs: number;
+  /** The generator's CPU microseconds per reply checked. */
+  cpuUsPerReply: number;
+  /** The generator's CPU time over the window's wall time: 1.0 is one core kept busy. */
+  busy: number;
+}
+
 /** A load run with the CPU time the measured process spent on each reply. */
 interface Measured extends LoadResult {
   /** CPU microseconds the server (or floor) process used per reply, warm-up included. */
   cpuUs: number;
+}
+
+/** The load generator, compiled once per run; null until then. */
+let loadgen: string | null = null;
+
+/** Compiles `loadgen.c` into `dir`; throws a clear error when no C compiler is there. */
+async function compileLoadgen(dir: string): Promise<string> {
+  const cc = Deno.env.get("CC") ?? "gcc";
+  const binary = `${dir}/loadgen`;
+  let result: Deno.CommandOutput;
+  try {
+    result = await new Deno.Command(cc, {
+      args: ["-O2", "-pthread", "-o", binary, LOADGEN],
+      stdin: "null",
+    }).output();
+  } catch (error) {
+    throw new Error(
+      `Cannot compile the load generator: ${cc} not found (${(error as Error).message}); ` +
+        "install gcc or set CC",
+    );
+  }
+  if (!result.success) {
+    throw new Error(
+      `Cannot compile the load generator with ${cc}: ${new TextDecoder().decode(result.stderr)}`,
+    );
+  }
+  return binary;
 }
 
 async function measure(
@@ -187,81 +253,95 @@ async function measure(
   request: string,
   expect: Uint8Array,
   setting: [number, number],
-  duration = durationS,
-  lenient = false,
+  options: LoadOptions = {},
 ): Promise<Measured> {
   const before = await target.cpuMs();
-  const result = await load(port, request, expect, setting, duration, lenient);
+  const result = await load(port, request, expect, setting, options);
   const cpu = await target.cpuMs() - before;
   return { ...result, cpuUs: result.total === 0 ? 0 : cpu * 1000 / result.total };
 }
 
-/** Runs of the same kind, merged: counts add up, histograms merge, CPU is weighted by replies. */
-function merge(runs: Measured[], duration: number): Measured {
-  const counts = new Map<number, number>();
-  for (const run of runs) {
-    for (const [us, n] of run.buckets) counts.set(us, (counts.get(us) ?? 0) + n);
-  }
-  const buckets = [...counts].sort((a, b) => a[0] - b[0]);
-  const completed = runs.reduce((sum, r) => sum + r.completed, 0);
-  const total = runs.reduce((sum, r) => sum + r.total, 0);
-  const percentile = (p: number) => {
-    const rank = Math.ceil((p / 100) * completed);
-    let seen = 0;
-    for (const [us, n] of buckets) {
-      seen += n;
-      if (seen >= rank) return us / 1000;
-    }
-    return 0;
-  };
+/** The median of a list of numbers (the lower middle one for an even count). */
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/**
+ * Rounds of the same kind: each figure is the median of the rounds', so one round disturbed by
+ * the rest of the machine does not move the result; counts and errors add up.
+ */
+function medianOf(runs: Measured[]): Measured {
+  const mid = (pick: (r: Measured) => number) => median(runs.map(pick));
   return {
-    completed,
-    total,
+    completed: runs.reduce((sum, r) => sum + r.completed, 0),
+    total: runs.reduce((sum, r) => sum + r.total, 0),
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
-    rps: completed / (duration * runs.length),
-    p50: percentile(50),
-    p99: percentile(99),
-    p999: percentile(99.9),
+    rps: mid((r) => r.rps),
+    p50: mid((r) => r.p50),
+    p99: mid((r) => r.p99),
+    p999: mid((r) => r.p999),
     max: Math.max(...runs.map((r) => r.max)),
     firstError: runs.find((r) => r.firstError !== null)?.firstError ?? null,
-    buckets,
-    cpuUs: runs.reduce((sum, r) => sum + r.cpuUs * r.total, 0) / Math.max(1, total),
+    threads: runs[0].threads,
+    cpuMs: mid((r) => r.cpuMs),
+    cpuUsPerReply: mid((r) => r.cpuUsPerReply),
+    busy: mid((r) => r.busy),
+    cpuUs: mid((r) => r.cpuUs),
   };
 }
+
+interface LoadOptions {
+  /** Measured seconds. */
+  duration?: number;
+  /** Accept replies that differ only in `fetched_at`. */
+  lenient?: boolean;
+  /** `expect` is only the start of every reply. */
+  prefix?: boolean;
+}
+
+let expectFiles = 0;
 
 async function load(
   port: number,
   request: string,
   expect: Uint8Array,
   [conns, depth]: [number, number],
-  duration = durationS,
-  lenient = false,
+  { duration = durationS, lenient = false, prefix = false }: LoadOptions = {},
 ): Promise<LoadResult> {
-  const proc = new Proc([
-    "run",
-    "--allow-net",
-    LOAD,
-    "--port",
-    String(port),
-    "--conns",
-    String(conns),
-    "--depth",
-    String(depth),
-    "--warmup",
-    String(warmupS),
-    "--duration",
-    String(duration),
-    "--request",
-    request,
-    "--expect",
-    expect.toBase64(),
-    ...(lenient ? ["--lenient"] : []),
-  ]);
-  const status = await proc.child.status;
-  await proc.done;
-  const last = proc.lines.at(-1);
-  if (!status.success || last === undefined) {
-    throw new Error(`Load generator failed (${status.code})`);
+  const expectFile = `${dir}/expect-${expectFiles++}`;
+  await Deno.writeFile(expectFile, expect);
+  const { code, stdout, stderr } = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      `ulimit -n ${nofile} && exec "$0" "$@"`,
+      loadgen!,
+      "--port",
+      String(port),
+      "--conns",
+      String(conns),
+      "--depth",
+      String(depth),
+      "--threads",
+      String(generatorThreads),
+      "--warmup",
+      String(warmupS),
+      "--duration",
+      String(duration),
+      "--request",
+      request,
+      "--expect",
+      expectFile,
+      ...(lenient ? ["--lenient"] : []),
+      ...(prefix ? ["--prefix"] : []),
+    ],
+    stdin: "null",
+  }).output();
+  await Deno.remove(expectFile);
+  const last = new TextDecoder().decode(stdout).trim().split("\n").at(-1);
+  // Exit 3 is "some replies were wrong": the result line says which, and the run goes on.
+  if ((code !== 0 && code !== 3) || !last) {
+    throw new Error(`Load generator failed (${code}): ${new TextDecoder().decode(stderr)}`);
   }
   return JSON.parse(last);
 }
@@ -348,6 +428,7 @@ let server: Proc | null = null;
 let ingesting: Proc | null = null;
 let floor: Proc | null = null;
 let ingestion: { without: Measured; with: Measured; ingestions: number } | null = null;
+let history: HistoryFigures | null = null;
 const idle: { server?: IdleFigures; floor?: IdleFigures } = {};
 let client: { medianMs: number; floorMs: number; output: string } | null = null;
 let watch: (WatchResult & { ingestedAt: number }) | null = null;
@@ -399,6 +480,117 @@ async function measureWatch(): Promise<WatchResult & { ingestedAt: number }> {
       }
     });
     return { ...result, ingestedAt };
+  } finally {
+    await target.stop();
+  }
+}
+
+/**
+ * Adds `days` of one-per-second history of `symbol` to the database at `path`, as a server
+ * ingesting every second would have written it, ending now. Plain SQL against the schema the
+ * server created (the bench starts the server on the file first), in one statement: seeding
+ * 2.6 million rows through the server's own ingestion would take 30 days. Returns the rows added.
+ */
+function seedHistory(path: string, symbol: string, days: number): number {
+  const db = new DatabaseSync(path);
+  try {
+    const columns = db.prepare("PRAGMA table_info(price_history)").all() as {
+      name: string;
+      type: string;
+      notnull: number;
+      dflt_value: unknown;
+      pk: number;
+    }[];
+    const filled = new Set(["symbol", "price", "price_text", "market_cap", "fetched_at"]);
+    const unfilled = columns.filter((c) =>
+      c.notnull && c.dflt_value === null && !c.pk && !filled.has(c.name)
+    );
+    const fetchedAt = columns.find((c) => c.name === "fetched_at");
+    if (fetchedAt === undefined || unfilled.length > 0 || columns.length < filled.size) {
+      throw new Error(
+        `Cannot seed history: expected price_history (${[...filled].join(", ")}), found (${
+          columns.map((c) => `${c.name} ${c.type}`).join(", ")
+        })`,
+      );
+    }
+    // Two minutes short of the window, so the pruning of rows older than it starts during the run.
+    const rows = Math.max(1, Math.floor(days * 86_400) - 120);
+    const start = Math.floor(Date.now() / 1000) - rows;
+    const time = /INT/i.test(fetchedAt.type)
+      ? "(:start + i) * 1000"
+      : "strftime('%Y-%m-%dT%H:%M:%fZ', :start + i, 'unixepoch')";
+    db.prepare(
+      `WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i < :rows - 1)
+       INSERT INTO price_history (symbol, price, price_text, market_cap, fetched_at)
+       SELECT :symbol, p, printf('%.2f', p), p * 19000000, ${time}
+       FROM (SELECT i, 19000 + abs((i % 7200) - 3600) * 0.5 AS p FROM t)`,
+    ).run({ rows, start, symbol });
+    return rows;
+  } finally {
+    db.close();
+  }
+}
+
+/** `HISTORY BTC 30d`, and MARKET clients' latency while it is asked, on a server ingesting every second. */
+interface HistoryFigures {
+  /** Rows of history seeded, and how long seeding took. */
+  rows: number;
+  seedS: number;
+  /** MARKET BTC v2 at 50 × 1 with nobody asking HISTORY. */
+  alone: Measured;
+  /** The same, while `historyConns` connections ask HISTORY BTC 30d in a closed loop. */
+  during: LoadResult;
+  /** The HISTORY connections themselves. */
+  history: LoadResult;
+  /** Points in the first HISTORY reply, and the count it reported. */
+  points: number;
+  count: number;
+}
+
+const HISTORY_REQUEST = '{"status":"OK","data":"HISTORY BTC 30d","v":2}';
+
+async function measureHistory(): Promise<HistoryFigures> {
+  const db = `${dir}/history.sqlite`;
+  // The server creates and migrates the database; the bench then adds the history to it.
+  const first = await startServer(db, upstream.baseUrl, ["--refresh", "3600"]);
+  await first.stop();
+  const seedStart = performance.now();
+  const rows = seedHistory(db, "BTC", historyDays);
+  const seedS = (performance.now() - seedStart) / 1000;
+  log(`seeded ${rows} history rows in ${seedS.toFixed(1)} s`);
+  const target = await startServer(db, upstream.baseUrl, ["--refresh", "1"]);
+  try {
+    const btc = KINDS[1];
+    const marketExpect = await askOnce(target.port, btc);
+    let points = 0;
+    let count = 0;
+    await askOnce(target.port, {
+      label: "HISTORY BTC 30d",
+      request: HISTORY_REQUEST,
+      check: (r) => {
+        const data = r.data as { symbol: string; points: unknown[]; count: number };
+        points = data.points.length;
+        count = data.count;
+        assertThat(
+          r.status === "OK" && data.symbol === "BTC" && count >= rows && points <= 200,
+          `HISTORY BTC 30d over at least the ${rows} rows seeded, at most 200 points`,
+        );
+      },
+    });
+    const setting: [number, number] = ingestSetting;
+    const options = { duration: ingestDurationS, lenient: true };
+    const alone = await measure(target, target.port, btc.request, marketExpect, setting, options);
+    const prefix = new TextEncoder().encode(
+      '{"status":"OK","data":{"symbol":"BTC","range":"30d","currency":"USD","count":',
+    );
+    const [during, history] = await Promise.all([
+      load(target.port, btc.request, marketExpect, setting, options),
+      load(target.port, HISTORY_REQUEST, prefix, [historyConns, 1], {
+        duration: ingestDurationS,
+        prefix: true,
+      }),
+    ]);
+    return { rows, seedS, alone, during, history, points, count };
   } finally {
     await target.stop();
   }
@@ -485,6 +677,7 @@ async function timeClient(
 
 try {
   log(`open files: soft limit raised to ${nofile} for subprocesses (hard limit ${hardLimit})`);
+  loadgen = await compileLoadgen(dir);
   server = await startServer(`${dir}/bench.sqlite`, upstream.baseUrl, ["--refresh", "3600"]);
   const expects = await Promise.all(KINDS.map((kind) => askOnce(server!.port, kind)));
   const sizes = [...new Set(expects.map((e) => e.length))];
@@ -501,24 +694,20 @@ try {
       log(`${kind.label} at (${setting.join(",")}), ${rounds} round(s)`);
       const floorRuns: Measured[] = [];
       const serverRuns: Measured[] = [];
-      // Alternate which goes first, so drift in what else the machine does hits both alike.
-      for (let round = 0; round < rounds; round++) {
-        const runFloor = async () =>
+      const runs = [
+        async () =>
           floorRuns.push(
             await measure(floor!, floorPorts[size], kind.request, floorLine(size), setting),
-          );
-        const runServer = async () =>
-          serverRuns.push(await measure(server!, server!.port, kind.request, expects[k], setting));
-        if (round % 2 === 0) {
-          await runFloor();
-          await runServer();
-        } else {
-          await runServer();
-          await runFloor();
-        }
+          ),
+        async () =>
+          serverRuns.push(await measure(server!, server!.port, kind.request, expects[k], setting)),
+      ];
+      // Rotate which goes first, so drift in what else the machine does hits both alike.
+      for (let round = 0; round < rounds; round++) {
+        for (let i = 0; i < runs.length; i++) await runs[(round + i) % runs.length]();
       }
-      const floorResult = merge(floorRuns, durationS);
-      const serverResult = merge(serverRuns, durationS);
+      const floorResult = medianOf(floorRuns);
+      const serverResult = medianOf(serverRuns);
       totalErrors += floorResult.errors + serverResult.errors;
       for (const r of [floorResult, serverResult]) if (r.firstError) notes.push(r.firstError);
       rows.push({
@@ -539,14 +728,9 @@ try {
     ]);
     const btc = KINDS[1];
     const ingestExpect = await askOnce(ingesting.port, btc);
-    const without = await measure(
-      server,
-      server.port,
-      btc.request,
-      expects[1],
-      ingestSetting,
-      ingestDurationS,
-    );
+    const without = await measure(server, server.port, btc.request, expects[1], ingestSetting, {
+      duration: ingestDurationS,
+    });
     const from = ingesting.lines.length;
     const withIngestion = await measure(
       ingesting,
@@ -554,8 +738,7 @@ try {
       btc.request,
       ingestExpect,
       ingestSetting,
-      ingestDurationS,
-      true,
+      { duration: ingestDurationS, lenient: true },
     );
     const ingestions = ingesting.lines.slice(from).filter((l) => /^ingested /.test(l)).length;
     totalErrors += without.errors + withIngestion.errors;
@@ -563,6 +746,15 @@ try {
     ingestion = { without, with: withIngestion, ingestions };
     await ingesting.stop();
     ingesting = null;
+  }
+
+  if (!skip.has("history")) {
+    log(`HISTORY BTC 30d over ${historyDays} day(s) of history, ingestion every 1 s`);
+    history = await measureHistory();
+    for (const r of [history.alone, history.during, history.history]) {
+      totalErrors += r.errors;
+      if (r.firstError) notes.push(r.firstError);
+    }
   }
 
   if (!skip.has("idle")) {
@@ -598,11 +790,12 @@ try {
 const f0 = (x: number) => Math.round(x).toLocaleString("en-US");
 const f2 = (x: number) => x.toFixed(2);
 const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
+const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 function table(): string {
   const lines = [
-    "| request | conns × depth | floor req/s | server req/s | ratio | floor p50 / p99 / p99.9 ms | server p50 / p99 / p99.9 ms | p99 ratio | CPU µs/req floor / server |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| request | conns × depth | floor req/s | server req/s | ratio | floor p50 / p99 / p99.9 ms | server p50 / p99 / p99.9 ms | p99 ratio | CPU µs/req floor / server | generator busy floor / server |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of rows) {
     lines.push(
@@ -611,10 +804,39 @@ function table(): string {
         `${f2(r.floor.p999)} | ${f2(r.server.p50)} / ${f2(r.server.p99)} / ${
           f2(r.server.p999)
         } | ` +
-        `${ratio(r.server.p99, r.floor.p99)} | ${f2(r.floor.cpuUs)} / ${f2(r.server.cpuUs)} |`,
+        `${ratio(r.server.p99, r.floor.p99)} | ${f2(r.floor.cpuUs)} / ${f2(r.server.cpuUs)} | ` +
+        `${pct(r.floor.busy)} / ${pct(r.server.busy)} |`,
     );
   }
   return lines.join("\n");
+}
+
+/** The proof that the generator measured the servers, not itself. */
+function headroom(): string[] {
+  if (rows.length === 0) return [];
+  const runs = rows.flatMap((r) => [r.floor, r.server]);
+  const busiest = Math.max(...runs.map((r) => r.busy));
+  const slower = rows.filter((r) => r.floor.rps < r.server.rps);
+  const deep = rows.filter((r) => r.depth > 1);
+  const cheapest = deep.length === 0
+    ? null
+    : deep.reduce((a, b) => a.floor.rps > b.floor.rps ? a : b);
+  return [
+    `Load generator: \`tests/bench/loadgen.c\` (C, epoll, ${rows[0].floor.threads} thread(s), ` +
+    `every reply compared byte for byte). Its own CPU time over the measured window, as a share ` +
+    `of one core (median of the rounds), was at most ${pct(busiest)} in any run: it spent the ` +
+    `rest of the time waiting for replies, so it was not what limited the figures.` +
+    (cheapest === null ? "" : ` At ${cheapest.conns} × ${cheapest.depth} it drove the floor at ` +
+      `${f0(cheapest.floor.rps)} req/s (${cheapest.kind}), spending ` +
+      `${f2(cheapest.floor.cpuUsPerReply)} µs of CPU per reply, ` +
+      `${ratio(cheapest.floor.rps, cheapest.server.rps)} × what the server reached.`) +
+    (slower.length === 0
+      ? " The floor was faster than the server in every row."
+      : ` The server was faster than the floor at ${
+        slower.map((r) => `${r.kind} ${r.conns} × ${r.depth}`).join(", ")
+      } (noise at equal speed).`),
+    "",
+  ];
 }
 
 function find(kind: string, conns: number, depth: number): Row | undefined {
@@ -624,24 +846,22 @@ function find(kind: string, conns: number, depth: number): Row | undefined {
 function targets(): string[] {
   const lines: string[] = [];
   const mark = (ok: boolean) => (ok ? "met" : "MISSED");
-  const a = find("MARKET BTC v2", 50, 1);
-  if (a) {
-    const rps = a.server.rps / a.floor.rps;
-    const p99 = a.server.p99 / a.floor.p99;
+  // The targets of issue 13: [request, conns, depth, least req/s ratio, most p99 ratio].
+  const goals: [string, number, number, number, number][] = [
+    ["MARKET BTC v2", 50, 1, 0.9, 1.3],
+    ["MARKET BTC v2", 50, 16, 0.75, 2],
+    ["MARKET ALL v2", 50, 1, 0.9, 1.3],
+    ["MARKET ALL v2", 50, 16, 0.8, 2],
+  ];
+  for (const [kind, conns, depth, leastRps, mostP99] of goals) {
+    const row = find(kind, conns, depth);
+    if (row === undefined) continue;
+    const rps = row.server.rps / row.floor.rps;
+    const p99 = row.server.p99 / row.floor.p99;
     lines.push(
-      `- MARKET BTC v2 (50,1): ${f2(rps)} × floor req/s (≥ 0.85: ${mark(rps >= 0.85)}), ` +
-        `p99 ${f2(p99)} × floor (≤ 1.5: ${mark(p99 <= 1.5)})`,
+      `- ${kind} (${conns},${depth}): ${f2(rps)} × floor req/s (≥ ${leastRps}: ` +
+        `${mark(rps >= leastRps)}), p99 ${f2(p99)} × floor (≤ ${mostP99}: ${mark(p99 <= mostP99)})`,
     );
-  }
-  const b = find("MARKET BTC v2", 50, 16);
-  if (b) {
-    const rps = b.server.rps / b.floor.rps;
-    lines.push(`- MARKET BTC v2 (50,16): ${f2(rps)} × floor req/s (≥ 0.6: ${mark(rps >= 0.6)})`);
-  }
-  const c = find("MARKET ALL v2", 50, 1);
-  if (c) {
-    const rps = c.server.rps / c.floor.rps;
-    lines.push(`- MARKET ALL v2 (50,1): ${f2(rps)} × floor req/s (≥ 0.7: ${mark(rps >= 0.7)})`);
   }
   if (idle.server) {
     const s = idle.server;
@@ -667,6 +887,7 @@ function report(): string {
     "",
     table(),
     "",
+    ...headroom(),
   ];
   if (ingestion) {
     parts.push(
@@ -681,6 +902,27 @@ function report(): string {
       `| ingestion every ${refreshS} s (${ingestion.ingestions} during the run) | ` +
         `${f0(ingestion.with.rps)} | ${f2(ingestion.with.p50)} | ${f2(ingestion.with.p99)} | ` +
         `${f2(ingestion.with.p999)} | ${f2(ingestion.with.max)} | ${f2(ingestion.with.cpuUs)} |`,
+      "",
+    );
+  }
+  if (history) {
+    const h = history;
+    parts.push(
+      `### HISTORY BTC 30d (${f0(h.rows)} rows of BTC history, one a second, ingestion every 1 s)`,
+      "",
+      `The database was seeded with ${f0(h.rows)} rows in ${h.seedS.toFixed(1)} s; a reply ` +
+        `carries ${h.points} points thinned from ${f0(h.count)}. ${historyConns} connection(s) ` +
+        `ask \`HISTORY BTC 30d\` in a closed loop while ${ingestSetting.join(" × ")} ` +
+        `connections ask \`MARKET BTC v2\` (${ingestDurationS} s measured).`,
+      "",
+      "| | req/s | p50 ms | p99 ms | p99.9 ms | max ms |",
+      "|---|---:|---:|---:|---:|---:|",
+      `| MARKET BTC v2, nobody asking HISTORY | ${f0(h.alone.rps)} | ${f2(h.alone.p50)} | ` +
+        `${f2(h.alone.p99)} | ${f2(h.alone.p999)} | ${f2(h.alone.max)} |`,
+      `| MARKET BTC v2, while HISTORY is asked | ${f0(h.during.rps)} | ${f2(h.during.p50)} | ` +
+        `${f2(h.during.p99)} | ${f2(h.during.p999)} | ${f2(h.during.max)} |`,
+      `| HISTORY BTC 30d | ${f2(h.history.rps)} | ${f2(h.history.p50)} | ` +
+        `${f2(h.history.p99)} | ${f2(h.history.p999)} | ${f2(h.history.max)} |`,
       "",
     );
   }
@@ -739,8 +981,8 @@ const header = [
   `${navigator.hardwareConcurrency} cores (${cpu}), ${memGiB.toFixed(1)} GiB memory, ` +
   `Deno ${Deno.version.deno}, code at \`${revision || "unknown revision"}\`.`,
   `Command: \`${["deno task bench", ...Deno.args].join(" ")}\`` +
-  ` (${durationS} s measured after ${warmupS} s warm-up per run, ${rounds} run(s) each of ` +
-  `floor and server per row, alternating; ` +
+  ` (${durationS} s measured after ${warmupS} s warm-up per run, ${rounds} round(s) of floor ` +
+  `and server per row, the order rotated each round, the median of each figure kept; ` +
   `subprocesses run with \`ulimit -n ${nofile}\`).`,
   "",
 ].join("\n");
