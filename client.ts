@@ -6,6 +6,7 @@
 
 import { type Interrupt, main } from "./lib/client/cli.ts";
 import { useColor } from "./lib/client/format.ts";
+import { readEnv as env } from "./lib/util/read_env.ts";
 
 const encoder = new TextEncoder();
 
@@ -21,12 +22,6 @@ function writer(file: typeof Deno.stdout): (s: string) => void {
       throw err;
     }
   };
-}
-
-/** Reads an environment variable without prompting for a permission that was not granted. */
-function env(name: string): string | undefined {
-  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
-  return state === "granted" ? Deno.env.get(name) : undefined;
 }
 
 /** Watches waiting for Ctrl-C. */

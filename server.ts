@@ -5,7 +5,10 @@
  * @module
  */
 
-import { parseServerArgs, readEnv, serverHelp, UsageError, VERSION } from "./lib/server/config.ts";
+import { parseServerArgs, serverHelp } from "./lib/server/config.ts";
+import { readEnv } from "./lib/util/read_env.ts";
+import { UsageError } from "./lib/util/usage_error.ts";
+import { VERSION } from "./lib/util/version.ts";
 import { startService } from "./lib/server/service.ts";
 
 async function main(args: string[]): Promise<number> {

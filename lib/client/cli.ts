@@ -6,15 +6,10 @@
  */
 
 import { parseArgs } from "node:util";
-import config from "../../deno.json" with { type: "json" };
-import {
-  type ConnectOptions,
-  HISTORY_RANGES,
-  type HistoryRange,
-  isSymbol,
-  MAX_WATCHED,
-  PriceClient,
-} from "./price_client.ts";
+import { UsageError } from "../util/usage_error.ts";
+import { VERSION } from "../util/version.ts";
+import { HISTORY_RANGES, type HistoryRange, isSymbol, MAX_WATCHED } from "../wire/protocol.ts";
+import { type ConnectOptions, PriceClient } from "./price_client.ts";
 import { formatCoin, formatCurrencies, formatHistory, formatInfo, formatTable } from "./format.ts";
 import { currencyUnit, historyIn } from "./currency.ts";
 import { readLines, runMenu } from "./menu.ts";
@@ -56,9 +51,6 @@ export interface CliIO {
 
 /** Exit codes of the client. */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
-
-/** The client's version, from deno.json. */
-export const VERSION: string = config.version;
 
 /** The `--help` text. */
 export const HELP = `Usage: crypto-client [OPTIONS] [COMMAND]
@@ -105,10 +97,6 @@ Exit status:
   1  server error (e.g. unknown coin or currency), connection error or unreadable --ca file
   2  bad usage: unknown option or command, missing symbol, bad range, currency or port
 `;
-
-class UsageError extends Error {
-  override name = "UsageError";
-}
 
 type Command =
   | { kind: "menu" }

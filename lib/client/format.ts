@@ -9,6 +9,9 @@
 
 import type { CoinView, CurrencyInfo, History } from "./price_client.ts";
 import { sparkline } from "./sparkline.ts";
+import { formatDuration } from "../util/format_duration.ts";
+import { isRecord } from "../util/is_record.ts";
+import { readEnv } from "../util/read_env.ts";
 
 /** Options for {@linkcode formatTable} and {@linkcode formatCoin}. */
 export interface FormatOptions {
@@ -38,22 +41,6 @@ const ANSI = {
 } as const;
 const DASH = "—";
 const MAX_NAME_WIDTH = 32;
-
-/**
- * Formats a price for people: two decimals with thousands separators from 1 upwards
- * (`97,000.12`), four significant digits below 1 (`0.000012`, `0.3345`); never exponents.
- */
-export function formatPrice(price: number): string {
-  if (!Number.isFinite(price)) return DASH;
-  const abs = Math.abs(price);
-  // Decide on the rounded value, so 0.99999 becomes "1.00" rather than "1.0".
-  if (abs === 0 || Number(abs.toPrecision(4)) >= 1) {
-    return price.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  }
-  // At least two decimals ("0.50"), but no zero padding beyond them ("0.000000001").
-  return price.toLocaleString("en-US", { minimumSignificantDigits: 2, maximumSignificantDigits: 4 })
-    .replace(/(\.\d{2}\d*?)0+$/, "$1");
-}
 
 /** Options for {@linkcode formatMoney}. */
 export interface MoneyOptions {
@@ -312,11 +299,11 @@ export function formatInfo(info: Record<string, unknown>, options: FormatOptions
     for (const [key, value] of entries) {
       const name = paint(label(key).padEnd(labelWidth), ANSI.dim, options.color);
       const heading = paint(label(key), ANSI.dim, options.color);
-      if (isPlainObject(value) && Object.keys(value).length > 0 && !isCounters(value)) {
+      if (isRecord(value) && Object.keys(value).length > 0 && !isCounters(value)) {
         lines.push(`${indent}${heading}`);
         walk(value, indent + "  ");
       } else if (
-        Array.isArray(value) && value.length > 0 && value.every((v) => isPlainObject(v))
+        Array.isArray(value) && value.length > 0 && value.every((v) => isRecord(v))
       ) {
         lines.push(`${indent}${heading}`);
         for (const item of value) {
@@ -336,10 +323,6 @@ export function formatInfo(info: Record<string, unknown>, options: FormatOptions
 function label(key: string): string {
   const words = key.replace(/_(seconds|ms|bytes)$/, "").replace(/_/g, " ");
   return clean(words.charAt(0).toUpperCase() + words.slice(1));
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** An object of counters, e.g. requests by command: shown on one line. */
@@ -369,23 +352,13 @@ function infoValue(key: string, value: unknown, now: Date): string {
   if (Array.isArray(value)) {
     return value.length === 0 ? "none" : value.map((v) => infoValue("", v, now)).join(", ");
   }
-  if (isPlainObject(value)) {
+  if (isRecord(value)) {
     const entries = Object.entries(value);
     return entries.length === 0
       ? "none"
       : entries.map(([k, v]) => `${clean(k)} ${infoValue(k, v, now)}`).join(", ");
   }
   return clean(String(value));
-}
-
-/** A duration for people: `45s`, `12m 5s`, `3h 20m`, `2d 4h`. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms)) return DASH;
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
 
 function formatBytes(n: number): string {
@@ -451,12 +424,6 @@ export function useColor(
   env: (name: string) => string | undefined = readEnv,
 ): boolean {
   return stream.isTerminal() && !env("NO_COLOR");
-}
-
-/** Reads an environment variable without triggering a permission prompt. */
-function readEnv(name: string): string | undefined {
-  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
-  return state === "granted" ? Deno.env.get(name) : undefined;
 }
 
 // deno-lint-ignore no-control-regex

@@ -7,15 +7,12 @@
  * @module
  */
 
+import { HISTORY_RANGES, type HistoryRange, isSymbol, MAX_WATCHED } from "../wire/protocol.ts";
 import {
   type CoinView,
   ConnectionError,
   type CurrencyInfo,
   type History,
-  HISTORY_RANGES,
-  type HistoryRange,
-  isSymbol,
-  MAX_WATCHED,
   ServerError,
 } from "./price_client.ts";
 import { currencyUnit, historyIn } from "./currency.ts";

@@ -9,6 +9,19 @@
  * @module
  */
 
+import {
+  type ErrorCode,
+  HISTORY_RANGES,
+  type HistoryRange,
+  isErrorCode,
+  isHistoryRange,
+  isSymbol,
+  MAX_WATCHED,
+  type Reply,
+  UPDATE_EVENT,
+} from "../wire/protocol.ts";
+import { sample } from "../util/sample.ts";
+
 /** A coin as the server sends it in v2 replies. */
 export interface CoinView {
   /** Ticker in upper case, e.g. `BTC`. */
@@ -33,17 +46,6 @@ export interface CoinView {
   /** True when the server could not refresh its data recently. */
   stale: boolean;
 }
-
-/** One reply line from the server. */
-export type Reply =
-  | { status: "OK"; data: unknown }
-  | { status: "ERROR"; code: string; data: string };
-
-/** A `HISTORY` window. */
-export type HistoryRange = "1h" | "24h" | "7d" | "30d";
-
-/** The ranges `HISTORY` accepts, shortest first. */
-export const HISTORY_RANGES: readonly HistoryRange[] = ["1h", "24h", "7d", "30d"];
 
 /** A coin's stored prices over a window, as `HISTORY` sends them. */
 export interface History {
@@ -77,16 +79,13 @@ export interface CurrencyInfo {
   type: string;
 }
 
-/** The most symbols one connection may watch, as the server enforces it. */
-export const MAX_WATCHED = 50;
-
 /** The server answered with `"status":"ERROR"`; `message` is the server's text for a person. */
 export class ServerError extends Error {
   override name = "ServerError";
   /** The protocol error code, e.g. `UNKNOWN_COIN`. */
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
   }
@@ -289,7 +288,7 @@ export class PriceClient implements AsyncDisposable {
    */
   async history(symbol: string, range: HistoryRange = "24h"): Promise<History> {
     checkSymbol(symbol);
-    if (!HISTORY_RANGES.includes(range)) {
+    if (!isHistoryRange(range)) {
       throw new RangeError(
         `History range must be one of ${HISTORY_RANGES.join(", ")}, got "${range}"`,
       );
@@ -415,7 +414,7 @@ export class PriceClient implements AsyncDisposable {
           throw new ConnectionError(`unexpected reply from ${this.address}: not JSON`);
         }
         if (isEvent(message)) {
-          if (message.event === "update" && isCoinView(message.data)) {
+          if (message.event === UPDATE_EVENT && isCoinView(message.data)) {
             for (const watcher of this.#watchers) watcher(message.data);
           }
           // Events of kinds this client does not know are skipped, as newer servers may add some.
@@ -537,11 +536,6 @@ export class PriceClient implements AsyncDisposable {
   }
 }
 
-/** Whether `symbol` can be sent as `MARKET <symbol>` to look up one coin. */
-export function isSymbol(symbol: string): boolean {
-  return /^\S{1,64}$/.test(symbol) && symbol.toUpperCase() !== "ALL";
-}
-
 /** Throws a RangeError unless `symbol` can name one coin in a request. */
 function checkSymbol(symbol: string): void {
   if (!isSymbol(symbol)) {
@@ -568,9 +562,14 @@ function parseReply(reply: unknown, address: string): Reply {
     const r = reply as Record<string, unknown>;
     if (r.status === "OK") return { status: "OK", data: r.data };
     if (r.status === "ERROR") {
+      if (!isErrorCode(r.code)) {
+        throw new ConnectionError(
+          `unexpected reply from ${address}: unknown error code ${sample(String(r.code), 32)}`,
+        );
+      }
       return {
         status: "ERROR",
-        code: typeof r.code === "string" ? r.code : "UNKNOWN",
+        code: r.code,
         data: typeof r.data === "string" ? r.data : "the server reported an error",
       };
     }

@@ -7,12 +7,13 @@
  * @module
  */
 
-import type { Coin } from "../wire/coin.ts";
+import type { Coin, ExchangeRate } from "../wire/coin.ts";
+import { describeUrl } from "../util/describe_url.ts";
+import { isRecord } from "../util/is_record.ts";
 import {
   type FieldNames,
   invalid,
   isNonEmptyString,
-  isRecord,
   keepNumberText,
   kindOf,
   quote,
@@ -52,14 +53,6 @@ export interface FetchMarketsOptions extends RequestOptions {
   top: number;
 }
 
-/** One entry of `/exchange_rates`: `value` units of this currency are worth one bitcoin. */
-export interface ExchangeRate {
-  name: string;
-  unit: string;
-  value: number;
-  type: string;
-}
-
 /**
  * Fetches the `top` coins by market cap in USD.
  *
@@ -77,7 +70,7 @@ export async function fetchMarkets(options: FetchMarketsOptions): Promise<Coin[]
   }
   const query = `vs_currency=usd&order=market_cap_desc&per_page=${top}&page=1`;
   const body = await requestJson("/coins/markets?" + query, options, EXACT_NUMBERS);
-  const host = describeApiUrl(options.apiUrl);
+  const host = describeUrl(options.apiUrl ?? DEFAULT_API_URL);
   if (!Array.isArray(body)) {
     throw new UpstreamError(`${host} sent ${kindOf(body)} where a list of coins was expected`);
   }
@@ -95,7 +88,7 @@ export async function fetchExchangeRates(
   options: RequestOptions = {},
 ): Promise<Map<string, ExchangeRate>> {
   const body = await requestJson("/exchange_rates", options);
-  const host = describeApiUrl(options.apiUrl);
+  const host = describeUrl(options.apiUrl ?? DEFAULT_API_URL);
   const rates = isRecord(body) ? body.rates : undefined;
   if (!isRecord(rates)) {
     throw new UpstreamError(`${host} sent exchange rates without a "rates" object`);
@@ -115,15 +108,6 @@ export async function fetchExchangeRates(
   }
   if (result.size === 0) throw new UpstreamError(`${host} sent no exchange rates`);
   return result;
-}
-
-/** The host of an API URL, for messages: never the path, query or credentials. */
-export function describeApiUrl(apiUrl: string = DEFAULT_API_URL): string {
-  try {
-    return new URL(apiUrl).host;
-  } catch {
-    return "the upstream";
-  }
 }
 
 /** Keeps the source text of the numbers that are served to clients. */

@@ -10,11 +10,11 @@
  */
 
 import type { Coin } from "../wire/coin.ts";
+import { describeUrl } from "../util/describe_url.ts";
+import { isRecord } from "../util/is_record.ts";
 import {
-  describeUrl,
   type FieldNames,
   invalid,
-  isRecord,
   keepNumberText,
   kindOf,
   type ProviderRequestOptions,

@@ -9,7 +9,10 @@
 
 import type { Coin, Snapshot } from "../wire/coin.ts";
 import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
-import { describeApiUrl, fetchMarkets, UpstreamError } from "./coingecko.ts";
+import { abortableSleep } from "../util/abortable_sleep.ts";
+import { describeUrl } from "../util/describe_url.ts";
+import { formatDuration } from "../util/format_duration.ts";
+import { DEFAULT_API_URL, fetchMarkets, UpstreamError } from "./coingecko.ts";
 import { Repository } from "../storage/repository.ts";
 
 /** Where snapshots are stored; {@linkcode Repository} is one. */
@@ -152,7 +155,9 @@ export class Ingestor implements AsyncDisposable {
       const retryInMs = this.#retryDelay(attempt, error);
       result = { ok: false, startedAt, durationMs: elapsed(), error, message, attempt, retryInMs };
       this.#lastResult = result;
-      const retry = this.#abort ? `; retrying in ${formatDelay(retryInMs)}` : "";
+      const retry = this.#abort
+        ? `; retrying in ${formatDuration(retryInMs, { precise: true })}`
+        : "";
       this.#log(`ingestion failed (attempt ${attempt}): ${message}${retry}`);
     }
     return result;
@@ -216,29 +221,6 @@ export class Ingestor implements AsyncDisposable {
   }
 }
 
-/** Resolves after `ms`, or as soon as `signal` aborts. */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** A delay for a person: `850 ms`, `4.2 s`, `5 min`, `2 min 30 s`. */
-export function formatDelay(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
-  return seconds ? `${minutes} min ${seconds} s` : `${minutes} min`;
-}
-
 /** Options of {@linkcode ingestOnce}. */
 export interface IngestOnceOptions {
   apiUrl?: string;
@@ -267,5 +249,5 @@ export async function ingestOnce(
   const snapshot: Snapshot = { coins, fetchedAt: started.toISOString(), source: "coingecko" };
   repository.saveSnapshot(snapshot);
   const durationMs = Math.max(0, now().getTime() - started.getTime());
-  return { snapshot, durationMs, source: describeApiUrl(options.apiUrl) };
+  return { snapshot, durationMs, source: describeUrl(options.apiUrl ?? DEFAULT_API_URL) };
 }

@@ -21,11 +21,12 @@
  */
 
 import type { Coin } from "../wire/coin.ts";
-import { describeApiUrl, fetchMarkets, MAX_TOP as COINGECKO_MAX_TOP } from "./coingecko.ts";
+import { DEFAULT_API_URL, fetchMarkets, MAX_TOP as COINGECKO_MAX_TOP } from "./coingecko.ts";
 import { CMC_MAX_LIMIT, CMC_URL, fetchCmcListings } from "./coinmarketcap.ts";
 import { COINPAPRIKA_URL, fetchPaprikaTickers } from "./coinpaprika.ts";
-import { abortableSleep } from "./ingestor.ts";
-import { describeUrl, UpstreamError } from "./upstream_http.ts";
+import { abortableSleep } from "../util/abortable_sleep.ts";
+import { describeUrl } from "../util/describe_url.ts";
+import { UpstreamError } from "./upstream_http.ts";
 
 /** A source of the top coins by market cap in USD. */
 export interface Provider {
@@ -66,7 +67,7 @@ export function coingeckoProvider(
 ): Provider {
   return {
     name: "coingecko",
-    host: describeApiUrl(options.apiUrl),
+    host: describeUrl(options.apiUrl ?? DEFAULT_API_URL),
     maxTop: COINGECKO_MAX_TOP,
     fetchTop: (top, signal) => fetchMarkets({ ...options, top, signal }),
   };

@@ -6,14 +6,15 @@
  * @module
  */
 
-import { sample } from "../wire/protocol.ts";
 import type { Coin } from "../wire/coin.ts";
-import config from "../../deno.json" with { type: "json" };
+import { describeUrl } from "../util/describe_url.ts";
+import { sample } from "../util/sample.ts";
+import { VERSION } from "../util/version.ts";
 
 /** How long one request may take, body included, before it fails. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** The `user-agent` sent with every request. */
-export const USER_AGENT = `crypto-price-server/${config.version}`;
+export const USER_AGENT = `crypto-price-server/${VERSION}`;
 
 /** The upstream failed or answered something unusable. */
 export class UpstreamError extends Error {
@@ -164,15 +165,6 @@ export function parseRetryAfter(
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** The host of a URL, for messages: never the path, query or credentials. */
-export function describeUrl(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return "the upstream";
-  }
-}
-
 /** Request options every provider client takes. */
 export interface ProviderRequestOptions {
   /** Injected for tests; defaults to `globalThis.fetch`. */
@@ -314,11 +306,6 @@ export function quote(text: string, max = 40): string {
 /** Replaces every occurrence of `secret` in `text` with `***`. */
 export function redact(text: string, secret: string | undefined): string {
   return secret ? text.replaceAll(secret, "***") : text;
-}
-
-/** A plain JSON object (not null, not a list). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** A string with something other than white space. */

@@ -6,7 +6,6 @@
  */
 
 import { parseArgs } from "node:util";
-import denoConfig from "../../deno.json" with { type: "json" };
 import { DEFAULT_LIMITS, type Limits } from "./price_server.ts";
 import {
   DEFAULT_BREAKER_COOLDOWN_MS,
@@ -14,13 +13,8 @@ import {
   PROVIDER_NAMES,
 } from "../ingest/provider_chain.ts";
 
-/** The version reported by `--version`, from `deno.json`. */
-export const VERSION: string = denoConfig.version;
-
-/** A command line or environment variable the server cannot run with. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+import { UsageError } from "../util/usage_error.ts";
+import { VERSION } from "../util/version.ts";
 
 /** Everything the server runs with. */
 export interface ServerConfig {
@@ -477,14 +471,5 @@ function convert(flag: Flag, text: string): string | number | boolean {
       }
       return value;
     }
-  }
-}
-
-/** Reads an environment variable, treating one the process may not read as unset. */
-export function readEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
   }
 }

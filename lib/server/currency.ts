@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { Coin } from "../wire/coin.ts";
-import type { ExchangeRate } from "../ingest/coingecko.ts";
+import type { Coin, ExchangeRate } from "../wire/coin.ts";
 import { type Pricing, USD_PRICING } from "../wire/protocol.ts";
 
 /** Exchange rates as stored: keyed by upper-case code, with when they were fetched. */

@@ -12,20 +12,21 @@ import {
   coinObjectJson,
   encodeError,
   encodeOk,
+  encodeUpdateEvent,
   type ErrorCode,
-  HISTORY_RANGES,
+  HISTORY_RANGE_MS,
   type HistoryRange,
   parseRequest,
   type Request,
   type RequestError,
-  sample,
   v1AllJson,
   v1Number,
 } from "../wire/protocol.ts";
 import type { HistorySeries } from "../storage/repository.ts";
+import { sample } from "../util/sample.ts";
 
 /** What to send for one request. */
-export interface Reply {
+export interface Answer {
   /** The reply line, newline included. */
   readonly bytes: Uint8Array;
   /** Close the connection once this reply is written. */
@@ -50,10 +51,10 @@ export type UpdateEvents = ReadonlyMap<string, Uint8Array>;
 interface CurrencyReplies {
   /** The v2 coin objects as JSON text, by symbol. */
   readonly objects: ReadonlyMap<string, string>;
-  readonly v1All: Reply;
-  readonly v2All: Reply;
-  readonly v1Coin: ReadonlyMap<string, Reply>;
-  readonly v2Coin: ReadonlyMap<string, Reply>;
+  readonly v1All: Answer;
+  readonly v2All: Answer;
+  readonly v1Coin: ReadonlyMap<string, Answer>;
+  readonly v2Coin: ReadonlyMap<string, Answer>;
 }
 
 /** Every reply to one snapshot, encoded. */
@@ -83,10 +84,10 @@ const HISTORY_POINTS = 200;
 const MAX_BUCKET = 8;
 
 class ReplyCache {
-  readonly #buckets = new Map<number, { key: Uint8Array; reply: Reply }[]>();
+  readonly #buckets = new Map<number, { key: Uint8Array; reply: Answer }[]>();
   size = 0;
 
-  get(line: Uint8Array): Reply | undefined {
+  get(line: Uint8Array): Answer | undefined {
     const bucket = this.#buckets.get(hashBytes(line));
     if (bucket === undefined) return undefined;
     for (const entry of bucket) if (sameBytes(entry.key, line)) return entry.reply;
@@ -94,7 +95,7 @@ class ReplyCache {
   }
 
   /** Stores a copy of `line`: the framer's view is valid only during its callback. */
-  set(line: Uint8Array, reply: Reply): void {
+  set(line: Uint8Array, reply: Answer): void {
     const hash = hashBytes(line);
     const entry = { key: line.slice(), reply };
     const bucket = this.#buckets.get(hash);
@@ -119,11 +120,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function ok(dataJson: string, command: string): Reply {
+function ok(dataJson: string, command: string): Answer {
   return { bytes: encodeOk(dataJson), close: false, command, error: null };
 }
 
-function errorReply(code: ErrorCode, message: string, command: string | null = null): Reply {
+function errorReply(code: ErrorCode, message: string, command: string | null = null): Answer {
   return { bytes: encodeError(code, message), close: false, command, error: code };
 }
 
@@ -135,8 +136,8 @@ function buildCurrency(
   const pricing = pricingFor(rates, code);
   if (pricing === null) return null;
   const { snapshot, stale } = set;
-  const v1Coin = new Map<string, Reply>();
-  const v2Coin = new Map<string, Reply>();
+  const v1Coin = new Map<string, Answer>();
+  const v2Coin = new Map<string, Answer>();
   const objects = new Map<string, string>();
   for (const coin of snapshot.coins) {
     const object = coinObjectJson(coin, snapshot, { stale, pricing });
@@ -165,10 +166,10 @@ function buildReplySet(snapshot: Snapshot, stale: boolean, rates: Rates | null):
   return set;
 }
 
-const CLOSE_REPLY: Reply = { ...ok('"BYE"', "CLOSE"), close: true };
-const PONG: Reply = ok('"PONG"', "PING");
-const UNWATCH: Reply = { bytes: new Uint8Array(0), close: false, command: "UNWATCH", error: null };
-const NO_DATA: Reply = errorReply(
+const CLOSE_REPLY: Answer = { ...ok('"BYE"', "CLOSE"), close: true };
+const PONG: Answer = ok('"PONG"', "PING");
+const UNWATCH: Answer = { bytes: new Uint8Array(0), close: false, command: "UNWATCH", error: null };
+const NO_DATA: Answer = errorReply(
   "NO_DATA",
   "No prices yet: the first ingestion has not succeeded, try again shortly",
   "MARKET",
@@ -266,7 +267,7 @@ export class Market {
   }
 
   /** The reply to one framed request. Never throws. */
-  respond(line: Uint8Array): Reply {
+  respond(line: Uint8Array): Answer {
     const set = this.#current();
     const cacheable = set !== null && line.length <= CACHEABLE_BYTES;
     if (cacheable) {
@@ -285,7 +286,7 @@ export class Market {
     return reply;
   }
 
-  #answer(request: Request | RequestError, set: ReplySet | null): Reply {
+  #answer(request: Request | RequestError, set: ReplySet | null): Answer {
     switch (request.kind) {
       case "error":
         return errorReply(request.code, request.message);
@@ -323,7 +324,7 @@ export class Market {
     }
   }
 
-  #inCurrency(set: ReplySet, code: string): CurrencyReplies | Reply {
+  #inCurrency(set: ReplySet, code: string): CurrencyReplies | Answer {
     const built = set.byCurrency.get(code);
     if (built !== undefined) return built;
     const replies = buildCurrency(set, this.#rates, code);
@@ -340,10 +341,10 @@ export class Market {
     return replies;
   }
 
-  #history(symbol: string, range: HistoryRange, set: ReplySet | null): Reply {
+  #history(symbol: string, range: HistoryRange, set: ReplySet | null): Answer {
     if (set === null || this.#options.history === undefined) return NO_DATA;
     if (!set.symbols.has(symbol)) return unknownCoin(symbol, set, "HISTORY");
-    const since = new Date(this.#now() - HISTORY_RANGES[range]).toISOString();
+    const since = new Date(this.#now() - HISTORY_RANGE_MS[range]).toISOString();
     let series: HistorySeries;
     try {
       series = this.#options.history(symbol, since, HISTORY_POINTS);
@@ -362,7 +363,7 @@ export class Market {
     return ok(
       JSON.stringify({
         symbol,
-        range: range.toLowerCase(),
+        range,
         currency: "USD",
         count: series.count,
         points: series.points,
@@ -405,17 +406,12 @@ function changedCoins(previous: ReplySet, next: ReplySet): Map<string, Uint8Arra
       old.marketCapText === coin.marketCapText && old.change24h === coin.change24h &&
       old.rank === coin.rank && old.name === coin.name
     ) continue;
-    events.set(
-      coin.symbol,
-      encoder.encode(`{"status":"OK","event":"update","data":${objects.get(coin.symbol)}}\n`),
-    );
+    events.set(coin.symbol, encodeUpdateEvent(objects.get(coin.symbol)!));
   }
   return events;
 }
 
-const encoder = new TextEncoder();
-
-function unknownCoin(symbol: string, set: ReplySet, command = "MARKET"): Reply {
+function unknownCoin(symbol: string, set: ReplySet, command = "MARKET"): Answer {
   return errorReply(
     "UNKNOWN_COIN",
     `No coin with symbol ${symbol}: MARKET ALL lists the ${set.snapshot.coins.length} coins served`,

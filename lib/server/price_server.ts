@@ -5,16 +5,18 @@
  * @module
  */
 
-import type { Market, Reply, UpdateEvents } from "./market.ts";
+import type { Answer, Market, UpdateEvents } from "./market.ts";
 import {
   encodeError,
-  encodeOk,
+  encodeWatchList,
   type ErrorCode,
   MAX_REQUEST_BYTES,
   MAX_WATCHED,
   RequestFramer,
-  sampleBytes,
 } from "../wire/protocol.ts";
+import { sampleBytes } from "../util/sample.ts";
+import { concat, Outbox } from "./outbox.ts";
+import { WatchRegistry } from "./watch_registry.ts";
 
 /** Limits on what one client can make the server hold; each has a server flag. */
 export interface Limits {
@@ -94,108 +96,6 @@ interface Connection {
   /** Set once its bookkeeping is undone and its socket closed. */
   released: boolean;
   loggedErrors: number;
-  /** Symbols this connection watches, or null before its first WATCH. */
-  watching: Set<string> | null;
-}
-
-/**
- * The replies and events waiting to be written to one connection. Writes go out one at a time,
- * each carrying everything queued so far, so lines never interleave and a burst costs one write.
- */
-class Outbox {
-  readonly #conn: Deno.Conn;
-  readonly #onError: (error: unknown) => void;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #inFlight = 0;
-  #writing = false;
-  #failed = false;
-  #idle: PromiseWithResolvers<void> | null = null;
-  #progress: PromiseWithResolvers<boolean> | null = null;
-  /** ms when the write in flight began or last made progress, or 0. */
-  writeStart = 0;
-
-  constructor(conn: Deno.Conn, onError: (error: unknown) => void) {
-    this.#conn = conn;
-    this.#onError = onError;
-  }
-
-  /** Bytes accepted but not yet written to the socket. */
-  get unsent(): number {
-    return this.#queued + this.#inFlight;
-  }
-
-  send(bytes: Uint8Array): void {
-    if (this.#failed || bytes.length === 0) return;
-    this.#queue.push(bytes);
-    this.#queued += bytes.length;
-    if (!this.#writing) this.#flush();
-  }
-
-  /** Resolves once everything queued has been written, or writing failed. */
-  drained(): Promise<void> {
-    if (!this.#writing) return Promise.resolve();
-    this.#idle ??= Promise.withResolvers<void>();
-    return this.#idle.promise;
-  }
-
-  /**
-   * Resolves true when the socket next takes some bytes, or false after `stallMs` without any:
-   * tells a client that reads slowly from one that does not read.
-   */
-  progressed(stallMs: number): Promise<boolean> {
-    if (!this.#writing) return Promise.resolve(true);
-    this.#progress ??= Promise.withResolvers<boolean>();
-    const { promise } = this.#progress;
-    let timer: ReturnType<typeof setTimeout>;
-    const stalled = new Promise<boolean>((resolve) =>
-      timer = setTimeout(() => resolve(false), stallMs)
-    );
-    return Promise.race([promise, stalled]).finally(() => clearTimeout(timer));
-  }
-
-  #wrote(): void {
-    this.writeStart = Date.now();
-    this.#progress?.resolve(true);
-    this.#progress = null;
-  }
-
-  async #flush(): Promise<void> {
-    this.#writing = true;
-    while (this.#queue.length > 0 && !this.#failed) {
-      const queue = this.#queue;
-      const out = concat(queue, this.#queued);
-      if (queue.length > 1) {
-        for (const part of queue) recycle(part);
-      }
-      this.#queue = [];
-      this.#inFlight = this.#queued;
-      this.#queued = 0;
-      this.writeStart = Date.now();
-      try {
-        for (let offset = 0; offset < out.length;) {
-          const n = await this.#conn.write(out.subarray(offset));
-          offset += n;
-          this.#inFlight -= n;
-          this.#wrote();
-        }
-      } catch (error) {
-        this.#failed = true;
-        this.#queue = [];
-        this.#queued = 0;
-        this.#onError(error);
-      }
-      // The write has settled, so the socket no longer reads from `out`.
-      recycle(out);
-      this.#inFlight = 0;
-      this.writeStart = 0;
-    }
-    this.#writing = false;
-    this.#idle?.resolve();
-    this.#idle = null;
-    this.#progress?.resolve(true);
-    this.#progress = null;
-  }
 }
 
 function describeAddress(addr: Deno.Addr): { address: string; ip: string } {
@@ -217,51 +117,6 @@ function isPeerGone(error: unknown): boolean {
 }
 
 /**
- * Buffers that gather the replies to one read into one write. A busy pipelining connection
- * would otherwise allocate (and zero) a fresh buffer per read; the pool is shared, so an idle
- * connection holds none.
- */
-const GATHER_BYTES = 64 * 1024;
-/**
- * Smaller batches get a fresh buffer of their own size. Measured with `deno task bench` at
- * 50 connections × 16 in flight: pooling batches of a few KiB in 64 KiB buffers cost more CPU
- * per reply than allocating them; pooling batches of ~55 KiB (`MARKET ALL`) took the server
- * from ~2.7 to ~1.6 µs of CPU per reply and removed its 100+ ms p99.9 outliers.
- */
-const GATHER_MIN_BYTES = 32 * 1024;
-const GATHER_POOL_MAX = 32;
-const gatherPool: ArrayBuffer[] = [];
-const gatherBuffers = new WeakSet<ArrayBuffer>();
-
-/** Joins replies; a large batch lands in a pooled buffer, given back with `recycle`. */
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let out: Uint8Array;
-  if (total >= GATHER_MIN_BYTES && total <= GATHER_BYTES) {
-    let buffer = gatherPool.pop();
-    if (buffer === undefined) {
-      buffer = new ArrayBuffer(GATHER_BYTES);
-      gatherBuffers.add(buffer);
-    }
-    out = new Uint8Array(buffer, 0, total);
-  } else {
-    out = new Uint8Array(total);
-  }
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-/** Gives a buffer from `concat` back to the pool; anything else (a pre-encoded reply) is left. */
-function recycle(bytes: Uint8Array): void {
-  const buffer = bytes.buffer as ArrayBuffer;
-  if (gatherBuffers.has(buffer) && gatherPool.length < GATHER_POOL_MAX) gatherPool.push(buffer);
-}
-
-/**
  * Serves one listener. `serve()` runs the accept loop until `shutdown()`; one async handler runs
  * per connection.
  */
@@ -280,7 +135,7 @@ export class PriceServer implements AsyncDisposable {
   readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
   readonly #handlers = new Set<Promise<void>>();
-  readonly #watchers = new Map<string, Set<Connection>>();
+  readonly #watches = new WatchRegistry<Connection>(MAX_WATCHED);
   readonly #unsubscribe: () => void;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
@@ -396,7 +251,6 @@ export class PriceServer implements AsyncDisposable {
       closing: false,
       released: false,
       loggedErrors: 0,
-      watching: null,
     };
     this.#connections.add(state);
     this.#perAddress.set(ip, fromAddress + 1);
@@ -414,8 +268,7 @@ export class PriceServer implements AsyncDisposable {
     state.closing = true;
     if (state.released) return;
     state.released = true;
-    for (const symbol of state.watching ?? []) this.#unwatch(state, symbol);
-    state.watching = null;
+    this.#watches.remove(state);
     this.#connections.delete(state);
     this.stats.connectionsOpen--;
     const left = (this.#perAddress.get(state.ip) ?? 1) - 1;
@@ -557,44 +410,23 @@ export class PriceServer implements AsyncDisposable {
   }
 
   /** Applies WATCH or UNWATCH to the connection and returns the reply to send. */
-  #applyWatch(state: Connection, reply: Reply): Uint8Array {
-    const change = reply.watch!;
-    const watching = state.watching ??= new Set();
-    if ("add" in change) {
-      const fresh = change.add.filter((symbol) => !watching.has(symbol));
-      if (watching.size + fresh.length > MAX_WATCHED) {
-        this.#count(this.stats.errors, "BAD_REQUEST");
-        return encodeError(
-          "BAD_REQUEST",
-          `At most ${MAX_WATCHED} symbols can be watched per connection; ${watching.size} already are`,
-        );
-      }
-      for (const symbol of fresh) {
-        watching.add(symbol);
-        let set = this.#watchers.get(symbol);
-        if (set === undefined) this.#watchers.set(symbol, set = new Set());
-        set.add(state);
-      }
-      return reply.bytes;
-    }
-    for (const symbol of change.remove ?? [...watching]) {
-      if (watching.delete(symbol)) this.#unwatch(state, symbol);
-    }
-    return encodeOk(JSON.stringify([...watching]));
-  }
-
-  /** Takes a connection off the index of one symbol's watchers. */
-  #unwatch(state: Connection, symbol: string): void {
-    const set = this.#watchers.get(symbol);
-    set?.delete(state);
-    if (set?.size === 0) this.#watchers.delete(symbol);
+  #applyWatch(state: Connection, answer: Answer): Uint8Array {
+    const change = answer.watch!;
+    if (!("add" in change)) return encodeWatchList(this.#watches.unwatch(state, change.remove));
+    const result = this.#watches.watch(state, change.add);
+    if (result.ok) return answer.bytes;
+    this.#count(this.stats.errors, "BAD_REQUEST");
+    return encodeError(
+      "BAD_REQUEST",
+      `At most ${MAX_WATCHED} symbols can be watched per connection; ${result.watching} already are`,
+    );
   }
 
   /** Pushes each changed coin's event line to the connections watching it. */
   #publish(events: UpdateEvents): void {
     const touched = new Set<Connection>();
     for (const [symbol, line] of events) {
-      const set = this.#watchers.get(symbol);
+      const set = this.#watches.watchersOf(symbol);
       if (set === undefined) continue;
       for (const state of set) {
         if (state.closing) continue;
@@ -605,7 +437,7 @@ export class PriceServer implements AsyncDisposable {
     for (const state of touched) this.#overflowing(state);
   }
 
-  #record(state: Connection, reply: Reply, line: Uint8Array): void {
+  #record(state: Connection, reply: Answer, line: Uint8Array): void {
     if (reply.command !== null) this.#count(this.stats.requests, reply.command);
     if (reply.error === null) return;
     this.#count(this.stats.errors, reply.error);
@@ -734,7 +566,7 @@ async function lingeringClose(conn: Deno.Conn): Promise<void> {
 }
 
 /** Writes every byte, however many calls that takes. */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) {
     offset += await conn.write(bytes.subarray(offset));

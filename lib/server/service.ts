@@ -6,7 +6,8 @@
  */
 
 import { fetchExchangeRates } from "../ingest/coingecko.ts";
-import { type ServerConfig, VERSION } from "./config.ts";
+import type { ServerConfig } from "./config.ts";
+import { VERSION } from "../util/version.ts";
 import { ratesFrom } from "./currency.ts";
 import { Ingestor } from "../ingest/ingestor.ts";
 import { Market } from "./market.ts";

@@ -9,8 +9,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
-import type { Coin, Snapshot } from "../wire/coin.ts";
-import type { ExchangeRate } from "../ingest/coingecko.ts";
+import type { Coin, ExchangeRate, Snapshot } from "../wire/coin.ts";
 
 /** A coin's history over a window, evenly thinned to at most a given number of points. */
 export interface HistorySeries {

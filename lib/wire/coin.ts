@@ -38,3 +38,15 @@ export interface Snapshot {
   /** Which provider it came from, e.g. `coingecko`. */
   source: string;
 }
+
+/** One exchange rate: `value` units of this currency are worth one bitcoin. */
+export interface ExchangeRate {
+  /** Name for a person, e.g. `Vietnamese đồng`. */
+  name: string;
+  /** How amounts are marked, e.g. `₫` or `sats`. */
+  unit: string;
+  /** Units of this currency per bitcoin. */
+  value: number;
+  /** `fiat`, `crypto` or `commodity`. */
+  type: string;
+}

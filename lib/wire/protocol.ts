@@ -10,21 +10,39 @@
  */
 
 import type { Coin, Snapshot } from "./coin.ts";
+import { sample } from "../util/sample.ts";
 
 /** The longest request accepted, in bytes, not counting its newline. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
-/** Error codes a reply can carry; each is documented in the README. */
-export type ErrorCode =
-  | "BAD_JSON"
-  | "BAD_REQUEST"
-  | "UNKNOWN_COMMAND"
-  | "UNKNOWN_COIN"
-  | "UNKNOWN_CURRENCY"
-  | "NO_DATA"
-  | "LINE_TOO_LONG"
-  | "TIMEOUT"
-  | "BUSY";
+/** The error codes a reply can carry; each is documented in the README. */
+export const ERROR_CODES = [
+  "BAD_JSON",
+  "BAD_REQUEST",
+  "UNKNOWN_COMMAND",
+  "UNKNOWN_COIN",
+  "UNKNOWN_CURRENCY",
+  "NO_DATA",
+  "LINE_TOO_LONG",
+  "TIMEOUT",
+  "BUSY",
+] as const;
+
+/** An error code a reply can carry. */
+export type ErrorCode = typeof ERROR_CODES[number];
+
+/** Whether `value` is one of the {@linkcode ERROR_CODES}. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return (ERROR_CODES as readonly unknown[]).includes(value);
+}
+
+/** One reply line as a client reads it. */
+export type Reply =
+  | { status: "OK"; data: unknown }
+  | { status: "ERROR"; code: ErrorCode; data: string };
+
+/** The name of the event a watched coin's change is pushed as. */
+export const UPDATE_EVENT = "update";
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
@@ -220,16 +238,38 @@ export type Request =
 /** How many symbols one connection may watch at once. */
 export const MAX_WATCHED = 50;
 
-/** The windows `HISTORY` accepts, with their length in milliseconds. */
-export const HISTORY_RANGES = {
-  "1H": 3_600_000,
-  "24H": 86_400_000,
-  "7D": 7 * 86_400_000,
-  "30D": 30 * 86_400_000,
-} as const;
+/** The windows `HISTORY` accepts, shortest first, as replies name them (requests in any case). */
+export const HISTORY_RANGES = ["1h", "24h", "7d", "30d"] as const;
 
-/** A `HISTORY` window, upper case. */
-export type HistoryRange = keyof typeof HISTORY_RANGES;
+/** A `HISTORY` window. */
+export type HistoryRange = typeof HISTORY_RANGES[number];
+
+/** The length of each `HISTORY` window in milliseconds. */
+export const HISTORY_RANGE_MS: Readonly<Record<HistoryRange, number>> = {
+  "1h": 3_600_000,
+  "24h": 86_400_000,
+  "7d": 7 * 86_400_000,
+  "30d": 30 * 86_400_000,
+};
+
+/** Whether `text` names a `HISTORY` window exactly (lower case). */
+export function isHistoryRange(text: string): text is HistoryRange {
+  return (HISTORY_RANGES as readonly string[]).includes(text);
+}
+
+/**
+ * The longest coin symbol, in UTF-16 code units. The server answers a longer one with
+ * `UNKNOWN_COIN` before any look-up; the client refuses it before sending.
+ */
+export const MAX_SYMBOL_LENGTH = 32;
+
+/**
+ * Whether `text` can name one coin in a request: one word of at most
+ * {@linkcode MAX_SYMBOL_LENGTH} characters, other than `ALL`.
+ */
+export function isSymbol(text: string): boolean {
+  return text.length <= MAX_SYMBOL_LENGTH && /^\S+$/.test(text) && text.toUpperCase() !== "ALL";
+}
 
 /** The commands, as listed in the reply to an unknown one. */
 const COMMANDS = "MARKET, HISTORY, CURRENCIES, WATCH, UNWATCH, PING or INFO";
@@ -242,10 +282,6 @@ export interface RequestError {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-const lenient = new TextDecoder();
-
-/** The longest symbol looked up; longer ones cannot be a coin and are refused early. */
-const MAX_SYMBOL_LENGTH = 32;
 
 function fail(code: ErrorCode, message: string): RequestError {
   return { kind: "error", code, message };
@@ -323,8 +359,8 @@ export function parseRequest(bytes: Uint8Array): Request | RequestError {
       return { kind: "market_coin", version, symbol, currency };
     }
     case "HISTORY": {
-      const range = (args[1] ?? "24h").toUpperCase();
-      if (args.length < 1 || args.length > 2 || !(range in HISTORY_RANGES)) {
+      const range = (args[1] ?? "24h").toLowerCase();
+      if (args.length < 1 || args.length > 2 || !isHistoryRange(range)) {
         return fail(
           "BAD_REQUEST",
           "HISTORY takes a coin symbol and optionally 1h, 24h, 7d or 30d: HISTORY BTC 7d",
@@ -334,7 +370,7 @@ export function parseRequest(bytes: Uint8Array): Request | RequestError {
       if (symbol.length > MAX_SYMBOL_LENGTH) {
         return fail("UNKNOWN_COIN", `No coin with symbol ${sample(symbol, MAX_SYMBOL_LENGTH)}`);
       }
-      return { kind: "history", version, symbol, range: range as HistoryRange };
+      return { kind: "history", version, symbol, range };
     }
     case "WATCH":
     case "UNWATCH": {
@@ -374,25 +410,6 @@ export function parseRequest(bytes: Uint8Array): Request | RequestError {
   }
 }
 
-/**
- * A short, printable sample of untrusted text for messages and logs: control characters,
- * quotes and non-ASCII are escaped, and long input is cut with an ellipsis.
- */
-export function sample(text: string, max = 60): string {
-  const cut = text.length > max ? text.slice(0, max) : text;
-  const escaped = JSON.stringify(cut).slice(1, -1).replace(
-    /[^\x20-\x7e]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-  return `"${escaped}${text.length > max ? "…" : ""}"`;
-}
-
-/** {@linkcode sample} for raw bytes, decoding invalid UTF-8 leniently. */
-export function sampleBytes(bytes: Uint8Array, max = 60): string {
-  // One byte past what `max` characters can take, so a longer input still gets its ellipsis.
-  return sample(lenient.decode(bytes.subarray(0, max * 4 + 1)), max);
-}
-
 const encoder = new TextEncoder();
 
 /** Encodes an error reply line. */
@@ -403,6 +420,16 @@ export function encodeError(code: ErrorCode, message: string): Uint8Array {
 /** Encodes a successful reply line whose `data` is already JSON text. */
 export function encodeOk(dataJson: string): Uint8Array {
   return encoder.encode(`{"status":"OK","data":${dataJson}}\n`);
+}
+
+/** Encodes the reply to `UNWATCH`: the symbols the connection still watches. */
+export function encodeWatchList(symbols: Iterable<string>): Uint8Array {
+  return encodeOk(JSON.stringify([...symbols]));
+}
+
+/** Encodes the `update` event line of one coin whose v2 object is `coinJson`. */
+export function encodeUpdateEvent(coinJson: string): Uint8Array {
+  return encoder.encode(`{"status":"OK","event":"${UPDATE_EVENT}","data":${coinJson}}\n`);
 }
 
 /**

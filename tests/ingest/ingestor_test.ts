@@ -4,12 +4,8 @@ import type { Snapshot } from "../../lib/wire/coin.ts";
 import { backoffDelay } from "../../lib/util/backoff.ts";
 import { fetchMarkets } from "../../lib/ingest/coingecko.ts";
 import { type FakeUpstream, startFakeUpstream } from "../fakes/fake_upstream.ts";
-import {
-  formatDelay,
-  ingestOnce,
-  Ingestor,
-  type IngestorOptions,
-} from "../../lib/ingest/ingestor.ts";
+import { formatDuration } from "../../lib/util/format_duration.ts";
+import { ingestOnce, Ingestor, type IngestorOptions } from "../../lib/ingest/ingestor.ts";
 import { Repository } from "../../lib/storage/repository.ts";
 
 const KEY = "CG-s3cr3t-k3y-do-not-log";
@@ -162,7 +158,9 @@ Deno.test("the loop backs off on failures, honours Retry-After and recovers", as
       `ingestion failed (attempt ${attempt}): ${
         upstream.baseUrl.split("/")[2]
       } answered HTTP 500 ` +
-        `("{\\"error\\":\\"Internal Server Error\\"}"); retrying in ${formatDelay(sleep.ms)}`,
+        `("{\\"error\\":\\"Internal Server Error\\"}"); retrying in ${
+          formatDuration(sleep.ms, { precise: true })
+        }`,
     );
   }
   assert.equal(logs.length, 4, "one line per attempt");

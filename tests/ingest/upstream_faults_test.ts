@@ -4,7 +4,8 @@
  * old data is flagged stale, plain http:// is refused off loopback and the API key never leaks.
  */
 import assert from "node:assert/strict";
-import { parseServerArgs, UsageError } from "../../lib/server/config.ts";
+import { parseServerArgs } from "../../lib/server/config.ts";
+import { UsageError } from "../../lib/util/usage_error.ts";
 import type { FakeMode } from "../fakes/fake_upstream.ts";
 import { startService } from "../../lib/server/service.ts";
 import { LineClient, LogCapture, startTestService } from "../helpers.ts";
