@@ -15,7 +15,7 @@ import {
   RequestFramer,
 } from "../wire/protocol.ts";
 import { sampleBytes } from "../util/sample.ts";
-import { concat, Outbox } from "./outbox.ts";
+import { Outbox } from "./outbox.ts";
 import { WatchRegistry } from "./watch_registry.ts";
 
 /** Limits on what one client can make the server hold; each has a server flag. */
@@ -360,7 +360,7 @@ export class PriceServer implements AsyncDisposable {
         ) {
           continue;
         }
-        outbox.send(concat(replies, replyBytes));
+        outbox.sendAll(replies, replyBytes);
         replies.length = 0;
         replyBytes = 0;
         if (this.#overflowing(state)) return;
@@ -381,7 +381,7 @@ export class PriceServer implements AsyncDisposable {
         closeAfter = true;
       }
       if (replies.length > 0) {
-        outbox.send(concat(replies, replyBytes));
+        outbox.sendAll(replies, replyBytes);
         replies.length = 0;
         replyBytes = 0;
       }
