@@ -323,9 +323,11 @@ export class PriceServer implements AsyncDisposable {
     const replies: Uint8Array[] = [];
     let replyBytes = 0;
     let closeAfter = false;
+    /** The market's clock, read once per slice of a read rather than once per request. */
+    let marketNow = 0;
     const onRequest = (line: Uint8Array) => {
       if (closeAfter) return;
-      const reply = this.#market.respond(line);
+      const reply = this.#market.respond(line, marketNow);
       this.#record(state, reply, line);
       const bytes = reply.watch === undefined ? reply.bytes : this.#applyWatch(state, reply);
       replies.push(bytes);
@@ -354,6 +356,7 @@ export class PriceServer implements AsyncDisposable {
       let fits = true;
       let stalled = false;
       for (let offset = 0; offset < n && fits && !closeAfter; offset += FRAME_SLICE) {
+        marketNow = this.#market.now();
         fits = framer.push(buffer.subarray(offset, Math.min(n, offset + FRAME_SLICE)), onRequest);
         if (
           offset + FRAME_SLICE >= n || replyBytes + outbox.unsent <= this.limits.maxUnsentBytes / 2
