@@ -40,7 +40,7 @@ Deno.test({
       );
     }
     assert.match(out, /^Load generator: `tests\/bench\/loadgen\.c`/m, "headroom stated");
-    assert.match(out, /^\| HISTORY BTC 30d \| [\d.]+ \|/m, "HISTORY row measured");
+    assert.match(out, /^\| HISTORY BTC 30d \| [\d,]+ \| [\d.,]+ \|/m, "HISTORY row measured");
     assert.match(out, /^\| server \| 100 \| 100 \|/m, "all idle connections answered");
     assert.match(out, /^- every watcher updated: 100 of 100$/m, "every watcher got the update");
     assert.match(out, /ingestion every [\d.]+ s \([1-9]\d* during the run\)/, "ingestion ran");
