@@ -18,8 +18,9 @@
  * With --prefix, FILE holds the start of the reply (no newline) and any line starting with it is
  * accepted: for replies that change while the run goes on (HISTORY, as ingestion adds points).
  *
- * With --lenient, a reply that differs from the expected one only inside "fetched_at":"..."
- * fields is accepted and becomes that connection's expected reply (ingestion changes the field).
+ * With --lenient, a reply that differs from the expected one only in the values of "fetched_at"
+ * and "stale" is accepted and becomes that connection's expected reply (ingestion changes the
+ * first; a server blocked past the staleness limit rightly flips the second).
  *
  * The connections are shared out among T threads (default 1), each with its own epoll set.
  * Prints one JSON line: the fields of load.ts's LoadResult, plus the generator's own CPU time
@@ -47,7 +48,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HIST_US 1000001 /* 1 µs buckets up to 1 s; slower replies land in the last one */
+/* Latency buckets: 1 µs wide up to 1 s, then 1 ms wide up to 120 s; slower lands in the last. */
+#define HIST_FINE 1000000
+#define HIST_SIZE (HIST_FINE + 119000 + 1)
 #define READ_BYTES (256 * 1024)
 #define MAX_LINE (4 * 1024 * 1024)
 #define DRAIN_NS (10LL * 1000000000LL)
@@ -119,21 +122,29 @@ struct worker {
   int64_t max_ns;
 };
 
-/* Whether a and b are equal once every "fetched_at":"..." value is skipped in both. */
+/*
+ * Whether a and b are equal once the values of "fetched_at" (a string) and "stale" (true or
+ * false) are skipped in both: what an ingestion, or a server that fell behind, changes.
+ */
 static int same_but_fetched_at(const unsigned char *a, size_t an, const unsigned char *b,
                                size_t bn) {
-  static const char key[] = "\"fetched_at\":\"";
-  const size_t kn = sizeof key - 1;
+  static const char *keys[] = {"\"fetched_at\":\"", "\"stale\":"};
+  static const char ends[] = {'"', ','};
   size_t i = 0, j = 0;
   while (i < an && j < bn) {
-    if (an - i >= kn && bn - j >= kn && memcmp(a + i, key, kn) == 0 &&
-        memcmp(b + j, key, kn) == 0) {
-      i += kn;
-      j += kn;
-      while (i < an && a[i] != '"') i++;
-      while (j < bn && b[j] != '"') j++;
-      continue;
+    int skipped = 0;
+    for (int k = 0; k < 2 && !skipped; k++) {
+      size_t kn = strlen(keys[k]);
+      if (an - i >= kn && bn - j >= kn && memcmp(a + i, keys[k], kn) == 0 &&
+          memcmp(b + j, keys[k], kn) == 0) {
+        i += kn;
+        j += kn;
+        while (i < an && a[i] != ends[k] && a[i] != '}') i++;
+        while (j < bn && b[j] != ends[k] && b[j] != '}') j++;
+        skipped = 1;
+      }
     }
+    if (skipped) continue;
     if (a[i] != b[j]) return 0;
     i++;
     j++;
@@ -240,7 +251,8 @@ static int check(struct worker *w, struct conn *c, const unsigned char *buf, siz
     if (now >= record_from_ns && now < stop_at_ns) {
       int64_t latency = now - c->sent_at[c->head];
       int64_t us = (latency + 500) / 1000;
-      w->hist[us < HIST_US - 1 ? us : HIST_US - 1]++;
+      int64_t bucket = us < HIST_FINE ? us : HIST_FINE + (us - HIST_FINE) / 1000;
+      w->hist[bucket < HIST_SIZE - 1 ? bucket : HIST_SIZE - 1]++;
       if (latency > w->max_ns) w->max_ns = latency;
       w->completed++;
     }
@@ -438,7 +450,7 @@ int main(int argc, char **argv) {
     int count = opt_conns / opt_threads + (t < opt_conns % opt_threads);
     workers[t].conns = conns + from;
     workers[t].count = count;
-    workers[t].hist = calloc(HIST_US, sizeof(uint32_t));
+    workers[t].hist = calloc(HIST_SIZE, sizeof(uint32_t));
     from += count;
     pthread_create(&workers[t].thread, NULL, run, &workers[t]);
   }
@@ -452,7 +464,7 @@ int main(int argc, char **argv) {
     total += workers[t].total;
     if (workers[t].max_ns > max_ns) max_ns = workers[t].max_ns;
     if (t > 0) {
-      for (int us = 0; us < HIST_US; us++) workers[0].hist[us] += workers[t].hist[us];
+      for (int b = 0; b < HIST_SIZE; b++) workers[0].hist[b] += workers[t].hist[b];
     }
   }
   uint32_t *hist = workers[0].hist;
@@ -460,10 +472,10 @@ int main(int argc, char **argv) {
   for (int p = 0; p < 3; p++) {
     long long rank = (long long)((percentiles[p] / 100) * (double)completed + 0.999999);
     long long seen = 0;
-    for (int us = 0; us < HIST_US && completed > 0; us++) {
-      seen += hist[us];
+    for (int b = 0; b < HIST_SIZE && completed > 0; b++) {
+      seen += hist[b];
       if (seen >= rank) {
-        values[p] = us / 1000.0;
+        values[p] = b < HIST_FINE ? b / 1000.0 : (HIST_FINE + (b - HIST_FINE) * 1000.0) / 1000.0;
         break;
       }
     }
