@@ -5,30 +5,14 @@
  * @module
  */
 
-import { parseServerArgs, serverHelp } from "./lib/server/config.ts";
+import { parseServerArgs, serverHelp, startup } from "./lib/server/config.ts";
 import { readEnv } from "./lib/util/read_env.ts";
-import { UsageError } from "./lib/util/usage_error.ts";
-import { VERSION } from "./lib/util/version.ts";
 import { startService } from "./lib/server/service.ts";
 
 async function main(args: string[]): Promise<number> {
-  let command;
-  try {
-    command = parseServerArgs(args, readEnv);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}\nRun with --help for the flags.`);
-    return 2;
-  }
-  if (command.action === "help") {
-    console.log(serverHelp());
-    return 0;
-  }
-  if (command.action === "version") {
-    console.log(`crypto-server ${VERSION}`);
-    return 0;
-  }
-  const { config } = command;
+  const start = startup("crypto-server", serverHelp, () => parseServerArgs(args, readEnv));
+  if ("exitCode" in start) return start.exitCode;
+  const { config } = start;
   let service;
   try {
     service = await startService(config);

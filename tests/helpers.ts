@@ -69,15 +69,63 @@ export async function fixtureSnapshot(
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A plain socket client for tests: sends raw bytes, reads reply lines. */
+/** How long a test waits for a reply or a close before it fails: a safety net, not a wait. */
+export const READ_DEADLINE_MS = 10_000;
+
+/**
+ * Settles like `promise`, or rejects with `Timed out after N ms waiting for <what>` once the
+ * deadline passes: for waits that would otherwise hang a test run.
+ */
+export async function withDeadline<T>(
+  promise: Promise<T>,
+  what: string,
+  timeoutMs = READ_DEADLINE_MS,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs a command to its end, with a deadline: a process still running then is killed and the
+ * call fails naming `what`, so a stuck child cannot hang the test run.
+ */
+export async function outputWithin(
+  command: string | URL,
+  options: Deno.CommandOptions,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<Deno.CommandOutput> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const output = await new Deno.Command(command, { ...options, signal }).output();
+  if (signal.aborted) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+  return output;
+}
+
+/**
+ * A plain socket client for tests: sends raw bytes, reads reply lines. Every read has a deadline
+ * ({@linkcode READ_DEADLINE_MS} unless given): past it the connection is closed and the read
+ * fails with a message, so a test never hangs on a server that does not answer.
+ */
 export class LineClient implements AsyncDisposable {
   readonly conn: Deno.Conn;
+  readonly timeoutMs: number;
   #buffer = "";
   #chunk = new Uint8Array(64 * 1024);
   #closed = false;
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: Deno.Conn, timeoutMs = READ_DEADLINE_MS) {
     this.conn = conn;
+    this.timeoutMs = timeoutMs;
   }
 
   /** Connects over TCP to a port on 127.0.0.1. */
@@ -101,7 +149,7 @@ export class LineClient implements AsyncDisposable {
         this.#buffer = this.#buffer.slice(newline + 1);
         return line;
       }
-      const n = await this.conn.read(this.#chunk);
+      const n = await this.#read("a reply line");
       if (n === null) return null;
       this.#buffer += decoder.decode(this.#chunk.subarray(0, n), { stream: true });
     }
@@ -120,14 +168,36 @@ export class LineClient implements AsyncDisposable {
     return await this.readJson();
   }
 
-  /** Resolves true when the server closed the connection (reads until end of stream). */
+  /**
+   * Resolves true once the server closed the connection (reading and dropping what it still
+   * sends); rejects with a message when it is still open at the deadline.
+   */
   async closedByServer(): Promise<boolean> {
     try {
-      while ((await this.readLine()) !== null) { /* drain */ }
+      while ((await this.#read("the server to close the connection")) !== null) { /* drain */ }
       return true;
     } catch (error) {
       if (error instanceof Deno.errors.ConnectionReset) return true;
       throw error;
+    }
+  }
+
+  /** One read with the deadline: past it the connection is closed and an Error names `what`. */
+  async #read(what: string): Promise<number | null> {
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      this.close();
+    }, this.timeoutMs);
+    try {
+      const n = await this.conn.read(this.#chunk);
+      if (expired) throw new Error(`Timed out after ${this.timeoutMs} ms waiting for ${what}`);
+      return n;
+    } catch (error) {
+      if (expired) throw new Error(`Timed out after ${this.timeoutMs} ms waiting for ${what}`);
+      throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
+import { outputWithin } from "./helpers.ts";
 import { checkLayering, specifiersOf } from "./layering.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -73,11 +74,11 @@ Deno.test("the script exits 1 with one line per violation, 0 on a clean tree", a
   const clean = await tree({ "lib/client/ok.ts": `import "../wire/protocol.ts";` });
   try {
     const run = (root: string) =>
-      new Deno.Command(Deno.execPath(), {
+      outputWithin(Deno.execPath(), {
         args: ["run", "--allow-read", new URL("./layering.ts", import.meta.url).pathname, root],
         stdout: "piped",
         stderr: "piped",
-      }).output();
+      }, "tests/layering.ts");
     const failed = await run(bad);
     assert.equal(failed.code, 1);
     const err = new TextDecoder().decode(failed.stderr);

@@ -71,11 +71,24 @@ export class ServerProcess implements AsyncDisposable {
     return Number(/:(\d+) \(/.exec(line)![1]);
   }
 
-  /** Resolves once the process has exited and its output is fully read. */
-  async exited(): Promise<Deno.CommandStatus> {
-    const status = await this.status;
-    await this.#pumps;
-    return status;
+  /**
+   * Resolves once the process has exited and its output is fully read. A process still running
+   * at the deadline is killed, and the call fails with a message saying so.
+   */
+  async exited(timeoutMs = 15_000): Promise<Deno.CommandStatus> {
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      this.kill("SIGKILL");
+    }, timeoutMs);
+    try {
+      const status = await this.status;
+      await this.#pumps;
+      if (expired) throw new Error(`server.ts did not exit within ${timeoutMs} ms; killed it`);
+      return status;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   kill(signal: Deno.Signal): void {

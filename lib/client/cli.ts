@@ -8,7 +8,13 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
-import { HISTORY_RANGES, type HistoryRange, isSymbol, MAX_WATCHED } from "../wire/protocol.ts";
+import {
+  HISTORY_RANGES,
+  type HistoryRange,
+  isCurrencyCode,
+  isSymbol,
+  MAX_WATCHED,
+} from "../wire/protocol.ts";
 import { type ConnectOptions, PriceClient } from "./price_client.ts";
 import { formatCoin, formatCurrencies, formatHistory, formatInfo, formatTable } from "./format.ts";
 import { currencyUnit, historyIn } from "./currency.ts";
@@ -50,7 +56,7 @@ export interface CliIO {
 }
 
 /** Exit codes of the client. */
-export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
+const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
 
 /** The `--help` text. */
 export const HELP = `Usage: crypto-client [OPTIONS] [COMMAND]
@@ -274,7 +280,7 @@ function invocation(
   if (values.ca === "") throw new UsageError("--ca needs a file name");
   let currency: string | undefined;
   if (values.currency !== undefined) {
-    if (!/^[A-Za-z]{2,10}$/.test(values.currency)) {
+    if (!isCurrencyCode(values.currency.toUpperCase())) {
       throw new UsageError(
         `--currency needs a currency code such as EUR or VND, got "${values.currency}"`,
       );

@@ -371,7 +371,7 @@ function formatBytes(n: number): string {
 }
 
 /** `2022-10-04 20:16 UTC`, or `—` for a time that does not parse. */
-export function formatTime(iso: string): string {
+function formatTime(iso: string): string {
   const then = new Date(iso);
   if (Number.isNaN(then.getTime())) return DASH;
   return `${then.toISOString().slice(0, 16).replace("T", " ")} UTC`;

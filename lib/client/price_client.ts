@@ -13,6 +13,7 @@ import {
   type ErrorCode,
   HISTORY_RANGES,
   type HistoryRange,
+  isCurrencyCode,
   isErrorCode,
   isHistoryRange,
   isSymbol,
@@ -545,7 +546,7 @@ function checkSymbol(symbol: string): void {
 
 function currencySuffix(currency: string | undefined): string {
   if (currency === undefined) return "";
-  if (!/^[A-Za-z]{2,10}$/.test(currency)) {
+  if (!isCurrencyCode(currency.toUpperCase())) {
     throw new RangeError(`Currency must be a code of 2 to 10 letters, got "${currency}"`);
   }
   return ` ${currency.toUpperCase()}`;

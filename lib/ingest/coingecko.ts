@@ -24,8 +24,6 @@ import {
   validateCoin,
 } from "./upstream_http.ts";
 
-export { DEFAULT_TIMEOUT_MS, parseRetryAfter, UpstreamError, USER_AGENT } from "./upstream_http.ts";
-
 /** The public CoinGecko API base URL. */
 export const DEFAULT_API_URL = "https://api.coingecko.com/api/v3";
 /** CoinGecko serves at most this many coins per page. */

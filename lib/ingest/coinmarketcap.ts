@@ -28,7 +28,7 @@ import {
 /** The CoinMarketCap Pro API base URL. */
 export const CMC_URL = "https://pro-api.coinmarketcap.com";
 /** The header that carries the API key. */
-export const CMC_KEY_HEADER = "X-CMC_PRO_API_KEY";
+const CMC_KEY_HEADER = "X-CMC_PRO_API_KEY";
 /** `listings/latest` serves at most this many coins per request. */
 export const CMC_MAX_LIMIT = 5000;
 

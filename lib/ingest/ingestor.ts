@@ -10,9 +10,9 @@
 import type { Coin, Snapshot } from "../wire/coin.ts";
 import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
 import { abortableSleep } from "../util/abortable_sleep.ts";
-import { describeUrl } from "../util/describe_url.ts";
 import { formatDuration } from "../util/format_duration.ts";
-import { DEFAULT_API_URL, fetchMarkets, UpstreamError } from "./coingecko.ts";
+import { UpstreamError } from "./upstream_http.ts";
+import { createProviders, ProviderChain, type ProviderSettings } from "./provider_chain.ts";
 import { Repository } from "../storage/repository.ts";
 
 /** Where snapshots are stored; {@linkcode Repository} is one. */
@@ -221,33 +221,50 @@ export class Ingestor implements AsyncDisposable {
   }
 }
 
-/** Options of {@linkcode ingestOnce}. */
-export interface IngestOnceOptions {
-  apiUrl?: string;
-  apiKey?: string;
+/** What {@linkcode ingestOnce} needs: the server's provider settings, a database and N. */
+export interface IngestOnceSettings extends ProviderSettings {
+  /** The database file; its directory is created. */
+  db: string;
+  /** How many coins to fetch, by market cap. */
   top: number;
-  dbPath: string;
+}
+
+/** What {@linkcode ingestOnce} needs from its surroundings, injected for tests. */
+export interface IngestOnceDeps {
   fetch?: typeof fetch;
-  timeoutMs?: number;
   now?: () => Date;
+  /** Where notes of the provider chain go (a failover, a provider left out). */
+  log?: (line: string) => void;
 }
 
 /**
- * Fetches and stores one snapshot, for `deno task ingest`.
+ * Fetches and stores one snapshot through the server's provider chain, for `deno task ingest`.
+ * The snapshot's `source` is the provider that served it.
  *
- * @throws {UpstreamError} when the upstream fails; the database is then left unchanged.
+ * @throws {UpstreamError} when no provider answered; the database is then left unchanged
  */
 export async function ingestOnce(
-  options: IngestOnceOptions,
+  settings: IngestOnceSettings,
+  deps: IngestOnceDeps = {},
 ): Promise<{ snapshot: Snapshot; durationMs: number; source: string }> {
-  const now = options.now ?? (() => new Date());
+  const now = deps.now ?? (() => new Date());
+  const log = deps.log ?? ((line: string) => console.error(line));
   const started = now();
   // Open first so a bad database path fails before the network is used.
-  using repository = Repository.open(options.dbPath);
-  const { apiUrl, apiKey, top, fetch, timeoutMs } = options;
-  const coins = await fetchMarkets({ apiUrl, apiKey, top, fetch, timeoutMs });
-  const snapshot: Snapshot = { coins, fetchedAt: started.toISOString(), source: "coingecko" };
+  using repository = Repository.open(settings.db);
+  const { providers, notes } = createProviders(settings, deps.fetch);
+  notes.forEach((note) => log(note));
+  const chain = new ProviderChain({ providers, top: settings.top, log });
+  // As in the server: a fallback keeps the coins of the first provider's last top list.
+  const stored = repository.loadSnapshot();
+  if (stored !== null && stored.source === chain.primary) chain.rememberPrimary(stored.coins);
+  const round = await chain.fetchCoins(new AbortController().signal);
+  const snapshot: Snapshot = {
+    coins: round.coins,
+    fetchedAt: started.toISOString(),
+    source: round.source,
+  };
   repository.saveSnapshot(snapshot);
   const durationMs = Math.max(0, now().getTime() - started.getTime());
-  return { snapshot, durationMs, source: describeUrl(options.apiUrl ?? DEFAULT_API_URL) };
+  return { snapshot, durationMs, source: round.describeSource };
 }

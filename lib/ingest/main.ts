@@ -1,57 +1,30 @@
 /**
- * `deno task ingest`: fetch the top coins once and store them in the database.
- *
- * Flags override environment variables: `--db` (`CRYPTO_DB`), `--api-url` (`CRYPTO_API_URL`),
- * `--api-key` (`COINGECKO_API_KEY` or `CRYPTO_API_KEY`), `--top` (`CRYPTO_TOP`).
+ * `deno task ingest`: fetch the top coins once through the provider chain, store them in the
+ * database and exit. The flags, their environment variables, defaults and checks are the
+ * server's (`lib/server/config.ts`); `--help` lists the ones that concern one ingestion.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { DEFAULT_API_URL, MAX_TOP } from "./coingecko.ts";
+import { ingestHelp, parseIngestArgs, startup } from "../server/config.ts";
+import { readEnv } from "../util/read_env.ts";
 import { ingestOnce } from "./ingestor.ts";
 
-/** Where the database lives unless told otherwise. */
-export const DEFAULT_DB_PATH = "./data/crypto.sqlite";
-/** How many coins are ingested unless told otherwise. */
-export const DEFAULT_TOP = 10;
-
-const USAGE = `Usage: deno task ingest [--db PATH] [--api-url URL] [--api-key KEY] [--top N]`;
-
-/** Runs one ingestion with the given arguments; returns the process exit code. */
-export async function main(args: string[]): Promise<number> {
+/**
+ * Runs one ingestion with the given arguments; returns the process exit code: 0 when stored,
+ * 1 when no provider answered or the database failed, 2 for bad usage.
+ */
+export async function main(
+  args: string[],
+  env: (name: string) => string | undefined = readEnv,
+): Promise<number> {
+  const start = startup("crypto-ingest", ingestHelp, () => parseIngestArgs(args, env));
+  if ("exitCode" in start) return start.exitCode;
+  const { config } = start;
   try {
-    const { values } = parseArgs({
-      args,
-      options: {
-        db: { type: "string" },
-        "api-url": { type: "string" },
-        "api-key": { type: "string" },
-        top: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    const env = (name: string) => Deno.env.get(name) || undefined;
-    const topText = values.top ?? env("CRYPTO_TOP") ?? String(DEFAULT_TOP);
-    const top = Number(topText);
-    if (!/^\d+$/.test(topText) || top < 1 || top > MAX_TOP) {
-      throw new RangeError(`Invalid --top ${JSON.stringify(topText)}: expected 1 to ${MAX_TOP}`);
-    }
-    const dbPath = values.db ?? env("CRYPTO_DB") ?? DEFAULT_DB_PATH;
-    const { snapshot, durationMs, source } = await ingestOnce({
-      apiUrl: values["api-url"] ?? env("CRYPTO_API_URL") ?? DEFAULT_API_URL,
-      apiKey: values["api-key"] ?? env("COINGECKO_API_KEY") ?? env("CRYPTO_API_KEY"),
-      top,
-      dbPath,
-    });
+    const { snapshot, durationMs, source } = await ingestOnce(config);
     console.log(
-      `ingested ${snapshot.coins.length} coins from ${source} into ${dbPath} in ${durationMs} ms`,
+      `ingested ${snapshot.coins.length} coins from ${source} into ${config.db} in ${durationMs} ms`,
     );
     return 0;
   } catch (error) {

@@ -27,6 +27,7 @@ import { COINPAPRIKA_URL, fetchPaprikaTickers } from "./coinpaprika.ts";
 import { abortableSleep } from "../util/abortable_sleep.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { UpstreamError } from "./upstream_http.ts";
+import { type BreakerOptions, type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
 
 /** A source of the top coins by market cap in USD. */
 export interface Provider {
@@ -46,8 +47,6 @@ export interface Provider {
 
 /** The provider names `--providers` accepts, in the default order of preference. */
 export const PROVIDER_NAMES = ["coingecko", "coinpaprika", "coinmarketcap"] as const;
-/** One of {@linkcode PROVIDER_NAMES}. */
-export type ProviderName = typeof PROVIDER_NAMES[number];
 
 /** Where each provider is and how to authenticate; `ServerConfig` has these fields. */
 export interface ProviderSettings {
@@ -59,10 +58,12 @@ export interface ProviderSettings {
   coinpaprikaUrl: string;
   cmcUrl: string;
   cmcKey?: string | undefined;
+  /** Deadline of one request, body included; 10 s when omitted. */
+  upstreamTimeoutSeconds?: number;
 }
 
 /** The CoinGecko `/coins/markets` provider. */
-export function coingeckoProvider(
+function coingeckoProvider(
   options: { apiUrl?: string; apiKey?: string; fetch?: typeof fetch; timeoutMs?: number } = {},
 ): Provider {
   return {
@@ -74,7 +75,7 @@ export function coingeckoProvider(
 }
 
 /** The keyless CoinPaprika `/v1/tickers` provider. */
-export function coinpaprikaProvider(
+function coinpaprikaProvider(
   options: { baseUrl?: string; fetch?: typeof fetch; timeoutMs?: number } = {},
 ): Provider {
   return {
@@ -85,7 +86,7 @@ export function coinpaprikaProvider(
 }
 
 /** The CoinMarketCap `listings/latest` provider; it needs a key. */
-export function coinmarketcapProvider(
+function coinmarketcapProvider(
   options: { apiKey: string; baseUrl?: string; fetch?: typeof fetch; timeoutMs?: number },
 ): Provider {
   return {
@@ -108,20 +109,28 @@ export function createProviders(
 ): { providers: Provider[]; notes: string[] } {
   const providers: Provider[] = [];
   const notes: string[] = [];
+  const timeoutMs = settings.upstreamTimeoutSeconds === undefined
+    ? undefined
+    : settings.upstreamTimeoutSeconds * 1000;
   for (const name of settings.providers) {
     switch (name) {
       case "coingecko":
         providers.push(
-          coingeckoProvider({ apiUrl: settings.apiUrl, apiKey: settings.apiKey, fetch }),
+          coingeckoProvider({ apiUrl: settings.apiUrl, apiKey: settings.apiKey, fetch, timeoutMs }),
         );
         break;
       case "coinpaprika":
-        providers.push(coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch }));
+        providers.push(coinpaprikaProvider({ baseUrl: settings.coinpaprikaUrl, fetch, timeoutMs }));
         break;
       case "coinmarketcap":
         if (settings.cmcKey) {
           providers.push(
-            coinmarketcapProvider({ apiKey: settings.cmcKey, baseUrl: settings.cmcUrl, fetch }),
+            coinmarketcapProvider({
+              apiKey: settings.cmcKey,
+              baseUrl: settings.cmcUrl,
+              fetch,
+              timeoutMs,
+            }),
           );
         } else {
           notes.push("provider coinmarketcap is listed but no --cmc-key is set; leaving it out");
@@ -134,92 +143,6 @@ export function createProviders(
     }
   }
   return { providers, notes };
-}
-
-/** `closed`: used; `open`: skipped until its cool-down ends; `half-open`: one probe allowed. */
-export type BreakerState = "closed" | "open" | "half-open";
-
-/** Options of {@linkcode CircuitBreaker}. */
-export interface BreakerOptions {
-  /** Failed rounds in a row that open the circuit; defaults to 3. */
-  failureThreshold?: number;
-  /** How long an open circuit skips the provider, in milliseconds; defaults to 5 minutes. */
-  cooldownMs?: number;
-  /** Milliseconds since the epoch; defaults to `Date.now`. */
-  now?: () => number;
-}
-
-/** The default of {@linkcode BreakerOptions.failureThreshold}. */
-export const DEFAULT_BREAKER_FAILURES = 3;
-/** The default of {@linkcode BreakerOptions.cooldownMs}. */
-export const DEFAULT_BREAKER_COOLDOWN_MS = 300_000;
-
-/**
- * Counts a provider's failed rounds: closed → open after `failureThreshold` in a row → half-open
- * once `cooldownMs` has passed → closed on a success, or open again (a new cool-down) on a
- * failure. The half-open state is derived from the clock, so no timer is needed.
- */
-export class CircuitBreaker {
-  readonly failureThreshold: number;
-  readonly cooldownMs: number;
-  readonly #now: () => number;
-  #failures = 0;
-  #openedAt: number | null = null;
-  #lastError: string | null = null;
-
-  constructor(options: BreakerOptions = {}) {
-    const failures = options.failureThreshold ?? DEFAULT_BREAKER_FAILURES;
-    const cooldownMs = options.cooldownMs ?? DEFAULT_BREAKER_COOLDOWN_MS;
-    if (!Number.isInteger(failures) || failures < 1) {
-      throw new RangeError(`Cannot open after ${failures} failures: expected a positive integer`);
-    }
-    if (!(cooldownMs >= 0)) {
-      throw new RangeError(`Cannot cool down for ${cooldownMs} ms: expected 0 or more`);
-    }
-    this.failureThreshold = failures;
-    this.cooldownMs = cooldownMs;
-    this.#now = options.now ?? Date.now;
-  }
-
-  /** The state now. */
-  get state(): BreakerState {
-    if (this.#openedAt === null) return "closed";
-    return this.#now() >= this.#openedAt + this.cooldownMs ? "half-open" : "open";
-  }
-
-  /** Failed rounds in a row. */
-  get consecutiveFailures(): number {
-    return this.#failures;
-  }
-
-  /** The last failure's message, kept after a success for INFO; null before any failure. */
-  get lastError(): string | null {
-    return this.#lastError;
-  }
-
-  /** When an open circuit lets a probe through (ms since the epoch); null when closed. */
-  get retryAt(): number | null {
-    return this.#openedAt === null ? null : this.#openedAt + this.cooldownMs;
-  }
-
-  /** Records a successful round; returns the state it left. */
-  recordSuccess(): BreakerState {
-    const before = this.state;
-    this.#failures = 0;
-    this.#openedAt = null;
-    return before;
-  }
-
-  /** Records a failed round; returns the new state. */
-  recordFailure(message: string): BreakerState {
-    const before = this.state;
-    this.#failures++;
-    this.#lastError = message;
-    if (before === "half-open" || this.#failures >= this.failureThreshold) {
-      this.#openedAt = this.#now();
-    }
-    return this.state;
-  }
 }
 
 /** One provider's state, as INFO reports it. */

@@ -7,6 +7,7 @@
  */
 
 import type { Coin } from "../wire/coin.ts";
+import { MAX_SYMBOL_LENGTH } from "../wire/protocol.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { sample } from "../util/sample.ts";
 import { VERSION } from "../util/version.ts";
@@ -14,7 +15,7 @@ import { VERSION } from "../util/version.ts";
 /** How long one request may take, body included, before it fails. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** The `user-agent` sent with every request. */
-export const USER_AGENT = `crypto-price-server/${VERSION}`;
+const USER_AGENT = `crypto-price-server/${VERSION}`;
 
 /** The upstream failed or answered something unusable. */
 export class UpstreamError extends Error {
@@ -35,7 +36,7 @@ export class UpstreamError extends Error {
 }
 
 /** A number that remembers the JSON text it was parsed from. */
-export class ExactNumber {
+class ExactNumber {
   constructor(readonly value: number, readonly text: string) {}
 }
 
@@ -153,7 +154,7 @@ export async function requestJson(url: string, options: JsonRequestOptions = {})
  * Parses a `Retry-After` header (delay in seconds or an HTTP-date) into milliseconds.
  * Returns `undefined` when absent or unparsable; dates in the past give 0.
  */
-export function parseRetryAfter(
+function parseRetryAfter(
   value: string | null,
   now: number = Date.now(),
 ): number | undefined {
@@ -204,7 +205,9 @@ export function validateCoin(
   const { host } = context;
   const { symbol, name, rank, price, marketCap, change24h, updatedAt } = raw;
   let where = `coin #${context.index + 1}`;
-  if (!isNonEmptyString(symbol) || /[\s\p{Cc}]/u.test(symbol) || symbol.length > 32) {
+  if (
+    !isNonEmptyString(symbol) || /[\s\p{Cc}]/u.test(symbol) || symbol.length > MAX_SYMBOL_LENGTH
+  ) {
     throw invalid(host, where, `${names.symbol} must be a short word`, symbol);
   }
   where += ` (${quote(symbol)})`;
@@ -262,7 +265,7 @@ export function uniqueBySymbol(coins: Iterable<Coin>): Coin[] {
 }
 
 /** The most specific message of an error chain; fetch wraps the useful one in `cause`. */
-export function reasonOf(error: unknown): string {
+function reasonOf(error: unknown): string {
   while (error instanceof Error && error.cause instanceof Error) error = error.cause;
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/^error sending request for url \([^)]*\): /, "");

@@ -1,18 +1,19 @@
 /**
- * Server settings: one table of flags, from which the parser, the environment variables and the
- * `--help` text are all derived, so the three cannot disagree.
+ * Server and ingestion settings: one table of flags, from which the parser, the environment
+ * variables and the `--help` texts of `deno task server` and `deno task ingest` are all derived,
+ * so they cannot disagree. The table is typed: reading a flag it does not have fails to compile.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { DEFAULT_LIMITS, type Limits } from "./price_server.ts";
+import { DEFAULT_TIMEOUT_MS } from "../ingest/upstream_http.ts";
 import {
   DEFAULT_BREAKER_COOLDOWN_MS,
   DEFAULT_BREAKER_FAILURES,
-  PROVIDER_NAMES,
-} from "../ingest/provider_chain.ts";
-
+} from "../ingest/circuit_breaker.ts";
+import { PROVIDER_NAMES } from "../ingest/provider_chain.ts";
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
 
@@ -38,27 +39,44 @@ export interface ServerConfig {
   cmcKey: string | undefined;
   breakerFailures: number;
   breakerCooldownSeconds: number;
+  /** Deadline of one upstream request, body included. */
+  upstreamTimeoutSeconds: number;
   limits: Limits;
 }
+
+/** What `deno task ingest` runs with: the server's settings that concern one ingestion. */
+export type IngestConfig = Pick<
+  ServerConfig,
+  | "db"
+  | "apiUrl"
+  | "apiKey"
+  | "top"
+  | "allowInsecureUpstream"
+  | "providers"
+  | "coinpaprikaUrl"
+  | "cmcUrl"
+  | "cmcKey"
+  | "upstreamTimeoutSeconds"
+>;
 
 type Kind = "string" | "integer" | "seconds" | "boolean";
 
 interface Flag {
-  name: string;
-  kind: Kind;
+  readonly name: string;
+  readonly kind: Kind;
   /** Shown in `--help`; the default is appended. */
-  help: string;
-  default?: string;
+  readonly help: string;
+  readonly default?: string;
   /** Extra environment variables read after `CRYPTO_<NAME>`. */
-  alsoEnv?: string[];
-  min?: number;
-  max?: number;
-  section: "Service" | "Providers" | "Limits";
+  readonly alsoEnv?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  readonly section: "Service" | "Providers" | "Limits";
 }
 
 const sec = (ms: number) => String(ms / 1000);
 
-const FLAGS: readonly Flag[] = [
+const FLAGS = [
   {
     name: "host",
     kind: "string",
@@ -189,6 +207,14 @@ const FLAGS: readonly Flag[] = [
     section: "Providers",
   },
   {
+    name: "upstream-timeout",
+    kind: "seconds",
+    default: sec(DEFAULT_TIMEOUT_MS),
+    min: 0.01,
+    help: "Seconds one upstream request may take, body included",
+    section: "Providers",
+  },
+  {
     name: "max-request-bytes",
     kind: "integer",
     default: String(DEFAULT_LIMITS.maxRequestBytes),
@@ -245,23 +271,73 @@ const FLAGS: readonly Flag[] = [
     help: "Seconds a TLS handshake may take",
     section: "Limits",
   },
-];
+] as const satisfies readonly Flag[];
+
+type TableFlag = typeof FLAGS[number];
+/** The name of a flag of the table, e.g. `api-url`. */
+type FlagName = TableFlag["name"];
+/** What a flag reads as: text, a number or a switch; undefined when unset with no default. */
+type ValueOf<F extends TableFlag> = F["kind"] extends "boolean" ? boolean
+  : F extends { default: string } ? (F["kind"] extends "string" ? string : number)
+  : (F["kind"] extends "string" ? string : number) | undefined;
+/** The values of the flags named `N`, typed by the table. */
+type FlagValues<N extends FlagName> = { [K in N]: ValueOf<Extract<TableFlag, { name: K }>> };
+
+/** The flags `deno task ingest` takes: those of the server that concern one ingestion. */
+const INGEST_FLAGS = [
+  "db",
+  "api-url",
+  "api-key",
+  "top",
+  "allow-insecure-upstream",
+  "providers",
+  "coinpaprika-url",
+  "cmc-url",
+  "cmc-key",
+  "upstream-timeout",
+] as const satisfies readonly FlagName[];
+
+const ALL_FLAGS: readonly FlagName[] = FLAGS.map((flag) => flag.name);
 
 /** The environment variable for a flag: `--api-url` is `CRYPTO_API_URL`. */
-export function envName(flag: string): string {
+function envName(flag: string): string {
   return `CRYPTO_${flag.toUpperCase().replaceAll("-", "_")}`;
 }
 
-/** The `--help` text, generated from the flag table. */
+/** The `--help` text of `deno task server`, generated from the flag table. */
 export function serverHelp(): string {
-  const lines = [
+  return [
     `crypto-server ${VERSION}: serves cryptocurrency prices over TCP or TLS (JSON lines)`,
     "",
     "Usage: deno task server [flags]      (or: crypto-server [flags])",
-  ];
+    ...flagsHelp(ALL_FLAGS),
+    "",
+    "A flag wins over its environment variable. SIGINT or SIGTERM stops the server cleanly.",
+  ].join("\n");
+}
+
+/** The `--help` text of `deno task ingest`, generated from the same table. */
+export function ingestHelp(): string {
+  return [
+    `crypto-ingest ${VERSION}: fetches the top coins once, stores them, and exits`,
+    "",
+    "Usage: deno task ingest [flags]",
+    ...flagsHelp(INGEST_FLAGS),
+    "",
+    "A flag wins over its environment variable; defaults and guards are the server's.",
+  ].join("\n");
+}
+
+/** The help lines of the flags named, by section, then the two flags every program has. */
+function flagsHelp(names: readonly FlagName[]): string[] {
+  const lines: string[] = [];
   for (const section of ["Service", "Providers", "Limits"] as const) {
+    const flags = FLAGS.filter((f: Flag) =>
+      f.section === section && (names as readonly string[]).includes(f.name)
+    );
+    if (flags.length === 0) continue;
     lines.push("", `${section}:`);
-    for (const flag of FLAGS.filter((f) => f.section === section)) {
+    for (const flag of flags as readonly Flag[]) {
       const value = flag.kind === "boolean" ? "" : flag.kind === "string" ? " <text>" : " <n>";
       const envs = [envName(flag.name), ...(flag.alsoEnv ?? [])].join(", ");
       const dflt = flag.default === undefined ? "" : ` [default: ${flag.default}]`;
@@ -274,10 +350,8 @@ export function serverHelp(): string {
     "Other:",
     "  -h, --help".padEnd(34) + "Show this help and exit",
     "  --version".padEnd(34) + "Show the version and exit",
-    "",
-    "A flag wins over its environment variable. SIGINT or SIGTERM stops the server cleanly.",
   );
-  return lines.join("\n");
+  return lines;
 }
 
 /** What the command line asks for. */
@@ -291,16 +365,55 @@ function isLoopback(hostname: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** What a program's first step settles: the settings to run with, or the exit code. */
+export type Startup<C> = { config: C } | { exitCode: number };
+
 /**
- * Parses the server's command line and environment.
- *
- * @param env reads one environment variable; returns undefined when unset or not permitted
- * @throws {UsageError} for an unknown flag, a bad value or a bad combination
+ * The first step of `server.ts` and `deno task ingest`: parses the command line and environment,
+ * or answers `--help` and `--version` on standard output, or a bad usage with one line on
+ * standard error and exit code 2.
  */
-export function parseServerArgs(
+export function startup<C>(
+  program: string,
+  help: () => string,
+  parse: () => { action: "help" } | { action: "version" } | { config: C },
+): Startup<C> {
+  let command;
+  try {
+    command = parse();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\nRun with --help for the flags.`);
+    return { exitCode: 2 };
+  }
+  if (!("config" in command)) {
+    console.log(command.action === "help" ? help() : `${program} ${VERSION}`);
+    return { exitCode: 0 };
+  }
+  return { config: command.config };
+}
+
+/** What a command line of `deno task ingest` asks for. */
+export type IngestCommand =
+  | { action: "help" }
+  | { action: "version" }
+  | { action: "ingest"; config: IngestConfig };
+
+/** Reads an environment variable; undefined when unset or not permitted. */
+export type EnvReader = (name: string) => string | undefined;
+
+/**
+ * Parses the flags named `names` from `args`, then from their environment variables, then from
+ * their defaults, each converted and checked by the table.
+ */
+function readFlags<N extends FlagName>(
+  names: readonly N[],
   args: string[],
-  env: (name: string) => string | undefined,
-): ServerCommand {
+  env: EnvReader,
+): { action: "help" } | { action: "version" } | { action: "run"; values: FlagValues<N> } {
+  const flags: readonly Flag[] = FLAGS.filter((flag) =>
+    (names as readonly string[]).includes(flag.name)
+  );
   let parsed;
   try {
     parsed = parseArgs({
@@ -311,7 +424,7 @@ export function parseServerArgs(
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
         ...Object.fromEntries(
-          FLAGS.map((f) =>
+          flags.map((f) =>
             [f.name, { type: f.kind === "boolean" ? "boolean" : "string" }] as const
           ),
         ),
@@ -320,79 +433,107 @@ export function parseServerArgs(
   } catch (error) {
     throw new UsageError((error as Error).message.split("\n")[0].replace(/\.$/, ""));
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (values.help) return { action: "help" };
-  if (values.version) return { action: "version" };
-
+  const given = parsed.values as Record<string, string | boolean | undefined>;
+  if (given.help) return { action: "help" };
+  if (given.version) return { action: "version" };
   const raw = (flag: Flag): string | undefined => {
-    const given = values[flag.name];
-    if (typeof given === "string") return given;
-    if (given === true) return "true";
+    const value = given[flag.name];
+    if (typeof value === "string") return value;
+    if (value === true) return "true";
     for (const name of [envName(flag.name), ...(flag.alsoEnv ?? [])]) {
-      const value = env(name);
-      if (value !== undefined && value !== "") return value;
+      const text = env(name);
+      if (text !== undefined && text !== "") return text;
     }
     return flag.default;
   };
-  const get = new Map<string, string | number | boolean | undefined>();
-  for (const flag of FLAGS) {
+  const values: Record<string, string | number | boolean | undefined> = {};
+  for (const flag of flags) {
     const text = raw(flag);
-    if (text === undefined) {
-      get.set(flag.name, flag.kind === "boolean" ? false : undefined);
-      continue;
-    }
-    get.set(flag.name, convert(flag, text));
+    values[flag.name] = text === undefined
+      ? (flag.kind === "boolean" ? false : undefined)
+      : convert(flag, text);
   }
-  const str = (name: string) => get.get(name) as string | undefined;
-  const num = (name: string) => get.get(name) as number;
+  return { action: "run", values: values as FlagValues<N> };
+}
 
-  const allowInsecureUpstream = get.get("allow-insecure-upstream") as boolean;
-  const [apiUrl, coinpaprikaUrl, cmcUrl] = ["api-url", "coinpaprika-url", "cmc-url"].map((flag) =>
-    upstreamUrl(flag, str(flag)!, allowInsecureUpstream)
-  );
-  const providers = parseProviders(str("providers")!);
-  if (providers.length === 1 && providers[0] === "coinmarketcap" && !str("cmc-key")) {
+/** The upstream settings both programs share, checked the same way: URLs, providers, keys. */
+function upstreamConfig(values: FlagValues<typeof INGEST_FLAGS[number]>): IngestConfig {
+  const allowInsecureUpstream = values["allow-insecure-upstream"];
+  const providers = parseProviders(values.providers);
+  if (providers.length === 1 && providers[0] === "coinmarketcap" && !values["cmc-key"]) {
     throw new UsageError("--providers coinmarketcap needs --cmc-key (or CMC_PRO_API_KEY)");
   }
-  const tlsCert = str("tls-cert");
-  const tlsKey = str("tls-key");
+  return {
+    db: values.db,
+    apiUrl: upstreamUrl("api-url", values["api-url"], allowInsecureUpstream),
+    apiKey: values["api-key"],
+    top: values.top,
+    allowInsecureUpstream,
+    providers,
+    coinpaprikaUrl: upstreamUrl(
+      "coinpaprika-url",
+      values["coinpaprika-url"],
+      allowInsecureUpstream,
+    ),
+    cmcUrl: upstreamUrl("cmc-url", values["cmc-url"], allowInsecureUpstream),
+    cmcKey: values["cmc-key"],
+    upstreamTimeoutSeconds: values["upstream-timeout"],
+  };
+}
+
+/**
+ * Parses the server's command line and environment.
+ *
+ * @param env reads one environment variable; returns undefined when unset or not permitted
+ * @throws {UsageError} for an unknown flag, a bad value or a bad combination
+ */
+export function parseServerArgs(args: string[], env: EnvReader): ServerCommand {
+  const read = readFlags(ALL_FLAGS, args, env);
+  if (read.action !== "run") return read;
+  const { values } = read;
+  const upstream = upstreamConfig(values);
+  const tlsCert = values["tls-cert"];
+  const tlsKey = values["tls-key"];
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new UsageError("TLS needs both --tls-cert and --tls-key");
   }
-  const refreshSeconds = num("refresh");
-  const staleAfter = get.get("stale-after") as number | undefined;
+  const refreshSeconds = values.refresh;
   return {
     action: "serve",
     config: {
-      host: str("host")!,
-      port: num("port"),
-      db: str("db")!,
-      apiUrl,
-      apiKey: str("api-key"),
+      ...upstream,
+      host: values.host,
+      port: values.port,
       refreshSeconds,
-      top: num("top"),
       tlsCert,
       tlsKey,
-      staleAfterSeconds: staleAfter ?? 3 * refreshSeconds,
-      historyDays: num("history-days"),
-      allowInsecureUpstream,
-      providers,
-      coinpaprikaUrl,
-      cmcUrl,
-      cmcKey: str("cmc-key"),
-      breakerFailures: num("breaker-failures"),
-      breakerCooldownSeconds: num("breaker-cooldown"),
+      staleAfterSeconds: values["stale-after"] ?? 3 * refreshSeconds,
+      historyDays: values["history-days"],
+      breakerFailures: values["breaker-failures"],
+      breakerCooldownSeconds: values["breaker-cooldown"],
       limits: {
-        maxRequestBytes: num("max-request-bytes"),
-        requestTimeoutMs: num("request-timeout") * 1000,
-        idleTimeoutMs: num("idle-timeout") * 1000,
-        maxConnections: num("max-connections"),
-        maxConnectionsPerAddress: num("max-connections-per-ip"),
-        maxUnsentBytes: num("max-unsent-bytes"),
-        tlsHandshakeTimeoutMs: num("tls-handshake-timeout") * 1000,
+        maxRequestBytes: values["max-request-bytes"],
+        requestTimeoutMs: values["request-timeout"] * 1000,
+        idleTimeoutMs: values["idle-timeout"] * 1000,
+        maxConnections: values["max-connections"],
+        maxConnectionsPerAddress: values["max-connections-per-ip"],
+        maxUnsentBytes: values["max-unsent-bytes"],
+        tlsHandshakeTimeoutMs: values["tls-handshake-timeout"] * 1000,
       },
     },
   };
+}
+
+/**
+ * Parses the command line and environment of `deno task ingest`: the server's flags that concern
+ * one ingestion, with the server's environment variables, defaults and checks.
+ *
+ * @throws {UsageError} for an unknown flag, a bad value or a bad combination
+ */
+export function parseIngestArgs(args: string[], env: EnvReader): IngestCommand {
+  const read = readFlags(INGEST_FLAGS, args, env);
+  if (read.action !== "run") return read;
+  return { action: "ingest", config: upstreamConfig(read.values) };
 }
 
 /** Checks an upstream base URL flag and drops trailing slashes. */

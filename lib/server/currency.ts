@@ -25,7 +25,7 @@ export function ratesFrom(fetched: ReadonlyMap<string, ExchangeRate>, fetchedAt:
  * Converts a USD amount. Multiplying before dividing keeps one rounding step fewer for the
  * common case where `rate[X]` and `rate[USD]` share a scale.
  */
-export function convertUsd(amount: number, rates: Rates, code: string): number {
+function convertUsd(amount: number, rates: Rates, code: string): number {
   const target = rates.byCode.get(code);
   const usd = rates.byCode.get("USD");
   if (target === undefined || usd === undefined) {

@@ -71,7 +71,12 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const finished = server.serve();
 
     const upstream = new URL(config.apiUrl).host;
-    const request = { apiUrl: config.apiUrl, apiKey: config.apiKey, fetch: deps.fetch };
+    const request = {
+      apiUrl: config.apiUrl,
+      apiKey: config.apiKey,
+      fetch: deps.fetch,
+      timeoutMs: config.upstreamTimeoutSeconds * 1000,
+    };
     const pruner = new HistoryPruner(repository, config.historyDays, log);
     const { providers, notes } = createProviders(config, deps.fetch);
     notes.forEach((note) => log(note));

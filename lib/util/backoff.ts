@@ -20,9 +20,9 @@ export interface BackoffOptions {
 }
 
 /** Default delay before the first retry. */
-export const DEFAULT_BASE_MS = 1000;
+const DEFAULT_BASE_MS = 1000;
 /** Default upper bound of a retry delay. */
-export const DEFAULT_MAX_MS = 5 * 60 * 1000;
+const DEFAULT_MAX_MS = 5 * 60 * 1000;
 
 /**
  * The delay in whole milliseconds before retry number `attempt` (1 = the first retry).

@@ -295,6 +295,11 @@ export function isSymbol(text: string): boolean {
   return text.length <= MAX_SYMBOL_LENGTH && /^\S+$/.test(text) && text.toUpperCase() !== "ALL";
 }
 
+/** Whether `code` has the shape of a currency code: 2 to 10 letters A to Z, upper case. */
+export function isCurrencyCode(code: string): boolean {
+  return /^[A-Z]{2,10}$/.test(code);
+}
+
 /** The commands, as listed in the reply to an unknown one. */
 const COMMANDS = "MARKET, HISTORY, CURRENCIES, WATCH, UNWATCH, PING or INFO";
 
@@ -369,7 +374,7 @@ export function parseRequest(bytes: Uint8Array): Request | RequestError {
         );
       }
       const currency = args.length === 2 ? args[1].toUpperCase() : "USD";
-      if (!/^[A-Z]{2,10}$/.test(currency)) {
+      if (!isCurrencyCode(currency)) {
         return fail(
           "UNKNOWN_CURRENCY",
           `Unknown currency ${sample(currency, 12)}: CURRENCIES lists them`,

@@ -126,6 +126,11 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     [["price"], "price needs a coin symbol, e.g. price BTC"],
     [["price", "BTC", "ETH"], "price takes one coin symbol, e.g. price BTC"],
     [["price", "all"], '"all" is not a coin symbol; use list to see all coins'],
+    // The protocol's longest symbol is 32 characters; the client refuses longer ones itself.
+    [
+      ["price", "X".repeat(33)],
+      `"${"X".repeat(33)}" is not a coin symbol; use list to see all coins`,
+    ],
     [["list", "x"], 'list takes no arguments, got "x"'],
     [
       ["frob"],

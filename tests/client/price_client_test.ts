@@ -232,6 +232,20 @@ Deno.test("replies over the size cap and non-protocol replies are rejected", asy
       );
     });
   });
+  await t.step("an error code the protocol does not define", async () => {
+    await withServer(
+      answering(() => ({ status: "ERROR", code: "MADE_UP", data: "no such code" })),
+      async (port) => {
+        await using client = await PriceClient.connect({ host: "127.0.0.1", port });
+        await assert.rejects(
+          client.marketAll(),
+          new ConnectionError(
+            `unexpected reply from 127.0.0.1:${port}: unknown error code "MADE_UP"`,
+          ),
+        );
+      },
+    );
+  });
   await t.step("wrong data shape", async () => {
     await withServer(
       answering(() => ({ status: "OK", data: { Bitcoin: 20220.0 } })),

@@ -1,9 +1,8 @@
 /**
  * Local fakes of CoinPaprika (`/v1/tickers`) and CoinMarketCap
- * (`/v1/cryptocurrency/listings/latest`) for tests, serving the coins of the recorded CoinGecko
- * response in each provider's own shape, so the same coins and prices (with the same number
- * text) come back whichever provider answers. Like the CoinGecko fake they can be switched into
- * failure modes, and they record every request's headers.
+ * (`/v1/cryptocurrency/listings/latest`) for tests, serving each provider's own recorded response
+ * from `tests/testdata/` byte for byte (see its README for where they come from). Like the
+ * CoinGecko fake they can be switched into failure modes, and they record every request.
  *
  * @module
  */
@@ -22,18 +21,6 @@ export type FakeProviderMode =
   /** HTTP 500 whose body repeats the request's API key, as a careless proxy might. */
   | "leaky_error";
 
-/** One coin in provider-neutral form; numbers are raw JSON so their text survives. */
-export interface FakeCoin {
-  id: string;
-  symbol: string;
-  name: string;
-  rank: number;
-  price: unknown;
-  marketCap: unknown;
-  change24h: unknown;
-  updatedAt: string | null;
-}
-
 /** A request a fake received. */
 export interface FakeProviderRequest {
   url: URL;
@@ -47,10 +34,10 @@ export interface FakeProvider extends AsyncDisposable {
   /** How the next requests are answered. */
   mode: FakeProviderMode;
   /**
-   * The served coins, best rank first; tests may edit, rename or remove entries (e.g. to show a
-   * provider that lacks a coin or names it differently).
+   * The body served in `"ok"` mode: the recorded response unless a test replaces it (e.g. to show
+   * a provider that names a coin differently).
    */
-  coins: FakeCoin[];
+  body: string;
   /** Every request received, in order. */
   readonly requests: readonly FakeProviderRequest[];
   close(): Promise<void>;
@@ -58,95 +45,50 @@ export interface FakeProvider extends AsyncDisposable {
 
 /** Options of the fake providers. */
 export interface FakeProviderOptions {
-  /** A recorded CoinGecko `/coins/markets` response; defaults to the 2022-10-04 fixture. */
-  marketsFixture?: string | URL;
   /** The initial mode; defaults to `"ok"`. */
   mode?: FakeProviderMode;
 }
 
-const FIXTURE = new URL("../testdata/coingecko_markets_usd_2022-10-04.json", import.meta.url);
+const TESTDATA = new URL("../testdata/", import.meta.url);
+/** CoinPaprika's documented `/v1/tickers` example. */
+export const PAPRIKA_FIXTURE = new URL("coinpaprika_tickers_docs_example.json", TESTDATA);
+/** CoinMarketCap's documented `listings/latest` example. */
+export const CMC_FIXTURE = new URL("coinmarketcap_listings_latest_docs_example.json", TESTDATA);
 
-/**
- * Starts a fake CoinPaprika on a free port of 127.0.0.1. Like the real one, `/v1/tickers` has no
- * limit and no promised order: it sends every coin, worst rank first, plus an unranked ticker
- * (rank 0) with a made-up symbol.
- */
+/** Starts a fake CoinPaprika on a free port of 127.0.0.1, serving the recorded tickers. */
 export function startFakeCoinPaprika(options: FakeProviderOptions = {}): Promise<FakeProvider> {
-  return startFake(options, (url, _request, coins) => {
+  return startFake(options, PAPRIKA_FIXTURE, (url, _request, body) => {
     if (url.pathname !== "/v1/tickers") return notFound();
-    const tickers = [
-      {
-        id: "zzz-unranked",
-        name: "Unranked Token",
-        symbol: "ZZZ",
-        rank: 0,
-        last_updated: "2022-10-04T20:16:00Z",
-        quotes: { USD: { price: 0.5, market_cap: 0, percent_change_24h: 0 } },
-      },
-      ...coins.toReversed().map((coin) => ({
-        id: `${coin.symbol.toLowerCase()}-${coin.id}`,
-        name: coin.name,
-        symbol: coin.symbol,
-        rank: coin.rank,
-        circulating_supply: 0,
-        beta_value: 1,
-        // CoinPaprika writes whole seconds.
-        last_updated: coin.updatedAt?.replace(/\.\d+Z$/, "Z") ?? null,
-        quotes: {
-          USD: {
-            price: coin.price,
-            volume_24h: 0,
-            market_cap: coin.marketCap ?? 0,
-            percent_change_24h: coin.change24h ?? 0,
-          },
-        },
-      })),
-    ];
-    return ok(JSON.stringify(tickers));
+    return ok(body);
   });
 }
 
 /**
- * Starts a fake CoinMarketCap on a free port of 127.0.0.1. It answers 401 with CoinMarketCap's
- * error object unless `X-CMC_PRO_API_KEY` carries `apiKey`, and honours `start` and `limit`.
+ * Starts a fake CoinMarketCap on a free port of 127.0.0.1, serving the recorded listing. It
+ * answers 401 with CoinMarketCap's error object unless `X-CMC_PRO_API_KEY` carries `apiKey`.
  */
 export function startFakeCoinMarketCap(
   options: FakeProviderOptions & { apiKey: string },
 ): Promise<FakeProvider> {
-  return startFake(options, (url, request, coins) => {
+  return startFake(options, CMC_FIXTURE, (url, request, body) => {
     if (url.pathname !== "/v1/cryptocurrency/listings/latest") return notFound();
     if (request.headers.get("x-cmc_pro_api_key") !== options.apiKey) {
       return ok(JSON.stringify({ status: cmcStatus(1001, "This API Key is invalid.") }), 401);
     }
-    const start = Number(url.searchParams.get("start") ?? 1);
-    const limit = Number(url.searchParams.get("limit") ?? 100);
-    const data = coins.slice(start - 1, start - 1 + limit).map((coin, i) => ({
-      id: 1000 + i,
-      name: coin.name,
-      symbol: coin.symbol,
-      slug: coin.id,
-      cmc_rank: coin.rank,
-      last_updated: coin.updatedAt,
-      quote: {
-        USD: {
-          price: coin.price,
-          volume_24h: 0,
-          percent_change_24h: coin.change24h,
-          market_cap: coin.marketCap,
-          last_updated: coin.updatedAt,
-        },
-      },
-    }));
-    return ok(JSON.stringify({ status: cmcStatus(0, null), data }));
+    return ok(body);
   });
 }
 
-type Handler = (url: URL, request: Request, coins: readonly FakeCoin[]) => Response;
+type Handler = (url: URL, request: Request, body: string) => Response;
 
-async function startFake(options: FakeProviderOptions, handler: Handler): Promise<FakeProvider> {
-  const coins = fakeCoins(await Deno.readTextFile(options.marketsFixture ?? FIXTURE));
+async function startFake(
+  options: FakeProviderOptions,
+  fixture: URL,
+  handler: Handler,
+): Promise<FakeProvider> {
+  const body = await Deno.readTextFile(fixture);
   const { promise: closed, resolve: release } = Promise.withResolvers<void>();
-  const state = { mode: options.mode ?? "ok" as FakeProviderMode, coins };
+  const state = { mode: options.mode ?? "ok" as FakeProviderMode, body };
   const requests: FakeProviderRequest[] = [];
 
   const server = Deno.serve(
@@ -156,7 +98,7 @@ async function startFake(options: FakeProviderOptions, handler: Handler): Promis
       requests.push({ url, headers: request.headers });
       switch (state.mode) {
         case "ok":
-          return handler(url, request, state.coins);
+          return handler(url, request, state.body);
         case "http500":
           return ok(`{"error":"Internal Server Error"}`, 500);
         case "rate_limited":
@@ -194,38 +136,16 @@ async function startFake(options: FakeProviderOptions, handler: Handler): Promis
     set mode(mode: FakeProviderMode) {
       state.mode = mode;
     },
-    get coins() {
-      return state.coins;
+    get body() {
+      return state.body;
     },
-    set coins(value: FakeCoin[]) {
-      state.coins = value;
+    set body(value: string) {
+      state.body = value;
     },
     requests,
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-/** The fixture's coins in neutral form, keeping each number's JSON text. */
-function fakeCoins(fixture: string): FakeCoin[] {
-  const raw = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
-  const list = JSON.parse(
-    fixture,
-    ((_key: string, value: unknown, context: { source?: string }) =>
-      typeof value === "number" && context.source !== undefined
-        ? raw(context.source)
-        : value) as Parameters<typeof JSON.parse>[1],
-  ) as Record<string, unknown>[];
-  return list.map((entry, index) => ({
-    id: String(entry.id),
-    symbol: String(entry.symbol).toUpperCase(),
-    name: String(entry.name),
-    rank: Number(JSON.stringify(entry.market_cap_rank ?? index + 1)),
-    price: entry.current_price,
-    marketCap: entry.market_cap ?? null,
-    change24h: entry.price_change_percentage_24h ?? null,
-    updatedAt: (entry.last_updated as string | null) ?? null,
-  }));
 }
 
 function cmcStatus(code: number, message: string | null): Record<string, unknown> {

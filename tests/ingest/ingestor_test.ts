@@ -5,7 +5,14 @@ import { backoffDelay } from "../../lib/util/backoff.ts";
 import { fetchMarkets } from "../../lib/ingest/coingecko.ts";
 import { type FakeUpstream, startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { formatDuration } from "../../lib/util/format_duration.ts";
-import { ingestOnce, Ingestor, type IngestorOptions } from "../../lib/ingest/ingestor.ts";
+import {
+  ingestOnce,
+  type IngestOnceSettings,
+  Ingestor,
+  type IngestorOptions,
+} from "../../lib/ingest/ingestor.ts";
+import { startFakeCoinPaprika } from "../fakes/fake_providers.ts";
+import { outputWithin, withDeadline } from "../helpers.ts";
 import { Repository } from "../../lib/storage/repository.ts";
 
 const KEY = "CG-s3cr3t-k3y-do-not-log";
@@ -214,9 +221,8 @@ Deno.test("stop() cancels a hanging fetch promptly", async () => {
   t.upstream.mode = "hang";
   t.ingestor.start();
   await fetchStarted.promise;
-  const started = performance.now();
-  await t.ingestor.stop();
-  assert.ok(performance.now() - started < 5000, "stop did not wait for the fetch timeout");
+  // The fetch's own timeout is 30 s: stop() must abort it, not wait for it.
+  await withDeadline(t.ingestor.stop(), "stop() to abort the hanging fetch", 5000);
   assert.deepEqual(t.logs, [], "a cancelled attempt is not a failure");
   assert.equal(t.sleeper.delays.length, 0);
   assert.equal(t.repository.loadSnapshot(), null);
@@ -233,56 +239,128 @@ Deno.test("a throwing snapshot listener counts as a failed attempt", async () =>
   assert.match(t.logs.at(-1)!, /^ingestion failed \(attempt 1\): cache is gone$/);
 });
 
+/** Provider settings of the server's flag table for a test: coingecko at `apiUrl` only. */
+function settings(db: string, apiUrl: string, extra: Partial<IngestOnceSettings> = {}) {
+  return {
+    db,
+    apiUrl,
+    apiKey: KEY,
+    top: 3,
+    providers: ["coingecko"],
+    coinpaprikaUrl: "http://127.0.0.1:9/unused",
+    cmcUrl: "http://127.0.0.1:9/unused",
+    ...extra,
+  };
+}
+
 Deno.test("ingestOnce fetches and stores one snapshot", async () => {
   await using upstream = await startFakeUpstream();
   const dir = await Deno.makeTempDir({ prefix: "ingest_once_" });
   try {
-    const dbPath = join(dir, "data", "crypto.db");
-    const result = await ingestOnce({ apiUrl: upstream.baseUrl, top: 3, dbPath, apiKey: KEY });
+    const db = join(dir, "data", "crypto.db");
+    const result = await ingestOnce(settings(db, upstream.baseUrl));
     assert.equal(result.snapshot.coins.length, 3);
+    assert.equal(result.snapshot.source, "coingecko");
     assert.match(result.source, /^127\.0\.0\.1:\d+$/);
-    using repo = Repository.open(dbPath);
+    using repo = Repository.open(db);
     assert.deepEqual(repo.loadSnapshot(), result.snapshot);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("ingest_main prints one line and exits 0, or one error line and exits 1", async () => {
+Deno.test("ingestOnce goes through the provider chain and stores who served", async () => {
+  await using upstream = await startFakeUpstream({ mode: "http500" });
+  await using paprika = await startFakeCoinPaprika();
+  const dir = await Deno.makeTempDir({ prefix: "ingest_once_" });
+  try {
+    const db = join(dir, "crypto.db");
+    const logs: string[] = [];
+    const result = await ingestOnce(
+      settings(db, upstream.baseUrl, {
+        providers: ["coingecko", "coinpaprika"],
+        coinpaprikaUrl: paprika.baseUrl,
+      }),
+      { log: (line) => logs.push(line) },
+    );
+    assert.equal(result.snapshot.source, "coinpaprika");
+    assert.equal(result.source, new URL(paprika.baseUrl).host);
+    // CoinPaprika's recorded tickers: Bitcoin only, at its own price.
+    assert.deepEqual(result.snapshot.coins.map((c) => [c.symbol, c.priceText]), [
+      ["BTC", "5162.15941296"],
+    ]);
+    assert.equal(logs.length, 1, logs.join("\n"));
+    assert.match(logs[0], /^provider coingecko failed: .*HTTP 500.*; trying coinpaprika$/);
+    using repo = Repository.open(db);
+    assert.equal(repo.loadSnapshot()?.source, "coinpaprika");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ingest main: the server's flags, environment order and guards; exit 0, 1 or 2", async () => {
   await using upstream = await startFakeUpstream();
   const dir = await Deno.makeTempDir({ prefix: "ingest_main_" });
-  const run = async (...args: string[]) => {
-    const output = await new Deno.Command(Deno.execPath(), {
+  const run = async (args: string[], env: Record<string, string> = {}) => {
+    const output = await outputWithin(Deno.execPath(), {
       args: [
         "run",
         "--allow-net=127.0.0.1",
         `--allow-read=${dir}`,
         `--allow-write=${dir}`,
-        "--allow-env=CRYPTO_DB,CRYPTO_API_URL,CRYPTO_API_KEY,COINGECKO_API_KEY,CRYPTO_TOP",
+        "--allow-env=CRYPTO_*,COINGECKO_API_KEY,CMC_PRO_API_KEY",
         new URL("../../lib/ingest/main.ts", import.meta.url).pathname,
         ...args,
       ],
-      env: { NO_COLOR: "1", CRYPTO_DB: join(dir, "env.db"), COINGECKO_API_KEY: KEY },
+      env: {
+        NO_COLOR: "1",
+        CRYPTO_DB: join(dir, "env.db"),
+        CRYPTO_PROVIDERS: "coingecko",
+        COINGECKO_API_KEY: KEY,
+        ...env,
+      },
       clearEnv: true,
-    }).output();
+    }, "deno task ingest");
     const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
     return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
   };
   try {
-    const ok = await run("--api-url", upstream.baseUrl, "--top", "4");
+    const ok = await run(["--api-url", upstream.baseUrl, "--top", "4"]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^ingested 4 coins from 127\.0\.0\.1:\d+ into .*env\.db in \d+ ms\n$/);
     assert.equal(upstream.lastRequest?.headers.get("x-cg-demo-api-key"), KEY);
 
+    // CRYPTO_API_KEY is read before COINGECKO_API_KEY, as the server reads them.
+    await run(["--api-url", upstream.baseUrl], { CRYPTO_API_KEY: "from-crypto-api-key" });
+    assert.equal(upstream.lastRequest?.headers.get("x-cg-demo-api-key"), "from-crypto-api-key");
+
     upstream.mode = "http500";
-    const failed = await run("--api-url", upstream.baseUrl, "--db", join(dir, "flag.db"));
+    const failed = await run(["--api-url", upstream.baseUrl, "--db", join(dir, "flag.db")]);
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /^error: 127\.0\.0\.1:\d+ answered HTTP 500 .*\n$/);
     assert.ok(!failed.stderr.includes(KEY));
 
-    const bad = await run("--top", "many");
-    assert.equal(bad.code, 1);
-    assert.equal(bad.stderr, `error: Invalid --top "many": expected 1 to 250\n`);
+    const bad = await run(["--top", "many"]);
+    assert.equal(bad.code, 2);
+    assert.equal(
+      bad.stderr,
+      `error: Invalid --top "many": expected a whole number, 1 to 250\nRun with --help for the flags.\n`,
+    );
+
+    const insecure = await run(["--api-url", "http://example.com/api/v3"]);
+    assert.equal(insecure.code, 2);
+    assert.match(insecure.stderr, /^error: Refusing plain http:\/\/ --api-url on example\.com/);
+
+    const serverOnly = await run(["--port", "8000"]);
+    assert.equal(serverOnly.code, 2);
+    assert.match(serverOnly.stderr, /^error: Unknown option '--port'/);
+
+    const help = await run(["--help"]);
+    assert.equal(help.code, 0);
+    for (const flag of ["--db", "--api-url", "--providers", "--cmc-key", "--upstream-timeout"]) {
+      assert.ok(help.stdout.includes(`  ${flag} `), flag);
+    }
+    assert.ok(!help.stdout.includes("--port"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { parseServerArgs } from "../../lib/server/config.ts";
 import { UsageError } from "../../lib/util/usage_error.ts";
-import type { FakeMode } from "../fakes/fake_upstream.ts";
+import { type FakeMode, startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { startService } from "../../lib/server/service.ts";
 import { LineClient, LogCapture, startTestService } from "../helpers.ts";
 import { ServerProcess } from "../server_process.ts";
@@ -36,19 +36,25 @@ function retryDelayOf(line: string): number {
 }
 
 Deno.test("upstream faults: last good data kept, one log line per attempt, backoff, recovery", async (t) => {
-  await using env = await startTestService(["--refresh", "3600", "--api-key", KEY]);
+  // A short upstream deadline, so the hanging upstream costs a fraction of a second.
+  await using env = await startTestService([
+    "--refresh",
+    "3600",
+    "--api-key",
+    KEY,
+    "--upstream-timeout",
+    "0.3",
+  ]);
   const { ingestor } = env.service;
   await using client = await LineClient.connect(env.port);
   const first = (await client.request(BTC_V2)).data as { fetched_at: string };
 
-  /** The service still serves the snapshot of `fetchedAt`, quickly. */
+  /** The service still serves the snapshot of `fetchedAt`. */
   async function servesLastGood(price: number, fetchedAt: string): Promise<void> {
-    const started = Date.now();
     assert.equal((await client.request(BTC_V1)).data, price);
     const v2 = (await client.request(BTC_V2)).data as { fetched_at: string; price: number };
     assert.equal(v2.fetched_at, fetchedAt);
     assert.equal(v2.price, price);
-    assert.ok(Date.now() - started < 1000);
   }
 
   /** Runs one attempt in `mode` and checks its one log line and its backoff. */
@@ -93,10 +99,10 @@ Deno.test("upstream faults: last good data kept, one log line per attempt, backo
     }
   });
 
-  await t.step("a hanging upstream times out while clients are served", async () => {
+  await t.step("a hanging upstream times out after --upstream-timeout", async () => {
     env.upstream.mode = "hang";
-    const attempt = failingAttempt("hang", /did not answer within 10000 ms/, 7);
-    // While the attempt hangs, every client is still answered at once.
+    const attempt = failingAttempt("hang", /did not answer within 300 ms/, 7);
+    // While the attempt hangs, clients are still answered.
     for (let i = 0; i < 5; i++) await servesLastGood(20220, first.fetched_at);
     await attempt;
   });
@@ -142,13 +148,12 @@ Deno.test("the ingestion loop backs off on failure and resumes its interval on r
   const firstFail = await env.logs.waitFor(/^ingestion failed \(attempt 1\)/, {
     sinceIndex: since,
   });
-  const failedAt = Date.now();
   const requestsAfterFirst = env.upstream.requestCount;
   const firstDelay = retryDelayOf(firstFail);
   assert.ok(firstDelay >= 500 && firstDelay <= 1000, firstFail);
   const secondFail = await env.logs.waitFor(/^ingestion failed \(attempt 2\)/);
-  // The retry came no earlier than announced, though the refresh interval is 50 ms.
-  assert.ok(Date.now() - failedAt >= firstDelay - 20, `retried after ${Date.now() - failedAt} ms`);
+  // That the retry waits as announced, though the refresh interval is 50 ms, is shown with an
+  // injected clock in ingestor_test.ts; here, that the service wires the backoff in.
   // One attempt asks at most twice (one quick retry of a 5xx).
   assert.ok(env.upstream.requestCount - requestsAfterFirst <= 2);
   const secondDelay = retryDelayOf(secondFail);
@@ -156,12 +161,10 @@ Deno.test("the ingestion loop backs off on failure and resumes its interval on r
   env.upstream.mode = "ok";
   since = env.logs.lines.length;
   await env.logs.waitFor(/^ingested \d+ coins/, { sinceIndex: since, timeoutMs: 5000 });
-  // Back on the 50 ms interval: two more ingestions follow promptly.
-  const resumed = Date.now();
+  // Back on the 50 ms interval: two more ingestions follow, not one more backoff.
   const next = env.logs.lines.length;
   await env.logs.waitFor(/^ingested/, { sinceIndex: next });
   await env.logs.waitFor(/^ingested/, { sinceIndex: env.logs.lines.length });
-  assert.ok(Date.now() - resumed < 1000);
   // Every failed attempt was logged exactly once, and numbered.
   const failures = env.logs.matching(/^ingestion failed/);
   assert.deepStrictEqual(
@@ -290,22 +293,27 @@ Deno.test("an API key echoed by a failing upstream is redacted from the log", as
 });
 
 Deno.test("server.ts never prints the API key, and SIGTERM stops it with exit code 0", async () => {
-  await using env = await startTestService([], { waitForIngestion: false });
-  env.upstream.mode = "http500";
-  await using server = new ServerProcess([
-    "--port",
-    "0",
-    "--db",
-    `${env.dir}/child.sqlite`,
-    "--api-url",
-    env.upstream.baseUrl,
-    "--api-key",
-    KEY,
-  ]);
-  await server.output.waitFor(/^ingestion failed \(attempt 1\): .*HTTP 500/);
-  server.kill("SIGTERM");
-  assert.equal((await server.exited()).code, 0);
-  assert.equal(env.upstream.lastRequest?.headers.get("x-cg-demo-api-key"), KEY);
-  assert.deepStrictEqual(server.output.matching(new RegExp(KEY)), []);
-  assert.ok(server.output.lines.includes("stopped"));
+  // An upstream of its own: only the child's requests reach it.
+  await using upstream = await startFakeUpstream({ mode: "http500" });
+  const dir = await Deno.makeTempDir({ prefix: "server_key_" });
+  try {
+    await using server = new ServerProcess([
+      "--port",
+      "0",
+      "--db",
+      `${dir}/child.sqlite`,
+      "--api-url",
+      upstream.baseUrl,
+      "--api-key",
+      KEY,
+    ]);
+    await server.output.waitFor(/^ingestion failed \(attempt 1\): .*HTTP 500/);
+    server.kill("SIGTERM");
+    assert.equal((await server.exited()).code, 0);
+    assert.equal(upstream.lastRequest?.headers.get("x-cg-demo-api-key"), KEY);
+    assert.deepStrictEqual(server.output.matching(new RegExp(KEY)), []);
+    assert.ok(server.output.lines.includes("stopped"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

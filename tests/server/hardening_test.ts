@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { PriceServer } from "../../lib/server/price_server.ts";
 import { Market } from "../../lib/server/market.ts";
-import { fixtureSnapshot, LineClient, LogCapture, startTestService } from "../helpers.ts";
+import {
+  fixtureSnapshot,
+  LineClient,
+  LogCapture,
+  outputWithin,
+  startTestService,
+} from "../helpers.ts";
 
 const BTC_V1 = '{"status":"OK","data":"MARKET BTC"}';
 const BTC_REPLY = '{"status":"OK","data":20220.0}';
@@ -44,11 +50,11 @@ function sendIgnoringReset(client: LineClient, bytes: Uint8Array): Promise<void>
 }
 
 async function python(script: string, ...args: string[]): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command("python3", {
+  const { code, stdout, stderr } = await outputWithin("python3", {
     args: ["-c", script, ...args],
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }, "a python3 helper");
   const err = new TextDecoder().decode(stderr);
   assert.equal(code, 0, err);
   return new TextDecoder().decode(stdout);
@@ -439,14 +445,14 @@ print("done")`,
       String(env.port),
     ));
   }
-  // Newcomers during the storm are accepted promptly.
-  let slowest = 0;
+  // Newcomers during the storm are answered (each read has the LineClient deadline); that the
+  // accept loop never backs off for a reset is shown by the log below, not by a stopwatch.
+  let newcomersServed = 0;
   const newcomers = (async () => {
     while (storming) {
-      const started = Date.now();
       await using client = await LineClient.connect(env.port);
       assert.equal(await client.request(JSON.parse(BTC_V1)).then((r) => r.data), 20220);
-      slowest = Math.max(slowest, Date.now() - started);
+      newcomersServed++;
     }
   })();
   await Promise.all(storms);
@@ -468,5 +474,6 @@ print("done")`,
   }
   const unexpected = env.logs.lines.filter((l) => /failed|error/i.test(l) && !accepts.includes(l));
   assert.deepStrictEqual(unexpected, []);
-  assert.ok(slowest < 2000, `a new client waited ${slowest} ms during the storm`);
+  assert.deepStrictEqual(env.logs.matching(/retrying in/), [], "no accept backoff for resets");
+  assert.ok(newcomersServed > 0);
 });

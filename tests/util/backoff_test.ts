@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { backoffDelay, DEFAULT_MAX_MS } from "../../lib/util/backoff.ts";
+import { backoffDelay } from "../../lib/util/backoff.ts";
+
+/** The documented cap of the delay: 5 minutes. */
+const DEFAULT_MAX_MS = 5 * 60 * 1000;
 
 const low = () => 0;
 const high = () => 0.999;
