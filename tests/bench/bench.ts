@@ -7,7 +7,8 @@
  * measurement is one run of `loadgen.c`, a closed-loop epoll load generator in C that checks
  * every reply byte for byte; it is compiled here, at run time, into a temporary directory, with
  * `$CC` (default `gcc`). For each row the floor and the server are measured `--rounds` times,
- * the order rotated each round, and the median of each figure is kept. `load.ts` (Deno) still
+ * the order rotated each round, and the median of each figure is kept. `ceiling.c`, a C server
+ * answering the floor's bytes, is measured in the same rounds to show the generator's own limit. `load.ts` (Deno) still
  * drives the idle and the watch tests, which measure memory and fan-out, not throughput.
  * Every subprocess is started through `bash -c 'ulimit -n N; exec ...'` because the idle test
  * holds 10,000 connections and the default soft limit on open files is often 1024.
@@ -16,7 +17,7 @@
  * `--rounds N` (default 3), `--threads N` (load generator threads, default 1), `--idle N` (idle
  * connections, default 10000), `--clients N` (one-shot client runs, default 5),
  * `--history-days N` (days of one-per-second BTC history seeded for the HISTORY row, default
- * 30), `--only LABEL`, `--settings 50x1,50x16`, `--skip ingest,history,idle,watch,client`,
+ * 30), `--only LABEL`, `--settings 50x1,50x16`, `--skip ceiling,ingest,history,idle,watch,client`,
  * `--quick` (a smoke run of a few seconds: small settings, nothing written), `--out FILE`
  * (default BENCHMARKS.md in a full run; the figures replace what lies between the markers
  * `<!-- bench:begin -->` and `<!-- bench:end -->`, the rest of the file is kept).
@@ -35,6 +36,7 @@ const ROOT = new URL("../../", import.meta.url);
 const LOAD = new URL("./load.ts", import.meta.url).pathname;
 const FLOOR = new URL("./floor.ts", import.meta.url).pathname;
 const LOADGEN = new URL("./loadgen.c", import.meta.url).pathname;
+const CEILING = new URL("./ceiling.c", import.meta.url).pathname;
 const SERVER = new URL("server.ts", ROOT).pathname;
 const CLIENT = new URL("client.ts", ROOT).pathname;
 
@@ -101,9 +103,15 @@ class Proc {
   /** The port it listens on, for servers. */
   port = 0;
 
-  constructor(args: string[], options: { stdin?: boolean } = {}) {
+  /** @param options.exec the program, Deno unless given */
+  constructor(args: string[], options: { stdin?: boolean; exec?: string } = {}) {
     this.child = new Deno.Command("bash", {
-      args: ["-c", `ulimit -n ${nofile} && exec "$0" "$@"`, Deno.execPath(), ...args],
+      args: [
+        "-c",
+        `ulimit -n ${nofile} && exec "$0" "$@"`,
+        options.exec ?? Deno.execPath(),
+        ...args,
+      ],
       stdin: options.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "inherit",
@@ -225,25 +233,25 @@ interface Measured extends LoadResult {
 /** The load generator, compiled once per run; null until then. */
 let loadgen: string | null = null;
 
-/** Compiles `loadgen.c` into `dir`; throws a clear error when no C compiler is there. */
-async function compileLoadgen(dir: string): Promise<string> {
+/** Compiles the C program `source` into `dir`; throws a clear error when no C compiler is there. */
+async function compile(source: string, dir: string): Promise<string> {
   const cc = Deno.env.get("CC") ?? "gcc";
-  const binary = `${dir}/loadgen`;
+  const binary = `${dir}/${source.split("/").at(-1)!.replace(/\.c$/, "")}`;
   let result: Deno.CommandOutput;
   try {
     result = await new Deno.Command(cc, {
-      args: ["-O2", "-pthread", "-o", binary, LOADGEN],
+      args: ["-O2", "-pthread", "-o", binary, source],
       stdin: "null",
     }).output();
   } catch (error) {
     throw new Error(
-      `Cannot compile the load generator: ${cc} not found (${(error as Error).message}); ` +
+      `Cannot compile ${source}: ${cc} not found (${(error as Error).message}); ` +
         "install gcc or set CC",
     );
   }
   if (!result.success) {
     throw new Error(
-      `Cannot compile the load generator with ${cc}: ${new TextDecoder().decode(result.stderr)}`,
+      `Cannot compile ${source} with ${cc}: ${new TextDecoder().decode(result.stderr)}`,
     );
   }
   return binary;
@@ -418,6 +426,8 @@ interface Row {
   depth: number;
   floor: Measured;
   server: Measured;
+  /** The same generator against `ceiling.c`, or null with `--skip ceiling`. */
+  ceiling: Measured | null;
 }
 
 const rows: Row[] = [];
@@ -439,6 +449,7 @@ const upstream = await startFakeUpstream();
 let server: Proc | null = null;
 let ingesting: Proc | null = null;
 let floor: Proc | null = null;
+let ceiling: Proc | null = null;
 let ingestion: { without: Measured; with: Measured; ingestions: number } | null = null;
 let history: HistoryFigures | null = null;
 const idle: { server?: IdleFigures; floor?: IdleFigures } = {};
@@ -692,7 +703,7 @@ async function timeClient(
 
 try {
   log(`open files: soft limit raised to ${nofile} for subprocesses (hard limit ${hardLimit})`);
-  loadgen = await compileLoadgen(dir);
+  loadgen = await compile(LOADGEN, dir);
   server = await startServer(`${dir}/bench.sqlite`, upstream.baseUrl, ["--refresh", "3600"]);
   const expects = await Promise.all(KINDS.map((kind) => askOnce(server!.port, kind)));
   const sizes = [...new Set(expects.map((e) => e.length))];
@@ -701,6 +712,11 @@ try {
     (await floor.waitFor(/^floor /)).slice("floor ".length),
   );
   const { floorLine } = await import("./floor.ts");
+  let ceilingPorts: Record<string, number> = {};
+  if (!skip.has("ceiling")) {
+    ceiling = new Proc(["--sizes", sizes.join(",")], { exec: await compile(CEILING, dir) });
+    ceilingPorts = JSON.parse((await ceiling.waitFor(/^ceiling /)).slice("ceiling ".length));
+  }
 
   for (const [k, kind] of KINDS.entries()) {
     if (flags.only !== undefined && kind.label !== flags.only) continue;
@@ -709,6 +725,7 @@ try {
       log(`${kind.label} at (${setting.join(",")}), ${rounds} round(s)`);
       const floorRuns: Measured[] = [];
       const serverRuns: Measured[] = [];
+      const ceilingRuns: Measured[] = [];
       const runs = [
         async () =>
           floorRuns.push(
@@ -717,19 +734,29 @@ try {
         async () =>
           serverRuns.push(await measure(server!, server!.port, kind.request, expects[k], setting)),
       ];
+      if (ceiling !== null) {
+        const target = ceiling;
+        runs.push(async () =>
+          ceilingRuns.push(
+            await measure(target, ceilingPorts[size], kind.request, floorLine(size), setting),
+          )
+        );
+      }
       // Rotate which goes first, so drift in what else the machine does hits both alike.
       for (let round = 0; round < rounds; round++) {
         for (let i = 0; i < runs.length; i++) await runs[(round + i) % runs.length]();
       }
       const floorResult = medianOf(floorRuns);
       const serverResult = medianOf(serverRuns);
-      for (const r of [floorResult, serverResult]) countErrors(r);
+      const ceilingResult = ceilingRuns.length > 0 ? medianOf(ceilingRuns) : null;
+      for (const r of [floorResult, serverResult, ceilingResult]) if (r) countErrors(r);
       rows.push({
         kind: kind.label,
         conns: setting[0],
         depth: setting[1],
         floor: floorResult,
         server: serverResult,
+        ceiling: ceilingResult,
       });
     }
   }
@@ -793,7 +820,7 @@ try {
     client = await timeClient(server.port);
   }
 } finally {
-  await Promise.all([server?.stop(), ingesting?.stop(), floor?.stop()]);
+  await Promise.all([server?.stop(), ingesting?.stop(), floor?.stop(), ceiling?.stop()]);
   await upstream.close();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
@@ -830,27 +857,34 @@ function headroom(): string[] {
   const runs = rows.flatMap((r) => [r.floor, r.server]);
   const busiest = Math.max(...runs.map((r) => r.busy));
   const slower = rows.filter((r) => r.floor.rps < r.server.rps);
-  const deep = rows.filter((r) => r.depth > 1);
-  const cheapest = deep.length === 0
-    ? null
-    : deep.reduce((a, b) => a.floor.rps > b.floor.rps ? a : b);
-  return [
+  const lines = [
     `Load generator: \`tests/bench/loadgen.c\` (C, epoll, ${rows[0].floor.threads} thread(s), ` +
     `every reply compared byte for byte). Its own CPU time over the measured window, as a share ` +
-    `of one core (median of the rounds), was at most ${pct(busiest)} in any run: it spent the ` +
-    `rest of the time waiting for replies, so it was not what limited the figures.` +
-    (cheapest === null ? "" : ` Its fastest run: it drove the floor at ` +
-      `${
-        f0(cheapest.floor.rps)
-      } req/s (${cheapest.kind}, ${cheapest.conns} × ${cheapest.depth}), ` +
-      `spending ${f2(cheapest.floor.cpuUsPerReply)} µs of its own CPU per reply.`) +
+    `of one core (median of the rounds), was at most ${pct(busiest)} in any run against the ` +
+    `floor or the server: it spent the rest of the time waiting for replies.` +
     (slower.length === 0
       ? " The floor was faster than the server in every row."
-      : ` The server was faster than the floor at ${
+      : ` The server was as fast as the floor or faster at ${
         slower.map((r) => `${r.kind} ${r.conns} × ${r.depth}`).join(", ")
-      } (noise at equal speed).`),
+      } (within the noise).`),
     "",
   ];
+  const withCeiling = rows.filter((r) => r.ceiling !== null);
+  if (withCeiling.length === 0) return lines;
+  lines.push(
+    "The same generator against `tests/bench/ceiling.c` (a C server answering the floor's bytes, " +
+      "so the generator's limit shows, not a server's), in the same rounds:",
+    "",
+    "| request | conns × depth | ceiling req/s | floor req/s | server req/s | ceiling / floor | generator busy at the ceiling | generator CPU µs/reply at the ceiling |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+    ...withCeiling.map((r) =>
+      `| ${r.kind} | ${r.conns} × ${r.depth} | ${f0(r.ceiling!.rps)} | ${f0(r.floor.rps)} | ` +
+      `${f0(r.server.rps)} | ${ratio(r.ceiling!.rps, r.floor.rps)} | ${pct(r.ceiling!.busy)} | ` +
+      `${f2(r.ceiling!.cpuUsPerReply)} |`
+    ),
+    "",
+  );
+  return lines;
 }
 
 function find(kind: string, conns: number, depth: number): Row | undefined {

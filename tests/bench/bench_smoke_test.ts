@@ -40,6 +40,11 @@ Deno.test({
       );
     }
     assert.match(out, /^Load generator: `tests\/bench\/loadgen\.c`/m, "headroom stated");
+    assert.match(
+      out,
+      /^\| MARKET BTC v2 \| \d+ × \d+ \| [\d,]+ \| [\d,]+ \| [\d,]+ \| [\d.]+ \| \d+% \|/m,
+      "ceiling row",
+    );
     assert.match(out, /^\| HISTORY BTC 30d \| [\d,]+ \| [\d.,]+ \|/m, "HISTORY row measured");
     assert.match(out, /^\| server \| 100 \| 100 \|/m, "all idle connections answered");
     assert.match(out, /^- every watcher updated: 100 of 100$/m, "every watcher got the update");
