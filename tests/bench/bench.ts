@@ -1072,8 +1072,9 @@ const header = [
   `${navigator.hardwareConcurrency} cores (${cpu}), ${memGiB.toFixed(1)} GiB memory, ` +
   `Deno ${Deno.version.deno}, code at \`${revision || "unknown revision"}\`.`,
   `Command: \`${["deno task bench", ...Deno.args].join(" ")}\`` +
-  ` (${durationS} s measured after ${warmupS} s warm-up per run, ${rounds} round(s) of floor ` +
-  `and server per row, the order rotated each round, the median of each figure kept; ` +
+  ` (${durationS} s measured after ${warmupS} s warm-up per run, ${rounds} round(s) of floor, ` +
+  `server${skip.has("ceiling") ? "" : " and ceiling"} per row, the order rotated each round, ` +
+  `the median of each figure kept; ` +
   `subprocesses run with \`ulimit -n ${nofile}\`).`,
   "",
 ].join("\n");
