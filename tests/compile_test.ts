@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { startFakeUpstream } from "./fakes/fake_upstream.ts";
+import { outputWithin } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -45,12 +46,17 @@ Deno.test({
   ignore: denort === null,
   sanitizeResources: false,
   async fn() {
-    const build = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "compile"],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const build = await outputWithin(
+      Deno.execPath(),
+      {
+        args: ["task", "compile"],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      },
+      "deno task compile",
+      300_000,
+    );
     assert.equal(build.code, 0, new TextDecoder().decode(build.stderr));
 
     await using upstream = await startFakeUpstream();
@@ -73,11 +79,11 @@ Deno.test({
         seen += value;
         port = Number(/listening on [^\s]+:(\d+) \(tcp\)/.exec(seen)?.[1] ?? port);
       }
-      const client = await new Deno.Command(`${ROOT}dist/crypto-client`, {
+      const client = await outputWithin(`${ROOT}dist/crypto-client`, {
         args: ["--port", String(port), "price", "BTC"],
         stdout: "piped",
         stderr: "piped",
-      }).output();
+      }, "crypto-client price BTC");
       assert.equal(client.code, 0, new TextDecoder().decode(client.stderr));
       assert.match(new TextDecoder().decode(client.stdout), /20,220/);
       lines.releaseLock();

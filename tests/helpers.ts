@@ -97,16 +97,27 @@ export async function withDeadline<T>(
 
 /**
  * Runs a command to its end, with a deadline: a process still running then is killed and the
- * call fails naming `what`, so a stuck child cannot hang the test run.
+ * call fails naming `what`, so a stuck child cannot hang the test run. With `stdin`, that text
+ * is piped to the process, then its standard input is closed.
  */
 export async function outputWithin(
   command: string | URL,
   options: Deno.CommandOptions,
   what: string,
   timeoutMs = 60_000,
+  stdin?: string,
 ): Promise<Deno.CommandOutput> {
   const signal = AbortSignal.timeout(timeoutMs);
-  const output = await new Deno.Command(command, { ...options, signal }).output();
+  let output;
+  if (stdin === undefined) {
+    output = await new Deno.Command(command, { ...options, signal }).output();
+  } else {
+    const child = new Deno.Command(command, { ...options, stdin: "piped", signal }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+    output = await child.output();
+  }
   if (signal.aborted) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
   return output;
 }

@@ -4,28 +4,26 @@
  */
 import assert from "node:assert/strict";
 import { startFakeUpstream } from "./fakes/fake_upstream.ts";
+import { outputWithin } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 /** Runs `deno task NAME args` in the repository with `stdin` piped in. */
 async function task(name: string, args: string[], stdin = "") {
-  // A safety net, not a wait: a task still running after a minute is killed and the test fails.
-  const deadline = AbortSignal.timeout(60_000);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", name, ...args],
-    cwd: ROOT,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-    signal: deadline,
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  if (deadline.aborted) throw new Error(`deno task ${name} did not finish within 60 s`);
+  const { code, stdout, stderr } = await outputWithin(
+    Deno.execPath(),
+    {
+      args: ["task", "-q", name, ...args],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    },
+    `deno task ${name}`,
+    60_000,
+    stdin,
+  );
   return { code, out: decoder.decode(stdout), err: decoder.decode(stderr) };
 }
 

@@ -1,15 +1,18 @@
 import assert from "node:assert/strict";
+import { outputWithin } from "../helpers.ts";
 
 const BENCH = new URL("./bench.ts", import.meta.url).pathname;
 
 /** Whether a C compiler is there: the bench compiles its load generator (`loadgen.c`) with it. */
 async function hasCompiler(): Promise<boolean> {
   try {
-    return (await new Deno.Command(Deno.env.get("CC") ?? "gcc", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).output()).success;
+    const { success } = await outputWithin(
+      Deno.env.get("CC") ?? "gcc",
+      { args: ["--version"], stdin: "null", stdout: "null", stderr: "null" },
+      "the C compiler's --version",
+      10_000,
+    );
+    return success;
   } catch {
     return false;
   }
@@ -25,10 +28,15 @@ Deno.test({
   }`,
   ignore: !compiler,
   fn: async () => {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", BENCH, "--quick"],
-      stdin: "null",
-    }).output();
+    const { code, stdout, stderr } = await outputWithin(
+      Deno.execPath(),
+      {
+        args: ["run", "-A", BENCH, "--quick"],
+        stdin: "null",
+      },
+      "bench --quick",
+      180_000,
+    );
     const out = new TextDecoder().decode(stdout);
     const err = new TextDecoder().decode(stderr);
     assert.equal(code, 0, `bench exited ${code}\n${out}\n${err}`);

@@ -86,9 +86,12 @@ async function startFake(
   fixture: URL,
   handler: Handler,
 ): Promise<FakeProvider> {
-  const body = await Deno.readTextFile(fixture);
   const { promise: closed, resolve: release } = Promise.withResolvers<void>();
-  const state = { mode: options.mode ?? "ok" as FakeProviderMode, body };
+  // Tests switch `mode` and edit `body` on the returned object; the handler reads them there.
+  const state = {
+    mode: options.mode ?? "ok" as FakeProviderMode,
+    body: await Deno.readTextFile(fixture),
+  };
   const requests: FakeProviderRequest[] = [];
 
   const server = Deno.serve(
@@ -128,24 +131,12 @@ async function startFake(
       release();
       await server.shutdown();
     })();
-  return {
+  return Object.assign(state, {
     baseUrl: `http://127.0.0.1:${server.addr.port}`,
-    get mode() {
-      return state.mode;
-    },
-    set mode(mode: FakeProviderMode) {
-      state.mode = mode;
-    },
-    get body() {
-      return state.body;
-    },
-    set body(value: string) {
-      state.body = value;
-    },
     requests,
     close,
     [Symbol.asyncDispose]: close,
-  };
+  });
 }
 
 function cmcStatus(code: number, message: string | null): Record<string, unknown> {

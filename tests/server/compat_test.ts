@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { generateSelfSigned } from "../../lib/server/cert.ts";
-import { LineClient, startTestService } from "../helpers.ts";
+import { LineClient, outputWithin, startTestService } from "../helpers.ts";
 
 const PYTHON = "python3";
 const ORIGINAL_CLIENT = new URL("../clients/original_client.py", import.meta.url).pathname;
@@ -28,16 +28,13 @@ async function run(
   args: string[],
   stdin: string,
 ): Promise<{ code: number; out: string; err: string }> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
+  const { code, stdout, stderr } = await outputWithin(
+    command,
+    { args, stdout: "piped", stderr: "piped" },
+    command,
+    30_000,
+    stdin,
+  );
   return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
 }
 

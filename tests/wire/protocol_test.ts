@@ -3,6 +3,7 @@ import type { Coin, Snapshot } from "../../lib/wire/coin.ts";
 import {
   coinObjectJson,
   encodeError,
+  ERROR_CODES,
   parseRequest,
   RequestFramer,
   v1AllJson,
@@ -234,4 +235,11 @@ Deno.test("reply encoding", async (t) => {
       data: 'bad "input"\n',
     });
   });
+});
+
+Deno.test("the README's error table lists exactly the protocol's error codes", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const table = readme.slice(readme.indexOf("**Errors**"));
+  const documented = [...table.matchAll(/^\| `([A-Z_]+)` +\|/gm)].map((m) => m[1]);
+  assert.deepEqual(documented, [...ERROR_CODES]);
 });
