@@ -15,7 +15,7 @@ import {
   RequestFramer,
 } from "../wire/protocol.ts";
 import { sampleBytes } from "../util/sample.ts";
-import { concat, Outbox } from "./outbox.ts";
+import { Outbox } from "./outbox.ts";
 import { WatchRegistry } from "./watch_registry.ts";
 
 /**
@@ -362,10 +362,12 @@ export class PriceServer implements AsyncDisposable {
     let requested = false;
     // Replies still being read from storage, by their place in `replies`.
     const later: [number, Promise<Answer>, Uint8Array][] = [];
+    /** The market's clock, read once per slice of a read rather than once per request. */
+    let marketNow = 0;
     const onRequest = (line: Uint8Array) => {
       requested = true;
       if (closeAfter) return;
-      const reply = this.#market.respond(line);
+      const reply = this.#market.respond(line, marketNow);
       if (reply.later !== undefined) {
         later.push([replies.length, reply.later, line.slice()]);
         replies.push(reply.bytes);
@@ -379,7 +381,9 @@ export class PriceServer implements AsyncDisposable {
     };
     // Sends the gathered replies in order, once those read from storage have arrived: only this
     // connection waits for them.
-    const flush = async () => {
+    // Fills in the replies read from storage, in their places: only this connection waits for
+    // them, and only a batch that has one pays an `await`.
+    const settle = async () => {
       for (const [index, promise, line] of later) {
         const reply = await promise;
         this.#record(state, reply, line);
@@ -387,7 +391,10 @@ export class PriceServer implements AsyncDisposable {
         replyBytes += reply.bytes.length;
       }
       later.length = 0;
-      outbox.send(concat(replies, replyBytes));
+    };
+    // Sends the gathered replies as one batch (joined once, at write time, by the outbox).
+    const flush = () => {
+      outbox.sendAll(replies, replyBytes);
       replies.length = 0;
       replyBytes = 0;
     };
@@ -414,13 +421,15 @@ export class PriceServer implements AsyncDisposable {
       let fits = true;
       let stalled = false;
       for (let offset = 0; offset < n && fits && !closeAfter; offset += FRAME_SLICE) {
+        marketNow = this.#market.now();
         fits = framer.push(buffer.subarray(offset, Math.min(n, offset + FRAME_SLICE)), onRequest);
         if (
           offset + FRAME_SLICE >= n || replyBytes + outbox.unsent <= this.limits.maxUnsentBytes / 2
         ) {
           continue;
         }
-        await flush();
+        if (later.length > 0) await settle();
+        flush();
         if (state.closing) return;
         if (outbox.unsent > this.limits.maxUnsentBytes && !await this.#keepsUp(state)) return;
         while (!stalled && outbox.unsent > this.limits.maxUnsentBytes / 2) {
@@ -439,7 +448,8 @@ export class PriceServer implements AsyncDisposable {
         replyBytes += bytes.length;
         closeAfter = true;
       }
-      if (replies.length > 0) await flush();
+      if (later.length > 0) await settle();
+      if (replies.length > 0) flush();
       if (state.closing) return;
       if (outbox.unsent > this.limits.maxUnsentBytes && !await this.#keepsUp(state)) return;
       state.requestStart = framer.inRequest ? (state.requestStart || now) : 0;

@@ -7,8 +7,8 @@
  * - from the leader's commit (when this script's own `LISTEN` session receives the snapshot
  *   notice, which PostgreSQL delivers at commit) to the last of 1,000 watchers per replica
  *   receiving the `WATCH` update;
- * - look-up requests/s through HAProxy and against one replica directly (the benchmark's load
- *   generator, `tests/bench/load.ts`, every reply checked);
+ * - look-up requests/s through HAProxy and against one replica directly (the benchmark's C load
+ *   generator, `tests/bench/loadgen.c`, every reply checked);
  * - takeover after `kill -9` of the leader: until another replica holds the lock, and until it
  *   has ingested.
  *
@@ -23,7 +23,8 @@ import { SNAPSHOT_CHANNEL } from "../../lib/cluster/cluster.ts";
 import { ask, marketsWithBtcAt, Replicas } from "../cluster/_replicas.ts";
 import { withDeadline } from "../helpers.ts";
 import { HaProxy } from "../cluster/_haproxy.ts";
-import type { LoadResult, WatchResult } from "./load.ts";
+import type { WatchResult } from "./load.ts";
+import { compile, LOADGEN, runLoadgen } from "./_loadgen.ts";
 
 const LOAD = new URL("./load.ts", import.meta.url).pathname;
 
@@ -148,24 +149,28 @@ async function main(): Promise<void> {
   const expect = new TextEncoder().encode(
     JSON.stringify(await ask(replicas.ports[0], "MARKET BTC")) + "\n",
   );
-  const lookUps = async (port: number) =>
-    await runLoad<LoadResult>([
-      "--port",
-      String(port),
-      "--conns",
-      "50",
-      "--depth",
-      "1",
-      "--duration",
-      String(durationS),
-      "--request",
+  // The C generator of `deno task bench` (every reply checked byte for byte, values of
+  // `fetched_at`/`stale` aside), so HAProxy and the replica are measured, not the generator.
+  const work = await Deno.makeTempDir({ prefix: "crypto-bench-cluster-" });
+  const binary = await compile(LOADGEN, work);
+  const lookUps = (port: number) =>
+    runLoadgen({
+      binary,
+      dir: work,
+      port,
       request,
-      "--expect",
-      expect.toBase64(),
-      "--lenient",
-    ]);
+      expect,
+      conns: 50,
+      depth: 1,
+      threads: 1,
+      warmupS: 1,
+      durationS,
+      nofile: 4096,
+      lenient: true,
+    });
   const direct = await lookUps(replicas.ports[0]);
   const balanced = await lookUps(proxy.port);
+  await Deno.remove(work, { recursive: true });
 
   // 4. Takeover after kill -9 of the leader.
   const current = await replicas.leader();
