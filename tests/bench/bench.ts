@@ -28,10 +28,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { DatabaseSync } from "node:sqlite";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import type { IdleResult, WatchResult } from "./load.ts";
 import { compile, LOADGEN, type LoadResult, runLoadgen } from "./_loadgen.ts";
+import { seedPreviousVersion } from "../history_seed.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const LOAD = new URL("./load.ts", import.meta.url).pathname;
@@ -437,52 +437,6 @@ async function measureWatch(): Promise<WatchResult & { ingestedAt: number }> {
   }
 }
 
-/**
- * Adds `days` of one-per-second history of `symbol` to the database at `path`, as a server
- * ingesting every second would have written it, ending now. Plain SQL against the schema the
- * server created (the bench starts the server on the file first), in one statement: seeding
- * 2.6 million rows through the server's own ingestion would take 30 days. Returns the rows added.
- */
-function seedHistory(path: string, symbol: string, days: number): number {
-  const db = new DatabaseSync(path);
-  try {
-    const columns = db.prepare("PRAGMA table_info(price_history)").all() as {
-      name: string;
-      type: string;
-      notnull: number;
-      dflt_value: unknown;
-      pk: number;
-    }[];
-    const filled = new Set(["symbol", "price", "price_text", "market_cap", "fetched_at"]);
-    const unfilled = columns.filter((c) =>
-      c.notnull && c.dflt_value === null && !c.pk && !filled.has(c.name)
-    );
-    const fetchedAt = columns.find((c) => c.name === "fetched_at");
-    if (fetchedAt === undefined || unfilled.length > 0 || columns.length < filled.size) {
-      throw new Error(
-        `Cannot seed history: expected price_history (${[...filled].join(", ")}), found (${
-          columns.map((c) => `${c.name} ${c.type}`).join(", ")
-        })`,
-      );
-    }
-    // Two minutes short of the window, so the pruning of rows older than it starts during the run.
-    const rows = Math.max(1, Math.floor(days * 86_400) - 120);
-    const start = Math.floor(Date.now() / 1000) - rows;
-    const time = /INT/i.test(fetchedAt.type)
-      ? "(:start + i) * 1000"
-      : "strftime('%Y-%m-%dT%H:%M:%fZ', :start + i, 'unixepoch')";
-    db.prepare(
-      `WITH RECURSIVE t(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM t WHERE i < :rows - 1)
-       INSERT INTO price_history (symbol, price, price_text, market_cap, fetched_at)
-       SELECT :symbol, p, printf('%.2f', p), p * 19000000, ${time}
-       FROM (SELECT i, 19000 + abs((i % 7200) - 3600) * 0.5 AS p FROM t)`,
-    ).run({ rows, start, symbol });
-    return rows;
-  } finally {
-    db.close();
-  }
-}
-
 /** `HISTORY BTC 30d`, and MARKET clients' latency while it is asked, on a server ingesting every second. */
 interface HistoryFigures {
   /** Rows of history seeded, and how long seeding took. */
@@ -504,11 +458,13 @@ const HISTORY_REQUEST = '{"status":"OK","data":"HISTORY BTC 30d","v":2}';
 
 async function measureHistory(): Promise<HistoryFigures> {
   const db = `${dir}/history.sqlite`;
-  // The server creates and migrates the database; the bench then adds the history to it.
-  const first = await startServer(db, upstream.baseUrl, ["--refresh", "3600"]);
-  await first.stop();
+  // The history is written as the previous schema version kept it (every price, one row each) and
+  // the server migrates it at start into its history by resolution, as an upgraded deployment
+  // would; seeding 2.6 million rows through the server's own ingestion would take 30 days. Two
+  // minutes short of the window, so the pruning of rows older than it starts during the run.
+  const rows = Math.max(1, Math.floor(historyDays * 86_400) - 120);
   const seedStart = performance.now();
-  const rows = seedHistory(db, "BTC", historyDays);
+  seedPreviousVersion(db, rows, 1, Math.floor(Date.now() / 1000));
   const seedS = (performance.now() - seedStart) / 1000;
   log(`seeded ${rows} history rows in ${seedS.toFixed(1)} s`);
   const target = await startServer(db, upstream.baseUrl, ["--refresh", "1"]);
