@@ -24,9 +24,6 @@ export type Command =
   | { kind: "info" }
   | { kind: "watch"; symbols: string[] };
 
-/** The command words, in the order `--help` and `help` list them. */
-export const COMMAND_WORDS = ["list", "price", "history", "currencies", "info", "watch"] as const;
-
 /** How results are written: for people, one JSON document, or CSV rows. */
 export type OutputFormat = "text" | "json" | "csv";
 
@@ -192,7 +189,7 @@ export async function runCommand(
 }
 
 /** The error code of a failure, for `--json`: the server's, `CONNECTION`, `USAGE` or `ERROR`. */
-export function errorCode(err: unknown): string {
+function errorCode(err: unknown): string {
   if (err instanceof ServerError) return err.code;
   if (err instanceof ConnectionError) return "CONNECTION";
   if (err instanceof UsageError) return "USAGE";

@@ -40,7 +40,7 @@ export const SNAPSHOT_CHANNEL = "crypto_snapshot";
 export const LEADER_LOCK_KEY = 0x63727970;
 
 /** The `application_name` prefix of a replica's sessions; the process id follows the role. */
-export const APPLICATION = "crypto-server";
+const APPLICATION = "crypto-server";
 
 /** Where the database is, for logs and `INFO`: never the password. */
 export interface DatabaseAddress {
@@ -50,7 +50,7 @@ export interface DatabaseAddress {
 }
 
 /** Reads host, port and database name from a `postgres://` URL; the password stays behind. */
-export function databaseAddress(url: string): DatabaseAddress {
+function databaseAddress(url: string): DatabaseAddress {
   const parsed = new URL(url);
   return {
     host: parsed.hostname.replace(/^\[|\]$/g, "") || "localhost",

@@ -7,9 +7,9 @@
  */
 
 /** While something keeps failing, a summary line at most this often: 5 minutes. */
-export const FAILURE_SUMMARY_MS = 300_000;
+const FAILURE_SUMMARY_MS = 300_000;
 /** Reasons are cut to this many characters in log lines; the full text stays in INFO. */
-export const MAX_REASON_CHARS = 200;
+const MAX_REASON_CHARS = 200;
 
 /** What the line functions of {@linkcode FailureLog} are told. */
 export interface FailureStreak {

@@ -21,7 +21,7 @@ import { openRepository } from "../storage/open_repository.ts";
 import { brief, FailureLog } from "./failure_log.ts";
 
 /** Retry delays are capped at this or the refresh interval, whichever is longer. */
-export const RETRY_CAP_MS = 30_000;
+const RETRY_CAP_MS = 30_000;
 
 /** Where snapshots are stored; a {@linkcode Repository} is one. */
 export type SnapshotStore = Pick<Repository, "saveSnapshot">;

@@ -278,7 +278,7 @@ export interface ProviderRequestOptions {
 /** Longer names are cut to this many characters (the longest real top-250 name has 38). */
 export const MAX_NAME_CHARS = 64;
 /** Longest number or date text accepted; real ones have at most 25 characters. */
-export const MAX_VALUE_CHARS = 40;
+const MAX_VALUE_CHARS = 40;
 /**
  * Characters a symbol may not have and a name loses: white space (in a symbol), controls
  * (`Cc`), format characters (`Cf`: bidirectional overrides such as U+202E, zero-width

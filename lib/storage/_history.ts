@@ -30,10 +30,10 @@ export const ROLLUP_LEVELS: readonly RollupLevel[] = [
 ];
 
 /** How long exact prices (with their decimal text) are kept. */
-export const RAW_KEEP_MS = 2 * HOUR;
+const RAW_KEEP_MS = 2 * HOUR;
 
 /** The resolution (bucket width in seconds) that answers a window of `windowMs`. */
-export function stepFor(windowMs: number): number {
+function stepFor(windowMs: number): number {
   return (ROLLUP_LEVELS.find((level) => windowMs <= level.keepMs) ?? ROLLUP_LEVELS.at(-1)!).step;
 }
 

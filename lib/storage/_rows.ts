@@ -34,7 +34,7 @@ export interface RateRow {
 }
 
 /** A stored time as ISO-8601 text. */
-export function isoTime(value: string | Date): string {
+function isoTime(value: string | Date): string {
   return typeof value === "string" ? value : value.toISOString();
 }
 
