@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LineClient } from "../helpers.ts";
+import { LineClient, tlsFiles } from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { SERVER_TS, ServerProcess } from "../server_process.ts";
 
@@ -60,6 +60,43 @@ Deno.test("--reuse-port without Deno's --unstable-net: a one-line error and exit
       "error: cannot start the server: --reuse-port needs Deno's --unstable-net flag " +
         "(deno task server has it)",
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--reuse-port with TLS: two server processes share one TLS port", async () => {
+  await using upstream = await startFakeUpstream();
+  const dir = await Deno.makeTempDir({ prefix: "crypto-reuse-tls-" });
+  const { cert, key, certPem } = await tlsFiles(dir);
+  const common = [
+    "--api-url",
+    upstream.baseUrl,
+    "--reuse-port",
+    "--tls-cert",
+    cert,
+    "--tls-key",
+    key,
+  ];
+  try {
+    await using first = new ServerProcess([...common, "--port", "0", "--db", `${dir}/a.sqlite`]);
+    const port = await first.port();
+    await using second = new ServerProcess([
+      ...common,
+      "--port",
+      String(port),
+      "--db",
+      `${dir}/b.sqlite`,
+    ]);
+    assert.equal(await second.port(), port);
+    const seen = new Set<string>();
+    for (let i = 0; i < 200 && seen.size < 2; i++) {
+      const conn = await Deno.connectTls({ hostname: "localhost", port, caCerts: [certPem] });
+      await using client = new LineClient(conn);
+      const info = await client.request({ data: "INFO", v: 2 });
+      seen.add((info.data as { database: { path: string } }).database.path);
+    }
+    assert.deepEqual([...seen].sort(), [`${dir}/a.sqlite`, `${dir}/b.sqlite`]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
