@@ -67,6 +67,15 @@ function columns(): number {
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 80;
 }
 
+/** Terminal rows, when standard output is a terminal. */
+function rows(): number {
+  try {
+    return Deno.stdout.isTerminal() ? Deno.consoleSize().rows : Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+
 if (import.meta.main) {
   const code = await main(Deno.args, {
     stdout: writer(Deno.stdout),
@@ -75,6 +84,7 @@ if (import.meta.main) {
     stdinIsTerminal: Deno.stdin.isTerminal(),
     stdoutIsTerminal: Deno.stdout.isTerminal(),
     columns,
+    rows,
     interrupts,
     env,
     color: useColor(Deno.stdout, env),

@@ -44,6 +44,8 @@ export interface CliIO {
   stdoutIsTerminal?: boolean;
   /** Terminal columns, for the history sparkline and the watch table; default 80. */
   columns?: () => number;
+  /** Terminal rows, for the watch table; default no limit. */
+  rows?: () => number;
   /**
    * Starts catching Ctrl-C for a `watch`, which it stops; without it a watch runs until the
    * connection ends.
@@ -200,6 +202,7 @@ export async function main(args: string[], io: CliIO): Promise<number> {
         now,
         currency,
         columns,
+        rows: io.rows,
         terminal: io.stdoutIsTerminal ?? false,
         interrupts: io.interrupts,
         onResize: io.onResize,
@@ -231,6 +234,7 @@ export async function main(args: string[], io: CliIO): Promise<number> {
           color: io.color,
           json,
           columns,
+          rows: io.rows,
           now,
           signal: interrupt.signal,
         });

@@ -74,7 +74,10 @@ export function parseCommand(name: string, rest: readonly string[]): Command {
       return { kind: name };
     case "price":
       if (rest.length === 0) throw new UsageError("price needs a coin symbol, e.g. price BTC");
-      return { kind: "price", symbols: [...new Set(rest.map((s) => checkSymbol(s)))] };
+      return {
+        kind: "price",
+        symbols: [...new Set(rest.map((s) => checkSymbol(s).toUpperCase()))],
+      };
     case "history":
       if (rest.length === 0 || rest.length > 2) {
         throw new UsageError(

@@ -52,6 +52,8 @@ export interface MenuOptions {
   currency?: string;
   /** Terminal columns, for tables, charts and the watch table; default 80. */
   columns?: () => number;
+  /** Terminal rows, for the watch table; default no limit. */
+  rows?: () => number;
   /** Whether the output is a terminal, so watch redraws its table in place. */
   terminal?: boolean;
   /** Catches Ctrl-C while watching, which then returns to the menu. */
@@ -279,6 +281,7 @@ export async function runMenu(options: MenuOptions): Promise<number> {
           terminal: options.terminal ?? false,
           color,
           columns,
+          rows: options.rows,
           now,
           signal: stop.signal,
           onShown,

@@ -43,6 +43,8 @@ export interface WatchOptions {
   json?: boolean;
   /** Terminal columns, to fit the table and count wrapped lines; default 80. */
   columns?: () => number;
+  /** Terminal rows: a table taller than the screen is redrawn from a cleared screen; default no limit. */
+  rows?: () => number;
   /** The clock, for ages and the time of the last update. */
   now?: () => Date;
   /** Ends the view, e.g. on Ctrl-C. */
@@ -114,8 +116,12 @@ export async function runWatch(options: WatchOptions): Promise<void> {
       (n, l) => n + Math.max(1, Math.ceil(displayWidth(l) / width)),
       0,
     );
-    // Back to the first line drawn last time, then clear everything below and draw anew.
-    write(`${drawnRows > 0 ? `\x1b[${drawnRows}F` : ""}${CLEAR_BELOW}${text}\n`);
+    // Back to the first line drawn last time, then clear everything below and draw anew. A draw
+    // taller than the screen scrolled, and moving up stops at the top row: it would leave a copy
+    // in the scrollback every second, so it starts from a cleared screen instead.
+    const tall = drawnRows >= (options.rows?.() ?? Infinity);
+    const back = tall ? CLEAR_SCREEN : drawnRows > 0 ? `\x1b[${drawnRows}F` : "";
+    write(`${back}${CLEAR_BELOW}${text}\n`);
     drawnRows = rows;
   };
 

@@ -16,6 +16,7 @@ import {
 import { PROVIDER_NAMES } from "../ingest/provider_chain.ts";
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
+import { describeDatabase, isPostgresUrl } from "../storage/database_url.ts";
 
 /** Everything the server runs with. */
 export interface ServerConfig {
@@ -478,6 +479,22 @@ function readFlags<N extends FlagName>(
   return { action: "run", values: values as FlagValues<N> };
 }
 
+/**
+ * `--db` as given, once a PostgreSQL URL is known to parse: the parser's own error would quote the
+ * whole URL, password included, so the message names the database without it.
+ */
+function databaseSetting(db: string): string {
+  if (!isPostgresUrl(db)) return db;
+  try {
+    new URL(db);
+  } catch {
+    throw new UsageError(
+      `Invalid --db ${describeDatabase(db)}: expected postgres://user:password@host:port/name`,
+    );
+  }
+  return db;
+}
+
 /** The upstream settings both programs share, checked the same way: URLs, providers, keys. */
 function upstreamConfig(values: FlagValues<typeof INGEST_FLAGS[number]>): IngestConfig {
   const allowInsecureUpstream = values["allow-insecure-upstream"];
@@ -486,7 +503,7 @@ function upstreamConfig(values: FlagValues<typeof INGEST_FLAGS[number]>): Ingest
     throw new UsageError("--providers coinmarketcap needs --cmc-key (or CMC_PRO_API_KEY)");
   }
   return {
-    db: values.db,
+    db: databaseSetting(values.db),
     apiUrl: upstreamUrl("api-url", values["api-url"], allowInsecureUpstream),
     apiKey: values["api-key"],
     top: values.top,

@@ -132,6 +132,8 @@ class ReplyCache {
     if (index < 0) return;
     if (reply !== null) bucket[index].reply = reply;
     else {
+      // The shortcut to the last entry found must not outlive the entry.
+      if (this.#last === bucket[index]) this.#last = null;
       bucket.splice(index, 1);
       this.size--;
     }

@@ -379,8 +379,6 @@ export class PriceServer implements AsyncDisposable {
       replyBytes += bytes.length;
       if (reply.close) closeAfter = true;
     };
-    // Sends the gathered replies in order, once those read from storage have arrived: only this
-    // connection waits for them.
     // Fills in the replies read from storage, in their places: only this connection waits for
     // them, and only a batch that has one pays an `await`.
     const settle = async () => {

@@ -53,6 +53,8 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     )
     : await openRepository(config.db);
   const startedAt = Date.now();
+  // Closed again when the start fails after the port was opened.
+  let started: PriceServer | undefined;
   try {
     // The report needs the server and the ingestor, which need the market: bound late.
     let report = (): Record<string, unknown> => ({});
@@ -80,6 +82,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       })
       : Deno.listen(at);
     const server = new PriceServer(listener, { market, tls, limits: config.limits, log });
+    started = server;
     const addr = server.addr;
     // Said only once the port is open, so a start that fails (e.g. a busy port) says only its
     // error; `listening on` comes last, as scripts wait for it.
@@ -219,6 +222,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       [Symbol.asyncDispose]: shutdown,
     };
   } catch (error) {
+    await started?.shutdown();
     await repository.close();
     throw error;
   }

@@ -186,3 +186,36 @@ Deno.test("watch reports unknown symbols and watches the rest", async () => {
   assert.deepEqual(warnings, ["No coin with symbol NOPE: watching BTC, ETH"]);
   assert.match(out, /BTC \$20,220\.00/);
 });
+
+Deno.test("watch on a terminal shorter than its table redraws from a cleared screen", async () => {
+  const fake = fakeClient();
+  const stop = new AbortController();
+  let out = "";
+  let wrote = Promise.withResolvers<void>();
+  const running = runWatch({
+    client: fake.client,
+    symbols: ["BTC", "ETH"],
+    write: (s) => {
+      out += s;
+      wrote.resolve();
+    },
+    terminal: true,
+    color: false,
+    now: () => NOW,
+    columns: () => 200,
+    rows: () => 4,
+    signal: stop.signal,
+  });
+  await fake.watching;
+  await wrote.promise;
+  const first = out.length;
+  wrote = Promise.withResolvers<void>();
+  fake.push(coin("ETH", 1300, 2));
+  await wrote.promise;
+  const redraw = out.slice(first);
+  // Five lines do not fit four rows: moving up 5 would stop at the top and scroll a copy away.
+  assert.ok(redraw.startsWith("\x1b[H\x1b[2J\x1b[J"), JSON.stringify(redraw.slice(0, 20)));
+  assert.ok(!redraw.includes("\x1b[5F"));
+  stop.abort();
+  await running;
+});

@@ -40,3 +40,20 @@ Deno.test("reading a misspelled flag name fails to compile", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an unparsable postgres:// --db is a usage error that does not quote the password", async () => {
+  const { parseServerArgs } = await import("../../lib/server/config.ts");
+  const { UsageError } = await import("../../lib/util/usage_error.ts");
+  assert.throws(
+    () => parseServerArgs(["--db", "postgres://crypto:s3cret@host:99999/db"], () => undefined),
+    (error: unknown) => {
+      assert.ok(error instanceof UsageError, String(error));
+      assert.doesNotMatch(error.message, /s3cret/);
+      assert.match(
+        error.message,
+        /Invalid --db postgres:\/\/.*expected postgres:\/\/user:password/,
+      );
+      return true;
+    },
+  );
+});
