@@ -74,10 +74,9 @@ export function parseCommand(name: string, rest: readonly string[]): Command {
       return { kind: name };
     case "price":
       if (rest.length === 0) throw new UsageError("price needs a coin symbol, e.g. price BTC");
-      return {
-        kind: "price",
-        symbols: [...new Set(rest.map((s) => checkSymbol(s).toUpperCase()))],
-      };
+      // Each coin once, whatever the case it was typed in (the server's symbols are
+      // case-insensitive); the first spelling is the one asked for.
+      return { kind: "price", symbols: uniqueIgnoringCase(rest.map(checkSymbol)) };
     case "history":
       if (rest.length === 0 || rest.length > 2) {
         throw new UsageError(
@@ -259,4 +258,15 @@ function historyCsv(history: History): string {
       [time, price, history.currency].map(csvField).join(",")
     ),
   ].join("\n");
+}
+
+/** `words` without those equal to an earlier one but for case, in their order. */
+function uniqueIgnoringCase(words: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return words.filter((word) => {
+    const key = word.toUpperCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

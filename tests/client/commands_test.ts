@@ -4,6 +4,6 @@ import { parseCommand } from "../../lib/client/commands.ts";
 Deno.test("price takes several symbols, case-insensitively, each once", () => {
   assert.deepEqual(parseCommand("price", ["btc", "BTC", "eth", "Btc"]), {
     kind: "price",
-    symbols: ["BTC", "ETH"],
+    symbols: ["btc", "eth"],
   });
 });
