@@ -195,6 +195,8 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         ingestor,
         onLoaded: (snapshot) => {
           if (snapshot.source === chain.primary) chain.rememberPrimary(snapshot.coins);
+          // A follower's ingestor never runs: the database size is refreshed as snapshots load.
+          sizer.refresh();
         },
         log,
       })

@@ -96,6 +96,11 @@ postgresTest(
     assert.equal(typeof info.following_since, "string");
     assert.equal(typeof info.last_snapshot_notice_at, "string");
     assert.equal((await clusterInfo(replicas.ports[leader])).role, "leader");
+    // A follower never ingests, yet knows the database's size from the snapshots it loaded.
+    const followerInfo = (await ask(replicas.ports[followers[0]], "INFO")).data as {
+      database: { size_bytes: number | null };
+    };
+    assert.equal(typeof followerInfo.database.size_bytes, "number", JSON.stringify(followerInfo));
 
     for (const line of replicas.lines) assert.ok(!line.includes(pg.password), line);
   },
