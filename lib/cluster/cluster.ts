@@ -26,6 +26,7 @@ import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
 import { abortableSleep } from "../util/abortable_sleep.ts";
 import type { PostgresWriterSession } from "../storage/postgres_repository.ts";
 import { describeDatabase } from "../storage/database_url.ts";
+import { redact } from "../util/redact.ts";
 
 /** The role of a replica, as `INFO` reports it. */
 export type ClusterRole = "leader" | "follower";
@@ -218,8 +219,7 @@ export class ClusterMember {
 
   /** An error's message with the database password, should a driver ever quote it, masked. */
   redact(error: unknown): string {
-    const message = error instanceof Error ? error.message : String(error);
-    return this.#password === "" ? message : message.replaceAll(this.#password, "***");
+    return redact(error instanceof Error ? error.message : String(error), this.#password);
   }
 
   async #lockLoop(): Promise<void> {

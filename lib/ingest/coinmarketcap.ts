@@ -18,12 +18,12 @@ import {
   kindOf,
   type ProviderRequestOptions,
   quote,
-  redact,
   requestJson,
   uniqueBySymbol,
   UpstreamError,
   validateCoin,
 } from "./upstream_http.ts";
+import { redact } from "../util/redact.ts";
 
 /** The CoinMarketCap Pro API base URL. */
 export const CMC_URL = "https://pro-api.coinmarketcap.com";

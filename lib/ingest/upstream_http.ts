@@ -11,6 +11,7 @@ import { MAX_SYMBOL_LENGTH } from "../wire/protocol.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { sample } from "../util/sample.ts";
 import { VERSION } from "../util/version.ts";
+import { redact } from "../util/redact.ts";
 
 /** How long one request may take, body included, before it fails. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -439,11 +440,6 @@ export function kindOf(value: unknown): string {
  */
 export function quote(text: string, max = 40): string {
   return sample(text, max);
-}
-
-/** Replaces every occurrence of `secret` in `text` with `***`. */
-export function redact(text: string, secret: string | undefined): string {
-  return secret ? text.replaceAll(secret, "***") : text;
 }
 
 /** A string with something other than white space. */

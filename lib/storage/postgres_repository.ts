@@ -37,6 +37,7 @@ import {
 } from "./_history.ts";
 import { describeDatabase } from "./database_url.ts";
 import { type CoinRow, type RateRow, ratesFromRows, snapshotFromRows } from "./_rows.ts";
+import { redact } from "../util/redact.ts";
 
 /** A connection of `npm:postgres`: a pool, a reserved connection or a transaction. */
 export type PostgresSql = postgres.Sql;
@@ -357,9 +358,7 @@ export class PostgresRepository implements Repository {
   }
 
   #redacted<E extends Error>(error: E): E {
-    if (this.#password.length > 0 && error.message.includes(this.#password)) {
-      error.message = error.message.replaceAll(this.#password, "***");
-    }
+    error.message = redact(error.message, this.#password);
     return error;
   }
 }
