@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type CoinView, ConnectionError, ServerError } from "../../lib/client/price_client.ts";
-import { runWatch, type WatchClient } from "../../lib/client/watch_view.ts";
+import { runWatch, type WatchClient, type WatchOptions } from "../../lib/client/watch_view.ts";
 import { coinView } from "../helpers.ts";
 
 const NOW = new Date("2022-10-04T20:19:30Z");
@@ -30,36 +30,57 @@ function fakeClient() {
   return { client, push: (c: CoinView) => push!(c), watching: watching.promise, closed };
 }
 
-Deno.test("watch redraws its table in place on a terminal, colouring moves", async () => {
+/**
+ * Runs the watch view on a fake terminal over a fake connection until the first draw; `redrawAfter`
+ * pushes an update and returns what was written for it, `stop` ends the view and returns it all.
+ */
+async function watchOnTerminal(options: Partial<WatchOptions>) {
   const fake = fakeClient();
   const stop = new AbortController();
   let out = "";
   let wrote = Promise.withResolvers<void>();
   const running = runWatch({
     client: fake.client,
-    symbols: ["btc", "eth", "BTC"],
+    symbols: ["BTC", "ETH"],
     write: (s) => {
       out += s;
       wrote.resolve();
     },
     terminal: true,
-    color: true,
+    color: false,
     now: () => NOW,
     columns: () => 200,
     signal: stop.signal,
+    ...options,
   });
   await fake.watching;
   await wrote.promise;
+  return {
+    firstDraw: out,
+    async redrawAfter(update: CoinView): Promise<string> {
+      const from = out.length;
+      wrote = Promise.withResolvers<void>();
+      fake.push(update);
+      await wrote.promise;
+      return out.slice(from);
+    },
+    async stop(): Promise<string> {
+      stop.abort();
+      await running;
+      return out;
+    },
+  };
+}
+
+Deno.test("watch redraws its table in place on a terminal, colouring moves", async () => {
+  const view = await watchOnTerminal({ symbols: ["btc", "eth", "BTC"], color: true });
+  const out = view.firstDraw;
   // Hidden cursor, cleared screen below, table (header, rule, 2 rows) and a status line.
   assert.ok(out.startsWith("\x1b[?25l\x1b[J"), JSON.stringify(out));
   assert.match(out, /Waiting for updates · data fetched 2m ago · Ctrl-C to stop/);
   assert.equal(out.split("\n").length - 1, 5);
 
-  const first = out.length;
-  wrote = Promise.withResolvers<void>();
-  fake.push(coin("ETH", 1300, 2));
-  await wrote.promise;
-  const redraw = out.slice(first);
+  const redraw = await view.redrawAfter(coin("ETH", 1300, 2));
   assert.ok(redraw.startsWith("\x1b[5F\x1b[J"), "back up 5 lines, clear, draw again");
   assert.ok(redraw.includes("\x1b[31m$1,300.00\x1b[0m"), "a fall in red");
   assert.ok(redraw.includes("$20,220.00"), "the other coin stays");
@@ -68,9 +89,7 @@ Deno.test("watch redraws its table in place on a terminal, colouring moves", asy
     /Last update 20:19:30 UTC \(just now\) · 1 update · data fetched 2m ago · Ctrl-C to stop/,
   );
 
-  stop.abort();
-  await running;
-  assert.ok(out.endsWith("\x1b[?25h"), "the cursor comes back");
+  assert.ok((await view.stop()).endsWith("\x1b[?25h"), "the cursor comes back");
 });
 
 Deno.test("watch ends with the connection's error when the server goes away", async () => {
@@ -188,34 +207,10 @@ Deno.test("watch reports unknown symbols and watches the rest", async () => {
 });
 
 Deno.test("watch on a terminal shorter than its table redraws from a cleared screen", async () => {
-  const fake = fakeClient();
-  const stop = new AbortController();
-  let out = "";
-  let wrote = Promise.withResolvers<void>();
-  const running = runWatch({
-    client: fake.client,
-    symbols: ["BTC", "ETH"],
-    write: (s) => {
-      out += s;
-      wrote.resolve();
-    },
-    terminal: true,
-    color: false,
-    now: () => NOW,
-    columns: () => 200,
-    rows: () => 4,
-    signal: stop.signal,
-  });
-  await fake.watching;
-  await wrote.promise;
-  const first = out.length;
-  wrote = Promise.withResolvers<void>();
-  fake.push(coin("ETH", 1300, 2));
-  await wrote.promise;
-  const redraw = out.slice(first);
+  const view = await watchOnTerminal({ rows: () => 4 });
+  const redraw = await view.redrawAfter(coin("ETH", 1300, 2));
   // Five lines do not fit four rows: moving up 5 would stop at the top and scroll a copy away.
   assert.ok(redraw.startsWith("\x1b[H\x1b[2J\x1b[J"), JSON.stringify(redraw.slice(0, 20)));
   assert.ok(!redraw.includes("\x1b[5F"));
-  stop.abort();
-  await running;
+  await view.stop();
 });
