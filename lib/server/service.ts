@@ -13,7 +13,7 @@ import { Ingestor } from "../ingest/ingestor.ts";
 import { brief, FailureLog } from "../ingest/failure_log.ts";
 import { Market } from "./market.ts";
 import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
-import type { Repository, SaveOptions } from "../storage/repository.ts";
+import { pruneHistory, type Repository, type SaveOptions } from "../storage/repository.ts";
 import { describeDatabase, isPostgresUrl, openRepository } from "../storage/open_repository.ts";
 import { DeferredRepository } from "../cluster/deferred_repository.ts";
 import { startReplica } from "./replica.ts";
@@ -250,8 +250,8 @@ class HistoryPruner {
   readonly #repository: Repository;
   readonly #retentionMs: number;
   readonly #log: (line: string) => void;
+  readonly #stop = new AbortController();
   #running: Promise<void> | null = null;
-  #stopped = false;
 
   constructor(repository: Repository, days: number, log: (line: string) => void) {
     this.#repository = repository;
@@ -260,28 +260,22 @@ class HistoryPruner {
   }
 
   schedule(): void {
-    if (this.#running !== null || this.#stopped) return;
+    if (this.#running !== null || this.#stop.signal.aborted) return;
     this.#running = this.#run().finally(() => this.#running = null);
   }
 
   async #run(): Promise<void> {
     const before = new Date(Date.now() - this.#retentionMs).toISOString();
-    let total = 0;
     try {
-      while (!this.#stopped) {
-        const deleted = await this.#repository.pruneHistoryBatch(before, PRUNE_BATCH);
-        total += deleted;
-        if (deleted < PRUNE_BATCH) break;
-        await new Promise((resolve) => setTimeout(resolve, 0));
-      }
+      const total = await pruneHistory(this.#repository, before, PRUNE_BATCH, this.#stop.signal);
+      if (total > 0) this.#log(`pruned ${total} history rows older than ${before}`);
     } catch (error) {
       this.#log(`history pruning failed: ${(error as Error).message}`);
     }
-    if (total > 0) this.#log(`pruned ${total} history rows older than ${before}`);
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
+    this.#stop.abort();
     await this.#running;
   }
 }

@@ -90,20 +90,25 @@ export interface Repository extends AsyncDisposable {
 
 /**
  * Deletes every history row fetched before `beforeIso`, one batch per transaction so writers are
- * never blocked for long. Returns how many rows were deleted.
+ * never blocked for long, yielding to other tasks between batches. Stops after the batch in
+ * flight when `signal` aborts. Returns how many rows were deleted.
  */
 export async function pruneHistory(
   repository: Pick<Repository, "pruneHistoryBatch">,
   beforeIso: string,
   batchSize = 500,
+  signal?: AbortSignal,
 ): Promise<number> {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`Cannot prune in batches of ${batchSize}: expected an integer >= 1`);
   }
   let total = 0;
-  for (;;) {
+  while (signal?.aborted !== true) {
     const deleted = await repository.pruneHistoryBatch(beforeIso, batchSize);
     total += deleted;
-    if (deleted < batchSize) return total;
+    if (deleted < batchSize) break;
+    // Lets the ingester's next write and waiting requests in between two deletes.
+    await new Promise((resolve) => setTimeout(resolve, 0));
   }
+  return total;
 }

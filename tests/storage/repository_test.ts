@@ -181,9 +181,19 @@ const cases: [string, Case][] = [
     for (let hour = 0; hour < 10; hour++) {
       await repo.saveSnapshot(snapshot(`2024-01-01T0${hour}:00:00.000Z`, [BTC, ETH, SHIB]));
     }
+    // A stop asked for during a batch ends the pruning after that batch.
+    const stop = new AbortController();
+    const stopping = {
+      pruneHistoryBatch: async (before: string, size?: number) => {
+        const deleted = await repo.pruneHistoryBatch(before, size);
+        stop.abort();
+        return deleted;
+      },
+    };
+    assert.equal(await pruneHistory(stopping, "2024-01-01T07:00:00.000Z", 4, stop.signal), 4);
     // Seven snapshots of three coins: their exact prices and their bucket at each of the four
     // resolutions.
-    assert.equal(await pruneHistory(repo, "2024-01-01T07:00:00.000Z", 4), 7 * 3 * 5);
+    assert.equal(await pruneHistory(repo, "2024-01-01T07:00:00.000Z", 4), 7 * 3 * 5 - 4);
     assert.deepEqual(
       (await prices(repo, "BTC")).map((p) => p[0]),
       ["2024-01-01T07:00:00.000Z", "2024-01-01T08:00:00.000Z", "2024-01-01T09:00:00.000Z"],
