@@ -45,7 +45,7 @@ export type PostgresSql = postgres.Sql;
 /** A session to write through, e.g. the one holding the leader's advisory lock. */
 export interface PostgresWriterSession extends WriterSession {
   readonly engine: "postgres";
-  /** One connection: `sql.reserve()` of a pool, or a client with `max: 1`. */
+  /** One connection: a client with `max: 1` (as cluster mode's lock session), or `sql.reserve()`. */
   readonly sql: PostgresSql;
   /**
    * The advisory lock (a non-negative `bigint` key, as taken with `pg_try_advisory_lock`) the
@@ -194,17 +194,6 @@ export class PostgresRepository implements Repository {
       await sql.end({ timeout: 1 }).catch(() => {});
       throw error;
     }
-  }
-
-  /**
-   * Reserves one connection of the pool to write through (e.g. to take the leader's advisory
-   * lock on it, then pass it with its `lockKey`); `release()` gives it back.
-   */
-  async reserveSession(
-    lockKey?: bigint,
-  ): Promise<PostgresWriterSession & { release(): void }> {
-    const reserved = await this.#guard(() => this.#sql.reserve());
-    return { engine: "postgres", sql: reserved, lockKey, release: () => reserved.release() };
   }
 
   saveSnapshot(snapshot: Snapshot, options: SaveOptions = {}): Promise<void> {

@@ -346,7 +346,9 @@ postgresTest("PostgreSQL: a writer session must hold its advisory lock to write"
   await using pg = await PostgresCluster.start();
   await using repo = await PostgresRepository.open(pg.url);
   const key = 4242n;
-  const session = await repo.reserveSession(key);
+  // A session of its own, as cluster mode's lock session is: one connection.
+  const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
+  const session = { engine: "postgres", sql, lockKey: key } as const;
   try {
     const [{ locked }] = await session
       .sql`SELECT pg_try_advisory_lock(${key.toString()}::bigint) AS locked`;
@@ -365,7 +367,7 @@ postgresTest("PostgreSQL: a writer session must hold its advisory lock to write"
       TypeError,
     );
   } finally {
-    session.release();
+    await sql.end();
   }
 });
 
