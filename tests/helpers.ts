@@ -50,6 +50,15 @@ export function coinView(
   };
 }
 
+/**
+ * A free TCP port on 127.0.0.1, for a program that binds it itself (a PostgreSQL cluster,
+ * HAProxy): free when asked, so a later bind may still race with another process.
+ */
+export function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
 /** The recorded CoinGecko response of 2022-10-04 used throughout the tests. */
 export const FIXTURE = new URL("./testdata/coingecko_markets_usd_2022-10-04.json", import.meta.url);
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LineClient, withDeadline } from "./helpers.ts";
+import { freePort, LineClient, withDeadline } from "./helpers.ts";
 
 /** A listener that accepts and never answers nor closes, until the test ends. */
 async function silentServer(t: (port: number) => Promise<void>): Promise<void> {
@@ -34,4 +34,11 @@ Deno.test("withDeadline passes a settled value through and names what never came
   await assert.rejects(withDeadline(new Promise(() => {}), "nothing", 50), {
     message: "Timed out after 50 ms waiting for nothing",
   });
+});
+
+Deno.test("freePort gives a port of 127.0.0.1 nothing listens on, which can then be bound", () => {
+  const port = freePort();
+  assert.ok(Number.isInteger(port) && port > 0 && port < 65536, String(port));
+  using listener = Deno.listen({ hostname: "127.0.0.1", port });
+  assert.equal(listener.addr.port, port);
 });

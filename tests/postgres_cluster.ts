@@ -12,6 +12,7 @@
  */
 
 import { join } from "node:path";
+import { freePort } from "./helpers.ts";
 
 /** Where the PostgreSQL 15 programs are (Debian's `postgresql` package); `CRYPTO_TEST_PG_BIN` overrides. */
 export const POSTGRES_BIN = Deno.env.get("CRYPTO_TEST_PG_BIN") ??
@@ -91,14 +92,6 @@ export interface PostgresClusterOptions {
   database?: string;
   /** Its owner, who logs in with a password; defaults to `crypto`. */
   user?: string;
-}
-
-/** A free TCP port on 127.0.0.1 (free when asked: a later bind may still race). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 /** The `postgres` system user's uid (`-u`) or gid (`-g`). */

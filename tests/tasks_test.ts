@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { startFakeUpstream } from "./fakes/fake_upstream.ts";
-import { outputWithin } from "./helpers.ts";
+import { freePort, outputWithin } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -101,9 +101,7 @@ Deno.test("deno task server, then deno task client against it, then SIGINT", asy
 });
 
 Deno.test("deno task client with no server says so in one line", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
+  const port = freePort();
   const result = await task("client", ["--port", String(port), "list"]);
   assert.equal(result.code, 1);
   assert.equal(result.err.trim(), `error: cannot connect to 127.0.0.1:${port}: connection refused`);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { LineClient, withDeadline } from "../helpers.ts";
+import { freePort, LineClient, withDeadline } from "../helpers.ts";
 import { eventually } from "./_replicas.ts";
 
 /** The configuration under test. */
@@ -22,14 +22,6 @@ export const HAPROXY_MISSING: string | null = await (async () => {
     return `HAProxy not installed (no ${HAPROXY}; apt-get install haproxy)`;
   }
 })();
-
-/** A free TCP port on 127.0.0.1 (free when asked). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 /** A running HAProxy in the foreground. */
 export class HaProxy implements AsyncDisposable {
