@@ -14,9 +14,66 @@
 import { join } from "node:path";
 import { freePort } from "./helpers.ts";
 
-/** Where the PostgreSQL 15 programs are (Debian's `postgresql` package); `CRYPTO_TEST_PG_BIN` overrides. */
-export const POSTGRES_BIN = Deno.env.get("CRYPTO_TEST_PG_BIN") ??
-  "/usr/lib/postgresql/15/bin";
+/** Where Debian's `postgresql` packages put each major version's programs: `<major>/bin`. */
+const DEBIAN_ROOT = "/usr/lib/postgresql";
+
+/**
+ * The `bin` folder of the newest PostgreSQL under `root` (`root/<major>/bin` holding `initdb`,
+ * majors compared as numbers: 16 is newer than 9.6), or `null` when there is none.
+ */
+export async function newestPostgresBin(root: string = DEBIAN_ROOT): Promise<string | null> {
+  const found: { version: number[]; bin: string }[] = [];
+  try {
+    for await (const entry of Deno.readDir(root)) {
+      const bin = join(root, entry.name, "bin");
+      if (!/^\d+(\.\d+)*$/.test(entry.name) || !await isFile(join(bin, "initdb"))) continue;
+      found.push({ version: entry.name.split(".").map(Number), bin });
+    }
+  } catch {
+    return null;
+  }
+  found.sort((a, b) => compareVersions(b.version, a.version));
+  return found[0]?.bin ?? null;
+}
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** `pg_config --bindir`, for PostgreSQL installed elsewhere than Debian puts it, or `null`. */
+async function pgConfigBindir(): Promise<string | null> {
+  try {
+    const { success, stdout } = await new Deno.Command("pg_config", {
+      args: ["--bindir"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const dir = new TextDecoder().decode(stdout).trim();
+    return success && dir !== "" ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where the PostgreSQL programs are: `CRYPTO_TEST_PG_BIN` when set, else the newest major
+ * installed under `/usr/lib/postgresql` (Debian), else `pg_config --bindir`; `null` when none.
+ */
+export const POSTGRES_BIN: string | null = Deno.env.get("CRYPTO_TEST_PG_BIN") ??
+  await newestPostgresBin() ?? await pgConfigBindir();
 
 /** Whether we run as root (`Deno.uid()` would need --allow-sys, which the tests do not have). */
 const asRoot = await (async () => {
@@ -30,6 +87,7 @@ const asRoot = await (async () => {
 
 /** How a PostgreSQL program is started: as the `postgres` user when we are root. */
 function command(program: string, args: string[], cwd: string): Deno.Command {
+  if (POSTGRES_BIN === null) throw new Error(`Cannot run ${program}: PostgreSQL not found`);
   const path = join(POSTGRES_BIN, program);
   return asRoot
     ? new Deno.Command("runuser", {
@@ -57,10 +115,9 @@ async function run(program: string, args: string[], cwd: string): Promise<string
 }
 
 async function whyMissing(): Promise<string | null> {
-  try {
-    await Deno.stat(join(POSTGRES_BIN, "initdb"));
-  } catch {
-    return `PostgreSQL 15 not installed (no ${POSTGRES_BIN}/initdb; apt-get install postgresql)`;
+  if (POSTGRES_BIN === null || !await isFile(join(POSTGRES_BIN, "initdb"))) {
+    const where = POSTGRES_BIN ?? `${DEBIAN_ROOT}/*/bin`;
+    return `PostgreSQL not installed (no ${where}/initdb; apt-get install postgresql)`;
   }
   try {
     await run("initdb", ["--version"], "/");
