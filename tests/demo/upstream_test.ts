@@ -74,3 +74,18 @@ Deno.test("the demo's exchange rates agree with the prices it serves", async () 
     assert.equal(rates.byCode.has("YFI"), false);
   }
 });
+
+Deno.test("the recordings the demo ships are the tests' fixtures: one copy of the bytes", async () => {
+  const pairs = [
+    ["coingecko_markets_usd_2022-10-04.json", "markets.json"],
+    ["coingecko_exchange_rates_2021.json", "exchange_rates.json"],
+  ];
+  for (const [fixture, shipped] of pairs) {
+    const link = new URL(`../testdata/${fixture}`, import.meta.url);
+    assert.ok((await Deno.lstat(link)).isSymlink, `${fixture} is a link, not a second copy`);
+    assert.equal(
+      await Deno.realPath(link),
+      await Deno.realPath(new URL(`../../lib/demo/data/${shipped}`, import.meta.url)),
+    );
+  }
+});
