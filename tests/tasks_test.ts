@@ -206,3 +206,25 @@ Deno.test("deno task demo serves the recorded prices offline, converting them ex
     await Deno.remove(`${ROOT}${db}${suffix}`).catch(() => {});
   }
 });
+
+/** The first fenced block after `heading` in README.md, without its fences. */
+async function readmeBlock(heading: string): Promise<string> {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const at = readme.indexOf(`\n${heading}\n`);
+  assert.ok(at >= 0, `README.md has no "${heading}" section`);
+  const block = readme.slice(at).match(/\n```[^\n]*\n([\s\S]*?)\n```\n/);
+  assert.ok(block !== null, `README.md's "${heading}" section has no code block`);
+  return block[1];
+}
+
+Deno.test("README's --help blocks are the real --help output of server and client", async () => {
+  for (const [heading, name] of [["## Server", "server"], ["## Client", "client"]]) {
+    const help = await task(name, ["--help"]);
+    assert.equal(help.code, 0, help.err);
+    assert.equal(
+      await readmeBlock(heading),
+      help.out.trimEnd(),
+      `README.md's "${heading}" block differs from deno task ${name} --help`,
+    );
+  }
+});
