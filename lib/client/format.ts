@@ -422,7 +422,8 @@ function clusterWords(cluster: Record<string, unknown>, now: Date): string {
     }`,
   ];
   if (isRecord(database)) {
-    words.push(`database ${clean(`${database.host}:${database.port}/${database.name}`)}`);
+    const name = typeof database.name === "string" ? `/${database.name}` : "";
+    words.push(`database ${clean(`${database.host}:${database.port}${name}`)}`);
   }
   words.push(`last snapshot notice ${infoValue("notice_at", last_snapshot_notice_at, now)}`);
   return words.join(", ");

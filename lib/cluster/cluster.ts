@@ -47,7 +47,12 @@ const APPLICATION = "crypto-server";
 export interface DatabaseAddress {
   host: string;
   port: number;
-  name: string;
+  /**
+   * The database PostgreSQL says the replica is connected to (`current_database()`); before
+   * the first connection the URL's, or `null` when the URL names none (the driver then picks
+   * one, from `PGDATABASE` or the user name).
+   */
+  name: string | null;
 }
 
 /** Reads host, port and database name from a `postgres://` URL; the password stays behind. */
@@ -56,8 +61,7 @@ function databaseAddress(url: string): DatabaseAddress {
   return {
     host: parsed.hostname.replace(/^\[|\]$/g, "") || "localhost",
     port: parsed.port === "" ? 5432 : Number(parsed.port),
-    name: decodeURIComponent(parsed.pathname.replace(/^\//, "")) ||
-      decodeURIComponent(parsed.username) || "postgres",
+    name: decodeURIComponent(parsed.pathname.replace(/^\//, "")) || null,
   };
 }
 
@@ -289,7 +293,13 @@ export class ClusterMember {
     const failures = { count: 0 };
     while (!signal.aborted) {
       this.#listenClosed = Promise.withResolvers<void>();
-      if (!await this.#attempt(failures, () => sql.unsafe(`LISTEN ${SNAPSHOT_CHANNEL}`))) continue;
+      const listening = await this.#attempt(failures, async () => {
+        await sql.unsafe(`LISTEN ${SNAPSHOT_CHANNEL}`);
+        // INFO names the database connected to, whatever the URL left to defaults.
+        const [{ name }] = await sql<{ name: string }[]>`SELECT current_database() AS name`;
+        this.database.name = name;
+      });
+      if (!listening) continue;
       // Notices sent while the session was down are lost: whatever is newest is loaded now.
       this.#catchUp("listening");
       await this.#listenClosed.promise;

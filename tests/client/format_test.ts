@@ -344,6 +344,16 @@ Deno.test("formatInfo says the cluster role in words, never as a nested table", 
     },
   }, { color: false, now: NOW });
   assert.match(leader, /^Cluster {2}leader \(ingests\) since .*, last snapshot notice —$/);
+  // Not connected yet to a URL that names no database: host and port only.
+  const unnamed = formatInfo({
+    cluster: {
+      role: "follower",
+      database: { host: "db.example", port: 5432, name: null },
+      following_since: "2022-10-04T20:17:30.000Z",
+      last_snapshot_notice_at: null,
+    },
+  }, { color: false, now: NOW });
+  assert.match(unnamed, /, database db\.example:5432, last snapshot notice —$/);
   assert.equal(
     formatInfo({ cluster: { role: "single" } }, { color: false, now: NOW }),
     "Cluster  single server",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import postgres from "postgres";
 import {
   ClusterMember,
   LEADER_LOCK_KEY,
@@ -83,5 +84,41 @@ postgresTest(
     for (const line of [...a.logs.lines, ...b.logs.lines]) {
       assert.ok(!line.includes(pg.password), line);
     }
+  },
+);
+
+postgresTest(
+  "INFO's database name is the one PostgreSQL is connected to, not a guess from the URL",
+  async () => {
+    await using pg = await PostgresCluster.start();
+    const prices = "prices";
+    await pg.createDatabase(prices);
+    // The URL names no database: the driver picks one (here told to, as PGDATABASE would).
+    const url = `postgres://${pg.user}:${pg.password}@127.0.0.1:${pg.port}`;
+    const m = new ClusterMember({
+      url,
+      refreshMs: 60_000,
+      lockRetryMs: 100,
+      catchUp: () => Promise.resolve(null),
+      lead: () => {},
+      follow: () => Promise.resolve(),
+      log: () => {},
+      connect: (url, options) => postgres(url, { ...options, database: prices }),
+    });
+    assert.deepEqual(m.status.database, { host: "127.0.0.1", port: pg.port, name: null });
+    m.start();
+    try {
+      await eventually(
+        () => Promise.resolve(m.status.database.name ?? undefined),
+        30_000,
+        "the database's name once connected",
+      );
+      assert.deepEqual(m.status.database, { host: "127.0.0.1", port: pg.port, name: prices });
+    } finally {
+      await m.stop();
+    }
+    // A URL that names its database is reported with that name before any connection.
+    const named = member(pg.url);
+    assert.equal(named.member.status.database.name, pg.database);
   },
 );
