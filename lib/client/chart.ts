@@ -8,7 +8,11 @@
 
 /** Options of {@linkcode lineChart}. */
 export interface ChartOptions {
-  /** Columns of the whole chart, axis labels included. */
+  /**
+   * Columns of the whole chart, axis labels included; no line is wider (from 2 columns). Too
+   * narrow for the price labels and a few cells of plot, the labels go; too narrow for both ends
+   * of the time axis, only the last is written, or none.
+   */
   width: number;
   /** Rows of the plot, without the time axis; default 8. */
   height?: number;
@@ -38,9 +42,14 @@ export function lineChart(points: readonly [string, number][], options: ChartOpt
   const rows = Math.max(2, options.height ?? 8);
   const min = Math.min(...series.map(([, p]) => p));
   const max = Math.max(...series.map(([, p]) => p));
-  const labels = [options.label(max), options.label((min + max) / 2), options.label(min)];
+  const width = Math.max(2, Math.floor(options.width));
+  let labels = [options.label(max), options.label((min + max) / 2), options.label(min)];
   const labelWidth = Math.max(...labels.map((l) => l.length));
-  const cols = Math.max(4, options.width - labelWidth - 2);
+  // Too narrow for the price axis and at least MIN_PLOT cells: the plot goes without labels.
+  if (width - labelWidth - 2 < MIN_PLOT) labels = [];
+  // What stands left of the axis line: the labels padded to one width and a space, or nothing.
+  const gutter = labels.length === 0 ? 0 : labelWidth + 1;
+  const cols = width - gutter - 1;
   const from = options.from ?? series[0][0];
   const to = Math.max(options.to ?? series.at(-1)![0], from + 1);
   const dotsX = cols * 2;
@@ -70,17 +79,32 @@ export function lineChart(points: readonly [string, number][], options: ChartOpt
       plot(Math.round(x + ((x2 - x) * s) / steps), Math.round(y + ((y2 - y) * s) / steps));
     }
   }
-  const axisLabel = (row: number) =>
-    row === 0 ? labels[0] : row === rows - 1 ? labels[2] : row === rows >> 1 ? labels[1] : "";
+  const axisLabel = (row: number) => {
+    if (gutter === 0) return "";
+    const label = row === 0
+      ? labels[0]
+      : row === rows - 1
+      ? labels[2]
+      : row === rows >> 1
+      ? labels[1]
+      : "";
+    return `${label.padStart(labelWidth)} `;
+  };
   const lines = grid.map((cells, row) =>
-    `${axisLabel(row).padStart(labelWidth)} ┤${
-      cells.map((bits) => String.fromCharCode(BRAILLE + bits)).join("")
-    }`
+    `${axisLabel(row)}┤${cells.map((bits) => String.fromCharCode(BRAILLE + bits)).join("")}`
   );
-  lines.push(`${" ".repeat(labelWidth)} └${"─".repeat(cols)}`);
+  lines.push(`${" ".repeat(gutter)}└${"─".repeat(cols)}`);
+  // Both ends of the time axis, or only the last when both do not fit, or none.
   const start = options.time(from);
   const end = `${options.time(to)} UTC`;
-  const room = Math.max(1, cols - start.length - end.length);
-  lines.push(`${" ".repeat(labelWidth + 2)}${start}${" ".repeat(room)}${end}`);
+  const axis = start.length + 1 + end.length <= cols
+    ? `${start}${" ".repeat(cols - start.length - end.length)}${end}`
+    : end.length <= cols
+    ? end.padStart(cols)
+    : "";
+  if (axis !== "") lines.push(`${" ".repeat(gutter + 1)}${axis}`);
   return lines;
 }
+
+/** The fewest braille cells a plot keeps next to its price axis; narrower, the axis goes. */
+const MIN_PLOT = 8;

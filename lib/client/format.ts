@@ -226,6 +226,10 @@ export function formatTable(coins: readonly CoinView[], options: FormatOptions):
       columns = columns.filter((col) => col.drop !== step);
     }
   }
+  const stale = staleNote(coins, now, color, limit);
+  if (limit !== undefined && total() > limit) {
+    return stackedTable(coins, columns, cells, limit, options, stale);
+  }
   const widths = columns.map(widthOf);
   const line = (texts: string[], paints: string[]) =>
     texts.map((text, i) => {
@@ -240,7 +244,40 @@ export function formatTable(coins: readonly CoinView[], options: FormatOptions):
       line(columns.map((col) => cells.get(col)![n]), columns.map((col) => col.paint?.(coin) ?? ""))
     ),
   ];
-  const stale = staleNote(coins, now, color, limit);
+  if (stale) out.push(stale);
+  return out.join("\n");
+}
+
+/**
+ * `list` narrower than symbol and price side by side (below about 20 columns): each coin's
+ * symbol on a line, its price right-aligned on the next, so nothing wraps but a price wider than
+ * the terminal, which is never cut. `columns` are the symbol and price columns left.
+ */
+function stackedTable(
+  coins: readonly CoinView[],
+  columns: readonly Column[],
+  cells: ReadonlyMap<Column, string[]>,
+  limit: number,
+  options: FormatOptions,
+  stale: string | undefined,
+): string {
+  const { color } = options;
+  const [symbol, price] = [columns[0], columns.at(-1)!];
+  const prices = cells.get(price)!;
+  // The header names the currency; when even that is too wide, the currency code alone.
+  const header = displayWidth(price.header) <= limit
+    ? price.header
+    : truncate(clean(coins[0].currency), limit);
+  const width = Math.min(limit, Math.max(displayWidth(header), ...prices.map(displayWidth)));
+  const pad = (text: string) => " ".repeat(Math.max(0, width - displayWidth(text)));
+  const out = [
+    paint(header, ANSI.dim, color),
+    paint("─".repeat(width), ANSI.dim, color),
+    ...coins.flatMap((coin, n) => [
+      truncate(cells.get(symbol)![n], limit),
+      pad(prices[n]) + paint(prices[n], price.paint?.(coin) ?? "", color),
+    ]),
+  ];
   if (stale) out.push(stale);
   return out.join("\n");
 }
@@ -263,14 +300,11 @@ export function formatCoin(coin: CoinView, options: FormatOptions): string {
     ["Updated", formatAge(coin.updated_at, now)],
     ["Source", `${clean(coin.source)}, fetched ${formatAge(coin.fetched_at, now)}`],
   ];
-  const labelWidth = Math.max(...fields.map(([label]) => label.length));
   const lines = [
-    paint(`${clean(coin.name)} (${clean(coin.symbol)})`, ANSI.bold, color),
-    ...fields.map(([label, value]) =>
-      `  ${paint(label.padEnd(labelWidth), ANSI.dim, color)}  ${value}`
-    ),
+    ...titleLines(`${clean(coin.name)} (${clean(coin.symbol)})`, options),
+    ...fieldLines(fields, options),
   ];
-  const stale = staleNote([coin], now, color);
+  const stale = staleNote([coin], now, color, options.width);
   if (stale) lines.push(stale);
   return lines.join("\n");
 }
@@ -311,12 +345,9 @@ export function formatHistory(history: History, options: HistoryOptions): string
       `${count} stored${shown}, ${formatTime(points[0][0])} to ${formatTime(points.at(-1)![0])}`,
     ],
   ];
-  const labelWidth = Math.max(...fields.map(([label]) => label.length));
   const lines = [
-    paint(`${symbol} over the last ${range} (${currency})`, ANSI.bold, color),
-    ...fields.map(([label, value]) =>
-      `  ${paint(label.padEnd(labelWidth), ANSI.dim, color)}  ${value}`
-    ),
+    ...titleLines(`${symbol} over the last ${range} (${currency})`, options),
+    ...fieldLines(fields, options),
   ];
   if (options.width >= CHART_MIN_WIDTH) {
     // The whole window, so prices that only started recently start mid-chart.
@@ -588,6 +619,40 @@ function staleNote(
   } from ${clean(stale.source)}`;
   return wrap(text, width).map((line) => paint(line, ANSI.yellow, color)).join("\n");
 }
+
+/** A bold heading, wrapped at its spaces to `options.width`. */
+function titleLines(text: string, options: FormatOptions): string[] {
+  return wrap(text, options.width).map((line) => paint(line, ANSI.bold, options.color));
+}
+
+/**
+ * `  Label  value` lines, the labels padded to one width. With `options.width`, a value too
+ * long wraps at its spaces, under itself; where that leaves it fewer than {@linkcode MIN_VALUE}
+ * columns (a terminal below about 20), each value goes on the lines under its label instead.
+ * Values must not hold spaces inside colour codes.
+ */
+function fieldLines(fields: readonly [string, string][], options: FormatOptions): string[] {
+  const { color, width } = options;
+  const labelWidth = Math.max(...fields.map(([label]) => label.length));
+  const indent = 2 + labelWidth + 2;
+  if (width === undefined || width - indent >= MIN_VALUE) {
+    return fields.flatMap(([label, value]) => {
+      const [first, ...rest] = wrap(value, width === undefined ? undefined : width - indent);
+      const name = paint(label.padEnd(labelWidth), ANSI.dim, color);
+      return [`  ${name}  ${first}`, ...rest.map((line) => " ".repeat(indent) + line)];
+    });
+  }
+  // Values under their labels, indented when every one of them still fits.
+  const values = fields.map(([, value]) => wrap(value, width - 2));
+  const fits = values.flat().every((line) => 2 + displayWidth(line) <= width);
+  return fields.flatMap(([label], i) => [
+    paint(label, ANSI.dim, color),
+    ...values[i].map((line) => (fits ? "  " : "") + line),
+  ]);
+}
+
+/** The fewest columns a value keeps beside its label; narrower, it goes under the label. */
+const MIN_VALUE = 12;
 
 /** `text` split at spaces into lines of at most `width` columns (a longer word stays whole). */
 function wrap(text: string, width: number | undefined): string[] {

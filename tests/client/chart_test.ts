@@ -74,3 +74,24 @@ Deno.test("formatHistory draws the chart when wide, the sparkline when narrow", 
   assert.match(narrow, /\n {2}[▁-█]+$/);
   assert.doesNotMatch(narrow, /┤/);
 });
+
+Deno.test("lineChart fits any width: labels, then the axis times go before a line is too wide", () => {
+  const points: [string, number][] = Array.from({ length: 30 }, (_, i) => [at(i), 20_000 + i]);
+  const money = { ...options, label: (p: number) => `$${p.toFixed(2)}` };
+  for (let width = 2; width <= 40; width++) {
+    const lines = lineChart(points, { ...money, width, height: 4 });
+    for (const line of lines) {
+      assert.ok(displayWidth(line) <= width, `width ${width}: ${JSON.stringify(line)}`);
+    }
+    assert.ok(lines.slice(0, 4).every((l) => cells(l).length >= 1), `width ${width}: a plot`);
+  }
+  // 12 columns: no room for "$20029.00 ┤" and a plot, so the plot takes them all.
+  const narrow = lineChart(points, { ...money, width: 12, height: 4 });
+  assert.match(narrow[0], /^┤[\u2800-\u28ff]{11}$/);
+  assert.equal(narrow[4], `└${"─".repeat(11)}`);
+  assert.equal(narrow[5], " 00:29 UTC".padStart(12), "only the end time fits");
+  // 8 columns: not even that.
+  assert.equal(lineChart(points, { ...money, width: 8, height: 4 }).length, 5);
+  // Wide enough again, the labels are back.
+  assert.match(lineChart(points, { ...money, width: 30, height: 4 })[0], /^\$20029\.00 ┤/);
+});

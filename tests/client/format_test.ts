@@ -239,12 +239,17 @@ Deno.test("formatHistory prints a summary and a sparkline as wide as the termina
     "  First   $19,500.00",
     "  Low     $19,500.00",
     "  High    $20,495.00",
-    "  Prices  1,441 stored, 200 shown, 2022-10-03 20:17 UTC to 2022-10-03 23:36 UTC",
+    // Too long for 40 columns: wrapped at its spaces, under itself.
+    "  Prices  1,441 stored, 200 shown,",
   ]);
-  const spark = lines[7];
+  assert.deepEqual(lines.slice(7, 9), [
+    "          2022-10-03 20:17 UTC to",
+    "          2022-10-03 23:36 UTC",
+  ]);
+  const spark = lines[9];
   assert.equal(spark.length, 40);
   assert.match(spark, /^ {2}▁[▁-█]*█$/);
-  assert.equal(lines.length, 8);
+  assert.equal(lines.length, 10);
 
   const vnd = formatHistory(history([476543210, 480000000], { currency: "VND" }), {
     color: true,
@@ -398,5 +403,52 @@ Deno.test("formatTable fits the terminal: more columns when wide, never wider th
     const text = formatTable(COINS, { color: false, now: NOW, width: 35 });
     assert.match(text, /^Symbol {2}Name +Price/);
     assert.match(text, /\nETH {5}Ether… /);
+  });
+});
+
+/**
+ * Whether `text` fits `width` columns: every line does, but for one that is a single word (a
+ * price or a time, never cut) wider than the terminal itself.
+ */
+function fits(text: string, width: number): boolean {
+  return text.split("\n").every((line) => displayWidth(line) <= width || !/\s/.test(line.trim()));
+}
+
+Deno.test("narrow terminals (10-19 columns): list, price and history fit, nothing cut", async (t) => {
+  const stale = [...COINS, coin({ symbol: "OLD", stale: true, rank: 101 })];
+  const rising = Array.from({ length: 50 }, (_, i) => 19500 + i * 5);
+  for (let width = 10; width <= 19; width++) {
+    await t.step(`${width} columns`, () => {
+      const table = formatTable(stale, { color: false, now: NOW, width });
+      assert.ok(fits(table, width), `\n${table}`);
+      for (const price of ["$20,220.00", "$1,355.37", "$0.00001149", "$97,000.12"]) {
+        assert.ok(table.includes(price), `${price} is shown whole:\n${table}`);
+      }
+      const one = formatCoin(COINS[0], { color: false, now: NOW, width });
+      assert.ok(fits(one, width), `\n${one}`);
+      assert.match(one, /\$20,220\.00/);
+      const text = formatHistory(history(rising), { color: false, width });
+      assert.ok(fits(text, width), `\n${text}`);
+      assert.match(text, /\$19,745\.00/);
+    });
+  }
+  await t.step("below the two-column table, each price goes under its symbol", () => {
+    assert.equal(
+      formatTable(COINS.slice(0, 2), { color: false, now: NOW, width: 15 }),
+      ["Price (USD)", "───────────", "BTC", " $20,220.00", "ETH", "  $1,355.37"].join("\n"),
+    );
+    // Too narrow for the header: the currency alone.
+    assert.match(formatTable(COINS, { color: false, now: NOW, width: 10 }), /^USD\n─{10}\n/);
+  });
+  await t.step("the summary goes under its labels, the same way for every field", () => {
+    const lines = formatHistory(history([20000, 20100]), { color: false, width: 16 }).split("\n");
+    assert.deepEqual(lines.slice(0, 6), [
+      "BTC over the",
+      "last 24h (USD)",
+      "Last",
+      "  $20,100.00",
+      "Change",
+      "  +0.50%",
+    ]);
   });
 });
