@@ -1,0 +1,53 @@
+/**
+ * The memory bound of upstream reads, measured on the real `server.ts` process reading from a
+ * real local HTTP upstream: a 200 MiB answer and a gzip bomb may grow the server's peak resident
+ * set (VmHWM) by at most the cap plus {@linkcode MARGIN}. Memory, not time: nothing here asserts
+ * a duration, and every wait has a deadline.
+ */
+import assert from "node:assert/strict";
+import { canMeasurePeak, measureUpstreamMemory } from "../upstream_memory.ts";
+
+const MIB = 1024 * 1024;
+/** Small, so the margin is meaningful next to it. */
+const CAP = 8 * MIB;
+/**
+ * What reading may take beyond the cap: measured 3 MiB for the 200 MiB answer and 9 MiB for the
+ * gzip bomb (the Rust side's decoder and socket buffers, string headers, garbage not yet
+ * collected). Reading a new 64 KiB buffer per 4 KiB of decompressed bomb grew it by 74 MiB,
+ * so 8 + 24 MiB fails that; reading whole answers took 1,288 MiB for 200 MB.
+ */
+const MARGIN = 24 * MIB;
+
+Deno.test({
+  name: "a 200 MiB answer and a gzip bomb grow the server's peak RSS by at most the cap + 24 MiB",
+  ignore: !await canMeasurePeak(),
+  async fn() {
+    const { figures } = await measureUpstreamMemory({
+      capBytes: CAP,
+      answers: ["huge", "bomb", "under"],
+    });
+    const mib = (kib: number) => (kib / 1024).toFixed(1);
+    for (const figure of figures) {
+      const growth = figure.peakKiB - figure.beforeKiB;
+      const what = `${figure.answer}: peak RSS ${mib(figure.peakKiB)} MiB, ${
+        mib(growth)
+      } MiB above the ${mib(figure.beforeKiB)} MiB before (${figure.outcome})`;
+      if (figure.answer === "under") {
+        // An answer just under the cap is no attack: it is parsed and ingested.
+        assert.match(figure.outcome, /^ingested 10 coins from 127\.0\.0\.1:\d+/, what);
+        assert.ok(!figure.record.cancelled, what);
+        continue;
+      }
+      assert.match(
+        figure.outcome,
+        /^ingestion failed \(attempt 1\): 127\.0\.0\.1:\d+ sent an answer over 8388608 bytes \(cut off there\)/,
+        what,
+      );
+      assert.ok(figure.record.cancelled, `${what}: the body was not cancelled`);
+      assert.ok(
+        growth * 1024 <= CAP + MARGIN,
+        `${what}; the bound is ${mib((CAP + MARGIN) / 1024)}`,
+      );
+    }
+  },
+});
