@@ -15,6 +15,7 @@ import { withDeadline } from "./helpers.ts";
 import { ServerProcess } from "./server_process.ts";
 import {
   type AnswerRecord,
+  type HostileUpstream,
   startHostileUpstream,
   type TickersAnswer,
 } from "./fakes/hostile_upstream.ts";
@@ -22,7 +23,7 @@ import {
 /** One hostile answer and what it cost the server. */
 export interface MemoryFigure {
   answer: TickersAnswer;
-  /** VmRSS just before the answer, KiB. */
+  /** VmRSS just before the answer, after three good rounds, KiB. */
   beforeKiB: number;
   /** VmHWM once the server has logged the outcome, KiB. */
   peakKiB: number;
@@ -38,16 +39,14 @@ export interface MemoryFigure {
 export interface UpstreamMemoryOptions {
   /** `--max-upstream-bytes`; the `"under"` answer is made to fill it less 64 KiB. */
   capBytes: number;
-  /** The answers to send, in order; an `"ok"` round follows each. */
+  /** The answers to send, each to a server of its own; an `"ok"` round follows each. */
   answers: TickersAnswer[];
   /** Deadline of each wait (for a log line or a body to end); defaults to 60 s. */
   timeoutMs?: number;
 }
 
-/** What the server's memory did. */
+/** What the server's memory did, one figure per answer. */
 export interface UpstreamMemory {
-  /** VmRSS after its first ingestions, before any hostile answer, KiB. */
-  baselineKiB: number;
   figures: MemoryFigure[];
 }
 
@@ -83,8 +82,9 @@ async function resetPeak(pid: number): Promise<void> {
 }
 
 /**
- * Starts `server.ts` against a hostile upstream (`--providers coinpaprika`, `--refresh 1`),
- * waits for it to settle, then sends each answer of `options.answers` in turn and measures it.
+ * Measures each answer of `options.answers` on its own `server.ts` (`--providers coinpaprika`,
+ * `--refresh 1`, a new database), started against a hostile upstream and settled by three good
+ * rounds first: memory an earlier answer left committed cannot hide what the next one takes.
  *
  * @throws {Error} when a wait passes its deadline, naming what was awaited
  */
@@ -92,24 +92,31 @@ export async function measureUpstreamMemory(
   options: UpstreamMemoryOptions,
 ): Promise<UpstreamMemory> {
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const dir = await Deno.makeTempDir({ prefix: "crypto-memory-" });
   await using upstream = await startHostileUpstream({ underBytes: options.capBytes - 64 * 1024 });
+  const figures: MemoryFigure[] = [];
+  for (const answer of options.answers) {
+    figures.push(await measureOne(upstream, answer, options.capBytes, timeoutMs));
+  }
+  return { figures };
+}
+
+async function measureOne(
+  upstream: HostileUpstream,
+  answer: TickersAnswer,
+  capBytes: number,
+  timeoutMs: number,
+): Promise<MemoryFigure> {
+  const dir = await Deno.makeTempDir({ prefix: "crypto-memory-" });
   try {
+    const values = {
+      "--db": `${dir}/crypto.sqlite`,
+      "--api-url": `${upstream.url}/api/v3`,
+      "--coinpaprika-url": upstream.url,
+      "--max-upstream-bytes": String(capBytes),
+    };
     await using server = new ServerProcess([
-      "--port",
-      "0",
-      "--db",
-      `${dir}/crypto.sqlite`,
-      "--api-url",
-      `${upstream.url}/api/v3`,
-      "--providers",
-      "coinpaprika",
-      "--coinpaprika-url",
-      upstream.url,
-      "--refresh",
-      "1",
-      "--max-upstream-bytes",
-      String(options.capBytes),
+      ..."--port 0 --providers coinpaprika --refresh 1".split(" "),
+      ...Object.entries(values).flat(),
     ]);
     const { output } = server;
     const pid = server.child.pid;
@@ -118,25 +125,20 @@ export async function measureUpstreamMemory(
       output.waitFor(pattern, { sinceIndex, timeoutMs });
     // A few rounds first, so what every round allocates is part of the baseline.
     while (output.matching(ingested).length < 3) await waitFor(ingested, output.lines.length);
-    const baselineKiB = await statusKiB(pid, "VmRSS");
-    const figures: MemoryFigure[] = [];
-    for (const answer of options.answers) {
-      const beforeKiB = await statusKiB(pid, "VmRSS");
-      await resetPeak(pid);
-      const ended = upstream.answered(answer);
-      const since = output.lines.length;
-      upstream.next = answer;
-      const outcome = await waitFor(
-        answer === "under" || answer === "ok" ? ingested : /^ingestion failed/,
-        since,
-      );
-      const peakKiB = await statusKiB(pid, "VmHWM");
-      const record = await withDeadline(ended, `the ${answer} answer to end`, timeoutMs);
-      await waitFor(ingested, output.lines.indexOf(outcome) + 1);
-      const afterKiB = await statusKiB(pid, "VmRSS");
-      figures.push({ answer, beforeKiB, peakKiB, afterKiB, outcome, record });
-    }
-    return { baselineKiB, figures };
+    const beforeKiB = await statusKiB(pid, "VmRSS");
+    await resetPeak(pid);
+    const ended = upstream.answered(answer);
+    const since = output.lines.length;
+    upstream.next = answer;
+    const outcome = await waitFor(
+      answer === "under" || answer === "ok" ? ingested : /^ingestion failed/,
+      since,
+    );
+    const peakKiB = await statusKiB(pid, "VmHWM");
+    const record = await withDeadline(ended, `the ${answer} answer to end`, timeoutMs);
+    await waitFor(ingested, output.lines.indexOf(outcome) + 1);
+    const afterKiB = await statusKiB(pid, "VmRSS");
+    return { answer, beforeKiB, peakKiB, afterKiB, outcome, record };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

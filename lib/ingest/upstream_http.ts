@@ -16,11 +16,16 @@ import { redact } from "../util/redact.ts";
 /** How long one request may take, body included, before it fails. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /**
- * The most bytes one upstream answer may have once decompressed. Measured sizes of the largest
- * answers we ask for: CoinPaprika's `/v1/tickers` (every coin, no limit) is about 1 KB per ticker,
- * so 3 to 12 MB for the 2,500 to 12,000 tickers it has listed; CoinMarketCap at its 5,000-coin
- * limit is about 7 MB; CoinGecko's 250-coin page is about 0.3 MB. 32 MiB leaves more than twice
- * the largest of these, while a 200 MB answer or a gzip bomb is cut off at 32 MiB.
+ * The most bytes one upstream answer may have once decompressed. The largest answer we ask for is
+ * CoinPaprika's `/v1/tickers` (every coin, no limit): its documented ticker, compact and with
+ * `quotes=USD` only as we ask, is 693 bytes (`tests/testdata/`), so 1.7 to 8.3 MB for the 2,500 to
+ * 12,000 tickers it has listed (a count we could not check here: no network). CoinMarketCap's
+ * documented listing is about 1 KB a coin, 5 MB at its 5,000-coin limit; CoinGecko's recorded
+ * pages are 780 bytes a coin, 0.2 MB for 250. 32 MiB holds 48,000 such tickers, four times the
+ * most listed. What it costs in memory (measured, BENCHMARKS.md): an answer cut off at the cap
+ * grows peak RSS by the cap plus under 10 MiB; a valid answer of S bytes by 6.5 to 10 times S
+ * while it is parsed (the bytes, the text twice, the parsed tree, V8's headroom), about 70 MiB
+ * for 8 MB and 210 MiB just under 32 MiB.
  */
 export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 /** Same-origin redirects followed at most, so a redirect loop ends. */
@@ -98,9 +103,10 @@ const ESCAPED_MARK = /\\u0000/;
  * `JSON.parse`, with the numbers under `exact.keys` parsed into {@linkcode ExactNumber}s. A
  * reviver reading the source text could do that alone, but then V8 keeps the source of every
  * value and calls back for each: on 8 MB of CoinPaprika tickers that took 419 ms and 75 MiB of
- * peak RSS, against 25 ms and no growth for a plain parse. So each such number is first written
- * as a string that starts with a NUL character (`"price":1.5` becomes `"price":"\u00001.5"`),
- * the text is parsed plainly, and those strings become ExactNumbers. A JSON string can only
+ * peak RSS, against 25 ms and no growth for a plain parse, and about 100 ms and 17 MiB for
+ * this one (measured in one process, BENCHMARKS.md). So each such number is first written as a
+ * string that starts with a NUL character (`"price":1.5` becomes `"price":"\u00001.5"`), the
+ * text is parsed plainly, and those strings become ExactNumbers. A JSON string can only
  * carry a NUL as the escape `\u0000` (a raw one is invalid JSON), so text with that escape
  * (none of any provider's real answers) is parsed with the reviver instead: no upstream can pass
  * a string off as a number.
@@ -276,9 +282,11 @@ async function fetchSameOrigin(
 /**
  * Reads a body as text, counting the bytes as they arrive (after decompression, which fetch does
  * while streaming) and cancelling the download as soon as `maxBytes` is passed: a huge answer or
- * a gzip bomb fails as fast as the bytes arrive. While it reads, it holds the text so far as
- * string parts (`maxBytes` at most; twice that for text that is not ASCII, which V8 keeps two
- * bytes a character) and one read buffer; the answer is joined once, at its end.
+ * a gzip bomb fails as fast as the bytes arrive, having cost the bytes read (at most `maxBytes`)
+ * and one read buffer. The bytes stay bytes until the answer is whole, then are decoded, so an
+ * answer cut off at the cap never had strings made of it: strings decoded while reading cost more
+ * than their bytes on V8's heap (measured on the server with a 32 MiB cap: a gzip bomb grew peak
+ * RSS by 70 MiB when decoded into 1 MiB parts as it came, by 39 to 41 MiB as bytes).
  */
 async function readText(response: Response, maxBytes: number, host: string): Promise<string> {
   const declared = Number(response.headers.get("content-length"));
@@ -288,18 +296,42 @@ async function readText(response: Response, maxBytes: number, host: string): Pro
     throw tooLarge(host, maxBytes, `it announced ${declared}`);
   }
   if (response.body === null) return "";
-  const decoder = new TextDecoder();
-  const parts: string[] = [];
+  // Blocks of 64 KiB, doubling to 1 MiB: a small answer takes a small block, and a large one
+  // leaves at most 1 MiB unused.
+  const blocks: Uint8Array[] = [];
+  let block = new Uint8Array(Math.min(FIRST_BLOCK_BYTES, maxBytes));
+  let filled = 0;
   let total = 0;
   // Leaving this loop early (the cap, a broken stream) cancels the body: see chunksOf.
   for await (const chunk of chunksOf(response.body)) {
     total += chunk.byteLength;
     if (total > maxBytes) throw tooLarge(host, maxBytes, "cut off there");
-    parts.push(decoder.decode(chunk, { stream: true }));
+    for (let offset = 0; offset < chunk.byteLength;) {
+      if (filled === block.length) {
+        blocks.push(block);
+        block = new Uint8Array(Math.min(block.length * 2, LARGEST_BLOCK_BYTES));
+        filled = 0;
+      }
+      const n = Math.min(chunk.byteLength - offset, block.length - filled);
+      block.set(chunk.subarray(offset, offset + n), filled);
+      filled += n;
+      offset += n;
+    }
   }
-  parts.push(decoder.decode());
+  blocks.push(block.subarray(0, filled));
+  const decoder = new TextDecoder();
+  if (blocks.length === 1) return decoder.decode(blocks[0]);
+  const parts = blocks.map((bytes, i) => {
+    // Each block is let go once decoded, so the collector may free it before the join.
+    blocks[i] = EMPTY;
+    return decoder.decode(bytes, { stream: i < blocks.length - 1 });
+  });
   return parts.join("");
 }
+
+const FIRST_BLOCK_BYTES = 64 * 1024;
+const LARGEST_BLOCK_BYTES = 1024 * 1024;
+const EMPTY = new Uint8Array(0);
 
 /** Size of the one buffer a body is read into. */
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -308,10 +340,10 @@ const READ_BUFFER_BYTES = 64 * 1024;
  * The chunks of a body; a caller that stops early cancels it, which releases the connection and
  * whatever fetch had buffered. A byte stream (what fetch gives) is read into one reused buffer:
  * a default reader gets a new 64 KiB buffer from each read however few bytes it carries, and a
- * gzip decoder hands out 4 KiB per read, so 8 MiB of a gzip bomb left 128 MiB of buffers for the
- * garbage collector (measured: peak RSS 73 MiB above the start with an 8 MiB cap, against
- * 9 MiB with the reused buffer; BENCHMARKS.md). Other streams (a test's `new Response(text)`)
- * are read with a default reader.
+ * gzip decoder hands out 4 KiB per read, so 8 MiB of a gzip bomb made 128 MiB of buffers for
+ * the collector (measured on the server with an 8 MiB cap: peak RSS grew 74 MiB with a default
+ * reader, 17 MiB with this one). Other streams (a test's `new Response(text)`) are read with a
+ * default reader.
  */
 async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
   let byob: ReadableStreamBYOBReader;

@@ -908,10 +908,12 @@ function memoryTable(): string[] {
   const lines = [
     "### Upstream answers against `--max-upstream-bytes` (issue 12)",
     "",
-    "`server.ts` (`--providers coinpaprika --refresh 1`) reads each answer from a local upstream " +
-    "(`tests/fakes/hostile_upstream.ts`) once, with ingestions of 20 tickers before and after. " +
+    "Each answer is read by a fresh `server.ts` (`--providers coinpaprika --refresh 1`) from a " +
+    "local upstream (`tests/fakes/hostile_upstream.ts`) after three good rounds of 20 tickers. " +
     "Peak is VmHWM of /proc/PID/status, reset to VmRSS (`clear_refs`) just before the answer; " +
-    "growth is peak minus that VmRSS; after is VmRSS once the next good answer is ingested.",
+    "growth is peak minus that VmRSS; after is VmRSS once the next good answer is ingested. " +
+    "The bound the test holds (`tests/ingest/upstream_memory_test.ts`) is for answers cut off at " +
+    "the cap; a valid answer is parsed, and costs a multiple of its size.",
     "",
     "| cap MiB | answer | outcome | RSS before MiB | peak MiB | growth MiB | growth − cap MiB | RSS after MiB |",
     "|---:|---|---|---:|---:|---:|---:|---:|",
