@@ -45,6 +45,10 @@ Deno.test({
         what,
       );
       assert.ok(figure.record.cancelled, `${what}: the body was not cancelled`);
+      if (figure.answer === "bomb") {
+        // A bomb indeed: a few MiB on the wire would have been GiBs.
+        assert.ok(figure.record.wire < CAP, `${what}: ${figure.record.wire} bytes on the wire`);
+      }
       assert.ok(
         growth * 1024 <= CAP + MARGIN,
         `${what}; the bound is ${mib((CAP + MARGIN) / 1024)}`,
