@@ -11,6 +11,7 @@ import type { Coin, ExchangeRate } from "../wire/coin.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { isRecord } from "../util/is_record.ts";
 import {
+  type ExactNumbers,
   type FieldNames,
   invalid,
   isNonEmptyString,
@@ -18,7 +19,6 @@ import {
   kindOf,
   quote,
   requestJson as getJson,
-  type Reviver,
   uniqueBySymbol,
   UpstreamError,
   validateCoin,
@@ -123,7 +123,11 @@ const FIELDS: FieldNames = {
   updatedAt: "last_updated",
 };
 
-function requestJson(path: string, options: RequestOptions, reviver?: Reviver): Promise<unknown> {
+function requestJson(
+  path: string,
+  options: RequestOptions,
+  exactNumbers?: ExactNumbers,
+): Promise<unknown> {
   const apiUrl = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, "");
   return getJson(apiUrl + path, {
     headers: options.apiKey ? { "x-cg-demo-api-key": options.apiKey } : {},
@@ -133,7 +137,7 @@ function requestJson(path: string, options: RequestOptions, reviver?: Reviver): 
     maxBytes: options.maxBytes,
     signal: options.signal,
     now: options.now,
-    reviver,
+    exactNumbers,
   });
 }
 

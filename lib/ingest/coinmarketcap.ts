@@ -78,7 +78,7 @@ export async function fetchCmcListings(options: CmcOptions): Promise<Coin[]> {
     timeoutMs: options.timeoutMs,
     maxBytes: options.maxBytes,
     signal: options.signal,
-    reviver: EXACT_NUMBERS,
+    exactNumbers: EXACT_NUMBERS,
     errorDetail: statusMessage,
   });
   const host = describeUrl(baseUrl);

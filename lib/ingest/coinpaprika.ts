@@ -64,7 +64,7 @@ export async function fetchPaprikaTickers(options: PaprikaOptions): Promise<Coin
     timeoutMs: options.timeoutMs,
     maxBytes: options.maxBytes,
     signal: options.signal,
-    reviver: EXACT_NUMBERS,
+    exactNumbers: EXACT_NUMBERS,
   });
   const host = describeUrl(baseUrl);
   if (!Array.isArray(body)) {

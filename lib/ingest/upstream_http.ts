@@ -16,11 +16,16 @@ import { redact } from "../util/redact.ts";
 /** How long one request may take, body included, before it fails. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /**
- * The most bytes one upstream answer may have once decompressed. Measured sizes of the largest
- * answers we ask for: CoinPaprika's `/v1/tickers` (every coin, no limit) is about 1 KB per ticker,
- * so 3 to 12 MB for the 2,500 to 12,000 tickers it has listed; CoinMarketCap at its 5,000-coin
- * limit is about 7 MB; CoinGecko's 250-coin page is about 0.3 MB. 32 MiB leaves more than twice
- * the largest of these, while a 200 MB answer or a gzip bomb is cut off at 32 MiB.
+ * The most bytes one upstream answer may have once decompressed. The largest answer we ask for is
+ * CoinPaprika's `/v1/tickers` (every coin, no limit): its documented ticker, compact and with
+ * `quotes=USD` only as we ask, is 693 bytes (`tests/testdata/`), so 1.7 to 8.3 MB for the 2,500 to
+ * 12,000 tickers it has listed (a count we could not check here: no network). CoinMarketCap's
+ * documented listing is about 1 KB a coin, 5 MB at its 5,000-coin limit; CoinGecko's recorded
+ * pages are 780 bytes a coin, 0.2 MB for 250. 32 MiB holds 48,000 such tickers, four times the
+ * most listed. What it costs in memory (measured, BENCHMARKS.md): an answer cut off at the cap
+ * grows peak RSS by the cap plus under 10 MiB; a valid answer of S bytes by 6.5 to 10 times S
+ * while it is parsed (the bytes, the text twice, the parsed tree, V8's headroom), about 70 MiB
+ * for 8 MB and 210 MiB just under 32 MiB.
  */
 export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 /** Same-origin redirects followed at most, so a redirect loop ends. */
@@ -53,20 +58,87 @@ class ExactNumber {
 }
 
 /** A `JSON.parse` reviver with the source-text context of V8. */
-export type Reviver = (
+type Reviver = (
   this: unknown,
   key: string,
   value: unknown,
   context: { source?: string },
 ) => unknown;
 
-/** A reviver that turns the numbers under `keys` into {@linkcode ExactNumber}s. */
-export function keepNumberText(keys: Iterable<string>): Reviver {
+/** Which numbers of an answer keep their text; made by {@linkcode keepNumberText}. */
+export interface ExactNumbers {
+  /** The keys whose number values keep their text. */
+  readonly keys: ReadonlySet<string>;
+  /** Finds those numbers in JSON text: the key and what precedes the number, then the number. */
+  readonly pattern: RegExp;
+  /** The same with a source-text reviver, for text in which the marker could be forged. */
+  readonly reviver: Reviver;
+}
+
+/** Numbers under `keys` will be parsed into {@linkcode ExactNumber}s, see {@linkcode parseJson}. */
+export function keepNumberText(keys: Iterable<string>): ExactNumbers {
   const exact = new Set(keys);
-  return (key, value, context) =>
-    exact.has(key) && typeof value === "number" && context.source !== undefined
-      ? new ExactNumber(value, context.source)
-      : value;
+  const names = [...exact].map((key) => key.replace(/[^\w]/g, (c) => `\\${c}`)).join("|");
+  return {
+    keys: exact,
+    // JSON's own number grammar and white space, so only what JSON.parse reads as a number
+    // after one of the keys is marked. A quote after a backslash is inside a string (`\"`), as
+    // the start of a key never is.
+    pattern: new RegExp(
+      `((?<!\\\\)"(?:${names})"[ \\t\\n\\r]*:[ \\t\\n\\r]*)(-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)`,
+      "g",
+    ),
+    reviver: (key, value, context) =>
+      exact.has(key) && typeof value === "number" && context.source !== undefined
+        ? new ExactNumber(value, context.source)
+        : value,
+  };
+}
+
+/** What marks a number's text in a string; a JSON string can only hold it as `\u0000`. */
+const MARK = "\u0000";
+const ESCAPED_MARK = /\\u0000/;
+
+/**
+ * `JSON.parse`, with the numbers under `exact.keys` parsed into {@linkcode ExactNumber}s. A
+ * reviver reading the source text could do that alone, but then V8 keeps the source of every
+ * value and calls back for each: on 8 MB of CoinPaprika tickers that took 419 ms and 75 MiB of
+ * peak RSS, against 25 ms and no growth for a plain parse, and about 100 ms and 17 MiB for
+ * this one (measured in one process, BENCHMARKS.md). So each such number is first written as a
+ * string that starts with a NUL character (`"price":1.5` becomes `"price":"\u00001.5"`), the
+ * text is parsed plainly, and those strings become ExactNumbers. A JSON string can only
+ * carry a NUL as the escape `\u0000` (a raw one is invalid JSON), so text with that escape
+ * (none of any provider's real answers) is parsed with the reviver instead: no upstream can pass
+ * a string off as a number.
+ *
+ * @throws {SyntaxError} when the text is not JSON
+ */
+export function parseJson(text: string, exact?: ExactNumbers): unknown {
+  if (exact === undefined) return JSON.parse(text);
+  if (ESCAPED_MARK.test(text)) {
+    return JSON.parse(text, exact.reviver as Parameters<typeof JSON.parse>[1]);
+  }
+  const root = JSON.parse(text.replace(exact.pattern, '$1"\\u0000$2"'));
+  // Iterative: a hostile answer may nest deeper than the call stack allows.
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value !== "object" || value === null) continue;
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === "object") pending.push(item);
+      continue;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const item = record[key];
+      if (typeof item === "object") pending.push(item);
+      else if (typeof item === "string" && item.startsWith(MARK) && exact.keys.has(key)) {
+        const source = item.slice(1);
+        record[key] = new ExactNumber(Number(source), source);
+      }
+    }
+  }
+  return root;
 }
 
 /** Options of {@linkcode requestJson}. */
@@ -85,8 +157,8 @@ export interface JsonRequestOptions {
   signal?: AbortSignal;
   /** Clock used to turn an HTTP-date `Retry-After` into a delay; defaults to `Date.now`. */
   now?: () => number;
-  /** Keeps number text, see {@linkcode keepNumberText}. */
-  reviver?: Reviver;
+  /** Numbers that keep their text, see {@linkcode keepNumberText}. */
+  exactNumbers?: ExactNumbers;
   /**
    * Picks the useful part of a non-2xx body (e.g. an error message field) for the error message;
    * by default, or when it returns `undefined`, the start of the body is shown.
@@ -151,7 +223,7 @@ export async function requestJson(url: string, options: JsonRequestOptions = {})
       });
     }
     try {
-      return JSON.parse(text, options.reviver as Parameters<typeof JSON.parse>[1]);
+      return parseJson(text, options.exactNumbers);
     } catch (error) {
       const type = response.headers.get("content-type") ?? "no content type";
       throw new UpstreamError(
@@ -210,7 +282,11 @@ async function fetchSameOrigin(
 /**
  * Reads a body as text, counting the bytes as they arrive (after decompression, which fetch does
  * while streaming) and cancelling the download as soon as `maxBytes` is passed: a huge answer or
- * a gzip bomb costs at most `maxBytes` of memory and fails as fast as the bytes arrive.
+ * a gzip bomb fails as fast as the bytes arrive, having cost the bytes read (at most `maxBytes`)
+ * and one read buffer. The bytes stay bytes until the answer is whole, then are decoded, so an
+ * answer cut off at the cap never had strings made of it: strings decoded while reading cost more
+ * than their bytes on V8's heap (measured on the server with a 32 MiB cap: a gzip bomb grew peak
+ * RSS by 70 MiB when decoded into 1 MiB parts as it came, by 39 to 41 MiB as bytes).
  */
 async function readText(response: Response, maxBytes: number, host: string): Promise<string> {
   const declared = Number(response.headers.get("content-length"));
@@ -220,26 +296,85 @@ async function readText(response: Response, maxBytes: number, host: string): Pro
     throw tooLarge(host, maxBytes, `it announced ${declared}`);
   }
   if (response.body === null) return "";
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  const parts: string[] = [];
+  // Blocks of 64 KiB, doubling to 1 MiB: a small answer takes a small block, and a large one
+  // leaves at most 1 MiB unused.
+  const blocks: Uint8Array[] = [];
+  let block = new Uint8Array(Math.min(FIRST_BLOCK_BYTES, maxBytes));
+  let filled = 0;
   let total = 0;
+  // Leaving this loop early (the cap, a broken stream) cancels the body: see chunksOf.
+  for await (const chunk of chunksOf(response.body)) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw tooLarge(host, maxBytes, "cut off there");
+    for (let offset = 0; offset < chunk.byteLength;) {
+      if (filled === block.length) {
+        blocks.push(block);
+        block = new Uint8Array(Math.min(block.length * 2, LARGEST_BLOCK_BYTES));
+        filled = 0;
+      }
+      const n = Math.min(chunk.byteLength - offset, block.length - filled);
+      block.set(chunk.subarray(offset, offset + n), filled);
+      filled += n;
+      offset += n;
+    }
+  }
+  blocks.push(block.subarray(0, filled));
+  const decoder = new TextDecoder();
+  if (blocks.length === 1) return decoder.decode(blocks[0]);
+  const parts = blocks.map((bytes, i) => {
+    // Each block is let go once decoded, so the collector may free it before the join.
+    blocks[i] = EMPTY;
+    return decoder.decode(bytes, { stream: i < blocks.length - 1 });
+  });
+  return parts.join("");
+}
+
+const FIRST_BLOCK_BYTES = 64 * 1024;
+const LARGEST_BLOCK_BYTES = 1024 * 1024;
+const EMPTY = new Uint8Array(0);
+
+/** Size of the one buffer a body is read into. */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * The chunks of a body; a caller that stops early cancels it, which releases the connection and
+ * whatever fetch had buffered. A byte stream (what fetch gives) is read into one reused buffer:
+ * a default reader gets a new 64 KiB buffer from each read however few bytes it carries, and a
+ * gzip decoder hands out 4 KiB per read, so 8 MiB of a gzip bomb made 128 MiB of buffers for
+ * the collector (measured on the server with an 8 MiB cap: peak RSS grew 74 MiB with a default
+ * reader, 17 MiB with this one). Other streams (a test's `new Response(text)`) are read with a
+ * default reader.
+ */
+async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    const reader = body.getReader();
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      await reader.cancel().catch(() => {});
+      reader.releaseLock();
+    }
+  }
+  let buffer = new Uint8Array(READ_BUFFER_BYTES);
   try {
     while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(host, maxBytes, "cut off there");
-      }
-      parts.push(decoder.decode(value, { stream: true }));
+      const { done, value } = await byob.read(buffer);
+      if (done || value === undefined) return;
+      yield value;
+      // The read took the buffer over; the next one reuses its memory.
+      buffer = new Uint8Array(value.buffer);
     }
   } finally {
-    reader.releaseLock();
+    await byob.cancel().catch(() => {});
+    byob.releaseLock();
   }
-  parts.push(decoder.decode());
-  return parts.join("");
 }
 
 function tooLarge(host: string, maxBytes: number, detail: string): UpstreamError {

@@ -17,7 +17,7 @@
  * `--rounds N` (default 3), `--threads N` (load generator threads, default 1), `--idle N` (idle
  * connections, default 10000), `--clients N` (one-shot client runs, default 5),
  * `--history-days N` (days of one-per-second BTC history seeded for the HISTORY row, default
- * 30), `--only LABEL`, `--settings 50x1,50x16`, `--skip ceiling,ingest,history,idle,watch,client`,
+ * 30), `--only LABEL`, `--settings 50x1,50x16`, `--skip ceiling,ingest,history,idle,watch,client,upstream`,
  * `--quick` (a smoke run of a few seconds: small settings, nothing written), `--out FILE`
  * (default BENCHMARKS.md in a full run; the figures replace what lies between the markers
  * `<!-- bench:begin -->` and `<!-- bench:end -->`, the rest of the file is kept).
@@ -32,6 +32,9 @@ import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import type { IdleResult, WatchResult } from "./load.ts";
 import { compile, LOADGEN, type LoadResult, runLoadgen } from "./_loadgen.ts";
 import { seedPreviousVersion } from "../history_seed.ts";
+import { canMeasurePeak, measureUpstreamMemory, type UpstreamMemory } from "../upstream_memory.ts";
+import { HUGE_BYTES, type TickersAnswer } from "../fakes/hostile_upstream.ts";
+import { DEFAULT_MAX_BYTES } from "../../lib/ingest/upstream_http.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const LOAD = new URL("./load.ts", import.meta.url).pathname;
@@ -76,6 +79,11 @@ const generatorThreads = Number(flags.threads);
 const historyDays = quick ? 1 / 24 : Number(flags["history-days"]);
 /** Connections asking `HISTORY BTC 30d` in a closed loop while 50 others ask MARKET. */
 const historyConns = quick ? 1 : 2;
+/** `--max-upstream-bytes` of the upstream-memory rows: the test's small cap, then the default. */
+const memoryCaps = quick ? [8 * 1024 * 1024] : [8 * 1024 * 1024, DEFAULT_MAX_BYTES];
+/** What the test of the bound allows above the cap (tests/ingest/upstream_memory_test.ts). */
+const MEMORY_MARGIN = 24 * 1024 * 1024;
+const MEMORY_ANSWERS: TickersAnswer[] = ["huge", "bomb", "under"];
 const out = flags.out ?? (quick ? undefined : new URL("BENCHMARKS.md", ROOT).pathname);
 
 // --- subprocesses ----------------------------------------------------------------------------
@@ -383,6 +391,7 @@ let ingestion: { without: Measured; with: Measured; ingestions: number } | null 
 let history: HistoryFigures | null = null;
 const idle: { server?: IdleFigures; floor?: IdleFigures } = {};
 let client: { medianMs: number; floorMs: number; output: string } | null = null;
+const upstreamMemory: { cap: number; memory: UpstreamMemory }[] = [];
 let watch: (WatchResult & { ingestedAt: number }) | null = null;
 const watchCount = idleCount;
 
@@ -704,6 +713,25 @@ try {
     log("one-shot client");
     client = await timeClient(server.port);
   }
+
+  if (!skip.has("upstream")) {
+    if (await canMeasurePeak()) {
+      for (const cap of memoryCaps) {
+        log(`peak RSS while reading hostile answers, --max-upstream-bytes ${cap}`);
+        const memory = await measureUpstreamMemory({ capBytes: cap, answers: MEMORY_ANSWERS });
+        for (const figure of memory.figures) {
+          const expected = figure.answer === "under" ? /^ingested / : /sent an answer over/;
+          if (!expected.test(figure.outcome)) {
+            totalErrors++;
+            notes.push(`${figure.answer} answer, cap ${cap}: ${figure.outcome}`);
+          }
+        }
+        upstreamMemory.push({ cap, memory });
+      }
+    } else {
+      notes.push("upstream memory not measured: /proc/PID/clear_refs cannot reset VmHWM here");
+    }
+  }
 } finally {
   await Promise.all([server?.stop(), ingesting?.stop(), floor?.stop(), ceiling?.stop()]);
   await upstream.close();
@@ -822,6 +850,15 @@ function targets(): string[] {
         " (issue 13 sets no bound: reported)",
     );
   }
+  for (const { cap, memory } of upstreamMemory) {
+    const hostile = memory.figures.filter((f) => f.answer !== "under");
+    const worst = Math.max(...hostile.map((f) => (f.peakKiB - f.beforeKiB) * 1024));
+    lines.push(
+      `- upstream answers over a ${mib(cap)} MiB cap: peak RSS growth at most ` +
+        `${mib(worst)} MiB (≤ cap + ${mib(MEMORY_MARGIN)} MiB: ` +
+        `${mark(worst <= cap + MEMORY_MARGIN)})`,
+    );
+  }
   lines.push(`- errors: ${totalErrors} (zero: ${mark(totalErrors === 0)})`);
   return lines;
 }
@@ -856,6 +893,48 @@ function historyLine(label: string, r: LoadResult): string {
   const ms = (x: number) => (r.completed === 0 ? "n/a" : f2(x));
   return `| ${label} | ${f0(r.completed)} | ${r.rps < 100 ? f2(r.rps) : f0(r.rps)} | ` +
     `${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.p999)} | ${ms(r.max)} | ${f0(r.unanswered)} |`;
+}
+
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+
+/** Peak RSS growth of the server reading each hostile answer, against the cap. */
+function memoryTable(): string[] {
+  const what: Record<TickersAnswer, string> = {
+    ok: "",
+    huge: `${mib(HUGE_BYTES)} MiB of valid JSON tickers`,
+    bomb: "gzip bomb: 4 GiB of spaces, 4 MiB compressed",
+    under: "valid JSON tickers, 64 KiB under the cap",
+  };
+  const lines = [
+    "### Upstream answers against `--max-upstream-bytes` (issue 12)",
+    "",
+    "Each answer is read by a fresh `server.ts` (`--providers coinpaprika --refresh 1`) from a " +
+    "local upstream (`tests/fakes/hostile_upstream.ts`) after three good rounds of 20 tickers. " +
+    "Peak is VmHWM of /proc/PID/status, reset to VmRSS (`clear_refs`) just before the answer; " +
+    "growth is peak minus that VmRSS; after is VmRSS once the next good answer is ingested. " +
+    "The bound the test holds (`tests/ingest/upstream_memory_test.ts`) is for answers cut off at " +
+    "the cap; a valid answer is parsed, and costs a multiple of its size.",
+    "",
+    "| cap MiB | answer | outcome | RSS before MiB | peak MiB | growth MiB | growth − cap MiB | RSS after MiB |",
+    "|---:|---|---|---:|---:|---:|---:|---:|",
+  ];
+  for (const { cap, memory } of upstreamMemory) {
+    for (const f of memory.figures) {
+      const growth = (f.peakKiB - f.beforeKiB) * 1024;
+      const outcome = /sent an answer over/.test(f.outcome)
+        ? "cut off at the cap"
+        : /^ingested /.test(f.outcome)
+        ? "ingested"
+        : f.outcome.slice(0, 60);
+      lines.push(
+        `| ${mib(cap)} | ${what[f.answer]} | ${outcome} | ${mib(f.beforeKiB * 1024)} | ` +
+          `${mib(f.peakKiB * 1024)} | ${mib(growth)} | ${mib(growth - cap)} | ` +
+          `${mib(f.afterKiB * 1024)} |`,
+      );
+    }
+  }
+  lines.push("");
+  return lines;
 }
 
 function report(): string {
@@ -940,6 +1019,7 @@ function report(): string {
       "",
     );
   }
+  if (upstreamMemory.length > 0) parts.push(...memoryTable());
   parts.push("### Targets", "", ...targets(), "");
   if (notes.length > 0) {
     parts.push("### Errors seen", "", ...[...new Set(notes)].slice(0, 10).map((n) => `- ${n}`), "");
