@@ -274,3 +274,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "peers that end their side mid-handshake are let go at once, not at the deadline",
+  ignore: !hasProc,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "crypto-tls-eof-" });
+    const { certPem: cert } = await tlsFiles(dir);
+    await using upstream = await startFakeUpstream();
+    // A deadline far beyond the wait below: only the peers' end of stream can release them.
+    await using server = tlsServer(dir, upstream.baseUrl, ["--tls-handshake-timeout", "120"]);
+    const port = await server.port();
+    await server.output.waitFor(/^ingested \d+ coins/);
+    await servedWithin(() => properRequest(port, cert), 10_000);
+    const pid = server.child.pid;
+    const baseline = await openFds(pid);
+    const peers: Deno.TcpConn[] = [];
+    try {
+      const hello = await captureClientHello();
+      for (let i = 0; i < 100; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        peers.push(conn);
+        await conn.write(hello.subarray(0, 10));
+        await conn.closeWrite();
+      }
+      const until = Date.now() + 10_000;
+      let open;
+      while ((open = await openFds(pid)) > baseline + 4) {
+        assert.ok(Date.now() < until, `${open} descriptors 10 s later (baseline ${baseline})`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      for (const conn of peers) conn.close();
+      server.kill("SIGTERM");
+      await server.exited();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
