@@ -20,27 +20,34 @@ export class ServerProcess implements AsyncDisposable {
 
   /**
    * Starts `server.ts` with `args`. Only the local upstream is used (`--providers coingecko`
-   * first, so a later flag wins) and the environment holds no `CRYPTO_*` settings.
+   * first, so a later flag wins) and the environment holds no `CRYPTO_*` settings. With
+   * `fdLimit`, the process runs under `ulimit -n fdLimit` (through `sh`, which execs Deno, so
+   * `child.pid` is the server's).
    */
-  constructor(args: string[]) {
+  constructor(args: string[], options: { fdLimit?: number } = {}) {
     const env: Record<string, string> = {};
     for (const [name, value] of Object.entries(Deno.env.toObject())) {
       if (!/^(CRYPTO_|COINGECKO_|CMC_)/.test(name)) env[name] = value;
     }
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        // For --reuse-port (cluster tests), as `deno task server` has it.
-        "--unstable-net",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        SERVER_TS,
-        "--providers",
-        "coingecko",
-        ...args,
-      ],
+    const deno = [
+      Deno.execPath(),
+      "run",
+      // For --reuse-port (cluster tests), as `deno task server` has it.
+      "--unstable-net",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      SERVER_TS,
+      "--providers",
+      "coingecko",
+      ...args,
+    ];
+    const [command, ...rest] = options.fdLimit === undefined
+      ? deno
+      : ["sh", "-c", `ulimit -n ${options.fdLimit} && exec "$@"`, "sh", ...deno];
+    this.child = new Deno.Command(command, {
+      args: rest,
       clearEnv: true,
       env,
       stdin: "null",

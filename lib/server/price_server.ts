@@ -25,6 +25,11 @@ import { WatchRegistry } from "./watch_registry.ts";
 export type Conn = Pick<Deno.Conn, "read" | "write" | "close" | "closeWrite" | "remoteAddr"> & {
   /** TLS only: resolves once the handshake is done. */
   handshake?(): Promise<unknown>;
+  /**
+   * TLS only: whether the server has answered the peer's ClientHello. Peers that have not (silent
+   * or half a ClientHello) are the first dropped to make room for a newcomer.
+   */
+  helloAnswered?(): boolean;
   /** TCP only. */
   setNoDelay?(noDelay?: boolean): void;
 };
@@ -251,11 +256,19 @@ export class PriceServer implements AsyncDisposable {
     const { maxConnections, maxConnectionsPerAddress } = this.limits;
     if (this.#tls && this.#connections.size >= maxConnections) {
       // A flood of TLS clients that never finish their handshake must not lock anyone out: the
-      // oldest unfinished handshake makes room (a real one takes milliseconds).
+      // oldest unfinished handshake makes room (a real one takes milliseconds), the oldest whose
+      // ClientHello is not even answered first, so a silent flood never drops a proper client.
+      let oldest: Connection | undefined;
       for (const state of this.#connections) {
         if (!state.handshaking || state.closing) continue;
-        this.#dropHandshake(state, "closed to make room: TLS handshake not done");
-        break;
+        oldest ??= state;
+        if (state.conn.helloAnswered?.() === false) {
+          oldest = state;
+          break;
+        }
+      }
+      if (oldest !== undefined) {
+        this.#dropHandshake(oldest, "closed to make room: TLS handshake not done");
       }
     }
     const fromAddress = this.#perAddress.get(ip) ?? 0;

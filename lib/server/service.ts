@@ -74,11 +74,12 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const at = { hostname: config.host, port: config.port, ...reusePort(config.reusePort) };
     // TLS through node:tls, whose unfinished handshakes can be dropped (see tls_listener.ts).
     const listener = tls
-      ? await listenTlsSockets({
+      ? listenTlsSockets({
         ...at,
         cert: await Deno.readTextFile(config.tlsCert!),
         key: await Deno.readTextFile(config.tlsKey!),
         maxSockets: config.limits.maxConnections + TLS_SOCKET_MARGIN,
+        log,
       })
       : Deno.listen(at);
     const server = new PriceServer(listener, { market, tls, limits: config.limits, log });

@@ -1,21 +1,29 @@
 /**
- * A TLS listener whose unfinished handshakes can be dropped: a `node:net` server whose sockets
- * are wrapped in `node:tls` server sockets, offered to {@linkcode PriceServer} as connections
- * with the `Deno.Conn` methods it uses.
+ * A TLS listener whose unfinished handshakes can be dropped and whose descriptors stay bounded:
+ * `Deno.listen` accepts the TCP connections, paced, and `node:tls` server sockets run TLS over
+ * them; offered to {@linkcode PriceServer} as connections with the `Deno.Conn` methods it uses.
  *
  * Why not `Deno.listenTls`: closing one of its connections waits for the handshake, so a peer
  * that never sends a ClientHello keeps its descriptor however the server times it out (measured:
  * 800 silent clients held 800 descriptors 3 s after the deadline, and three waves of 700
  * exhausted a limit of 2,048). `node:tls` createServer's `handshakeTimeout` keeps them too.
- * Destroying the raw socket of a `new tls.TLSSocket(raw, { isServer: true })` does release it
- * at once (checked: 400 stalled handshakes, descriptors back to the baseline).
  *
- * The plain TCP path keeps `Deno.listen`, which is faster.
+ * Why not a `node:net` server under the `node:tls` sockets (the previous version): it takes every
+ * connection waiting in the kernel as soon as it can (Deno's libuv port drains the accept queue
+ * into a list of its own), so a flood is accepted and then dropped, and descriptors overshot the
+ * cap while the dropped ones were let go (measured: up to +228 at a cap of 100 with a margin of
+ * 32), and with the descriptor limit below the cap it stopped accepting altogether. Here
+ * `accept()` is called only while fewer than `maxSockets` are open: the rest wait in the
+ * kernel's listen backlog, which holds none of our descriptors (measured: waves of 500 silent,
+ * half-ClientHello or stalled clients, 50 at once, peaked at exactly cap + TLS_SOCKET_MARGIN).
+ *
+ * The plain TCP path keeps `Deno.listen` without TLS, which is faster.
  *
  * @module
  */
 
-import net from "node:net";
+import { Duplex } from "node:stream";
+import type net from "node:net";
 import tls from "node:tls";
 import type { Conn, Listener } from "./price_server.ts";
 
@@ -23,31 +31,41 @@ import type { Conn, Listener } from "./price_server.ts";
 export interface TlsListenOptions {
   hostname: string;
   port: number;
-  /** Share the port with other processes (SO_REUSEPORT), as `Deno.listen`'s option does. */
-  reusePort?: boolean;
+  /** Share the port with other processes (SO_REUSEPORT); needs Deno's `--unstable-net`. */
+  reusePort?: true;
   /** PEM certificate chain. */
   cert: string;
   /** PEM private key. */
   key: string;
   /**
-   * Sockets open at once, counted until they are really closed (a destroyed socket lets go of
-   * its descriptor a little later). At this many, each new socket closes the oldest unfinished
-   * handshake; at twice as many (so many still being closed), new sockets are closed at once,
-   * unwrapped: the bound on descriptors however fast clients arrive.
+   * Sockets open at once, each counted from its accept until its descriptor is really gone (a
+   * socket closed while a read or write is pending lets go of it once that is cancelled). At
+   * this many, no connection is accepted until one is gone: the bound on descriptors however
+   * fast clients arrive.
    */
   maxSockets: number;
+  /** Where the listener says that the process's descriptor limit is below `maxSockets`. */
+  log?: (line: string) => void;
 }
 
 /**
- * Sockets beyond the connection cap the TLS listener counts before it closes unfinished
- * handshakes itself: room for sockets still being closed. Measured with waves of 300 silent or
- * half-ClientHello clients at a cap of 100: up to about 100 dropped sockets were still being
- * closed, for a fraction of a second.
+ * Sockets beyond the connection cap the TLS listener accepts: room for connections the server
+ * is closing (a `BUSY` reply takes up to a second to go out; a dropped handshake's descriptor is
+ * gone within a turn of the event loop). At `--max-connections` + this many the listener stops
+ * accepting until one is gone, so this is also the most descriptors a flood adds beyond the cap.
  */
-export const TLS_SOCKET_MARGIN = 32;
+export const TLS_SOCKET_MARGIN = 16;
 
-/** Sockets accepted but not yet taken by `accept()`; past it new ones are dropped at once. */
-const MAX_QUEUED = 512;
+/**
+ * Descriptors left to the rest of the server (database, workers, upstream requests) when the
+ * process's descriptor limit (`ulimit -n`) turns out to be lower than `maxSockets`.
+ */
+const FD_RESERVE = 32;
+
+/** First read buffer of a connection; one that a read fills is replaced by a larger one. */
+const SMALL_READ = 2 * 1024;
+/** Largest read buffer: one TLS record and its overhead. */
+const LARGE_READ = 17 * 1024;
 /** Received bytes held per connection before the socket is paused until `read()` takes them. */
 const READ_HIGH_WATER = 64 * 1024;
 
@@ -58,101 +76,220 @@ const READ_HIGH_WATER = 64 * 1024;
  *
  * @throws {Error} when the address cannot be bound or the certificate and key do not fit
  */
-export async function listenTlsSockets(options: TlsListenOptions): Promise<Listener> {
+export function listenTlsSockets(options: TlsListenOptions): Listener {
   const secureContext = tls.createSecureContext({ cert: options.cert, key: options.key });
-  const server = net.createServer({ noDelay: true });
-  const listener = new TlsSocketListener(server, secureContext, options.maxSockets);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    const at = { host: options.hostname, port: options.port, reusePort: options.reusePort };
-    // `reusePort` is honoured by Deno's node:net (checked: two listeners on one port), though
-    // @types/node of this Deno does not list it yet.
-    server.listen(at as net.ListenOptions, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return listener;
+  const { hostname, port, reusePort } = options;
+  const tcp = Deno.listen({ hostname, port, ...(reusePort ? { reusePort } : {}) });
+  const log = options.log ?? (() => {});
+  return new TlsSocketListener(tcp, secureContext, options.maxSockets, log);
+}
+
+/** Whether an accept failed for want of descriptors (EMFILE, ENFILE). */
+function isOutOfDescriptors(error: unknown): boolean {
+  return error instanceof Error && /\(os error 2[34]\)/.test(error.message);
 }
 
 class TlsSocketListener implements Listener {
-  readonly #server: net.Server;
+  readonly #tcp: Deno.TcpListener;
   readonly #context: tls.SecureContext;
-  readonly #queue: net.Socket[] = [];
-  readonly #maxSockets: number;
+  readonly #log: (line: string) => void;
+  /** Sockets open at once: `maxSockets`, or less once the descriptor limit proved lower. */
+  #limit: number;
+  /** Whether the limit was lowered below `maxSockets`. */
+  #lowered = false;
+  /** Sockets accepted whose descriptor is not gone yet. */
   #sockets = 0;
-  /** Connections handed out whose handshake is not done, oldest first. */
+  /** Connections whose handshake is neither done nor dropped, oldest first. */
   readonly #handshaking = new Set<TlsSocketConn>();
-  #waiter: PromiseWithResolvers<net.Socket | null> | null = null;
+  #room: PromiseWithResolvers<void> | null = null;
   #closed = false;
 
-  constructor(server: net.Server, context: tls.SecureContext, maxSockets: number) {
-    this.#server = server;
+  constructor(
+    tcp: Deno.TcpListener,
+    context: tls.SecureContext,
+    maxSockets: number,
+    log: (line: string) => void,
+  ) {
+    this.#tcp = tcp;
     this.#context = context;
-    this.#maxSockets = maxSockets;
-    server.on("connection", (raw) => this.#arrived(raw));
-    // An error after listening (e.g. EMFILE on accept) concerns one socket; node goes on.
-    server.on("error", () => {});
+    this.#limit = maxSockets;
+    this.#log = log;
   }
 
   get addr(): Deno.NetAddr {
-    const address = this.#server.address() as net.AddressInfo;
-    return { transport: "tcp", hostname: address.address, port: address.port };
-  }
-
-  #arrived(raw: net.Socket): void {
-    raw.on("error", () => {});
-    if (this.#sockets >= this.#maxSockets) {
-      // A flood of clients that never finish: the oldest of them makes room, so a proper
-      // client still gets in.
-      const oldest = this.#handshaking.values().next().value;
-      if (oldest !== undefined) {
-        this.#handshaking.delete(oldest);
-        oldest.close();
-      }
-    }
-    if (
-      this.#closed || this.#queue.length >= MAX_QUEUED ||
-      this.#sockets >= 2 * this.#maxSockets
-    ) {
-      raw.destroy();
-      return;
-    }
-    this.#sockets++;
-    raw.once("close", () => this.#sockets--);
-    if (this.#waiter !== null) {
-      const waiter = this.#waiter;
-      this.#waiter = null;
-      waiter.resolve(raw);
-    } else {
-      this.#queue.push(raw);
-    }
+    return this.#tcp.addr;
   }
 
   async accept(): Promise<Conn> {
-    let raw = this.#queue.shift();
-    while (raw === undefined || raw.destroyed) {
+    while (true) {
+      while (this.#sockets >= this.#limit && !this.#closed) {
+        // Not accepting is the bound: newcomers wait in the kernel's backlog meanwhile.
+        this.#room = Promise.withResolvers();
+        await this.#room.promise;
+      }
       if (this.#closed) throw new Deno.errors.BadResource("The TLS listener is closed");
-      if (raw === undefined) {
-        this.#waiter = Promise.withResolvers();
-        raw = (await this.#waiter.promise) ?? undefined;
-      } else {
-        raw = this.#queue.shift();
+      let tcp;
+      try {
+        tcp = await this.#tcp.accept();
+      } catch (error) {
+        // The newcomer stays in the kernel's backlog. With the descriptor limit below the
+        // connection cap, the server's own rule (drop a handshake at the cap) never comes into
+        // play, so the listener keeps a reserve for the rest of the server and drops one here.
+        if (!isOutOfDescriptors(error) || !this.#lower(error as Error)) throw error;
+        continue;
+      }
+      this.#sockets++;
+      const conn = new TlsSocketConn(tcp, this.#context, () => {
+        this.#sockets--;
+        this.#wake();
+      });
+      this.#handshaking.add(conn);
+      conn.handshake().finally(() => this.#handshaking.delete(conn)).catch(() => {});
+      // At a limit lowered below the cap, each newcomer makes room as the server does at the cap.
+      if (this.#lowered && this.#sockets >= this.#limit) this.#dropHandshake();
+      return conn;
+    }
+  }
+
+  /**
+   * Lowers the limit below the descriptors open now, after an accept ran out of them, and drops
+   * unfinished handshakes down to it to make room. False when there was none to drop.
+   */
+  #lower(error: Error): boolean {
+    const limit = Math.max(1, this.#sockets - FD_RESERVE);
+    if (limit < this.#limit) {
+      this.#limit = limit;
+      this.#lowered = true;
+      // The server holds about 45 descriptors of its own (measured 43: runtime, database,
+      // workers); with the margin and the reserve, the cap fits in cap + 100.
+      this.#log(
+        `accept failed: ${error.message}; serving at most ${limit} TLS sockets at once ` +
+          "(raise the descriptor limit, ulimit -n, to --max-connections + 100 or more)",
+      );
+    }
+    // Down to the limit at once, so the next newcomer is not kept waiting for the deadline.
+    let dropped = 0;
+    while (this.#sockets - dropped >= this.#limit && this.#dropHandshake()) dropped++;
+    return dropped > 0;
+  }
+
+  /** Closes the oldest unfinished handshake, one whose ClientHello is not answered first. */
+  #dropHandshake(): boolean {
+    let oldest: TlsSocketConn | undefined;
+    for (const conn of this.#handshaking) {
+      if (conn.closed) continue;
+      oldest ??= conn;
+      if (!conn.helloAnswered()) {
+        oldest = conn;
+        break;
       }
     }
-    const conn = new TlsSocketConn(raw, this.#context);
-    this.#handshaking.add(conn);
-    conn.handshake().finally(() => this.#handshaking.delete(conn)).catch(() => {});
-    return conn;
+    if (oldest === undefined) return false;
+    this.#handshaking.delete(oldest);
+    oldest.close();
+    return true;
+  }
+
+  #wake(): void {
+    const room = this.#room;
+    this.#room = null;
+    room?.resolve();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#server.close();
-    for (const raw of this.#queue.splice(0)) raw.destroy();
-    this.#waiter?.resolve(null);
-    this.#waiter = null;
+    this.#tcp.close();
+    this.#wake();
+  }
+}
+
+/**
+ * A `node:stream` Duplex over a `Deno.TcpConn`, for a `node:tls` server socket to run on. It
+ * knows when the connection's descriptor is gone: once it is closed and no read, write or
+ * shutdown of it is pending (Deno releases a resource when its cancelled operations end).
+ */
+class TcpDuplex extends Duplex {
+  readonly #tcp: Deno.TcpConn;
+  readonly #onGone: () => void;
+  #buffer = new Uint8Array(SMALL_READ);
+  #pending = 0;
+  /** Whether anything was written: for a TLS server, the answer to the ClientHello. */
+  wrote = false;
+  #closed = false;
+  #gone = false;
+
+  constructor(tcp: Deno.TcpConn, onGone: () => void) {
+    super();
+    this.#tcp = tcp;
+    this.#onGone = onGone;
+  }
+
+  /** Counts `op` as pending until it settles. */
+  #track<T>(op: Promise<T>): Promise<T> {
+    this.#pending++;
+    return op.finally(() => {
+      this.#pending--;
+      this.#checkGone();
+    });
+  }
+
+  #checkGone(): void {
+    if (this.#closed && this.#pending === 0 && !this.#gone) {
+      this.#gone = true;
+      this.#onGone();
+    }
+  }
+
+  override _read(): void {
+    if (this.#closed) return;
+    const buffer = this.#buffer;
+    this.#track(this.#tcp.read(buffer)).then((n) => {
+      if (n === null) {
+        this.push(null);
+        return;
+      }
+      if (n === buffer.length && buffer.length < LARGE_READ) {
+        this.#buffer = new Uint8Array(LARGE_READ);
+      }
+      this.push(buffer.slice(0, n));
+    }, (error) => {
+      if (!this.#closed) this.destroy(error);
+    });
+  }
+
+  override _write(
+    chunk: Uint8Array,
+    _encoding: string,
+    callback: (error?: Error | null) => void,
+  ): void {
+    this.wrote = true;
+    this.#track(this.#writeAll(chunk)).then(() => callback(), callback);
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    for (let n = 0; n < bytes.length;) n += await this.#tcp.write(bytes.subarray(n));
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#track(this.#tcp.closeWrite()).then(() => callback(), callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    this.closeNow();
+    callback(error);
+  }
+
+  /** Closes the TCP connection: pending operations are cancelled and the descriptor goes. */
+  closeNow(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#tcp.close();
+    } catch {
+      // Already closed.
+    }
+    this.#checkGone();
   }
 }
 
@@ -171,7 +308,7 @@ function denoError(error: Error & { code?: string }): Error {
 /** One TLS connection with the part of the `Deno.Conn` interface the server uses. */
 class TlsSocketConn implements Conn {
   readonly remoteAddr: Deno.NetAddr;
-  readonly #raw: net.Socket;
+  readonly #tcp: TcpDuplex;
   readonly #socket: tls.TLSSocket;
   readonly #handshake: Promise<void>;
   readonly #chunks: Uint8Array[] = [];
@@ -181,17 +318,33 @@ class TlsSocketConn implements Conn {
   #error: Error | null = null;
   #waiter: PromiseWithResolvers<void> | null = null;
 
-  constructor(raw: net.Socket, secureContext: tls.SecureContext) {
-    this.#raw = raw;
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: raw.remoteAddress ?? "unknown",
-      port: raw.remotePort ?? 0,
-    };
-    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext });
+  constructor(tcp: Deno.TcpConn, secureContext: tls.SecureContext, onGone: () => void) {
+    this.remoteAddr = tcp.remoteAddr;
+    try {
+      tcp.setNoDelay(true);
+    } catch {
+      // The peer has already gone; reading will say so.
+    }
+    this.#tcp = new TcpDuplex(tcp, onGone);
+    this.#tcp.on("error", () => {});
+    // A peer that ends its side before the handshake is done can never finish it: let go at
+    // once rather than at the deadline (measured: 300 such peers were held for the whole 2 s).
+    let secure = false;
+    this.#tcp.once("end", () => {
+      if (!secure) this.close();
+    });
+    // Deno's node:tls runs over any Duplex (it wraps it in its JSStreamSocket); the cast is for
+    // @types/node, which asks for a net.Socket.
+    const socket = new tls.TLSSocket(this.#tcp as unknown as net.Socket, {
+      isServer: true,
+      secureContext,
+    });
     this.#socket = socket;
     this.#handshake = new Promise<void>((resolve, reject) => {
-      socket.once("secure", () => resolve());
+      socket.once("secure", () => {
+        secure = true;
+        resolve();
+      });
       socket.once("error", (error) => reject(error));
       socket.once("close", () => reject(new Deno.errors.ConnectionReset("closed in handshake")));
     });
@@ -222,8 +375,18 @@ class TlsSocketConn implements Conn {
     return this.#handshake;
   }
 
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether the server has answered the peer's ClientHello. */
+  helloAnswered(): boolean {
+    return this.#tcp.wrote;
+  }
+
   setNoDelay(): void {
-    // Set on the raw socket by the listener.
+    // Set on the TCP connection at accept.
   }
 
   #wake(): void {
@@ -274,9 +437,10 @@ class TlsSocketConn implements Conn {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    // Destroying the raw socket releases the descriptor even mid-handshake.
+    // Closing the TCP connection cancels its pending read and releases the descriptor, even
+    // mid-handshake.
     this.#socket.destroy();
-    this.#raw.destroy();
+    this.#tcp.closeNow();
     this.#wake();
   }
 }
