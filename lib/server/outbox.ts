@@ -51,9 +51,22 @@ export function concat(parts: readonly Uint8Array[], total: number): Uint8Array 
     out = new Uint8Array(total);
   }
   let offset = 0;
-  for (const part of parts) {
+  for (let i = 0; i < parts.length;) {
+    const part = parts[i];
     out.set(part, offset);
-    offset += part.length;
+    // A run of the same reply (a client pipelining one request) is copied by doubling: 16
+    // pipelined `MARKET BTC` replies take 5 copies instead of 16 (`set` is a call into the
+    // runtime each time; measured with `loadgen.c` at 50 × 16: ~0.1 µs of CPU less per reply).
+    let end = i + 1;
+    while (end < parts.length && parts[end] === part) end++;
+    const runBytes = (end - i) * part.length;
+    for (let filled = part.length; filled < runBytes;) {
+      const take = Math.min(filled, runBytes - filled);
+      out.copyWithin(offset + filled, offset, offset + take);
+      filled += take;
+    }
+    offset += runBytes;
+    i = end;
   }
   return out;
 }
@@ -88,6 +101,8 @@ export class Outbox {
   #writing = false;
   #failed = false;
   #idle: PromiseWithResolvers<void> | null = null;
+  /** The batch of {@linkcode write} its caller is awaiting, or null. */
+  #current: Uint8Array | null = null;
   #progress: PromiseWithResolvers<boolean> | null = null;
   /** ms when the write in flight began or last made progress, or 0. */
   writeStart = 0;
@@ -122,6 +137,63 @@ export class Outbox {
     if (!this.#writing) this.#flush();
   }
 
+  /**
+   * Starts writing `parts` as one batch when nothing is being written, and returns the write for
+   * the caller (the connection's reader) to await before it reads on, as the floor server does;
+   * the caller then hands its outcome to {@linkcode wrote} or {@linkcode writeFailed}. Returns
+   * null when a write is already in flight (the parts are queued to follow it) or writing
+   * failed. Why the reader awaits: measured with `loadgen.c` at 50 connections × 16 requests
+   * in flight, a background writer (an async function and its promise per batch, the next read
+   * issued while the write is pending) cost ~0.2 µs of CPU more per reply, about 16%.
+   *
+   * @param now the caller's clock reading, kept as the time the write began
+   */
+  write(parts: readonly Uint8Array[], total: number, now: number): Promise<number> | null {
+    if (this.#writing || this.#failed) {
+      this.sendAll(parts, total);
+      return null;
+    }
+    if (total === 0) return null;
+    this.#writing = true;
+    const out = concat(parts, total);
+    this.#current = out;
+    this.#inFlight = total;
+    this.writeStart = now;
+    return this.#conn.write(out);
+  }
+
+  /**
+   * Takes the outcome of the write {@linkcode write} returned: what it did not take, and what
+   * was queued meanwhile, go out in the background.
+   */
+  wrote(n: number): void {
+    const out = this.#current!;
+    this.#current = null;
+    this.#inFlight -= n;
+    if (n < out.length) {
+      this.#wrote();
+      this.#flush(out, n);
+      return;
+    }
+    recycle(out);
+    this.#inFlight = 0;
+    this.writeStart = 0;
+    this.#progressMade();
+    if (this.#queue.length > 0) this.#flush();
+    else this.#settled();
+  }
+
+  /** Takes the failure of the write {@linkcode write} returned. */
+  writeFailed(error: unknown): void {
+    const out = this.#current!;
+    this.#current = null;
+    this.#fail(error);
+    recycle(out);
+    this.#inFlight = 0;
+    this.writeStart = 0;
+    this.#settled();
+  }
+
   /** Resolves once everything queued has been written, or writing failed. */
   drained(): Promise<void> {
     if (!this.#writing) return Promise.resolve();
@@ -154,21 +226,41 @@ export class Outbox {
     this.#progress = null;
   }
 
-  async #flush(): Promise<void> {
+  #fail(error: unknown): void {
+    this.#failed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#onError(error);
+  }
+
+  #settled(): void {
+    this.#writing = false;
+    this.#idle?.resolve();
+    this.#idle = null;
+    this.#progress?.resolve(true);
+    this.#progress = null;
+  }
+
+  /** Writes everything queued, after the rest of `first` from `offset` when given. */
+  async #flush(first?: Uint8Array, offset = 0): Promise<void> {
     this.#writing = true;
-    while (this.#queue.length > 0 && !this.#failed) {
-      const queue = this.#queue;
-      // Queued parts are replies and events, never pooled buffers: only `out` goes back.
-      const out = concat(queue, this.#queued);
-      // The two queues take turns, so a busy connection allocates no array per write.
-      this.#queue = this.#spare;
-      queue.length = 0;
-      this.#spare = queue;
-      this.#inFlight = this.#queued;
-      this.#queued = 0;
-      this.writeStart = Date.now();
+    let out = first;
+    while (!this.#failed) {
+      if (out === undefined) {
+        if (this.#queue.length === 0) break;
+        const queue = this.#queue;
+        // Queued parts are replies and events, never pooled buffers: only `out` goes back.
+        out = concat(queue, this.#queued);
+        // The two queues take turns, so a busy connection allocates no array per write.
+        this.#queue = this.#spare;
+        queue.length = 0;
+        this.#spare = queue;
+        this.#inFlight = this.#queued;
+        this.#queued = 0;
+        this.writeStart = Date.now();
+      }
       try {
-        for (let offset = 0; offset < out.length;) {
+        while (offset < out.length) {
           const n = await this.#conn.write(offset === 0 ? out : out.subarray(offset));
           offset += n;
           this.#inFlight -= n;
@@ -177,20 +269,15 @@ export class Outbox {
           else this.#progressMade();
         }
       } catch (error) {
-        this.#failed = true;
-        this.#queue = [];
-        this.#queued = 0;
-        this.#onError(error);
+        this.#fail(error);
       }
       // The write has settled, so the socket no longer reads from `out`.
       recycle(out);
+      out = undefined;
+      offset = 0;
       this.#inFlight = 0;
       this.writeStart = 0;
     }
-    this.#writing = false;
-    this.#idle?.resolve();
-    this.#idle = null;
-    this.#progress?.resolve(true);
-    this.#progress = null;
+    this.#settled();
   }
 }

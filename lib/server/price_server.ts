@@ -93,8 +93,12 @@ const SMALL_READ = 2048;
 const LARGE_READ = 32 * 1024;
 /** After a timeout reply, how long the client gets to take it before the socket is closed anyway. */
 const FAREWELL_MS = 1000;
-/** Requests are framed in slices of this many bytes when their replies pile up. */
-const FRAME_SLICE = 512;
+/**
+ * Requests are framed in slices of at most this many bytes, so that the replies to one read
+ * are written before they pile up: 16 pipelined look-ups of up to 64 bytes fit in one slice.
+ */
+const FRAME_SLICE = 1024;
+const NEWLINE = 0x0a;
 /** A connection whose socket takes no bytes for this long is taken to have stopped reading. */
 const STALL_MS = 1000;
 /** At shutdown, a connection quiet for this long with nothing to write is closed. */
@@ -403,11 +407,14 @@ export class PriceServer implements AsyncDisposable {
       }
       later.length = 0;
     };
-    // Sends the gathered replies as one batch (joined once, at write time, by the outbox).
-    const flush = () => {
-      outbox.sendAll(replies, replyBytes);
+    // Sends the gathered replies as one batch (joined once, by the outbox). Returns the write
+    // when nothing else was being written: the caller awaits it inline, then hands its outcome
+    // to the outbox (an async helper here would cost a promise more per read).
+    const flush = (now: number) => {
+      const write = outbox.write(replies, replyBytes, now);
       replies.length = 0;
       replyBytes = 0;
+      return write;
     };
     while (!state.closing) {
       let n: number | null;
@@ -431,16 +438,26 @@ export class PriceServer implements AsyncDisposable {
       // read: a slow reader is waited for, and only a client that stopped reading is cut off.
       let fits = true;
       let stalled = false;
-      for (let offset = 0; offset < n && fits && !closeAfter; offset += FRAME_SLICE) {
-        marketNow = this.#market.now();
-        fits = framer.push(buffer.subarray(offset, Math.min(n, offset + FRAME_SLICE)), onRequest);
-        if (
-          offset + FRAME_SLICE >= n || replyBytes + outbox.unsent <= this.limits.maxUnsentBytes / 2
-        ) {
-          continue;
+      for (let offset = 0, end = 0; offset < n && fits && !closeAfter; offset = end) {
+        end = n;
+        if (n - offset > FRAME_SLICE) {
+          // The slice ends after a newline where there is one, so that no request straddles
+          // two slices and has to be copied aside by the framer.
+          const newline = buffer.lastIndexOf(NEWLINE, offset + FRAME_SLICE - 1);
+          end = newline >= offset ? newline + 1 : offset + FRAME_SLICE;
         }
+        marketNow = this.#market.now();
+        fits = framer.push(buffer.subarray(offset, end), onRequest);
+        if (end === n || replyBytes + outbox.unsent <= this.limits.maxUnsentBytes / 2) continue;
         if (later.length > 0) await settle();
-        flush();
+        const write = flush(marketNow);
+        if (write !== null) {
+          try {
+            outbox.wrote(await write);
+          } catch (error) {
+            outbox.writeFailed(error);
+          }
+        }
         if (state.closing) return;
         if (outbox.unsent > this.limits.maxUnsentBytes && !await this.#keepsUp(state)) return;
         while (!stalled && outbox.unsent > this.limits.maxUnsentBytes / 2) {
@@ -460,7 +477,14 @@ export class PriceServer implements AsyncDisposable {
         closeAfter = true;
       }
       if (later.length > 0) await settle();
-      if (replies.length > 0) flush();
+      const write = replies.length > 0 ? flush(now) : null;
+      if (write !== null) {
+        try {
+          outbox.wrote(await write);
+        } catch (error) {
+          outbox.writeFailed(error);
+        }
+      }
       if (state.closing) return;
       if (outbox.unsent > this.limits.maxUnsentBytes && !await this.#keepsUp(state)) return;
       state.requestStart = framer.inRequest ? (state.requestStart || now) : 0;

@@ -196,3 +196,77 @@ Deno.test("every byte arrives in order whatever the batch sizes, partial writes 
     { numRuns: 20 },
   );
 });
+
+Deno.test("concat copies runs of one reply as the parts in order", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 40 })), {
+        minLength: 2,
+        maxLength: 20,
+      }),
+      (runs) => {
+        // Replies are shared objects, as the reply cache hands them out: a run repeats one.
+        const replies = [filled(23, 1), filled(259, 2), filled(2449, 3), filled(1, 4)];
+        const parts = runs.flatMap(([which, count]) => Array(count).fill(replies[which]));
+        const total = parts.reduce((sum, part) => sum + part.length, 0);
+        assert.deepEqual(concat(parts, total), join(parts));
+      },
+    ),
+  );
+});
+
+Deno.test("a reader that writes its batch itself keeps every byte in order with events sent meanwhile", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.tuple(fc.boolean(), fc.array(fc.integer({ min: 1, max: 30_000 }), { maxLength: 5 })),
+        { minLength: 1, maxLength: 12 },
+      ),
+      fc.integer({ min: 4_000, max: 100_000 }),
+      async (batches, chunk) => {
+        const writer = new SlowWriter(chunk);
+        const outbox = new Outbox(writer, (error) => assert.fail(`write failed: ${error}`));
+        const expected: Uint8Array[] = [];
+        const events: Promise<void>[] = [];
+        let seed = 0;
+        for (const [byReader, sizes] of batches) {
+          const parts = sizes.map((size) => filled(size, seed++));
+          expected.push(...parts);
+          const total = sizes.reduce((a, b) => a + b, 0);
+          if (!byReader) {
+            outbox.sendAll(parts, total);
+            continue;
+          }
+          // As the server's read loop does: write, and meanwhile an event is sent.
+          const write = outbox.write(parts, total, Date.now());
+          const event = filled(50, seed++);
+          expected.push(event);
+          events.push(Promise.resolve().then(() => outbox.send(event)));
+          await events.at(-1);
+          if (write !== null) outbox.wrote(await write);
+        }
+        await outbox.drained();
+        assert.deepEqual(writer.received, join(expected));
+        assert.equal(outbox.unsent, 0);
+      },
+    ),
+    { numRuns: 30 },
+  );
+});
+
+Deno.test("a reader's failed write is reported once and what follows is dropped", async () => {
+  const writer = new ScriptedWriter();
+  const errors: unknown[] = [];
+  const outbox = new Outbox(writer, (error) => errors.push(error));
+  writer.fail = new Error("reset");
+  const write = outbox.write([enc.encode("a\n"), enc.encode("b\n")], 4, Date.now());
+  assert.ok(write !== null);
+  await assert.rejects(write);
+  outbox.writeFailed(new Error("reset"));
+  assert.equal(errors.length, 1);
+  assert.equal(outbox.write([enc.encode("c\n")], 2, Date.now()), null);
+  outbox.send(enc.encode("d\n"));
+  await outbox.drained();
+  assert.equal(outbox.unsent, 0);
+  assert.equal(errors.length, 1);
+});
