@@ -99,13 +99,14 @@ class ReplyCache {
   #last: { key: Uint8Array; reply: Answer } | null = null;
   size = 0;
 
-  get(line: Uint8Array): Answer | undefined {
+  /** The reply stored for the request `bytes[start, end)`, if any. */
+  get(bytes: Uint8Array, start: number, end: number): Answer | undefined {
     const last = this.#last;
-    if (last !== null && sameBytes(last.key, line)) return last.reply;
-    const bucket = this.#buckets.get(hashBytes(line));
+    if (last !== null && sameRange(last.key, bytes, start, end)) return last.reply;
+    const bucket = this.#buckets.get(hashBytes(bytes, start, end));
     if (bucket === undefined) return undefined;
     for (const entry of bucket) {
-      if (sameBytes(entry.key, line)) {
+      if (sameRange(entry.key, bytes, start, end)) {
         this.#last = entry;
         return entry.reply;
       }
@@ -115,7 +116,7 @@ class ReplyCache {
 
   /** Stores a copy of `line`: the framer's view is valid only during its callback. */
   set(line: Uint8Array, reply: Answer): void {
-    const hash = hashBytes(line);
+    const hash = hashBytes(line, 0, line.length);
     const entry = { key: line.slice(), reply };
     const bucket = this.#buckets.get(hash);
     if (bucket === undefined) this.#buckets.set(hash, [entry]);
@@ -127,8 +128,8 @@ class ReplyCache {
 
   /** Replaces (or with `null` removes) the reply stored for exactly `line`, if any. */
   replace(line: Uint8Array, reply: Answer | null): void {
-    const bucket = this.#buckets.get(hashBytes(line)) ?? [];
-    const index = bucket.findIndex((entry) => sameBytes(entry.key, line));
+    const bucket = this.#buckets.get(hashBytes(line, 0, line.length)) ?? [];
+    const index = bucket.findIndex((entry) => sameRange(entry.key, line, 0, line.length));
     if (index < 0) return;
     if (reply !== null) bucket[index].reply = reply;
     else {
@@ -140,16 +141,17 @@ class ReplyCache {
   }
 }
 
-/** FNV-1a, 32 bits. */
-function hashBytes(bytes: Uint8Array): number {
+/** FNV-1a, 32 bits, of `bytes[start, end)`. */
+function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
   return hash >>> 0;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether `key` is `bytes[start, end)`. */
+function sameRange(key: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
+  if (key.length !== end - start) return false;
+  for (let i = 0; i < key.length; i++) if (key[i] !== bytes[start + i]) return false;
   return true;
 }
 
@@ -316,12 +318,21 @@ export class Market {
    * @param now a reading of {@linkcode now}, taken for the batch this request came in
    */
   respond(line: Uint8Array, now: number = this.#now()): Answer {
+    return this.respondTo(line, 0, line.length, now);
+  }
+
+  /**
+   * The reply to the request `bytes[start, end)`, as {@linkcode respond}: a request answered
+   * from the reply cache makes no view of its bytes.
+   */
+  respondTo(bytes: Uint8Array, start: number, end: number, now: number = this.#now()): Answer {
     const set = this.#current(now);
-    const cacheable = set !== null && line.length <= CACHEABLE_BYTES;
+    const cacheable = set !== null && end - start <= CACHEABLE_BYTES;
     if (cacheable) {
-      const hit = set.cache.get(line);
+      const hit = set.cache.get(bytes, start, end);
       if (hit !== undefined) return hit;
     }
+    const line = bytes.subarray(start, end);
     const request = parseRequest(line);
     const reply = this.#answer(request, set);
     // INFO changes from one request to the next; everything else only with the snapshot.

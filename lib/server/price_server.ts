@@ -381,16 +381,16 @@ export class PriceServer implements AsyncDisposable {
     const later: [number, Promise<Answer>, Uint8Array][] = [];
     /** The market's clock, read once per slice of a read rather than once per request. */
     let marketNow = 0;
-    const onRequest = (line: Uint8Array) => {
+    const onRequest = (data: Uint8Array, start: number, end: number) => {
       requested = true;
       if (closeAfter) return;
-      const reply = this.#market.respond(line, marketNow);
+      const reply = this.#market.respondTo(data, start, end, marketNow);
       if (reply.later !== undefined) {
-        later.push([replies.length, reply.later, line.slice()]);
+        later.push([replies.length, reply.later, data.slice(start, end)]);
         replies.push(reply.bytes);
         return;
       }
-      this.#record(state, reply, line);
+      this.#record(state, reply, data, start, end);
       const bytes = reply.watch === undefined ? reply.bytes : this.#applyWatch(state, reply);
       replies.push(bytes);
       replyBytes += bytes.length;
@@ -557,7 +557,14 @@ export class PriceServer implements AsyncDisposable {
     for (const state of touched) this.#overflowing(state);
   }
 
-  #record(state: Connection, reply: Answer, line: Uint8Array): void {
+  /** Counts a reply; logs it when it is an error. The request is `bytes[start, end)`. */
+  #record(
+    state: Connection,
+    reply: Answer,
+    bytes: Uint8Array,
+    start = 0,
+    end = bytes.length,
+  ): void {
     if (reply.command !== null) this.#count(this.stats.requests, reply.command);
     if (reply.error === null) return;
     this.#count(this.stats.errors, reply.error);
@@ -566,7 +573,9 @@ export class PriceServer implements AsyncDisposable {
       const more = state.loggedErrors === LOGGED_ERRORS_PER_CONNECTION
         ? " (further errors on this connection are not logged)"
         : "";
-      this.#log(`${state.address} ${reply.error}: ${sampleBytes(line)}${more}`);
+      this.#log(
+        `${state.address} ${reply.error}: ${sampleBytes(bytes.subarray(start, end))}${more}`,
+      );
     }
   }
 

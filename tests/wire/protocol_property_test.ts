@@ -18,7 +18,8 @@ function frameSplit(stream: Uint8Array, cuts: number[]): Outcome {
   let from = 0;
   for (const to of [...points, stream.length]) {
     if (to < from) continue;
-    const fits = framer.push(stream.subarray(from, to), (line) => {
+    const fits = framer.push(stream.subarray(from, to), (b, start, end) => {
+      const line = b.subarray(start, end);
       assert.ok(line.length <= CAP, "a request over the cap was passed on");
       assert.ok(!line.includes(0x0a), "a request contained a newline");
       requests.push(dec.decode(line));
@@ -84,7 +85,8 @@ Deno.test("property: every reply is one valid JSON line with a status", async ()
         ]
       ) {
         if (to < from) continue;
-        framer.push(bytes.subarray(from, to), (line) => {
+        framer.push(bytes.subarray(from, to), (b, start, end) => {
+          const line = b.subarray(start, end);
           for (const m of [market, empty]) {
             const reply = dec.decode(m.respond(line).bytes);
             assert.equal(reply.indexOf("\n"), reply.length - 1, "one line, newline-terminated");

@@ -20,7 +20,7 @@ function frame(chunks: (string | Uint8Array)[], max?: number): string[] {
   const out: string[] = [];
   for (const chunk of chunks) {
     const bytes = typeof chunk === "string" ? enc.encode(chunk) : chunk;
-    if (!framer.push(bytes, (line) => out.push(dec.decode(line)))) {
+    if (!framer.push(bytes, (b, start, end) => out.push(dec.decode(b.subarray(start, end))))) {
       out.push("OVERFLOW");
       break;
     }
@@ -31,6 +31,21 @@ function frame(chunks: (string | Uint8Array)[], max?: number): string[] {
 Deno.test("framer", async (t) => {
   await t.step("splits JSON lines and skips blank ones", () => {
     assert.deepStrictEqual(frame(['{"a":1}\n\n  \r\n{"b":2}\r\n']), ['{"a":1}', '{"b":2}']);
+  });
+  await t.step("frames a repeated request as the first, whole, cut or followed by more", () => {
+    const req = '{"status":"OK","data":"MARKET BTC","v":2}';
+    assert.deepStrictEqual(frame([`${req}\n${req}\n${req}${req}\n`]), [req, req, req, req]);
+    // The repeat's bytes start a longer request: the scan, not the shortcut, decides.
+    assert.deepStrictEqual(frame([`{"a":1}\n{"a":1 , "b":{}}\n{"a":1}`]), [
+      '{"a":1}',
+      '{"a":1 , "b":{}}',
+      '{"a":1}',
+    ]);
+    assert.deepStrictEqual(frame([`{"a":"}"}\n{"a":"}"}`, `{"a":"}`, `"}\n`]), [
+      '{"a":"}"}',
+      '{"a":"}"}',
+      '{"a":"}"}',
+    ]);
   });
   await t.step("ends an object request at its closing brace, with no newline", () => {
     assert.deepStrictEqual(frame(['{"status":"OK","data":"MARKET ALL"}']), [
