@@ -407,14 +407,12 @@ export class PriceServer implements AsyncDisposable {
       }
       later.length = 0;
     };
-    // Sends the gathered replies as one batch (joined once, by the outbox). Returns the write
-    // when nothing else was being written: the caller awaits it inline, then hands its outcome
-    // to the outbox (an async helper here would cost a promise more per read).
-    const flush = (now: number) => {
-      const write = outbox.write(replies, replyBytes, now);
+    // Hands the gathered replies to the outbox as one batch, to go out in the background: for a
+    // read whose replies pile up, written slice by slice while the client is waited for.
+    const flush = () => {
+      outbox.sendAll(replies, replyBytes);
       replies.length = 0;
       replyBytes = 0;
-      return write;
     };
     while (!state.closing) {
       let n: number | null;
@@ -450,14 +448,7 @@ export class PriceServer implements AsyncDisposable {
         fits = framer.push(buffer.subarray(offset, end), onRequest);
         if (end === n || replyBytes + outbox.unsent <= this.limits.maxUnsentBytes / 2) continue;
         if (later.length > 0) await settle();
-        const write = flush(marketNow);
-        if (write !== null) {
-          try {
-            outbox.wrote(await write);
-          } catch (error) {
-            outbox.writeFailed(error);
-          }
-        }
+        flush();
         if (state.closing) return;
         if (outbox.unsent > this.limits.maxUnsentBytes && !await this.#keepsUp(state)) return;
         while (!stalled && outbox.unsent > this.limits.maxUnsentBytes / 2) {
@@ -477,7 +468,12 @@ export class PriceServer implements AsyncDisposable {
         closeAfter = true;
       }
       if (later.length > 0) await settle();
-      const write = replies.length > 0 ? flush(now) : null;
+      // The replies to the read go out as one batch, and the reader waits for the socket to take
+      // it when nothing else was being written (an async helper here would cost a promise more
+      // per read): the only `await` of a look-up.
+      const write = outbox.write(replies, replyBytes, now);
+      replies.length = 0;
+      replyBytes = 0;
       if (write !== null) {
         try {
           outbox.wrote(await write);
