@@ -23,6 +23,7 @@ import {
   v1Number,
 } from "../wire/protocol.ts";
 import type { HistorySeries } from "../storage/repository.ts";
+import { equalsAt } from "../util/equals_at.ts";
 import { sample } from "../util/sample.ts";
 
 /** What to send for one request. */
@@ -150,9 +151,7 @@ function hashBytes(bytes: Uint8Array, start: number, end: number): number {
 
 /** Whether `key` is `bytes[start, end)`. */
 function sameRange(key: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
-  if (key.length !== end - start) return false;
-  for (let i = 0; i < key.length; i++) if (key[i] !== bytes[start + i]) return false;
-  return true;
+  return key.length === end - start && equalsAt(bytes, start, key);
 }
 
 function ok(dataJson: string, command: string): Answer {

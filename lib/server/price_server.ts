@@ -12,6 +12,7 @@ import {
   type ErrorCode,
   MAX_REQUEST_BYTES,
   MAX_WATCHED,
+  NEWLINE,
   RequestFramer,
 } from "../wire/protocol.ts";
 import { sampleBytes } from "../util/sample.ts";
@@ -98,7 +99,6 @@ const FAREWELL_MS = 1000;
  * are written before they pile up: 16 pipelined look-ups of up to 64 bytes fit in one slice.
  */
 const FRAME_SLICE = 1024;
-const NEWLINE = 0x0a;
 /** A connection whose socket takes no bytes for this long is taken to have stopped reading. */
 const STALL_MS = 1000;
 /** At shutdown, a connection quiet for this long with nothing to write is closed. */

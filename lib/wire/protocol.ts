@@ -10,6 +10,7 @@
  */
 
 import type { Coin, Snapshot } from "./coin.ts";
+import { equalsAt } from "../util/equals_at.ts";
 import { sample } from "../util/sample.ts";
 
 /** The longest request accepted, in bytes, not counting its newline. */
@@ -44,7 +45,8 @@ export type Reply =
 /** The name of the event a watched coin's change is pushed as. */
 export const UPDATE_EVENT = "update";
 
-const NEWLINE = 0x0a;
+/** The byte that ends a request line. */
+export const NEWLINE = 0x0a;
 const CR = 0x0d;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
@@ -78,13 +80,6 @@ PLAIN_IN_OBJECT[QUOTE] =
 
 /** Called by {@linkcode RequestFramer.push} with each request, `bytes[start, end)`. */
 export type OnRequest = (bytes: Uint8Array, start: number, end: number) => void;
-
-/** Whether `data` holds all of `prefix` from `at` on. */
-function startsWith(data: Uint8Array, at: number, prefix: Uint8Array): boolean {
-  if (at + prefix.length > data.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (data[at + i] !== prefix[i]) return false;
-  return true;
-}
 
 function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === CR;
@@ -182,7 +177,7 @@ export class RequestFramer {
             // (measured in-process on 16 pipelined `MARKET BTC` v2 requests).
             const repeat = this.#repeat;
             const end = i + repeat.length;
-            if (repeat.length > 0 && end <= length && startsWith(data, i, repeat)) {
+            if (repeat.length > 0 && equalsAt(data, i, repeat)) {
               onRequest(data, i, end);
               start = end;
               i = end - 1;
@@ -201,7 +196,7 @@ export class RequestFramer {
             depth++;
           } else if (b === CLOSE_BRACE && --depth === 0) {
             if (!this.#emit(data, start, i + 1, onRequest)) return false;
-            if (!startsWith(data, start, this.#repeat) || this.#repeat.length !== i + 1 - start) {
+            if (this.#repeat.length !== i + 1 - start || !equalsAt(data, start, this.#repeat)) {
               this.#repeat = data.slice(start, i + 1);
             }
             start = i + 1;
