@@ -365,6 +365,12 @@ interface Row {
   server: Measured;
   /** The same generator against `ceiling.c`, or null with `--skip ceiling`. */
   ceiling: Measured | null;
+  /** Server / floor req/s of each round, in round order. */
+  rpsRatios: number[];
+  /** Server / floor p99 of each round, in round order. */
+  p99Ratios: number[];
+  /** Ceiling / floor req/s of each round (empty with `--skip ceiling`). */
+  ceilingRatios: number[];
 }
 
 const rows: Row[] = [];
@@ -644,6 +650,11 @@ try {
       const serverResult = medianOf(serverRuns);
       const ceilingResult = ceilingRuns.length > 0 ? medianOf(ceilingRuns) : null;
       for (const r of [floorResult, serverResult, ceilingResult]) if (r) countErrors(r);
+      // Each round measures floor, server and ceiling back to back: their ratios are taken
+      // round by round, so a slow spell of the machine that falls on one of them in one round
+      // moves that round's ratio only (see "Run-to-run spread" in BENCHMARKS.md).
+      const byRound = (others: Measured[], pick: (r: Measured) => number) =>
+        others.map((r, i) => pick(r) / pick(floorRuns[i]));
       rows.push({
         kind: kind.label,
         conns: setting[0],
@@ -651,6 +662,9 @@ try {
         floor: floorResult,
         server: serverResult,
         ceiling: ceilingResult,
+        rpsRatios: byRound(serverRuns, (r) => r.rps),
+        p99Ratios: byRound(serverRuns, (r) => r.p99),
+        ceilingRatios: byRound(ceilingRuns, (r) => r.rps),
       });
     }
   }
@@ -742,7 +756,8 @@ try {
 
 const f0 = (x: number) => Math.round(x).toLocaleString("en-US");
 const f2 = (x: number) => x.toFixed(2);
-const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
+/** The median of the rounds' ratios, as shown. */
+const mid = (ratios: number[]) => (ratios.length === 0 ? "n/a" : f2(median(ratios)));
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 function table(): string {
@@ -753,11 +768,11 @@ function table(): string {
   for (const r of rows) {
     lines.push(
       `| ${r.kind} | ${r.conns} × ${r.depth} | ${f0(r.floor.rps)} | ${f0(r.server.rps)} | ` +
-        `${ratio(r.server.rps, r.floor.rps)} | ${f2(r.floor.p50)} / ${f2(r.floor.p99)} / ` +
+        `${mid(r.rpsRatios)} | ${f2(r.floor.p50)} / ${f2(r.floor.p99)} / ` +
         `${f2(r.floor.p999)} | ${f2(r.server.p50)} / ${f2(r.server.p99)} / ${
           f2(r.server.p999)
         } | ` +
-        `${ratio(r.server.p99, r.floor.p99)} | ${f2(r.floor.cpuUs)} / ${f2(r.server.cpuUs)} | ` +
+        `${mid(r.p99Ratios)} | ${f2(r.floor.cpuUs)} / ${f2(r.server.cpuUs)} | ` +
         `${pct(r.floor.busy)} / ${pct(r.server.busy)} |`,
     );
   }
@@ -769,7 +784,7 @@ function headroom(): string[] {
   if (rows.length === 0) return [];
   const runs = rows.flatMap((r) => [r.floor, r.server]);
   const busiest = Math.max(...runs.map((r) => r.busy));
-  const slower = rows.filter((r) => r.floor.rps < r.server.rps);
+  const slower = rows.filter((r) => median(r.rpsRatios) >= 1);
   const lines = [
     `Load generator: \`tests/bench/loadgen.c\` (C, epoll, ${rows[0].floor.threads} thread(s), ` +
     `every reply compared byte for byte). Its own CPU time over the measured window, as a share ` +
@@ -792,7 +807,7 @@ function headroom(): string[] {
     "|---|---|---:|---:|---:|---:|---:|---:|",
     ...withCeiling.map((r) =>
       `| ${r.kind} | ${r.conns} × ${r.depth} | ${f0(r.ceiling!.rps)} | ${f0(r.floor.rps)} | ` +
-      `${f0(r.server.rps)} | ${ratio(r.ceiling!.rps, r.floor.rps)} | ${pct(r.ceiling!.busy)} | ` +
+      `${f0(r.server.rps)} | ${mid(r.ceilingRatios)} | ${pct(r.ceiling!.busy)} | ` +
       `${f2(r.ceiling!.cpuUsPerReply)} |`
     ),
     "",
@@ -817,11 +832,15 @@ function targets(): string[] {
   for (const [kind, conns, depth, leastRps, mostP99] of goals) {
     const row = find(kind, conns, depth);
     if (row === undefined) continue;
-    const rps = row.server.rps / row.floor.rps;
-    const p99 = row.server.p99 / row.floor.p99;
+    const rps = median(row.rpsRatios);
+    const p99 = median(row.p99Ratios);
+    const each = (ratios: number[]) => ratios.map(f2).join(", ");
     lines.push(
       `- ${kind} (${conns},${depth}): ${f2(rps)} × floor req/s (≥ ${leastRps}: ` +
-        `${mark(rps >= leastRps)}), p99 ${f2(p99)} × floor (≤ ${mostP99}: ${mark(p99 <= mostP99)})`,
+        `${mark(rps >= leastRps)}), p99 ${f2(p99)} × floor (≤ ${mostP99}: ${
+          mark(p99 <= mostP99)
+        }); ` +
+        `rounds: ${each(row.rpsRatios)}; p99 ${each(row.p99Ratios)}`,
     );
   }
   if (idle.server) {
@@ -875,8 +894,8 @@ function headline(): string[] {
     if (r === undefined) return [];
     return [
       `${kind} at ${conns} × ${depth}: ${f0(r.server.rps)} req/s, ` +
-      `${ratio(r.server.rps, r.floor.rps)} × the floor's ${f0(r.floor.rps)}, p99 ` +
-      `${f2(r.server.p99)} ms (${ratio(r.server.p99, r.floor.p99)} × the floor's)`,
+      `${mid(r.rpsRatios)} × the floor's ${f0(r.floor.rps)}, p99 ` +
+      `${f2(r.server.p99)} ms (${mid(r.p99Ratios)} × the floor's)`,
     ];
   });
   if (parts.length === 0) return [];
@@ -1039,7 +1058,7 @@ const header = [
   `Command: \`${["deno task bench", ...Deno.args].join(" ")}\`` +
   ` (${durationS} s measured after ${warmupS} s warm-up per run, ${rounds} round(s) of floor, ` +
   `server${skip.has("ceiling") ? "" : " and ceiling"} per row, the order rotated each round, ` +
-  `the median of each figure kept; ` +
+  `the median of each figure kept, and of each ratio the median of the rounds' ratios; ` +
   `subprocesses run with \`ulimit -n ${nofile}\`).`,
   "",
 ].join("\n");
