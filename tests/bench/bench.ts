@@ -835,12 +835,19 @@ function targets(): string[] {
     const rps = median(row.rpsRatios);
     const p99 = median(row.p99Ratios);
     const each = (ratios: number[]) => ratios.map(f2).join(", ");
+    // Some rounds meeting a target and some not: this run alone does not tell whether it holds.
+    const split = (ratios: number[], meets: (r: number) => boolean) =>
+      ratios.some(meets) && !ratios.every(meets);
+    const unsettled = split(row.rpsRatios, (r) => r >= leastRps) ||
+        split(row.p99Ratios, (r) => r <= mostP99)
+      ? " (some rounds met a target and some did not: this run alone does not settle it)"
+      : "";
     lines.push(
       `- ${kind} (${conns},${depth}): ${f2(rps)} × floor req/s (≥ ${leastRps}: ` +
         `${mark(rps >= leastRps)}), p99 ${f2(p99)} × floor (≤ ${mostP99}: ${
           mark(p99 <= mostP99)
         }); ` +
-        `rounds: ${each(row.rpsRatios)}; p99 ${each(row.p99Ratios)}`,
+        `rounds: ${each(row.rpsRatios)}; p99 ${each(row.p99Ratios)}${unsettled}`,
     );
   }
   if (idle.server) {
