@@ -230,6 +230,12 @@ export class Market {
   readonly #listeners = new Set<(events: UpdateEvents) => void>();
   readonly #options: MarketOptions;
   readonly #now: () => number;
+  /**
+   * Whether the market's clock is the wall clock (none was injected): a caller that has just read
+   * `Date.now()` can then pass that reading to {@linkcode respondTo} instead of reading
+   * {@linkcode now} again.
+   */
+  readonly wallClock: boolean;
 
   /** Creates an empty market; it answers `NO_DATA` until the first {@linkcode update}. */
   constructor(options: MarketOptions) {
@@ -240,6 +246,7 @@ export class Market {
     }
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.wallClock = options.now === undefined;
   }
 
   /** The snapshot being served, or null before the first. */

@@ -444,7 +444,10 @@ export class PriceServer implements AsyncDisposable {
           const newline = buffer.lastIndexOf(NEWLINE, offset + FRAME_SLICE - 1);
           end = newline >= offset ? newline + 1 : offset + FRAME_SLICE;
         }
-        marketNow = this.#market.now();
+        // One clock reading per read where the market's clock is the wall clock: a second
+        // `Date.now()` was ~45 ns of the ~410 ns the handler spends per read, measured
+        // in-process with connections whose reads and writes settle at once.
+        marketNow = this.#market.wallClock ? now : this.#market.now();
         fits = framer.push(buffer.subarray(offset, end), onRequest);
         if (end === n || replyBytes + outbox.unsent <= this.limits.maxUnsentBytes / 2) continue;
         if (later.length > 0) await settle();

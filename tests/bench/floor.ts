@@ -28,7 +28,14 @@ export function floorLine(size: number): Uint8Array {
 /** How many replies one write can carry without building a new buffer. */
 const BATCH = 64;
 
-async function serveConnection(conn: Deno.TcpConn, batch: Uint8Array, size: number) {
+/** What the floor uses of a connection: a `Deno.TcpConn`, or a fake one in `handler_cost.ts`. */
+export type FloorConn = Pick<Deno.TcpConn, "read" | "write" | "close" | "setNoDelay">;
+
+/**
+ * Serves one connection: every `\n` read is answered with one `size`-byte line from `batch`
+ * (`BATCH` copies of the line), one write per read, each write awaited before the next read.
+ */
+export async function serveConnection(conn: FloorConn, batch: Uint8Array, size: number) {
   conn.setNoDelay(true);
   const buffer = new Uint8Array(16 * 1024);
   try {
@@ -55,10 +62,15 @@ async function serveConnection(conn: Deno.TcpConn, batch: Uint8Array, size: numb
   }
 }
 
+/** {@linkcode BATCH} copies of `line`, for {@linkcode serveConnection}. */
+export function floorBatch(line: Uint8Array): Uint8Array {
+  const batch = new Uint8Array(line.length * BATCH);
+  for (let i = 0; i < BATCH; i++) batch.set(line, i * line.length);
+  return batch;
+}
+
 async function serve(listener: Deno.TcpListener, size: number): Promise<void> {
-  const line = floorLine(size);
-  const batch = new Uint8Array(size * BATCH);
-  for (let i = 0; i < BATCH; i++) batch.set(line, i * size);
+  const batch = floorBatch(floorLine(size));
   for await (const conn of listener) serveConnection(conn, batch, size);
 }
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Market } from "../../lib/server/market.ts";
+import { PriceServer } from "../../lib/server/price_server.ts";
 import type { HistorySeries } from "../../lib/storage/repository.ts";
-import { BTC_2022 } from "../helpers.ts";
+import { BTC_2022, fixtureSnapshot, LineClient } from "../helpers.ts";
 
 Deno.test("a HISTORY read that failed is read again once storage answers, also when repeated", async () => {
   const fetchedAt = "2022-10-04T20:16:00.000Z";
@@ -34,4 +35,30 @@ Deno.test("a HISTORY read that failed is read again once storage answers, also w
   assert.equal(reads, 3, "every failed read is tried again, not served from the cache");
   const cached = await ask();
   assert.equal(cached.status, "OK");
+});
+
+Deno.test("a server on the wall clock judges staleness by the time of each read", async () => {
+  // The server passes its own `Date.now()` reading to a market on the wall clock instead of the
+  // market reading the clock again: a wrong reading (none, or an old one) would show here.
+  const market = new Market({ staleAfterMs: 60_000 });
+  assert.equal(market.wallClock, true);
+  assert.equal(new Market({ staleAfterMs: 60_000, now: () => 0 }).wallClock, false);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await using server = new PriceServer(listener, { market, log: () => {} });
+  const serving = server.serve();
+  await using client = await LineClient.connect(server.addr.port);
+  const stale = async () => {
+    const reply = await client.request({ status: "OK", data: "MARKET BTC", v: 2 });
+    return (reply.data as Record<string, unknown>).stale;
+  };
+  const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+  market.update(await fixtureSnapshot(10, ago(0)));
+  assert.equal(await stale(), false);
+  market.update(await fixtureSnapshot(10, ago(61_000)));
+  assert.equal(await stale(), true);
+  market.update(await fixtureSnapshot(10, ago(59_000)));
+  assert.equal(await stale(), false);
+  client.close();
+  await server.shutdown();
+  await serving;
 });
