@@ -446,8 +446,9 @@ export class PriceServer implements AsyncDisposable {
         }
         // One clock reading per read where the market's clock is the wall clock: a second
         // `Date.now()` was ~45 ns of the ~410 ns the handler spends per read, measured
-        // in-process with connections whose reads and writes settle at once.
-        marketNow = this.#market.wallClock ? now : this.#market.now();
+        // in-process with connections whose reads and writes settle at once. Later slices of a
+        // read may come after waiting for a slow reader, so they read the clock again.
+        marketNow = offset === 0 && this.#market.wallClock ? now : this.#market.now();
         fits = framer.push(buffer.subarray(offset, end), onRequest);
         if (end === n || replyBytes + outbox.unsent <= this.limits.maxUnsentBytes / 2) continue;
         if (later.length > 0) await settle();
