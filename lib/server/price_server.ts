@@ -379,7 +379,7 @@ export class PriceServer implements AsyncDisposable {
     let requested = false;
     // Replies still being read from storage, by their place in `replies`.
     const later: [number, Promise<Answer>, Uint8Array][] = [];
-    /** The market's clock, read once per slice of a read rather than once per request. */
+    /** The market's clock, read once per slice of a read rather than once per request (see below). */
     let marketNow = 0;
     const onRequest = (data: Uint8Array, start: number, end: number) => {
       requested = true;

@@ -31,6 +31,7 @@ import { parseArgs } from "node:util";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import type { IdleResult, WatchResult } from "./load.ts";
 import { compile, LOADGEN, type LoadResult, runLoadgen } from "./_loadgen.ts";
+import { median, ratiosByRound, splitByBound } from "./_stats.ts";
 import { seedPreviousVersion } from "../history_seed.ts";
 import { canMeasurePeak, measureUpstreamMemory, type UpstreamMemory } from "../upstream_memory.ts";
 import { HUGE_BYTES, type TickersAnswer } from "../fakes/hostile_upstream.ts";
@@ -228,12 +229,6 @@ async function measure(
   const result = await load(port, request, expect, setting, options);
   const cpu = await target.cpuMs() - before;
   return { ...result, cpuUs: result.total === 0 ? 0 : cpu * 1000 / result.total };
-}
-
-/** The median of a list of numbers (the lower middle one for an even count). */
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 /**
@@ -650,11 +645,9 @@ try {
       const serverResult = medianOf(serverRuns);
       const ceilingResult = ceilingRuns.length > 0 ? medianOf(ceilingRuns) : null;
       for (const r of [floorResult, serverResult, ceilingResult]) if (r) countErrors(r);
-      // Each round measures floor, server and ceiling back to back: their ratios are taken
-      // round by round, so a slow spell of the machine that falls on one of them in one round
-      // moves that round's ratio only (see "Run-to-run spread" in BENCHMARKS.md).
-      const byRound = (others: Measured[], pick: (r: Measured) => number) =>
-        others.map((r, i) => pick(r) / pick(floorRuns[i]));
+      // Ratios round by round (see "Run-to-run spread" in BENCHMARKS.md).
+      const byRound = (runs: Measured[], pick: (r: Measured) => number) =>
+        ratiosByRound(runs, floorRuns, pick);
       rows.push({
         kind: kind.label,
         conns: setting[0],
@@ -835,11 +828,8 @@ function targets(): string[] {
     const rps = median(row.rpsRatios);
     const p99 = median(row.p99Ratios);
     const each = (ratios: number[]) => ratios.map(f2).join(", ");
-    // Some rounds meeting a target and some not: this run alone does not tell whether it holds.
-    const split = (ratios: number[], meets: (r: number) => boolean) =>
-      ratios.some(meets) && !ratios.every(meets);
-    const unsettled = split(row.rpsRatios, (r) => r >= leastRps) ||
-        split(row.p99Ratios, (r) => r <= mostP99)
+    const unsettled = splitByBound(row.rpsRatios, (r) => r >= leastRps) ||
+        splitByBound(row.p99Ratios, (r) => r <= mostP99)
       ? " (some rounds met a target and some did not: this run alone does not settle it)"
       : "";
     lines.push(

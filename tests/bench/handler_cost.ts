@@ -18,6 +18,7 @@ import { PriceServer } from "../../lib/server/price_server.ts";
 import type { Conn, Listener } from "../../lib/server/price_server.ts";
 import { equalsAt } from "../../lib/util/equals_at.ts";
 import { fixtureSnapshot } from "../helpers.ts";
+import { median } from "./_stats.ts";
 import { floorBatch, serveConnection } from "./floor.ts";
 
 const REQUEST = new TextEncoder().encode('{"status":"OK","data":"MARKET BTC","v":2}\n');
@@ -100,7 +101,6 @@ export async function measureHandlers(reads = 20_000, rounds = 5): Promise<Handl
     }
     results.push({ floorNs, serverNs });
   }
-  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
   return {
     floorNs: median(results.map((r) => r.floorNs)),
     serverNs: median(results.map((r) => r.serverNs)),
