@@ -51,6 +51,18 @@ export interface Answer {
   readonly later?: Promise<Answer>;
 }
 
+/**
+ * Answers one connection's requests as {@linkcode Market.respondTo} does, given the framer's
+ * word that a request repeats the previous one (see `OnRequest` in the wire module).
+ */
+export type Responder = (
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  now: number,
+  repeat: boolean,
+) => Answer;
+
 /** Update events of one ingestion, by symbol: one pre-encoded line per changed coin. */
 export type UpdateEvents = ReadonlyMap<string, Uint8Array>;
 
@@ -115,16 +127,20 @@ class ReplyCache {
     return undefined;
   }
 
-  /** Stores a copy of `line`: the framer's view is valid only during its callback. */
-  set(line: Uint8Array, reply: Answer): void {
+  /**
+   * Stores a copy of `line`: the framer's view is valid only during its callback. Returns
+   * whether it was stored.
+   */
+  set(line: Uint8Array, reply: Answer): boolean {
     const hash = hashBytes(line, 0, line.length);
     const entry = { key: line.slice(), reply };
     const bucket = this.#buckets.get(hash);
     if (bucket === undefined) this.#buckets.set(hash, [entry]);
     else if (bucket.length < MAX_BUCKET) bucket.push(entry);
     // Crafted colliding requests must not make one bucket long: past the bound they are parsed.
-    else return;
+    else return false;
     this.size++;
+    return true;
   }
 
   /** Replaces (or with `null` removes) the reply stored for exactly `line`, if any. */
@@ -230,6 +246,8 @@ export class Market {
   readonly #listeners = new Set<(events: UpdateEvents) => void>();
   readonly #options: MarketOptions;
   readonly #now: () => number;
+  /** Whether the answer {@linkcode #respondIn} gave last is the one its reply cache holds. */
+  #answeredFromCache = false;
   /**
    * Whether the market's clock is the wall clock (none was injected): a caller that has just read
    * `Date.now()` can then pass that reading to {@linkcode respondTo} instead of reading
@@ -332,11 +350,40 @@ export class Market {
    * from the reply cache makes no view of its bytes.
    */
   respondTo(bytes: Uint8Array, start: number, end: number, now: number = this.#now()): Answer {
-    const set = this.#current(now);
+    return this.#respondIn(this.#current(now), bytes, start, end);
+  }
+
+  /**
+   * A {@linkcode Responder} for one connection. It remembers the connection's last answer when
+   * that answer is the one the reply cache holds for the request, with the reply set it came
+   * from: a repeated request is then answered without comparing its bytes with the cache's a
+   * second time (the framer already has), for as long as that set is current. The cache's answer
+   * for given bytes changes only with the set, except for a reply read from storage, which is
+   * not remembered until it has been read. Measured with `tests/bench/handler_cost.ts`: ~25 ns
+   * less per read of one `MARKET BTC` v2 request, of ~300.
+   */
+  responder(): Responder {
+    let lastSet: ReplySet | null = null;
+    let lastAnswer: Answer | null = null;
+    return (bytes, start, end, now, repeat) => {
+      const set = this.#current(now);
+      if (repeat && set === lastSet && set !== null) return lastAnswer!;
+      const answer = this.#respondIn(set, bytes, start, end);
+      lastSet = this.#answeredFromCache ? set : null;
+      lastAnswer = answer;
+      return answer;
+    };
+  }
+
+  #respondIn(set: ReplySet | null, bytes: Uint8Array, start: number, end: number): Answer {
+    this.#answeredFromCache = false;
     const cacheable = set !== null && end - start <= CACHEABLE_BYTES;
     if (cacheable) {
       const hit = set.cache.get(bytes, start, end);
-      if (hit !== undefined) return hit;
+      if (hit !== undefined) {
+        this.#answeredFromCache = hit.later === undefined;
+        return hit;
+      }
     }
     const line = bytes.subarray(start, end);
     const request = parseRequest(line);
@@ -346,7 +393,7 @@ export class Market {
       cacheable && reply.error === null && request.kind !== "info" &&
       set.cache.size < CACHE_LIMIT
     ) {
-      if (reply.later === undefined) set.cache.set(line, reply);
+      if (reply.later === undefined) this.#answeredFromCache = set.cache.set(line, reply);
       else {
         // Cached once read, so requests that arrive meanwhile share the one read: the key is
         // copied now, as the framer's view is valid only during this call.

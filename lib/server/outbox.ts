@@ -5,6 +5,8 @@
  * @module
  */
 
+import { clearArray } from "../util/clear_array.ts";
+
 /**
  * Pooled buffers that gather a burst of replies into one write, in power-of-two size classes
  * from 4 KiB to 256 KiB; the pool is shared, so an idle connection holds none.
@@ -289,7 +291,7 @@ export class Outbox {
         out = concat(queue, this.#queued);
         // The two queues take turns, so a busy connection allocates no array per write.
         this.#queue = this.#spare;
-        queue.length = 0;
+        clearArray(queue);
         this.#spare = queue;
         this.#inFlight = this.#queued;
         this.#queued = 0;

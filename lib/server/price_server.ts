@@ -15,6 +15,7 @@ import {
   NEWLINE,
   RequestFramer,
 } from "../wire/protocol.ts";
+import { clearArray } from "../util/clear_array.ts";
 import { sampleBytes } from "../util/sample.ts";
 import { Outbox } from "./outbox.ts";
 import { WatchRegistry } from "./watch_registry.ts";
@@ -381,10 +382,11 @@ export class PriceServer implements AsyncDisposable {
     const later: [number, Promise<Answer>, Uint8Array][] = [];
     /** The market's clock, read once per slice of a read rather than once per request (see below). */
     let marketNow = 0;
-    const onRequest = (data: Uint8Array, start: number, end: number) => {
+    const respond = this.#market.responder();
+    const onRequest = (data: Uint8Array, start: number, end: number, repeat: boolean) => {
       requested = true;
       if (closeAfter) return;
-      const reply = this.#market.respondTo(data, start, end, marketNow);
+      const reply = respond(data, start, end, marketNow, repeat);
       if (reply.later !== undefined) {
         later.push([replies.length, reply.later, data.slice(start, end)]);
         replies.push(reply.bytes);
@@ -411,7 +413,7 @@ export class PriceServer implements AsyncDisposable {
     // read whose replies pile up, written slice by slice while the client is waited for.
     const flush = () => {
       outbox.sendAll(replies, replyBytes);
-      replies.length = 0;
+      clearArray(replies);
       replyBytes = 0;
     };
     while (!state.closing) {
@@ -476,7 +478,7 @@ export class PriceServer implements AsyncDisposable {
       // it when nothing else was being written (an async helper here would cost a promise more
       // per read): the only `await` of a look-up.
       const write = outbox.write(replies, replyBytes, now);
-      replies.length = 0;
+      clearArray(replies);
       replyBytes = 0;
       if (write !== null) {
         try {

@@ -78,8 +78,12 @@ PLAIN_IN_OBJECT[QUOTE] =
   PLAIN_IN_OBJECT[NEWLINE] =
     0;
 
-/** Called by {@linkcode RequestFramer.push} with each request, `bytes[start, end)`. */
-export type OnRequest = (bytes: Uint8Array, start: number, end: number) => void;
+/**
+ * Called by {@linkcode RequestFramer.push} with each request, `bytes[start, end)`. `repeat` is
+ * true when the request is byte for byte the previous one, known without comparing them again:
+ * the caller may give the same answer. False says nothing: the bytes may still be the same.
+ */
+export type OnRequest = (bytes: Uint8Array, start: number, end: number, repeat: boolean) => void;
 
 function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === CR;
@@ -99,6 +103,8 @@ export class RequestFramer {
   #overflowed = false;
   /** A copy of the last request that was a whole object, or empty. */
   #repeat: Uint8Array = new Uint8Array(0);
+  /** Whether the request passed on last was `#repeat`. */
+  #lastWasRepeat = false;
 
   /** @param maxBytes the longest request accepted; longer ones overflow the framer */
   constructor(maxBytes: number = MAX_REQUEST_BYTES) {
@@ -178,7 +184,8 @@ export class RequestFramer {
             const repeat = this.#repeat;
             const end = i + repeat.length;
             if (repeat.length > 0 && equalsAt(data, i, repeat)) {
-              onRequest(data, i, end);
+              onRequest(data, i, end, this.#lastWasRepeat);
+              this.#lastWasRepeat = true;
               start = end;
               i = end - 1;
               continue;
@@ -199,6 +206,7 @@ export class RequestFramer {
             if (this.#repeat.length !== i + 1 - start || !equalsAt(data, start, this.#repeat)) {
               this.#repeat = data.slice(start, i + 1);
             }
+            this.#lastWasRepeat = true;
             start = i + 1;
             scan = Scan.Leading;
           }
@@ -243,7 +251,8 @@ export class RequestFramer {
   ): boolean {
     if (end > start && data[end - 1] === CR) end--;
     if (end - start > this.maxBytes) return this.#overflow();
-    onRequest(data, start, end);
+    this.#lastWasRepeat = false;
+    onRequest(data, start, end, false);
     return true;
   }
 

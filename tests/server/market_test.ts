@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Market } from "../../lib/server/market.ts";
+import fc from "fast-check";
+import { type Answer, Market } from "../../lib/server/market.ts";
 import { PriceServer } from "../../lib/server/price_server.ts";
 import type { HistorySeries } from "../../lib/storage/repository.ts";
 import { BTC_2022, fixtureSnapshot, LineClient } from "../helpers.ts";
@@ -61,4 +62,106 @@ Deno.test("a server on the wall clock judges staleness by the time of each read"
   client.close();
   await server.shutdown();
   await serving;
+});
+
+Deno.test("property: a connection's responder answers as respondTo, through updates, rates, staleness and storage", async () => {
+  // Two markets fed alike: one answered through a responder, told which requests repeat the
+  // previous one, the other through respondTo. A responder that kept an answer too long (past a
+  // new snapshot, new rates, the switch to stale, or a storage read that failed) would differ.
+  const base = Date.parse("2022-10-04T20:17:00.000Z");
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const snapshots = [await fixtureSnapshot(10, iso(base)), await fixtureSnapshot(5, iso(base + 1))];
+  const rate = (name: string, value: number) => ({ name, unit: "", value, type: "fiat" });
+  const rates = [1, 2].map((k) => ({
+    fetchedAt: iso(base),
+    byCode: new Map([["USD", rate("US Dollar", 20_000)], ["EUR", rate("Euro", 19_000 * k)]]),
+  }));
+  const texts = [
+    '{"status":"OK","data":"MARKET BTC","v":2}',
+    '{"status":"OK","data":"MARKET BTC"}',
+    '{"status":"OK","data":"MARKET ALL","v":2}',
+    '{"status":"OK","data":"MARKET ETH EUR","v":2}',
+    '{"status":"OK","data":"MARKET DOT","v":2}',
+    '{"data":"HISTORY BTC 24h","v":2}',
+    '{"data":"INFO","v":2}',
+    '{"data":"CURRENCIES","v":2}',
+    '{"data":"WATCH BTC","v":2}',
+    '{"data":"PING"}',
+    '{"status":"CLOSE"}',
+    '{"data":"MARKET',
+  ].map((text) => new TextEncoder().encode(text));
+  const op = fc.oneof(
+    { arbitrary: fc.nat(texts.length - 1).map((ask) => ({ ask })), weight: 4 },
+    { arbitrary: fc.constant({ again: true }), weight: 4 },
+    fc.nat(snapshots.length - 1).map((update) => ({ update })),
+    fc.nat(rates.length - 1).map((rates) => ({ rates })),
+    fc.constantFrom(1_000, 61_000).map((tick) => ({ tick })),
+    fc.constant({ storageUp: true }),
+    fc.constant({ storageUp: false }),
+    fc.constant({ settle: true }),
+  );
+  const dec = new TextDecoder();
+  const view = (answer: Answer) => ({
+    bytes: dec.decode(answer.bytes),
+    close: answer.close,
+    command: answer.command,
+    error: answer.error,
+    watch: answer.watch,
+    later: answer.later !== undefined,
+  });
+  let repeats = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { minLength: 10, maxLength: 40 }), async (ops) => {
+      let clock = base;
+      let storageUp = true;
+      const options = {
+        staleAfterMs: 60_000,
+        now: () => clock,
+        history: (): Promise<HistorySeries> =>
+          storageUp
+            ? Promise.resolve({
+              points: [[iso(clock), 20_000]],
+              count: 1,
+              min: 20_000,
+              max: 20_000,
+            })
+            : Promise.reject(new Error("db down")),
+      };
+      const remembering = new Market(options);
+      const plain = new Market(options);
+      const respond = remembering.responder();
+      // Requests are answered from a range of a buffer that is overwritten after each, as the
+      // framer's read buffer is.
+      const buffer = new Uint8Array(128);
+      let previous: Uint8Array | null = null;
+      const laters: [Promise<Answer>, Promise<Answer>][] = [];
+      for (const o of ops) {
+        if ("update" in o) { for (const m of [remembering, plain]) m.update(snapshots[o.update]); }
+        else if ("rates" in o) {
+          for (const m of [remembering, plain]) m.updateRates(rates[o.rates]);
+        } else if ("tick" in o) clock += o.tick;
+        else if ("storageUp" in o) storageUp = o.storageUp;
+        else if ("settle" in o) await new Promise((resolve) => setTimeout(resolve, 0));
+        else {
+          const repeat = "again" in o;
+          const bytes: Uint8Array | null = repeat ? previous : texts[o.ask];
+          if (bytes === null) continue;
+          if (repeat) repeats++;
+          buffer.fill(0x7b);
+          buffer.set(bytes, 7);
+          const got = respond(buffer, 7, 7 + bytes.length, clock, repeat);
+          buffer.fill(0x7b);
+          buffer.set(bytes, 3);
+          const want = plain.respondTo(buffer, 3, 3 + bytes.length, clock);
+          buffer.fill(0);
+          assert.deepStrictEqual(view(got), view(want), dec.decode(bytes));
+          if (got.later !== undefined) laters.push([got.later, want.later!]);
+          previous = bytes;
+        }
+      }
+      for (const [got, want] of laters) assert.deepStrictEqual(view(await got), view(await want));
+    }),
+    { numRuns: 400 },
+  );
+  assert.ok(repeats > 500, `only ${repeats} repeated requests: the responder's memory went unused`);
 });

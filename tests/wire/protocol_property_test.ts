@@ -10,18 +10,27 @@ const CAP = 256;
 
 type Outcome = { requests: string[]; overflowed: boolean };
 
+/** Requests the framer said repeat the previous one, over all runs: the check must be exercised. */
+let repeats = 0;
+
 /** Frames `stream` cut at `cuts`, checking the framer's invariants as it goes. */
 function frameSplit(stream: Uint8Array, cuts: number[]): Outcome {
   const framer = new RequestFramer(CAP);
   const requests: string[] = [];
   const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
   let from = 0;
+  let previous: Uint8Array | null = null;
   for (const to of [...points, stream.length]) {
     if (to < from) continue;
-    const fits = framer.push(stream.subarray(from, to), (b, start, end) => {
+    const fits = framer.push(stream.subarray(from, to), (b, start, end, repeat) => {
       const line = b.subarray(start, end);
       assert.ok(line.length <= CAP, "a request over the cap was passed on");
       assert.ok(!line.includes(0x0a), "a request contained a newline");
+      if (repeat) {
+        assert.deepStrictEqual(line, previous, "a request said to repeat the previous did not");
+        repeats++;
+      }
+      previous = line.slice();
       requests.push(dec.decode(line));
     });
     if (!fits) return { requests, overflowed: true };
@@ -52,10 +61,19 @@ const token = fc.oneof(
 );
 const stream = fc.array(token, { maxLength: 40 }).map((parts) => enc.encode(parts.join("")));
 const rawStream = fc.uint8Array({ maxLength: 600 });
+/** A request sent again and again, as polling and pipelining clients do, then anything. */
+const repeatedStream = fc.tuple(
+  token,
+  fc.integer({ min: 2, max: 6 }),
+  fc.constantFrom("", "\n", "\r\n", " "),
+  fc.array(token, { maxLength: 5 }),
+).map(([request, times, separator, rest]) =>
+  enc.encode((request + separator).repeat(times) + rest.join(""))
+);
 const cuts = fc.array(fc.nat(), { maxLength: 30 });
 
 Deno.test("property: framing does not depend on how the stream is split", () => {
-  for (const source of [stream, rawStream]) {
+  for (const source of [stream, rawStream, repeatedStream]) {
     fc.assert(
       fc.property(source, cuts, (bytes, splits) => {
         const whole = frameSplit(bytes, []);
@@ -67,6 +85,7 @@ Deno.test("property: framing does not depend on how the stream is split", () => 
       { numRuns: 2500 },
     );
   }
+  assert.ok(repeats > 100, `only ${repeats} requests were said to repeat: the check went unused`);
 });
 
 Deno.test("property: every reply is one valid JSON line with a status", async () => {

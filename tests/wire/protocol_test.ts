@@ -47,6 +47,47 @@ Deno.test("framer", async (t) => {
       '{"a":"}"}',
     ]);
   });
+  await t.step("says when a request repeats the previous one, only when it does", () => {
+    const flags = (chunks: string[]) => {
+      const framer = new RequestFramer();
+      const out: [string, boolean][] = [];
+      for (const chunk of chunks) {
+        framer.push(enc.encode(chunk), (b, start, end, repeat) => {
+          out.push([dec.decode(b.subarray(start, end)), repeat]);
+        });
+      }
+      return out;
+    };
+    const req = '{"status":"OK","data":"MARKET BTC","v":2}';
+    assert.deepStrictEqual(flags([`${req}\n${req}${req}\r\n`, `${req}\n`]), [
+      [req, false],
+      [req, true],
+      [req, true],
+      [req, true],
+    ]);
+    // The remembered request again, but not right after itself: not a repeat of the previous.
+    assert.deepStrictEqual(flags([`${req}\nPING\n${req}\n${req}`]), [
+      [req, false],
+      ["PING", false],
+      [req, false],
+      [req, true],
+    ]);
+    // A different object in between, and an unbalanced one ending at the newline.
+    assert.deepStrictEqual(flags([`{"a":1}{"b":1}{"a":1}{"a":1}{"a":1\n{"a":1}`]), [
+      ['{"a":1}', false],
+      ['{"b":1}', false],
+      ['{"a":1}', false],
+      ['{"a":1}', true],
+      ['{"a":1', false],
+      ['{"a":1}', false],
+    ]);
+    // A repeat cut in two is scanned, and then not flagged: false says nothing.
+    assert.deepStrictEqual(flags([`${req}\n${req.slice(0, 9)}`, `${req.slice(9)}\n${req}`]), [
+      [req, false],
+      [req, false],
+      [req, true],
+    ]);
+  });
   await t.step("ends an object request at its closing brace, with no newline", () => {
     assert.deepStrictEqual(frame(['{"status":"OK","data":"MARKET ALL"}']), [
       '{"status":"OK","data":"MARKET ALL"}',
