@@ -207,24 +207,28 @@ Deno.test("deno task demo serves the recorded prices offline, converting them ex
   }
 });
 
-/** The first fenced block after `heading` in README.md, without its fences. */
-async function readmeBlock(heading: string): Promise<string> {
-  const readme = await Deno.readTextFile(`${ROOT}README.md`);
-  const at = readme.indexOf(`\n${heading}\n`);
-  assert.ok(at >= 0, `README.md has no "${heading}" section`);
-  const block = readme.slice(at).match(/\n```[^\n]*\n([\s\S]*?)\n```\n/);
-  assert.ok(block !== null, `README.md's "${heading}" section has no code block`);
+/** The first fenced block after `heading` in the document at `path`, without its fences. */
+async function docBlock(path: string, heading: string): Promise<string> {
+  const doc = await Deno.readTextFile(`${ROOT}${path}`);
+  const at = doc.indexOf(`\n${heading}\n`);
+  assert.ok(at >= 0, `${path} has no "${heading}" section`);
+  const block = doc.slice(at).match(/\n```[^\n]*\n([\s\S]*?)\n```\n/);
+  assert.ok(block !== null, `${path}'s "${heading}" section has no code block`);
   return block[1];
 }
 
-Deno.test("README's --help blocks are the real --help output of server and client", async () => {
-  for (const [heading, name] of [["## Server", "server"], ["## Client", "client"]]) {
+Deno.test("the docs' --help blocks are the real --help output of server and client", async () => {
+  const blocks = [
+    ["docs/operations.md", "## Server flags", "server"],
+    ["docs/client.md", "## Options and commands", "client"],
+  ];
+  for (const [path, heading, name] of blocks) {
     const help = await task(name, ["--help"]);
     assert.equal(help.code, 0, help.err);
     assert.equal(
-      await readmeBlock(heading),
+      await docBlock(path, heading),
       help.out.trimEnd(),
-      `README.md's "${heading}" block differs from deno task ${name} --help`,
+      `${path}'s "${heading}" block differs from deno task ${name} --help`,
     );
   }
 });

@@ -293,8 +293,8 @@ Deno.test("reply encoding", async (t) => {
   });
 });
 
-Deno.test("the README's error table lists exactly the protocol's error codes", async () => {
-  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+Deno.test("docs/protocol.md's error table lists exactly the protocol's error codes", async () => {
+  const readme = await Deno.readTextFile(new URL("../../docs/protocol.md", import.meta.url));
   const table = readme.slice(readme.indexOf("**Errors**"));
   const documented = [...table.matchAll(/^\| `([A-Z_]+)` +\|/gm)].map((m) => m[1]);
   assert.deepEqual(documented, [...ERROR_CODES]);
