@@ -7,7 +7,7 @@
  */
 
 import type { Coin } from "../wire/coin.ts";
-import { MAX_SYMBOL_LENGTH } from "../wire/protocol.ts";
+import { MAX_SYMBOL_LENGTH } from "../wire/limits.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { sample } from "../util/sample.ts";
 import { VERSION } from "../util/version.ts";

@@ -13,15 +13,12 @@ import {
   encodeError,
   encodeOk,
   encodeUpdateEvent,
-  type ErrorCode,
-  HISTORY_RANGE_MS,
-  type HistoryRange,
-  parseRequest,
-  type Request,
-  type RequestError,
   v1AllJson,
   v1Number,
-} from "../wire/protocol.ts";
+} from "../wire/reply.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
+import { HISTORY_RANGE_MS, type HistoryRange } from "../wire/history_range.ts";
+import { parseRequest, type Request, type RequestError } from "../wire/request.ts";
 import type { HistorySeries } from "../storage/repository.ts";
 import { equalsAt } from "../util/equals_at.ts";
 import { sample } from "../util/sample.ts";
@@ -52,8 +49,9 @@ export interface Answer {
 }
 
 /**
- * Answers one connection's requests as {@linkcode Market.respondTo} does, given the framer's
- * word that a request repeats the previous one (see `OnRequest` in the wire module).
+ * Answers one connection's requests, `bytes[start, end)` at the batch's clock reading `now`, given
+ * the framer's word that a request repeats the previous one (see `OnRequest` in
+ * `request_framer.ts`). Never throws.
  */
 export type Responder = (
   bytes: Uint8Array,
@@ -106,8 +104,7 @@ class ReplyCache {
   readonly #buckets = new Map<number, { key: Uint8Array; reply: Answer }[]>();
   /**
    * The entry found last. Clients that poll or pipeline send the same request again and again;
-   * comparing with the last one found first skips hashing and the map. Measured in-process on
-   * 16 pipelined `MARKET BTC` requests: ~95 ns per look-up through the hash, ~35 ns on this path.
+   * comparing with the last one found first skips hashing and the map.
    */
   #last: { key: Uint8Array; reply: Answer } | null = null;
   size = 0;
@@ -250,7 +247,7 @@ export class Market {
   #answeredFromCache = false;
   /**
    * Whether the market's clock is the wall clock (none was injected): a caller that has just read
-   * `Date.now()` can then pass that reading to {@linkcode respondTo} instead of reading
+   * `Date.now()` can then pass that reading to a {@linkcode Responder} instead of reading
    * {@linkcode now} again.
    */
   readonly wallClock: boolean;
@@ -322,8 +319,8 @@ export class Market {
 
   /**
    * The market's clock (injected for tests). A caller answering a batch of requests reads it
-   * once and passes the reading to {@linkcode respond}: one `Date.now()` costs ~60 ns here
-   * (measured on the 2-core bench machine), as much as the rest of a cached answer.
+   * once and passes the reading to its {@linkcode Responder}: a clock reading costs about as
+   * much as the rest of a cached answer (see BENCHMARKS.md).
    */
   now(): number {
     return this.#now();
@@ -337,30 +334,12 @@ export class Market {
   }
 
   /**
-   * The reply to one framed request. Never throws.
-   *
-   * @param now a reading of {@linkcode now}, taken for the batch this request came in
-   */
-  respond(line: Uint8Array, now: number = this.#now()): Answer {
-    return this.respondTo(line, 0, line.length, now);
-  }
-
-  /**
-   * The reply to the request `bytes[start, end)`, as {@linkcode respond}: a request answered
-   * from the reply cache makes no view of its bytes.
-   */
-  respondTo(bytes: Uint8Array, start: number, end: number, now: number = this.#now()): Answer {
-    return this.#respondIn(this.#current(now), bytes, start, end);
-  }
-
-  /**
    * A {@linkcode Responder} for one connection. It remembers the connection's last answer when
    * that answer is the one the reply cache holds for the request, with the reply set it came
    * from: a repeated request is then answered without comparing its bytes with the cache's a
    * second time (the framer already has), for as long as that set is current. The cache's answer
    * for given bytes changes only with the set, except for a reply read from storage, which is
-   * not remembered until it has been read. Measured with `tests/bench/handler_cost.ts`: ~25 ns
-   * less per read of one `MARKET BTC` v2 request, of ~300.
+   * not remembered until it has been read.
    */
   responder(): Responder {
     let lastSet: ReplySet | null = null;
