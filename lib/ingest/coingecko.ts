@@ -10,19 +10,11 @@
 import type { Coin, ExchangeRate } from "../wire/coin.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { isRecord } from "../util/is_record.ts";
-import {
-  type ExactNumbers,
-  type FieldNames,
-  invalid,
-  isNonEmptyString,
-  keepNumberText,
-  kindOf,
-  quote,
-  requestJson as getJson,
-  uniqueBySymbol,
-  UpstreamError,
-  validateCoin,
-} from "./upstream_http.ts";
+import { type ExactNumbers, keepNumberText } from "./exact_json.ts";
+import { type FieldNames, uniqueBySymbol, validateCoin } from "./validate_coin.ts";
+import { invalid, isNonEmptyString, kindOf, quote } from "./upstream_message.ts";
+import { requestJson as getJson } from "./upstream_http.ts";
+import { UpstreamError } from "./upstream_error.ts";
 
 /** The public CoinGecko API base URL. */
 export const DEFAULT_API_URL = "https://api.coingecko.com/api/v3";

@@ -11,18 +11,11 @@
 import type { Coin } from "../wire/coin.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { isRecord } from "../util/is_record.ts";
-import {
-  type FieldNames,
-  invalid,
-  keepNumberText,
-  kindOf,
-  type ProviderRequestOptions,
-  quote,
-  requestJson,
-  uniqueBySymbol,
-  UpstreamError,
-  validateCoin,
-} from "./upstream_http.ts";
+import { type FieldNames, uniqueBySymbol, validateCoin } from "./validate_coin.ts";
+import { invalid, kindOf, quote } from "./upstream_message.ts";
+import { keepNumberText } from "./exact_json.ts";
+import { type ProviderRequestOptions, requestJson } from "./upstream_http.ts";
+import { UpstreamError } from "./upstream_error.ts";
 import { redact } from "../util/redact.ts";
 
 /** The CoinMarketCap Pro API base URL. */

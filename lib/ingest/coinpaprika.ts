@@ -12,16 +12,11 @@
 import type { Coin } from "../wire/coin.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { isRecord } from "../util/is_record.ts";
-import {
-  type FieldNames,
-  invalid,
-  keepNumberText,
-  kindOf,
-  type ProviderRequestOptions,
-  requestJson,
-  UpstreamError,
-  validateCoin,
-} from "./upstream_http.ts";
+import { type FieldNames, validateCoin } from "./validate_coin.ts";
+import { invalid, kindOf } from "./upstream_message.ts";
+import { keepNumberText } from "./exact_json.ts";
+import { type ProviderRequestOptions, requestJson } from "./upstream_http.ts";
+import { UpstreamError } from "./upstream_error.ts";
 
 /** The public CoinPaprika API base URL (without `/v1`). */
 export const COINPAPRIKA_URL = "https://api.coinpaprika.com";

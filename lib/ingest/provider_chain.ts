@@ -34,7 +34,8 @@ import { CMC_MAX_LIMIT, CMC_URL, fetchCmcListings } from "./coinmarketcap.ts";
 import { COINPAPRIKA_URL, fetchPaprikaTickers } from "./coinpaprika.ts";
 import { abortableSleep } from "../util/abortable_sleep.ts";
 import { describeUrl } from "../util/describe_url.ts";
-import { type ProviderRequestOptions, UpstreamError } from "./upstream_http.ts";
+import type { ProviderRequestOptions } from "./upstream_http.ts";
+import { UpstreamError } from "./upstream_error.ts";
 import { brief, FailureLog } from "./failure_log.ts";
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
 

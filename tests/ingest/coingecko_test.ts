@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fetchExchangeRates, fetchMarkets } from "../../lib/ingest/coingecko.ts";
-import { requestJson, UpstreamError } from "../../lib/ingest/upstream_http.ts";
+import { requestJson } from "../../lib/ingest/upstream_http.ts";
+import { UpstreamError } from "../../lib/ingest/upstream_error.ts";
 import { VERSION } from "../../lib/util/version.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { BTC_2022, withDeadline } from "../helpers.ts";

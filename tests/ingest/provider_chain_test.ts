@@ -11,7 +11,7 @@ import {
   ProviderChain,
   type ProviderChainOptions,
 } from "../../lib/ingest/provider_chain.ts";
-import { UpstreamError } from "../../lib/ingest/upstream_http.ts";
+import { UpstreamError } from "../../lib/ingest/upstream_error.ts";
 import { fixtureSnapshot } from "../helpers.ts";
 
 const CMC_KEY = "cmc-0123-secret-key-never-logged";

@@ -4,13 +4,9 @@
  * Every upstream here is a real local HTTP server.
  */
 import assert from "node:assert/strict";
-import {
-  cleanName,
-  DEFAULT_MAX_BYTES,
-  MAX_NAME_CHARS,
-  requestJson,
-  UpstreamError,
-} from "../../lib/ingest/upstream_http.ts";
+import { cleanName, MAX_NAME_CHARS } from "../../lib/ingest/validate_coin.ts";
+import { DEFAULT_MAX_BYTES, requestJson } from "../../lib/ingest/upstream_http.ts";
+import { UpstreamError } from "../../lib/ingest/upstream_error.ts";
 import { fetchMarkets } from "../../lib/ingest/coingecko.ts";
 import { FIXTURE, LineClient, startTestService, withDeadline } from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
