@@ -15,6 +15,7 @@ import { type FieldNames, uniqueBySymbol, validateCoin } from "./validate_coin.t
 import { invalid, kindOf, quote } from "./upstream_message.ts";
 import { keepNumberText } from "./exact_json.ts";
 import { type ProviderRequestOptions, requestJson } from "./upstream_http.ts";
+import { ValidCoins } from "./valid_coins.ts";
 import { UpstreamError } from "./upstream_error.ts";
 import { redact } from "../util/redact.ts";
 
@@ -49,7 +50,9 @@ const FIELDS: FieldNames = {
 };
 
 /**
- * Fetches the `top` coins by CoinMarketCap rank in USD, sorted by rank, one coin per symbol.
+ * Fetches the `top` coins by CoinMarketCap rank in USD, sorted by rank, one coin per symbol. A
+ * record that fails validation is skipped and reported to `onSkipped` (see {@linkcode ValidCoins});
+ * fewer than half valid fails the call.
  *
  * @throws {UpstreamError} when CoinMarketCap is unreachable, slow, refuses the key, reports an
  *   error in its `status` object or sends invalid data; the key never appears in the message
@@ -90,7 +93,12 @@ export async function fetchCmcListings(options: CmcOptions): Promise<Coin[]> {
     throw new UpstreamError(`${host} sent ${kindOf(data)} where "data" should list coins`);
   }
   if (data.length === 0) throw new UpstreamError(`${host} sent an empty list of coins`);
-  return uniqueBySymbol(data.map((entry, index) => parseListing(entry, index, host)));
+  const valid = new ValidCoins();
+  const coins = data.flatMap((entry, index) =>
+    valid.take(() => parseListing(entry, index, host)) ?? []
+  );
+  valid.settle(options.onSkipped);
+  return uniqueBySymbol(coins);
 }
 
 /** CoinMarketCap's own words from the `status` object of an error answer. */

@@ -10,6 +10,7 @@
 import { type ExactNumbers, parseJson } from "./exact_json.ts";
 import { quote } from "./upstream_message.ts";
 import { UpstreamError } from "./upstream_error.ts";
+import type { OnSkipped } from "./valid_coins.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { VERSION } from "../util/version.ts";
 import { redact } from "../util/redact.ts";
@@ -299,6 +300,8 @@ export interface ProviderRequestOptions {
   maxBytes?: number;
   /** Cancels the request; the signal's reason is thrown as is. */
   signal?: AbortSignal;
+  /** Told which records of an answer were skipped as invalid, see `valid_coins.ts`. */
+  onSkipped?: OnSkipped;
 }
 
 /** The most specific message of an error chain; fetch wraps the useful one in `cause`. */
