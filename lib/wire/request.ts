@@ -139,7 +139,12 @@ function unknownCoin(symbol: string): RequestError {
   return fail("UNKNOWN_COIN", `No coin with symbol ${sample(symbol, MAX_SYMBOL_LENGTH)}`);
 }
 
-/** `MARKET ALL|symbol [currency]`. */
+/**
+ * `MARKET ALL|symbol [currency]`. The second word is a currency in v1 too, where the reply is a
+ * bare number in it: `MARKET BTC ETH` is Bitcoin priced in ether. v1 cannot label it, as the
+ * original client tells a price from a message by its type; the request names it, and v2 replies
+ * say it.
+ */
 function parseMarket(args: string[], version: 1 | 2): Request | RequestError {
   if (args.length < 1 || args.length > 2) {
     return fail(

@@ -67,8 +67,9 @@ Deno.test("a server on the wall clock judges staleness by the time of each read"
 
 Deno.test("property: a connection's responder answers as respondTo, through updates, rates, staleness and storage", async () => {
   // Two markets fed alike: one answered through a responder, told which requests repeat the
-  // previous one, the other through a fresh responder per request. A responder that kept an answer too long (past a
-  // new snapshot, new rates, the switch to stale, or a storage read that failed) would differ.
+  // previous one, the other through a fresh responder per request. A responder that kept an
+  // answer too long (past a new snapshot, new rates, the switch to stale, or a storage read that
+  // failed) would differ.
   const base = Date.parse("2022-10-04T20:17:00.000Z");
   const iso = (ms: number) => new Date(ms).toISOString();
   const snapshots = [await fixtureSnapshot(10, iso(base)), await fixtureSnapshot(5, iso(base + 1))];
@@ -165,4 +166,40 @@ Deno.test("property: a connection's responder answers as respondTo, through upda
     { numRuns: 400 },
   );
   assert.ok(repeats > 500, `only ${repeats} repeated requests: the responder's memory went unused`);
+});
+
+Deno.test("v1 MARKET BTC ETH is Bitcoin priced in ether, a bare number as every v1 price; v2 names the currency", async () => {
+  // Kept on purpose (issue 23, item 14): in v1 the second word is the currency, as documented,
+  // and the reply stays a bare float because the original client tells a price from a message
+  // by its type. The request is what says the currency; v2 replies say it too.
+  const snapshot = await fixtureSnapshot(10);
+  const market = new Market({ staleAfterMs: 60_000, now: () => Date.parse(snapshot.fetchedAt) });
+  market.update(snapshot);
+  const rate = (value: number) => ({ name: "", unit: "", value, type: "crypto" });
+  market.updateRates({
+    fetchedAt: snapshot.fetchedAt,
+    byCode: new Map([["USD", rate(20_000)], ["ETH", rate(15)], ["BTC", rate(1)]]),
+  });
+  const ask = (request: unknown) =>
+    JSON.parse(
+      new TextDecoder().decode(
+        respond(market, new TextEncoder().encode(JSON.stringify(request))).bytes,
+      ),
+    );
+  const inEth = (20220 * 15) / 20_000;
+  assert.deepStrictEqual(ask({ status: "OK", data: "MARKET BTC ETH" }), {
+    status: "OK",
+    data: inEth,
+  });
+  const v2 = ask({ status: "OK", data: "MARKET BTC ETH", v: 2 });
+  assert.equal(v2.data.currency, "ETH");
+  assert.equal(v2.data.price, inEth);
+  // A coin that is not a currency is refused as one, not read as a second coin.
+  const doge = ask({ status: "OK", data: "MARKET BTC DOGE" });
+  assert.equal(doge.status, "ERROR");
+  assert.equal(doge.code, "UNKNOWN_CURRENCY");
+  assert.match(doge.data, /^Unknown currency DOGE: CURRENCIES lists them$/);
+  // Two coins and a currency is not a MARKET request.
+  const three = ask({ status: "OK", data: "MARKET BTC ETH EUR" });
+  assert.equal(three.code, "BAD_REQUEST");
 });
