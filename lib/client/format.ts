@@ -10,7 +10,7 @@
 import type { CoinView, CurrencyInfo, History } from "./price_client.ts";
 import { sparkline } from "./sparkline.ts";
 import { lineChart } from "./chart.ts";
-import { HISTORY_RANGE_MS, isHistoryRange } from "../wire/protocol.ts";
+import { HISTORY_RANGE_MS, isHistoryRange } from "../wire/history_range.ts";
 import { safeText } from "./safe_text.ts";
 import { formatDuration } from "../util/format_duration.ts";
 import { isRecord } from "../util/is_record.ts";

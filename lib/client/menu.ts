@@ -9,7 +9,8 @@
  */
 
 import { UsageError } from "../util/usage_error.ts";
-import { HISTORY_RANGES, isCurrencyCode, isSymbol } from "../wire/protocol.ts";
+import { HISTORY_RANGES } from "../wire/history_range.ts";
+import { isCurrencyCode, isSymbol } from "../wire/request.ts";
 import { type CoinView, ConnectionError, ServerError } from "./price_client.ts";
 import { currencyUnit } from "./currency.ts";
 import { formatCurrencies } from "./format.ts";

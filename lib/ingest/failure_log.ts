@@ -1,7 +1,7 @@
 /**
  * Logging a failure by its changes of state: one line when something starts failing, one when it
  * works again, and while it stays down a short summary at most every few minutes, instead of the
- * same line every round (with no network that was two 400-character DNS errors per round).
+ * same line every round.
  *
  * @module
  */

@@ -14,7 +14,7 @@ import type { Coin, Snapshot } from "../wire/coin.ts";
 import { backoffDelay, type BackoffOptions } from "../util/backoff.ts";
 import { abortableSleep } from "../util/abortable_sleep.ts";
 import { formatDuration } from "../util/format_duration.ts";
-import { UpstreamError } from "./upstream_http.ts";
+import { UpstreamError } from "./upstream_error.ts";
 import { createProviders, ProviderChain, type ProviderSettings } from "./provider_chain.ts";
 import type { Repository, SaveOptions, StoredRates } from "../storage/repository.ts";
 import { openRepository } from "../storage/open_repository.ts";

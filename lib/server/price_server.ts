@@ -6,15 +6,10 @@
  */
 
 import type { Answer, Market, UpdateEvents } from "./market.ts";
-import {
-  encodeError,
-  encodeWatchList,
-  type ErrorCode,
-  MAX_REQUEST_BYTES,
-  MAX_WATCHED,
-  NEWLINE,
-  RequestFramer,
-} from "../wire/protocol.ts";
+import { encodeError, encodeWatchList } from "../wire/reply.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
+import { MAX_REQUEST_BYTES, MAX_WATCHED } from "../wire/limits.ts";
+import { NEWLINE, RequestFramer } from "../wire/request_framer.ts";
 import { clearArray } from "../util/clear_array.ts";
 import { sampleBytes } from "../util/sample.ts";
 import { Outbox } from "./outbox.ts";

@@ -920,6 +920,8 @@ function memoryTable(): string[] {
     huge: `${mib(HUGE_BYTES)} MiB of valid JSON tickers`,
     bomb: "gzip bomb: 4 GiB of spaces, 4 MiB compressed",
     under: "valid JSON tickers, 64 KiB under the cap",
+    bad_symbol: "",
+    mostly_bad: "",
   };
   const lines = [
     "### Upstream answers against `--max-upstream-bytes` (issue 12)",
