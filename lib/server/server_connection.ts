@@ -306,12 +306,14 @@ export class ServerConnection {
     this.#closeAfter = true;
   }
 
-  /** Gives every later read to the session an answer switched to. */
+  /** Gives every later read to the session an answer switched to, and moves its counts there. */
   #switchSession(next: Session): void {
     const same = next.transport === this.#session.transport;
     this.#session = next;
     if (same) return;
+    // The connection is counted once, under the transport it speaks now, so totals stay true.
     this.#stats.connectionsOpen--;
+    this.#stats.connectionsServed--;
     this.#stats = this.#host.statsOf(next.transport);
     this.#stats.connectionsOpen++;
     this.#stats.connectionsServed++;

@@ -96,3 +96,50 @@ Deno.test("the per-address cap counts one address over every listener", async ()
   await server.shutdown();
   await serving;
 });
+
+Deno.test("a session that switches protocols hands the connection on, counters and all", async () => {
+  const market = new Market({ staleAfterMs: 60_000 });
+  market.update(await fixtureSnapshot());
+  const lines = lineSessions(market);
+  const beta = renamed(lines, "beta");
+  // Answers one request as "alpha", then switches to a "beta" session for the rest.
+  const alpha: SessionFactory = (context) => {
+    const inner = lines(context);
+    let next: Session | undefined;
+    return {
+      transport: "alpha",
+      receive: (bytes, start, end, now, answer) =>
+        inner.receive(bytes, start, end, now, (reply, request, from, to) => {
+          next ??= beta(context);
+          answer(reply, request, from, to);
+        }),
+      get midRequest() {
+        return inner.midRequest;
+      },
+      get next() {
+        return next;
+      },
+      event: (line) => inner.event(line),
+    };
+  };
+  const server = new PriceServer([
+    { listener: Deno.listen({ hostname: "127.0.0.1", port: 0 }), sessions: alpha },
+  ], { market, log: () => {} });
+  const serving = server.serve();
+  {
+    await using client = await LineClient.connect(server.addr.port);
+    assert.equal((await client.request(BTC_V1)).data, 20220);
+    assert.equal((await client.request(BTC_V1)).data, 20220);
+    assert.equal((await client.request(BTC_V1)).data, 20220);
+    const { alpha: a, beta: b } = server.stats.byTransport;
+    assert.deepStrictEqual([a.requests.MARKET, b.requests.MARKET], [1, 2]);
+    assert.deepStrictEqual([a.connectionsOpen, b.connectionsOpen], [0, 1]);
+    assert.equal(server.stats.connectionsOpen, 1);
+  }
+  await server.shutdown();
+  await serving;
+  const { alpha: a, beta: b } = server.stats.byTransport;
+  assert.deepStrictEqual([a.connectionsServed, b.connectionsServed], [0, 1]);
+  assert.equal(b.connectionsOpen, 0);
+  assert.equal(server.stats.connectionsServed, 1, "one connection, counted once");
+});
