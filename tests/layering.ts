@@ -28,6 +28,7 @@ export interface Layer {
  */
 export const LAYERS: Readonly<Record<string, Layer>> = {
   "lib/util/": { mayImport: ["deno.json"] },
+  "lib/net/": { mayImport: ["lib/util/"] },
   "lib/wire/": { mayImport: ["lib/util/"] },
   "lib/storage/": { mayImport: ["lib/wire/", "lib/util/"] },
   "lib/cluster/": { mayImport: ["lib/storage/", "lib/wire/", "lib/util/"] },
@@ -35,9 +36,16 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
     mayImport: ["lib/storage/", "lib/wire/", "lib/util/", "lib/server/config.ts"],
   },
   "lib/server/": {
-    mayImport: ["lib/cluster/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
+    mayImport: [
+      "lib/net/",
+      "lib/cluster/",
+      "lib/ingest/",
+      "lib/storage/",
+      "lib/wire/",
+      "lib/util/",
+    ],
   },
-  "lib/client/": { mayImport: ["lib/wire/", "lib/util/"] },
+  "lib/client/": { mayImport: ["lib/net/", "lib/wire/", "lib/util/"] },
   "lib/demo/": {
     mayImport: ["lib/server/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
   },
