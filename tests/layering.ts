@@ -35,8 +35,16 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
     mayImport: ["lib/storage/", "lib/wire/", "lib/util/", "lib/server/config.ts"],
   },
   "lib/server/": {
-    mayImport: ["lib/cluster/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
+    mayImport: [
+      "lib/http/",
+      "lib/cluster/",
+      "lib/ingest/",
+      "lib/storage/",
+      "lib/wire/",
+      "lib/util/",
+    ],
   },
+  "lib/http/": { mayImport: ["lib/server/", "lib/text/", "lib/wire/", "lib/util/"] },
   "lib/text/": { mayImport: ["lib/wire/", "lib/util/"] },
   "lib/client/": { mayImport: ["lib/text/", "lib/wire/", "lib/util/"] },
   "lib/demo/": {
