@@ -36,15 +36,19 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
   },
   "lib/server/": {
     mayImport: [
-      "lib/http/",
       "lib/cluster/",
       "lib/ingest/",
       "lib/storage/",
       "lib/wire/",
       "lib/util/",
+      "lib/http/",
+      "lib/metrics/",
     ],
   },
-  "lib/http/": { mayImport: ["lib/server/", "lib/text/", "lib/wire/", "lib/util/"] },
+  "lib/metrics/": { mayImport: ["lib/util/"] },
+  "lib/http/": {
+    mayImport: ["lib/server/", "lib/metrics/", "lib/text/", "lib/wire/", "lib/util/"],
+  },
   "lib/text/": { mayImport: ["lib/wire/", "lib/util/"] },
   "lib/client/": { mayImport: ["lib/text/", "lib/wire/", "lib/util/"] },
   "lib/demo/": {
