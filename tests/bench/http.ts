@@ -91,23 +91,26 @@ const connections = Number(flags.connections);
 const threads = Number(flags.threads);
 const dir = await Deno.makeTempDir({ prefix: "bench-http-" });
 const upstream = await startFakeUpstream();
-const server = await spawn([
-  "run",
-  "-A",
-  SERVER,
-  "--port",
-  "0",
-  "--http-port",
-  "0",
-  "--db",
-  `${dir}/bench.sqlite`,
-  "--api-url",
-  upstream.baseUrl,
-  "--providers",
-  "coingecko",
-  "--refresh",
-  "3600",
-], /listening on [^\n]*:(\d+) \(http\)[\s\S]*ingested \d+ coins|ingested \d+ coins[\s\S]*listening on [^\n]*:(\d+) \(http\)/);
+const server = await spawn(
+  [
+    "run",
+    "-A",
+    SERVER,
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    "--db",
+    `${dir}/bench.sqlite`,
+    "--api-url",
+    upstream.baseUrl,
+    "--providers",
+    "coingecko",
+    "--refresh",
+    "3600",
+  ],
+  /listening on [^\n]*:(\d+) \(http\)[\s\S]*ingested \d+ coins|ingested \d+ coins[\s\S]*listening on [^\n]*:(\d+) \(http\)/,
+);
 const serverPort = Number(server.match[1] ?? server.match[2]);
 let floor: Awaited<ReturnType<typeof spawn>> | null = null;
 try {
@@ -134,7 +137,12 @@ try {
     // Alternate which goes first, so drift on the shared machine hits both alike.
     const first = round % 2 === 0 ? serverPort : floorPort;
     const a = await wrk(first, seconds, connections, threads);
-    const b = await wrk(first === serverPort ? floorPort : serverPort, seconds, connections, threads);
+    const b = await wrk(
+      first === serverPort ? floorPort : serverPort,
+      seconds,
+      connections,
+      threads,
+    );
     runs.push(first === serverPort ? { server: a, floor: b } : { server: b, floor: a });
   }
   const rpsRatios = runs.map((r) => r.server.rps / r.floor.rps);
