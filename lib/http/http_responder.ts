@@ -9,7 +9,7 @@
 import type { Answer, Market } from "../server/market.ts";
 import type { ErrorCode } from "../wire/protocol.ts";
 import type { HeadError, RequestHead } from "./request_head.ts";
-import { parseTarget } from "./request_target.ts";
+import { parseTarget, type Target, type TargetError } from "./request_target.ts";
 import { Representation, type Variant } from "./representation.ts";
 import { type ApiResult, errorRep, MarketApi } from "./market_api.ts";
 import { TextViews } from "./text_views.ts";
@@ -40,6 +40,8 @@ export class HttpResponder {
   readonly #cors: string;
   /** The snapshot whose refresh time is in `#refreshAt`, to parse its time once. */
   #refreshFor: unknown = null;
+  /** What each head asks for, kept while the head is (a framer keeps its last one). */
+  readonly #read = new WeakMap<RequestHead, { variant: Variant; target: Target | TargetError }>();
   #refreshAt = 0;
 
   /** Creates the responder of one listener. */
@@ -54,13 +56,13 @@ export class HttpResponder {
 
   /** The answer to one request; `now` is the read's clock. Never throws. */
   respond(head: RequestHead, now: number): Answer {
-    const variant: Variant = {
-      head: head.method === "HEAD",
-      gzip: GZIP.test(head.headers.get("accept-encoding") ?? ""),
-      close: !head.keepAlive,
-      ifNoneMatch: head.headers.get("if-none-match"),
-    };
-    const target = parseTarget(head.target);
+    // The framer passes a repeated head as the same object: what was read from it is kept.
+    let read = this.#read.get(head);
+    if (read === undefined) {
+      read = { variant: variantOf(head), target: parseTarget(head.target) };
+      this.#read.set(head, read);
+    }
+    const { variant, target } = read;
     if (target.kind === "error") {
       return this.#send(
         errorRep(400, "BAD_REQUEST", target.message, this.#cors),
@@ -163,8 +165,7 @@ export class HttpResponder {
     error: ErrorCode | "BAD_REQUEST" | null,
     command: string | null = null,
   ): Answer {
-    const bytes = rep.response(variant, now, this.#maxAge(now));
-    return { bytes, close: variant.close, command, error: error as ErrorCode | null };
+    return rep.answer(variant, now, this.#maxAge(now), command, error as ErrorCode | null);
   }
 
   /** Seconds until the next refresh is due, from the snapshot being served. */
@@ -177,6 +178,15 @@ export class HttpResponder {
     }
     return Math.floor((this.#refreshAt - now) / 1000);
   }
+}
+
+function variantOf(head: RequestHead): Variant {
+  return {
+    head: head.method === "HEAD",
+    gzip: GZIP.test(head.headers.get("accept-encoding") ?? ""),
+    close: !head.keepAlive,
+    ifNoneMatch: head.headers.get("if-none-match"),
+  };
 }
 
 /** Paths of one segment that are not coin symbols. */
