@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, startTestService } from "../helpers.ts";
+import { FIXTURE, LineClient, startTestService, tlsFiles } from "../helpers.ts";
+import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { parseResponses, RawHttp, text } from "./_http.ts";
 
 const decoder = new TextDecoder();
@@ -185,4 +186,62 @@ Deno.test("the connection caps are shared with the socket listener: past them, 5
   assert.equal(busy.status, 503);
   assert.equal(busy.headers.get("retry-after"), "1");
   assert.equal(JSON.parse(text(busy)).error.code, "BUSY");
+});
+
+Deno.test("HTTPS with a self-signed certificate: curl and fetch with its CA", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crypto-https-" });
+  try {
+    const files = await tlsFiles(dir);
+    await using t = await startTestService(["--tls-cert", files.cert, "--tls-key", files.key]);
+    assert.match(t.logs.lines.join("\n"), /^listening on 127\.0\.0\.1:\d+ \(https\)$/m);
+    const url = `https://localhost:${httpPort(t)}/api/v1/coins/BTC`;
+    const curl = await run("curl", ["-s", "--cacert", files.cert, url]);
+    assert.equal(curl.code, 0, curl.err);
+    assert.equal(JSON.parse(curl.out).symbol, "BTC");
+    using client = Deno.createHttpClient({ caCerts: [files.certPem] });
+    const answer = await fetch(url, { client });
+    assert.equal(answer.status, 200);
+    assert.equal((await answer.json()).symbol, "BTC");
+    const plain = await run("curl", [
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "--max-time",
+      "5",
+      url.replace("https", "http"),
+    ]);
+    assert.notEqual(plain.out, "200", "no plain HTTP on the HTTPS port");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile coin names from upstream: escaped in JSON, inert in the text views", async () => {
+  const recorded = JSON.parse(await Deno.readTextFile(FIXTURE));
+  const name = '<script>alert(1)</script>\x1b[2J\x1b]0;pwned\x07\u202eevil\u0000"';
+  recorded[1] = { ...recorded[1], symbol: "evil", name };
+  const dir = await Deno.makeTempDir({ prefix: "crypto-hostile-" });
+  try {
+    await Deno.writeTextFile(`${dir}/markets.json`, JSON.stringify(recorded));
+    await using upstream = await startFakeUpstream({ marketsFixture: `${dir}/markets.json` });
+    await using t = await startTestService([], { upstream });
+    const base = `http://127.0.0.1:${httpPort(t)}`;
+    const json = await (await fetch(`${base}/api/v1/coins/EVIL`)).text();
+    await using socket = await LineClient.connect(t.port);
+    const v2 = await socket.request({ status: "OK", data: "MARKET EVIL", v: 2 });
+    assert.deepEqual(JSON.parse(json), v2.data, "the name as the socket protocol serves it");
+    assert.match(JSON.parse(json).name, /<script>/);
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(json, /[\x00-\x09\x0b-\x1f]/, "no raw control byte in the JSON");
+    for (const path of ["/", "/EVIL"]) {
+      const view = await run("curl", ["-s", `${base}${path}`]);
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(view.out, /[\x00-\x09\x0b-\x1f\x7f\u202e]/, `${path}: inert text`);
+      assert.match(view.out, /EVIL/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
