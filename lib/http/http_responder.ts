@@ -71,8 +71,7 @@ export class HttpResponder {
         "BAD_REQUEST",
       );
     }
-    const { segments, query } = target;
-    const result = this.#route(segments, query, head, now);
+    const result = this.#route(target, head, now);
     if (result === null) {
       const rep = errorRep(
         404,
@@ -99,12 +98,9 @@ export class HttpResponder {
     return this.#send(rep, variant, now, "BAD_REQUEST");
   }
 
-  #route(
-    segments: readonly string[],
-    query: URLSearchParams,
-    head: RequestHead,
-    now: number,
-  ): ApiResult | null {
+  /** The answer of the endpoint `target` names; `target` is the same object for a repeated head. */
+  #route(target: Target, head: RequestHead, now: number): ApiResult | null {
+    const { segments, query } = target;
     const [first] = segments;
     if (segments.length === 0 || (segments.length === 1 && !isReserved(first))) {
       const accept = (head.headers.get("accept") ?? "").toLowerCase();
@@ -112,12 +108,12 @@ export class HttpResponder {
         return { rep: placeholderPage(), error: null, command: "PAGE" };
       }
       if (accept.includes("application/json")) {
-        return this.#api.answer(["coins", ...segments], query, now);
+        return this.#api.answer(["coins", ...segments], query, now, target);
       }
       return this.#text.answer(segments[0], query, now);
     }
     if (first === "api" && segments[1] === "v1" && segments.length > 2) {
-      return this.#api.answer(segments.slice(2), query, now);
+      return this.#api.answer(segments.slice(2), query, now, target);
     }
     if (segments.length !== 1) return null;
     if (first === "healthz") return plain(200, "ok\n", "HEALTHZ");
