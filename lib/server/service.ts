@@ -19,7 +19,7 @@ import { DeferredRepository } from "../cluster/deferred_repository.ts";
 import { startReplica } from "./replica.ts";
 import { type ClusterMember, SNAPSHOT_CHANNEL } from "../cluster/cluster.ts";
 import { PriceServer } from "./price_server.ts";
-import { listenTlsSockets, TLS_SOCKET_MARGIN } from "./tls_listener.ts";
+import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../net/tls_listener.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
