@@ -245,3 +245,53 @@ Deno.test("hostile coin names from upstream: escaped in JSON, inert in the text 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("/ws: Deno's WebSocket gets a 101 and speaks the protocol; bad handshakes are refused", async () => {
+  await using t = await startTestService();
+  const port = httpPort(t);
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  const replies: unknown[] = [];
+  const got = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<void>();
+  socket.onmessage = (event) => {
+    replies.push(JSON.parse(event.data));
+    if (replies.length === 2) got.resolve();
+  };
+  socket.onerror = () => got.reject(new Error("WebSocket error"));
+  socket.onclose = () => closed.resolve();
+  socket.onopen = () => {
+    socket.send(JSON.stringify({ status: "OK", data: "MARKET BTC", v: 2 }));
+    socket.send(JSON.stringify({ status: "OK", data: "MARKET NOPE", v: 2 }));
+  };
+  const timer = setTimeout(() => got.reject(new Error("No 2 replies within 10 s")), 10_000);
+  try {
+    await got.promise;
+  } finally {
+    clearTimeout(timer);
+    socket.close();
+    await closed.promise;
+  }
+  assert.equal((replies[0] as { data: { symbol: string } }).data.symbol, "BTC");
+  assert.equal((replies[1] as { code: string }).code, "UNKNOWN_COIN");
+  const handshake = (headers: string) =>
+    `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${headers}\r\n`;
+  const key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+  const cases: [string, number][] = [
+    [handshake(`${key}Sec-WebSocket-Version: 8\r\n`), 426],
+    [handshake("Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n"), 400],
+  ];
+  for (const [request, status] of cases) {
+    using raw = await RawHttp.connect(port);
+    await raw.send(request);
+    const [response] = parseResponses(await raw.untilClosed());
+    assert.equal(response.status, status);
+  }
+  using raw = await RawHttp.connect(port);
+  await raw.send(handshake(`${key}Sec-WebSocket-Version: 13\r\n`));
+  const { responses } = await raw.responses(1);
+  assert.equal(responses[0].status, 101);
+  assert.equal(responses[0].headers.get("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  const plain = await fetch(`http://127.0.0.1:${port}/ws`);
+  assert.equal(plain.status, 426);
+  await plain.body?.cancel();
+});
