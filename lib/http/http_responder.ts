@@ -13,6 +13,7 @@ import { parseTarget, type Target, type TargetError } from "./request_target.ts"
 import { Representation, type Variant } from "./representation.ts";
 import { type ApiResult, errorRep, MarketApi } from "./market_api.ts";
 import { TextViews } from "./text_views.ts";
+import { EXPOSITION_CONTENT_TYPE } from "../metrics/registry.ts";
 
 /** Options of an {@linkcode HttpResponder}. */
 export interface HttpOptions {
@@ -29,7 +30,7 @@ export interface HttpOptions {
 
 const TEXT_TYPE = "Content-Type: text/plain; charset=utf-8\r\n";
 const HTML_TYPE = "Content-Type: text/html; charset=utf-8\r\n";
-const METRICS_TYPE = "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n";
+const METRICS_TYPE = `Content-Type: ${EXPOSITION_CONTENT_TYPE}\r\n`;
 const GZIP = /(?:^|,)\s*gzip\s*(?:,|$|;(?!\s*q\s*=\s*0(?:\.0*)?\s*(?:,|$)))/i;
 
 /** Answers parsed requests; one per listener, shared by its connections. */

@@ -295,3 +295,25 @@ Deno.test("/ws: Deno's WebSocket gets a 101 and speaks the protocol; bad handsha
   assert.equal(plain.status, 426);
   await plain.body?.cancel();
 });
+
+Deno.test("back-pressure: a client that pipelines and never reads is closed at --max-unsent-bytes", async () => {
+  await using t = await startTestService(["--max-unsent-bytes", "65536", "--request-timeout", "1"]);
+  const port = httpPort(t);
+  const open = async () => {
+    const info = await (await fetch(`http://127.0.0.1:${port}/api/v1/info`)).json();
+    return info.connections.open as number;
+  };
+  const before = await open();
+  using raw = await RawHttp.connect(port);
+  const request = "GET /api/v1/coins HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20_000);
+  // The server stops reading a client it cannot write to, so this write may never finish.
+  const writing = raw.send(request).catch(() => {});
+  const deadline = Date.now() + 30_000;
+  while (await open() > before) {
+    if (Date.now() > deadline) throw new Error("The client that does not read is still open");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  raw.conn.close();
+  await writing;
+  assert.ok(t.logs.lines.some((line) => /not read/.test(line)), t.logs.lines.join("\n"));
+});
