@@ -9,7 +9,8 @@
  * `$CC` (default `gcc`). For each row the floor and the server are measured `--rounds` times,
  * the order rotated each round, and the median of each figure is kept. `ceiling.c`, a C server
  * answering the floor's bytes, is measured in the same rounds to show the generator's own limit. `load.ts` (Deno) still
- * drives the idle and the watch tests, which measure memory and fan-out, not throughput.
+ * drives the idle and the watch tests, which measure memory and fan-out, not throughput. The
+ * HTTP row is `http.ts`: wrk against the server's HTTP listener and two HTTP floors.
  * Every subprocess is started through `bash -c 'ulimit -n N; exec ...'` because the idle test
  * holds 10,000 connections and the default soft limit on open files is often 1024.
  *
