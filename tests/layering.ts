@@ -48,8 +48,11 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
     ],
   },
   "lib/metrics/": { mayImport: ["lib/util/"] },
-  "lib/http/": { mayImport: ["lib/server/", "lib/metrics/", "lib/wire/", "lib/util/"] },
-  "lib/client/": { mayImport: ["lib/net/", "lib/wire/", "lib/util/"] },
+  "lib/http/": {
+    mayImport: ["lib/server/", "lib/net/", "lib/metrics/", "lib/text/", "lib/wire/", "lib/util/"],
+  },
+  "lib/text/": { mayImport: ["lib/wire/", "lib/util/"] },
+  "lib/client/": { mayImport: ["lib/net/", "lib/text/", "lib/wire/", "lib/util/"] },
   "lib/demo/": {
     mayImport: ["lib/server/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
   },

@@ -10,7 +10,8 @@
 
 import { UsageError } from "../util/usage_error.ts";
 import { HISTORY_RANGES, isCurrencyCode, isSymbol } from "../wire/protocol.ts";
-import { type CoinView, ConnectionError, ServerError } from "./price_client.ts";
+import { ConnectionError, ServerError } from "./price_client.ts";
+import type { CoinView } from "../wire/coin_view.ts";
 import { currencyUnit } from "./currency.ts";
 import { formatCurrencies } from "./format.ts";
 import {
@@ -23,7 +24,7 @@ import {
   runCommand,
 } from "./commands.ts";
 import { linePrompter, type Prompter } from "./prompt.ts";
-import { safeText } from "./safe_text.ts";
+import { safeText } from "../text/safe_text.ts";
 import { runWatch, type WatchClient } from "./watch_view.ts";
 
 /** What the menu needs from a connection; {@linkcode PriceClient} has it. */
