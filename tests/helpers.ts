@@ -6,8 +6,8 @@
  */
 
 import type { Coin, Snapshot } from "../lib/wire/coin.ts";
+import type { CoinView } from "../lib/wire/coin_view.ts";
 import { writeAll } from "../lib/net/write_all.ts";
-import type { CoinView } from "../lib/client/price_client.ts";
 import { fetchMarkets } from "../lib/ingest/coingecko.ts";
 import { generateSelfSigned } from "../lib/server/cert.ts";
 import { parseServerArgs } from "../lib/server/config.ts";
@@ -308,7 +308,7 @@ export async function startTestService(
   const db = `${dir}/crypto.sqlite`;
   // Only the local fake unless a test lists providers: a failing fake must not make a test call
   // the real CoinPaprika. A later --providers in `flags` wins.
-  const base = ["--port", "0", "--db", db, "--api-url", upstream.baseUrl];
+  const base = ["--port", "0", "--http-port", "0", "--db", db, "--api-url", upstream.baseUrl];
   const command = parseServerArgs([...base, "--providers", "coingecko", ...flags], () => undefined);
   if (command.action !== "serve") throw new TypeError("Test flags must start a server");
   const logs = new LogCapture();

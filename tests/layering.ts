@@ -43,9 +43,16 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
       "lib/storage/",
       "lib/wire/",
       "lib/util/",
+      "lib/http/",
+      "lib/metrics/",
     ],
   },
-  "lib/client/": { mayImport: ["lib/net/", "lib/wire/", "lib/util/"] },
+  "lib/metrics/": { mayImport: ["lib/util/"] },
+  "lib/http/": {
+    mayImport: ["lib/server/", "lib/net/", "lib/metrics/", "lib/text/", "lib/wire/", "lib/util/"],
+  },
+  "lib/text/": { mayImport: ["lib/wire/", "lib/util/"] },
+  "lib/client/": { mayImport: ["lib/net/", "lib/text/", "lib/wire/", "lib/util/"] },
   "lib/demo/": {
     mayImport: ["lib/server/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
   },

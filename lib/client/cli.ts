@@ -21,7 +21,7 @@ import {
   reportError,
   runCommand,
 } from "./commands.ts";
-import { safeText } from "./safe_text.ts";
+import { safeText } from "../text/safe_text.ts";
 import { readLines, runMenu } from "./menu.ts";
 import type { Prompter } from "./prompt.ts";
 import { runWatch } from "./watch_view.ts";

@@ -11,7 +11,8 @@
 import { UsageError } from "../util/usage_error.ts";
 import { HISTORY_RANGES } from "../wire/history_range.ts";
 import { isCurrencyCode, isSymbol } from "../wire/request.ts";
-import { type CoinView, ConnectionError, ServerError } from "./price_client.ts";
+import { ConnectionError, ServerError } from "./price_client.ts";
+import type { CoinView } from "../wire/coin_view.ts";
 import { currencyUnit } from "./currency.ts";
 import { formatCurrencies } from "./format.ts";
 import {
@@ -24,7 +25,7 @@ import {
   runCommand,
 } from "./commands.ts";
 import { linePrompter, type Prompter } from "./prompt.ts";
-import { safeText } from "./safe_text.ts";
+import { safeText } from "../text/safe_text.ts";
 import { runWatch, type WatchClient } from "./watch_view.ts";
 
 /** What the menu needs from a connection; {@linkcode PriceClient} has it. */

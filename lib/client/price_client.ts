@@ -16,33 +16,9 @@ import { isCurrencyCode, isSymbol } from "../wire/request.ts";
 import { MAX_WATCHED } from "../wire/limits.ts";
 import { type Reply, UPDATE_EVENT } from "../wire/reply.ts";
 import { sample } from "../util/sample.ts";
+import { type CoinView, isCoinView } from "../wire/coin_view.ts";
 import { ConnectionError, type ConnectOptions, LineConnection } from "./connection.ts";
 import { ReplyDemux, type ServerEvent } from "./demux.ts";
-
-/** A coin as the server sends it in v2 replies. */
-export interface CoinView {
-  /** Ticker in upper case, e.g. `BTC`. */
-  symbol: string;
-  /** Display name, e.g. `Bitcoin`. */
-  name: string;
-  /** Price in {@linkcode CoinView.currency}. */
-  price: number;
-  /** Quote currency, e.g. `USD`. */
-  currency: string;
-  /** Market-cap rank, 1 = largest. */
-  rank: number;
-  market_cap: number | null;
-  /** Price change over 24 hours in percent. */
-  change_24h: number | null;
-  /** When the upstream last updated this coin (ISO-8601). */
-  updated_at: string | null;
-  /** When the server fetched the snapshot this coin belongs to (ISO-8601). */
-  fetched_at: string;
-  /** Provider of the data, e.g. `coingecko`. */
-  source: string;
-  /** True when the server could not refresh its data recently. */
-  stale: boolean;
-}
 
 /** A coin's stored prices over a window, as `HISTORY` sends them. */
 export interface History {
@@ -334,13 +310,6 @@ function parseReply(reply: unknown, address: string): Reply {
     }
   }
   throw new ConnectionError(`unexpected reply from ${address}: no OK or ERROR status`);
-}
-
-function isCoinView(v: unknown): v is CoinView {
-  if (typeof v !== "object" || v === null) return false;
-  const c = v as Record<string, unknown>;
-  return typeof c.symbol === "string" && typeof c.name === "string" &&
-    typeof c.price === "number" && typeof c.rank === "number";
 }
 
 function isHistory(v: unknown): v is History {

@@ -8,9 +8,13 @@
  */
 
 import { backoffDelay } from "../util/backoff.ts";
-import { type CoinView, ConnectionError, ServerError } from "./price_client.ts";
-import { displayWidth, formatAge, formatTable, formatUpdateLine } from "./format.ts";
-import { safeJson } from "./safe_text.ts";
+import { ConnectionError, ServerError } from "./price_client.ts";
+import type { CoinView } from "../wire/coin_view.ts";
+import { formatUpdateLine } from "./format.ts";
+import { displayWidth } from "../text/display_width.ts";
+import { formatTable } from "../text/format_table.ts";
+import { formatAge } from "../text/format_time.ts";
+import { safeJson } from "../text/safe_text.ts";
 
 /** What the view needs from a connection; {@linkcode PriceClient} has it. */
 export interface WatchClient {

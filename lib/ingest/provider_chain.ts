@@ -217,6 +217,19 @@ interface Entry {
   failures: FailureLog;
   /** The last round's skipped records, logged again only when they change. */
   lastSkipped: string;
+  counts: ProviderCounts;
+}
+
+/**
+ * What a provider was asked, for the metrics: rounds it was asked in and failed, and each
+ * request (quick retries included) by outcome: `ok`, the HTTP status of a non-2xx answer, or
+ * `error` (unreachable, timed out, invalid).
+ */
+export interface ProviderCounts {
+  readonly name: string;
+  attempts: number;
+  failures: number;
+  readonly calls: Map<string, number>;
 }
 
 interface Reference {
@@ -261,6 +274,7 @@ export class ProviderChain {
         summaryEveryMs: options.summaryEveryMs,
       }),
       lastSkipped: "",
+      counts: { name: provider.name, attempts: 0, failures: 0, calls: new Map() },
     }));
     this.#top = options.top;
     this.#log = options.log ?? ((line) => console.log(line));
@@ -282,6 +296,11 @@ export class ProviderChain {
         wait_until: breaker.notBefore > now ? new Date(breaker.notBefore).toISOString() : null,
       };
     });
+  }
+
+  /** Each provider's counts since start, in order of preference. */
+  get counts(): readonly Readonly<ProviderCounts>[] {
+    return this.#entries.map((entry) => entry.counts);
   }
 
   /** The first provider's name. */
@@ -323,6 +342,7 @@ export class ProviderChain {
       const { provider, breaker } = entry;
       const probing = breaker.state !== "closed";
       let coins: Coin[];
+      entry.counts.attempts++;
       try {
         coins = await this.#attempt(entry, signal, !probing);
         coins = entry === this.#entries[0]
@@ -371,6 +391,7 @@ export class ProviderChain {
     const { provider, breaker } = entry;
     const message = error instanceof Error ? error.message : String(error);
     const retryAfterMs = error instanceof UpstreamError ? error.retryAfterMs : undefined;
+    entry.counts.failures++;
     const wasOpen = breaker.state !== "closed";
     const state = breaker.recordFailure(message, retryAfterMs);
     if (this.#entries.length === 1) return;
@@ -401,15 +422,38 @@ export class ProviderChain {
     const onSkipped = (messages: readonly string[]) => skipped = messages;
     let coins: Coin[];
     try {
-      coins = await provider.fetchTop(want, signal, onSkipped);
+      coins = await this.#call(entry, want, signal, onSkipped);
     } catch (error) {
       if (signal.aborted || !mayRetry || !isTransient(error)) throw error;
       await this.#sleep(this.#quickRetryMs, signal);
       signal.throwIfAborted();
-      coins = await provider.fetchTop(want, signal, onSkipped);
+      coins = await this.#call(entry, want, signal, onSkipped);
     }
     this.#noteSkipped(entry, skipped);
     return coins;
+  }
+
+  /** One request to a provider, counted by outcome. */
+  async #call(
+    entry: Entry,
+    want: number,
+    signal: AbortSignal,
+    onSkipped: (messages: readonly string[]) => void,
+  ): Promise<Coin[]> {
+    let outcome = "error";
+    try {
+      const coins = await entry.provider.fetchTop(want, signal, onSkipped);
+      outcome = "ok";
+      return coins;
+    } catch (error) {
+      if (error instanceof UpstreamError && error.status !== undefined) {
+        outcome = String(error.status);
+      }
+      throw error;
+    } finally {
+      const calls = entry.counts.calls;
+      calls.set(outcome, (calls.get(outcome) ?? 0) + 1);
+    }
   }
 
   /** Logs the records a provider's answer skipped, once while the same ones are skipped. */

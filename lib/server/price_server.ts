@@ -135,6 +135,11 @@ export class PriceServer implements AsyncDisposable {
     return this.#served[0].listener.addr as Deno.NetAddr;
   }
 
+  /** Connections watching at least one symbol. */
+  get watchers(): number {
+    return this.#watches.size;
+  }
+
   /** The addresses of every listener, in the order given. */
   get addrs(): Deno.NetAddr[] {
     return this.#served.map((served) => served.listener.addr as Deno.NetAddr);
@@ -253,6 +258,8 @@ export class PriceServer implements AsyncDisposable {
         }
       } else if (idleTimeoutMs > 0 && now - connection.lastRequest > idleTimeoutMs) {
         connection.expire("TIMEOUT", `no request for ${idleTimeoutMs} ms`);
+      } else if (idleTimeoutMs > 0 && now - connection.lastRequest > idleTimeoutMs / 2) {
+        connection.keepAlive(now);
       }
     }
   }

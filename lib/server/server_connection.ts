@@ -103,6 +103,8 @@ export class ServerConnection {
   #tooLong = false;
   /** Whether the socket took no bytes for STALL_MS while this read's replies piled up. */
   #stalled = false;
+  /** ms when the session's keep-alive was last sent, or 0. */
+  #pingedAt = 0;
 
   constructor(
     conn: Conn,
@@ -191,6 +193,7 @@ export class ServerConnection {
       // The replies to the read go out as one batch, and the reader waits for the socket to take
       // it when nothing else was being written (an async helper here would cost a promise more
       // per read): the only `await` of a look-up.
+      this.#stats.bytesOut += this.#replyBytes;
       const write = outbox.write(this.#replies, this.#replyBytes, now);
       clearArray(this.#replies);
       this.#replyBytes = 0;
@@ -266,6 +269,7 @@ export class ServerConnection {
     const { outbox } = this;
     const { maxUnsentBytes } = this.#host.limits;
     if (this.#later.length > 0) await this.#settle();
+    this.#stats.bytesOut += this.#replyBytes;
     outbox.sendAll(this.#replies, this.#replyBytes);
     clearArray(this.#replies);
     this.#replyBytes = 0;
@@ -339,14 +343,27 @@ export class ServerConnection {
     if (outbox.unsent <= maxUnsentBytes) return false;
     if (outbox.writeStart !== 0 && Date.now() - outbox.writeStart < STALL_MS) return false;
     count(this.#stats.errors, "UNSENT_LIMIT");
-    this.#host.log(`${this.address} closed: more than ${maxUnsentBytes} bytes of replies not read`);
-    this.release();
+    const why = `more than ${maxUnsentBytes} bytes of replies not read`;
+    this.#host.log(`${this.address} closed: ${why}`);
+    this.release(this.#session.overflow?.(why));
     return true;
+  }
+
+  /** Asks an idle peer, once per idle spell, to show it is there, when its session can. */
+  keepAlive(now: number): void {
+    if (this.#session.keepAlive === undefined || this.#pingedAt > this.lastRequest) return;
+    this.#pingedAt = now;
+    const ping = this.#session.keepAlive();
+    this.#stats.bytesOut += ping.length;
+    this.outbox.send(ping);
   }
 
   /** Queues one WATCH update event line, framed for the session's transport. */
   sendEvent(line: Uint8Array): void {
-    this.outbox.send(this.#session.event(line));
+    const bytes = this.#session.event(line);
+    this.#stats.eventsSent++;
+    this.#stats.bytesOut += bytes.length;
+    this.outbox.send(bytes);
   }
 
   /** Applies WATCH or UNWATCH to the connection and returns the reply to send. */

@@ -18,16 +18,24 @@ import { describeDatabase, isPostgresUrl, openRepository } from "../storage/open
 import { DeferredRepository } from "../cluster/deferred_repository.ts";
 import { startReplica } from "./replica.ts";
 import { type ClusterMember, SNAPSHOT_CHANNEL } from "../cluster/cluster.ts";
-import { PriceServer } from "./price_server.ts";
+import { PriceServer, type ServedListener } from "./price_server.ts";
+import { HttpResponder } from "../http/http_responder.ts";
+import { httpSessions } from "../http/http_session.ts";
+import { webSocketSessions } from "../http/websocket_session.ts";
 import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../net/tls_listener.ts";
+import { renderMetrics } from "../metrics/price_metrics.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
   readonly addr: Deno.NetAddr;
+  /** The HTTP listener's address, or null with `--no-http`. */
+  readonly httpAddr: Deno.NetAddr | null;
   readonly tls: boolean;
   readonly market: Market;
   readonly server: PriceServer;
   readonly ingestor: Ingestor;
+  /** Every metric in the Prometheus text format, read at each call (`GET /metrics`). */
+  readonly metrics: () => string;
   /** Stops accepting, finishes replies in flight, stops ingestion, closes the database. */
   shutdown(): Promise<void>;
   /** Resolves when the service has shut down. */
@@ -38,6 +46,8 @@ export interface Service extends AsyncDisposable {
 export interface ServiceDeps {
   log?: (line: string) => void;
   fetch?: typeof fetch;
+  /** The Prometheus text of `GET /metrics`; without it `/metrics` is 404. */
+  metrics?: () => string;
 }
 
 /** Starts listening at once, serving stored data, and starts ingestion in the background. */
@@ -58,6 +68,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
   try {
     // The report needs the server and the ingestor, which need the market: bound late.
     let report = (): Record<string, unknown> => ({});
+    let metrics = (): string => "";
     const market = new Market({
       staleAfterMs: config.staleAfterSeconds * 1000,
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
@@ -73,16 +84,37 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
     const at = { hostname: config.host, port: config.port, ...reusePort(config.reusePort) };
     // TLS through node:tls, whose unfinished handshakes can be dropped (see tls_listener.ts).
-    const listener = tls
-      ? listenTlsSockets({
-        ...at,
-        cert: await Deno.readTextFile(config.tlsCert!),
-        key: await Deno.readTextFile(config.tlsKey!),
-        maxSockets: config.limits.maxConnections + TLS_SOCKET_MARGIN,
-        log,
-      })
-      : Deno.listen(at);
-    const server = new PriceServer(listener, { market, tls, limits: config.limits, log });
+    const open = async (at: { hostname: string; port: number; reusePort?: true }) =>
+      tls
+        ? listenTlsSockets({
+          ...at,
+          cert: await Deno.readTextFile(config.tlsCert!),
+          key: await Deno.readTextFile(config.tlsKey!),
+          maxSockets: config.limits.maxConnections + TLS_SOCKET_MARGIN,
+          log,
+        })
+        : Deno.listen(at);
+    const listener = await open(at);
+    const listeners: ServedListener[] = [{ listener, tls }];
+    if (config.http !== null) {
+      const responder = new HttpResponder({
+        market,
+        staleAfterMs: config.staleAfterSeconds * 1000,
+        refreshMs: config.refreshSeconds * 1000,
+        corsOrigin: config.http.corsOrigin,
+        // Bound late, as the report is: they read the server, the ingestor and the chain.
+        metrics: deps.metrics ?? (() => metrics()),
+      });
+      const httpAt = { hostname: config.http.host, port: config.http.port };
+      const http = await open(httpAt).catch((error) => {
+        listener.close();
+        throw error;
+      });
+      const webSocket = webSocketSessions(market);
+      const sessions = httpSessions(responder, (_head, context) => webSocket(context));
+      listeners.push({ listener: http, tls, sessions });
+    }
+    const server = new PriceServer(listeners, { market, tls, limits: config.limits, log });
     started = server;
     const addr = server.addr;
     // Said only once the port is open, so a start that fails (e.g. a busy port) says only its
@@ -95,6 +127,10 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
     }
     log(`listening on ${addr.hostname}:${addr.port} (${tls ? "tls" : "tcp"})`);
+    const httpAddr = config.http === null ? null : server.addrs[1];
+    if (httpAddr !== null) {
+      log(`listening on ${httpAddr.hostname}:${httpAddr.port} (${tls ? "https" : "http"})`);
+    }
     const finished = server.serve();
 
     const upstream = new URL(config.apiUrl).host;
@@ -205,6 +241,15 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     if (member === null) ingestor.start();
 
     let stopping: Promise<void> | null = null;
+    metrics = () =>
+      renderMetrics({
+        transports: () => Object.entries(server.stats.byTransport),
+        watchers: () => server.watchers,
+        market,
+        lastSuccessAt: () => ingestor.status.lastSuccessAt,
+        providers: () => chain.counts,
+        cluster: () => member && { role: member.role, leaderChanges: member.leaderChanges },
+      });
     const shutdown = () =>
       stopping ??= (async () => {
         await server.shutdown();
@@ -216,10 +261,12 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       })();
     return {
       addr,
+      httpAddr,
       tls,
       market,
       server,
       ingestor,
+      metrics,
       shutdown,
       finished: finished.then(() => shutdown()),
       [Symbol.asyncDispose]: shutdown,

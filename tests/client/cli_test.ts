@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { CoinView } from "../../lib/client/price_client.ts";
+import type { CoinView } from "../../lib/wire/coin_view.ts";
 import { type CliIO, HELP, main } from "../../lib/client/cli.ts";
 import { VERSION } from "../../lib/util/version.ts";
 import { generateSelfSigned } from "../../lib/server/cert.ts";

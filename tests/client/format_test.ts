@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
-import type { CoinView } from "../../lib/client/price_client.ts";
+import type { CoinView } from "../../lib/wire/coin_view.ts";
 import {
-  displayWidth,
-  formatAge,
-  formatChange,
-  formatCoin,
   formatCurrencies,
   formatHistory,
   formatInfo,
-  formatMoney,
-  formatTable,
   formatUpdateLine,
   useColor,
 } from "../../lib/client/format.ts";
+import { displayWidth } from "../../lib/text/display_width.ts";
+import { formatChange } from "../../lib/text/format_change.ts";
+import { formatCoin } from "../../lib/text/format_coin.ts";
+import { formatMoney } from "../../lib/text/format_money.ts";
+import { formatTable } from "../../lib/text/format_table.ts";
+import { formatAge } from "../../lib/text/format_time.ts";
 import type { History } from "../../lib/client/price_client.ts";
 import { coinView } from "../helpers.ts";
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import {
-  type CoinView,
   ConnectionError,
   type CurrencyInfo,
   type History,
   ServerError,
 } from "../../lib/client/price_client.ts";
+import type { CoinView } from "../../lib/wire/coin_view.ts";
 import {
   LineTooLongError,
   type MenuClient,

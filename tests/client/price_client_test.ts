@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  type CoinView,
-  ConnectionError,
-  PriceClient,
-  ServerError,
-} from "../../lib/client/price_client.ts";
+import { ConnectionError, PriceClient, ServerError } from "../../lib/client/price_client.ts";
+import type { CoinView } from "../../lib/wire/coin_view.ts";
 import { generateSelfSigned } from "../../lib/server/cert.ts";
 import { coinView } from "../helpers.ts";
 

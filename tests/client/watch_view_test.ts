@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type CoinView, ConnectionError, ServerError } from "../../lib/client/price_client.ts";
+import { ConnectionError, ServerError } from "../../lib/client/price_client.ts";
+import type { CoinView } from "../../lib/wire/coin_view.ts";
 import { runWatch, type WatchClient, type WatchOptions } from "../../lib/client/watch_view.ts";
 import { coinView } from "../helpers.ts";
 
