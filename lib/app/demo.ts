@@ -8,9 +8,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseServerArgs } from "../server/config.ts";
-import { RECORDED_AT, startDemoUpstream } from "./upstream.ts";
-import { startService } from "../server/service.ts";
+import { parseServerArgs } from "./config.ts";
+import { RECORDED_AT, startDemoUpstream } from "../demo/upstream.ts";
+import { startService } from "./service.ts";
 
 const HELP = `deno task demo [--port N] [--db FILE] [--refresh SECONDS]
 

@@ -1,7 +1,6 @@
 /**
- * Self-signed TLS certificates for running the price server locally over TLS.
- *
- * Run `deno task cert` to write `./data/cert.pem` and `./data/key.pem`; clients trust the
+ * Self-signed TLS certificates for running the price server locally over TLS, and `deno task
+ * cert`, which writes `./data/cert.pem` and `./data/key.pem`; clients trust the
  * certificate with `--ca data/cert.pem`.
  *
  * @module
