@@ -7,6 +7,9 @@
  */
 
 import { generate } from "selfsigned";
+import { type Flag, FlagTable, HELP_WIDTH, wrapText } from "../util/flag_table.ts";
+import { VERSION } from "../util/version.ts";
+import { startup } from "./config.ts";
 
 /** Options for {@linkcode generateSelfSigned}. */
 export interface SelfSignedOptions {
@@ -63,17 +66,47 @@ export async function generateSelfSigned(
   return { cert: pems.cert, key: pems.private };
 }
 
-if (import.meta.main) {
-  const dir = "./data";
-  await Deno.mkdir(dir, { recursive: true });
-  const { cert, key } = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"], days: 365 });
-  await Deno.writeTextFile(`${dir}/cert.pem`, cert);
-  // Remove first so an existing, more permissive key file does not keep its old mode.
-  await Deno.remove(`${dir}/key.pem`).catch(() => {});
-  await Deno.writeTextFile(`${dir}/key.pem`, key, { mode: 0o600 });
-  console.log(
-    `Wrote ${dir}/cert.pem (certificate for localhost and 127.0.0.1, valid 365 days)\n` +
-      `Wrote ${dir}/key.pem (private key, mode 0600)\n` +
-      `Clients trust it with: --ca ${dir}/cert.pem`,
-  );
+/** The flags of `deno task cert`. */
+const CERT_FLAGS = new FlagTable<Flag>([]);
+
+/** The `--help` text of `deno task cert`. */
+export function certHelp(): string {
+  return [
+    `crypto-cert ${VERSION}: a self-signed certificate for the server's TLS`,
+    "",
+    "Usage: deno task cert [flags]",
+    "",
+    ...wrapText(
+      `Writes ${CERT_DIR}/cert.pem (for localhost and 127.0.0.1, valid 365 days) and ` +
+        `${CERT_DIR}/key.pem (its private key, mode 0600). Clients trust it with ` +
+        `--ca ${CERT_DIR}/cert.pem.`,
+      HELP_WIDTH,
+    ),
+    ...CERT_FLAGS.help(),
+  ].join("\n");
 }
+
+const CERT_DIR = "./data";
+
+/** Runs `deno task cert` with `args`; returns the exit code. */
+export async function certMain(args: string[]): Promise<number> {
+  const start = startup("crypto-cert", certHelp, () => {
+    const read = CERT_FLAGS.parse(args, () => undefined);
+    return read.action === "run" ? { config: read.values } : read;
+  });
+  if ("exitCode" in start) return start.exitCode;
+  await Deno.mkdir(CERT_DIR, { recursive: true });
+  const { cert, key } = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"], days: 365 });
+  await Deno.writeTextFile(`${CERT_DIR}/cert.pem`, cert);
+  // Remove first so an existing, more permissive key file does not keep its old mode.
+  await Deno.remove(`${CERT_DIR}/key.pem`).catch(() => {});
+  await Deno.writeTextFile(`${CERT_DIR}/key.pem`, key, { mode: 0o600 });
+  console.log(
+    `Wrote ${CERT_DIR}/cert.pem (certificate for localhost and 127.0.0.1, valid 365 days)\n` +
+      `Wrote ${CERT_DIR}/key.pem (private key, mode 0600)\n` +
+      `Clients trust it with: --ca ${CERT_DIR}/cert.pem`,
+  );
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await certMain(Deno.args));

@@ -11,20 +11,27 @@ import { parseArgs } from "node:util";
 import { parseServerArgs } from "./config.ts";
 import { RECORDED_AT, startDemoUpstream } from "../demo/upstream.ts";
 import { startService } from "./service.ts";
+import { HELP_WIDTH, wrapText } from "../util/flag_table.ts";
 
-const HELP = `deno task demo [--port N] [--db FILE] [--refresh SECONDS]
-
-Starts a local fake CoinGecko serving the prices recorded on ${RECORDED_AT}, and the price
-server pointed at it (default port 8000, database ./data/demo.sqlite, a refresh every 10 s).
-After the first refresh every price moves by a seeded random walk of a few tenths of a percent,
-so watch shows updates and history fills while the demo runs. Exchange rates follow the served
-prices (1 BTC is 1 BTC and 100,000,000 sats); fiat money keeps its ratio to the US dollar from
-a recording of 2021. Then, in another terminal:
-  deno task -q client              the prompt (type help)
-  deno task -q client list         the table
-  deno task -q client price BTC    one coin
-  deno task -q client watch BTC    live until Ctrl-C
-Ctrl-C stops both.`;
+const HELP = [
+  "Usage: deno task demo [--port N] [--db FILE] [--refresh SECONDS]",
+  "",
+  ...wrapText(
+    `Starts a local fake CoinGecko serving the prices recorded on ${RECORDED_AT}, and the ` +
+      "price server pointed at it (default port 8000, database ./data/demo.sqlite, a refresh " +
+      "every 10 s). After the first refresh every price moves by a seeded random walk of a few " +
+      "tenths of a percent, so watch shows updates and history fills while the demo runs. " +
+      "Exchange rates follow the served prices (1 BTC is 1 BTC and 100,000,000 sats); fiat " +
+      "money keeps its ratio to the US dollar from a recording of 2021. Then, in another " +
+      "terminal:",
+    HELP_WIDTH,
+  ),
+  "  deno task -q client              the prompt (type help)",
+  "  deno task -q client list         the table",
+  "  deno task -q client price BTC    one coin",
+  "  deno task -q client watch BTC    live until Ctrl-C",
+  "Ctrl-C stops both.",
+].join("\n");
 
 async function main(args: string[]): Promise<number> {
   let values;
