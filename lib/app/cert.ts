@@ -67,7 +67,17 @@ export async function generateSelfSigned(
 }
 
 /** The flags of `deno task cert`. */
-const CERT_FLAGS = new FlagTable<Flag>([]);
+const CERT_FLAGS = new FlagTable(
+  [
+    {
+      name: "force",
+      kind: "boolean",
+      help: "Replace an existing certificate and key (a running server keeps the old pair until " +
+        "it restarts, and clients trusting the old certificate then fail)",
+      group: "Certificate",
+    },
+  ] as const satisfies readonly Flag[],
+);
 
 /** The `--help` text of `deno task cert`. */
 export function certHelp(): string {
@@ -95,6 +105,14 @@ export async function certMain(args: string[]): Promise<number> {
     return read.action === "run" ? { config: read.values } : read;
   });
   if ("exitCode" in start) return start.exitCode;
+  const existing = await firstExisting([`${CERT_DIR}/cert.pem`, `${CERT_DIR}/key.pem`]);
+  if (existing !== null && !start.config.force) {
+    console.error(
+      `error: ${existing} exists; refusing to overwrite it (a running server keeps the old ` +
+        "certificate, and clients trusting it would fail). Use --force to replace it.",
+    );
+    return 1;
+  }
   await Deno.mkdir(CERT_DIR, { recursive: true });
   const { cert, key } = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"], days: 365 });
   await Deno.writeTextFile(`${CERT_DIR}/cert.pem`, cert);
@@ -107,6 +125,19 @@ export async function certMain(args: string[]): Promise<number> {
       `Clients trust it with: --ca ${CERT_DIR}/cert.pem`,
   );
   return 0;
+}
+
+/** The first of `paths` that exists, or null. */
+async function firstExisting(paths: readonly string[]): Promise<string | null> {
+  for (const path of paths) {
+    try {
+      await Deno.lstat(path);
+      return path;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  return null;
 }
 
 if (import.meta.main) Deno.exit(await certMain(Deno.args));
