@@ -9,6 +9,7 @@ import type { ClusterMember } from "../cluster/cluster.ts";
 import type { Repository } from "../storage/repository.ts";
 import type { PriceServer } from "../server/price_server.ts";
 import { VERSION } from "../util/version.ts";
+import { formatDuration } from "../util/format_duration.ts";
 import type { Ingestion } from "./_ingestion.ts";
 
 /** What the report reads, once every part of the service exists. */
@@ -51,4 +52,19 @@ export function infoReport(parts: ReportedParts): Record<string, unknown> {
     },
     cluster: parts.member?.status ?? { role: "single" },
   };
+}
+
+/**
+ * The text of `NO_DATA` before the first snapshot: when the next attempt is, so a client offline
+ * or behind open breakers knows how long "shortly" is.
+ */
+export function noPricesYet(parts: ReportedParts | undefined, now = Date.now()): string {
+  const first = "No prices yet: the first ingestion has not succeeded";
+  if (parts?.member?.status.role === "follower") {
+    return "No prices yet: the cluster's leader has stored none, try again shortly";
+  }
+  const next = parts?.ingestion.ingestor.status.nextRunAt ?? null;
+  if (next === null) return `${first}, try again shortly`;
+  const inMs = Math.max(0, Date.parse(next) - now);
+  return `${first}; next attempt in ${formatDuration(inMs)} (${next.slice(11, 19)} UTC)`;
 }

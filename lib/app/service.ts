@@ -21,7 +21,7 @@ import { PriceServer } from "../server/price_server.ts";
 import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../server/tls_listener.ts";
 import { startReplica } from "./replica.ts";
 import { buildIngestion, type Ingestion } from "./_ingestion.ts";
-import { infoReport, type ReportedParts } from "./_info_report.ts";
+import { infoReport, noPricesYet, type ReportedParts } from "./_info_report.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
@@ -50,12 +50,14 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
   // Closed again when the start fails after the port was opened.
   let server: PriceServer | undefined;
   try {
-    // INFO reads every part of the service, and they all need the market: set once they exist.
+    // INFO and NO_DATA read every part of the service, which all need the market: set once they
+    // exist.
     const reported: { parts?: ReportedParts } = {};
     const market = new Market({
       staleAfterMs: config.staleAfterSeconds * 1000,
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
       info: () => reported.parts === undefined ? {} : infoReport(reported.parts),
+      noDataText: () => noPricesYet(reported.parts),
     });
     const stored = await serveStored(repository, market);
     server = await openListener(config, market, log);
