@@ -10,6 +10,7 @@ import { PROVIDER_NAMES } from "../ingest/provider_chain.ts";
 import { UsageError } from "../util/usage_error.ts";
 import type { EnvReader, FlagValues } from "../util/flag_table.ts";
 import { VERSION } from "../util/version.ts";
+import { LOG_LEVELS, type LogLevel } from "../util/log.ts";
 import { describeDatabase, postgresUrl } from "../storage/database_url.ts";
 import { INGEST_FLAGS, SERVER_FLAGS, type ServerFlag } from "./server_flags.ts";
 
@@ -44,6 +45,16 @@ export interface ServerConfig {
   /** Deadline of one upstream request, body included. */
   upstreamTimeoutSeconds: number;
   limits: Limits;
+  /** What is logged and how: `--log-level`, `--log-timestamps`, `--name`. */
+  log: LogSettings;
+}
+
+/** What the server logs, and how each line starts. */
+export interface LogSettings {
+  level: LogLevel;
+  timestamps: boolean;
+  /** Put before each line; undefined for the default (the address in cluster mode, else none). */
+  name: string | undefined;
 }
 
 /** What `deno task ingest` runs with: the server's settings that concern one ingestion. */
@@ -181,6 +192,11 @@ export function parseServerArgs(args: string[], env: EnvReader): ServerCommand {
       historyDays: values["history-days"],
       breakerFailures: values["breaker-failures"],
       breakerCooldownSeconds: values["breaker-cooldown"],
+      log: {
+        level: logLevel(values["log-level"]),
+        timestamps: values["log-timestamps"],
+        name: values.name,
+      },
       limits: {
         maxRequestBytes: values["max-request-bytes"],
         requestTimeoutMs: values["request-timeout"] * 1000,
@@ -204,6 +220,16 @@ export function parseIngestArgs(args: string[], env: EnvReader): IngestCommand {
   const read = SERVER_FLAGS.parse(args, env, { only: INGEST_FLAGS });
   if (read.action !== "run") return read;
   return { action: "ingest", config: upstreamConfig(read.values) };
+}
+
+function logLevel(text: string): LogLevel {
+  const level = LOG_LEVELS.find((name) => name === text.toLowerCase());
+  if (level === undefined) {
+    throw new UsageError(
+      `Invalid --log-level ${JSON.stringify(text)}: expected one of ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+  return level;
 }
 
 /** Checks an upstream base URL flag and drops trailing slashes. */

@@ -20,7 +20,8 @@ import { UsageError } from "../util/usage_error.ts";
 const DEMO_FLAG_NAMES = [
   ...["host", "port", "db", "refresh", "top", "tls-cert", "tls-key", "stale-after"],
   ...["history-days", "max-request-bytes", "request-timeout", "idle-timeout", "max-connections"],
-  ...["max-connections-per-ip", "max-unsent-bytes", "tls-handshake-timeout"],
+  ...["max-connections-per-ip", "max-unsent-bytes", "tls-handshake-timeout", "log-level"],
+  "log-timestamps",
 ] as const satisfies readonly FlagName[];
 
 /** Where the demo's defaults differ from the server's: its own database, a lively refresh. */
