@@ -122,10 +122,27 @@ async function main(args: string[]): Promise<number> {
   );
   const tls = config.tlsCert === undefined ? "" : ` --ca ${config.tlsCert}`;
   console.log(`try: deno task -q client --port ${service.addr.port}${tls} list`);
-  const stop = () => void service.shutdown();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
+  let stoppedBy: Deno.Signal | null = null;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      stoppedBy ??= signal;
+      void service.shutdown();
+    });
+  }
   await service.finished;
   await upstream.close();
+  console.log("stopped");
+  return exitCodeAfter(stoppedBy);
+}
+
+/**
+ * The exit code after a stop by `signal`: 128 + its number, as a shell reports a program a signal
+ * ended. Through npx the Node wrapper around Deno is itself ended by Ctrl-C, so the shell sees
+ * 130 whatever Deno returns: plain Deno returns the same.
+ */
+function exitCodeAfter(signal: Deno.Signal | null): number {
+  if (signal === "SIGINT") return 130;
+  if (signal === "SIGTERM") return 143;
   return 0;
 }
 
