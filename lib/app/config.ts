@@ -12,6 +12,7 @@ import type { EnvReader, FlagValues } from "../util/flag_table.ts";
 import { VERSION } from "../util/version.ts";
 import { LOG_LEVELS, type LogLevel } from "../util/log.ts";
 import { describeDatabase, postgresUrl } from "../storage/database_url.ts";
+import { readConfigFile } from "./config_file.ts";
 import { INGEST_FLAGS, SERVER_FLAGS, type ServerFlag } from "./server_flags.ts";
 
 export type { EnvReader };
@@ -165,11 +166,23 @@ function upstreamConfig(
  * Parses the server's command line and environment.
  *
  * @param env reads one environment variable; returns undefined when unset or not permitted
+ * @param readText reads the `--config` file; `Deno.readTextFileSync` when absent
  * @throws {UsageError} for an unknown flag, a bad value or a bad combination
  */
-export function parseServerArgs(args: string[], env: EnvReader): ServerCommand {
-  const read = SERVER_FLAGS.parse(args, env);
+export function parseServerArgs(
+  args: string[],
+  env: EnvReader,
+  readText?: (path: string) => string,
+): ServerCommand {
+  let read = SERVER_FLAGS.parse(args, env);
   if (read.action !== "run") return read;
+  const file = read.values.config;
+  if (file !== undefined) {
+    const keys = SERVER_FLAGS.flags.map((flag) => flag.name).filter((name) => name !== "config");
+    const configured = readConfigFile(file, keys, readText);
+    read = SERVER_FLAGS.parse(args, env, { configured });
+    if (read.action !== "run") return read;
+  }
   const { values } = read;
   const upstream = upstreamConfig(values);
   const tlsCert = values["tls-cert"];

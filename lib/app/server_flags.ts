@@ -111,6 +111,14 @@ export const FLAGS = [
     group: "Service",
   },
   {
+    name: "config",
+    kind: "string",
+    value: "<file>",
+    help: "TOML file of settings whose keys are these flags' names (e.g. port = 8443); " +
+      "flags and environment variables win over it",
+    group: "Service",
+  },
+  {
     name: "log-level",
     kind: "string",
     default: "info",
