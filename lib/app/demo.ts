@@ -15,6 +15,8 @@ import { startService } from "./service.ts";
 import { type Flag, FlagTable, HELP_WIDTH, wrapText } from "../util/flag_table.ts";
 import { VERSION } from "../util/version.ts";
 import { UsageError } from "../util/usage_error.ts";
+import { isPostgresUrl } from "../storage/database_url.ts";
+import { openRepository } from "../storage/open_repository.ts";
 
 /** The server's flags the demo takes: none that choose or reach a real provider. */
 const DEMO_FLAG_NAMES = [
@@ -90,21 +92,18 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (serverArgs === null) return 0;
-  const upstream = startDemoUpstream();
   let command;
   try {
-    command = parseServerArgs(
-      // Only the local upstream: the demo must not reach out to any real provider.
-      [...serverArgs, "--api-url", upstream.baseUrl, "--providers", "coingecko"],
-      () => undefined,
-    );
+    // Only the local upstream: the demo must not reach out to any real provider.
+    command = parseServerArgs([...serverArgs, "--providers", "coingecko"], () => undefined);
   } catch (error) {
-    await upstream.close();
     console.error(`error: ${(error as Error).message}\nRun with --help for the flags.`);
     return 2;
   }
   if (command.action !== "serve") return 0;
-  const { config } = command;
+  // A restart continues the walk from the prices the last run stored, so history has no cliff.
+  const upstream = startDemoUpstream({ startFrom: await storedPrices(command.config.db) });
+  const config = { ...command.config, apiUrl: upstream.baseUrl };
   let service;
   try {
     service = await startService(config);
@@ -144,6 +143,27 @@ function exitCodeAfter(signal: Deno.Signal | null): number {
   if (signal === "SIGINT") return 130;
   if (signal === "SIGTERM") return 143;
   return 0;
+}
+
+/** The prices stored in the demo's SQLite database by upper-case symbol; none for PostgreSQL. */
+async function storedPrices(db: string): Promise<Map<string, number> | undefined> {
+  if (isPostgresUrl(db)) return undefined;
+  try {
+    await Deno.lstat(db);
+  } catch {
+    return undefined; // a first run
+  }
+  try {
+    const repository = await openRepository(db);
+    try {
+      const stored = await repository.loadSnapshot();
+      return stored === null ? undefined : new Map(stored.coins.map((c) => [c.symbol, c.price]));
+    } finally {
+      await repository.close();
+    }
+  } catch {
+    return undefined; // the service says what is wrong with the database
+  }
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

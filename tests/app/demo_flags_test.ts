@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { generateSelfSigned } from "../../lib/app/cert.ts";
 import { outputWithin } from "../helpers.ts";
+import { DatabaseSync } from "node:sqlite";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -109,5 +110,31 @@ Deno.test("deno task demo refuses the flags of real providers, and a --top past 
     );
     assert.equal(code, 2);
     assert.match(decoder.decode(stderr), pattern);
+  }
+});
+
+/** BTC's price in the demo database's history, oldest first. */
+function btcHistory(db: string): number[] {
+  using sqlite = new DatabaseSync(`${ROOT}${db}`, { readOnly: true });
+  return sqlite.prepare(
+    "SELECT price FROM price_history WHERE symbol = 'BTC' ORDER BY fetched_at",
+  ).all().map((row) => (row as { price: number }).price);
+}
+
+Deno.test("a restarted demo continues its walk from the prices it stored", async () => {
+  const db = `./data/test-demo-story-${crypto.randomUUID()}.sqlite`;
+  const flags = ["--port", "0", "--db", db, "--log-level", "debug"];
+  try {
+    // Three refreshes: the recording, then two steps of the walk.
+    await demoUntil([...flags, "--refresh", "0.05"], /(^ingested [^]*){3}/m);
+    const first = btcHistory(db);
+    assert.ok(first.length >= 3, `${first.length} rows`);
+    assert.notEqual(first.at(-1), 20220, "the walk moved");
+    await demoUntil([...flags, "--refresh", "600"], /^ingested /m);
+    const both = btcHistory(db);
+    assert.equal(both.length, first.length + 1);
+    assert.equal(both.at(-1), first.at(-1), "the second run starts where the first ended");
+  } finally {
+    await removeDb(db);
   }
 });
