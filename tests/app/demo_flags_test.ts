@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { generateSelfSigned } from "../../lib/app/cert.ts";
 import { outputWithin } from "../helpers.ts";
+import { DemoProcess } from "../demo_process.ts";
 import { DatabaseSync } from "node:sqlite";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -12,40 +13,11 @@ const decoder = new TextDecoder();
 
 /** Runs `deno task demo args` until its output matches `until`, then stops it with SIGINT. */
 async function demoUntil(args: string[], until: RegExp): Promise<{ out: string; code: number }> {
-  const demo = new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "demo", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  // A safety net, not a wait: a demo that never prints what is expected is killed.
-  const killer = setTimeout(() => demo.kill("SIGKILL"), 30_000);
-  const reader = demo.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  let failure: Error | undefined;
-  try {
-    while (!until.test(out)) {
-      const { value, done } = await reader.read();
-      if (done) {
-        failure = new Error(`demo exited before ${until}:\n${out}`);
-        break;
-      }
-      out += value;
-    }
-  } finally {
-    try {
-      demo.kill("SIGINT");
-    } catch {
-      // It has exited already: the failure says what it printed.
-    }
-  }
-  // The rest of the output, to its end (the killer is the deadline).
-  for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
-  const status = await demo.status;
-  clearTimeout(killer);
-  out += decoder.decode(await new Response(demo.stderr).arrayBuffer());
-  if (failure !== undefined) throw failure;
-  return { out, code: status.code };
+  const demo = new DemoProcess(args);
+  const waited = await demo.waitFor(until).then(() => null, (error: Error) => error);
+  const stopped = await demo.stop();
+  if (waited !== null) throw waited;
+  return stopped;
 }
 
 async function removeDb(db: string): Promise<void> {
