@@ -15,11 +15,13 @@ export function invalid(
   expected: string,
   got: unknown,
 ): UpstreamError {
-  return new UpstreamError(`${host} sent an invalid ${where}: ${expected}, got ${describe(got)}`);
+  return new UpstreamError(
+    `${host} sent an invalid ${where}: ${expected}, got ${describeUpstreamValue(got)}`,
+  );
 }
 
 /** A short description of a value from the upstream, for messages. */
-export function describe(value: unknown): string {
+export function describeUpstreamValue(value: unknown): string {
   if (value instanceof ExactNumber) return value.text;
   if (value === undefined) return "nothing";
   if (typeof value === "string") return quote(value);
