@@ -13,7 +13,9 @@ import { ConnectionError, type CurrencyInfo, ServerError } from "./price_client.
 import type { History } from "./price_client.ts";
 import type { CoinView } from "../wire/coin_view.ts";
 import { currencyUnit, historyIn } from "./currency.ts";
-import { formatCurrencies, formatHistory, formatInfo } from "./format.ts";
+import { formatCurrencies, formatHistory } from "./format.ts";
+import { formatInfo } from "./info_view.ts";
+import type { InfoReport } from "../wire/info_report.ts";
 import { formatCoin } from "../text/format_coin.ts";
 import { formatTable } from "../text/format_table.ts";
 import { safeJson, safeText } from "../text/safe_text.ts";
@@ -103,7 +105,7 @@ export interface CommandClient {
   market(symbol: string, currency?: string): Promise<CoinView>;
   history(symbol: string, range?: HistoryRange): Promise<History>;
   currencies(): Promise<CurrencyInfo[]>;
-  info(): Promise<Record<string, unknown>>;
+  info(): Promise<InfoReport>;
 }
 
 /** Where and how a command writes. */

@@ -24,6 +24,7 @@ import {
 } from "../wire/protocol.ts";
 import { sample } from "../util/sample.ts";
 import { type CoinView, isCoinView } from "../wire/coin_view.ts";
+import { type InfoReport, isInfoReport } from "../wire/info_report.ts";
 import { ConnectionError, type ConnectOptions, LineConnection } from "./connection.ts";
 import { ReplyDemux, type ServerEvent } from "./demux.ts";
 
@@ -202,14 +203,14 @@ export class PriceClient implements AsyncDisposable {
    * @throws {ServerError} when the server answers with an error
    * @throws {ConnectionError} see {@linkcode request}
    */
-  async info(): Promise<Record<string, unknown>> {
+  async info(): Promise<InfoReport> {
     const data = await this.#command("INFO");
-    if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    if (!isInfoReport(data)) {
       throw this.#demux.fail(
         `unexpected reply from ${this.#demux.address}: expected a server report`,
       );
     }
-    return data as Record<string, unknown>;
+    return data;
   }
 
   /**
