@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
 import { isCurrencyCode, MAX_WATCHED } from "../wire/protocol.ts";
-import { type ConnectOptions, PriceClient } from "./price_client.ts";
+import { ConnectionError, type ConnectOptions, PriceClient } from "./price_client.ts";
 import { currencyUnit } from "./currency.ts";
 import {
   type Command,
@@ -140,7 +140,7 @@ export async function main(args: string[], io: CliIO): Promise<number> {
       return ExitCode.Usage;
     }
     if (json) reportError(err, true, io.stderr);
-    else io.stderr(withHint(`error: ${errorMessage(err)}\n`, inv));
+    else io.stderr(`error: ${errorMessage(err)}${tlsHint(err, inv)}\n`);
     return ExitCode.Failure;
   };
   let inv: Invocation | undefined;
@@ -195,7 +195,8 @@ export async function main(args: string[], io: CliIO): Promise<number> {
       return await runMenu({
         input: io.prompter?.() ?? readLines(io.stdin),
         write: io.stdout,
-        writeError: (s) => io.stderr(s.startsWith("error: ") ? withHint(s, hint) : s),
+        writeError: io.stderr,
+        explain: (err) => errorMessage(err) + tlsHint(err, hint),
         connect,
         color: io.color,
         echo: !io.stdinIsTerminal,
@@ -347,19 +348,19 @@ async function readCa(path: string, io: CliIO): Promise<string> {
   return pem;
 }
 
-/** Adds the flag that most likely fixes a TLS mix-up to an `error: ...\n` line. */
-function withHint(line: string, inv: Invocation | undefined): string {
-  if (inv === undefined) return line;
-  if (line.includes("(unknown issuer)") && inv.caFile === undefined) {
-    return line.replace(/\n$/, "; pass the server's certificate with --ca FILE\n");
+/** The flag that most likely fixes a TLS mix-up, as `; try --tls`, or "". */
+function tlsHint(err: unknown, inv: Invocation | undefined): string {
+  if (inv === undefined || !(err instanceof ConnectionError)) return "";
+  switch (err.code) {
+    case "TLS_UNTRUSTED":
+      return inv.caFile === undefined ? "; pass the server's certificate with --ca FILE" : "";
+    case "TLS_EXPECTED":
+      return inv.connect.tls ? "" : "; try --tls";
+    case "TLS_NOT_SPOKEN":
+      return inv.connect.tls ? "; try without --tls" : "";
+    default:
+      return "";
   }
-  if (line.includes("(it expects TLS)") && !inv.connect.tls) {
-    return line.replace(/\n$/, "; try --tls\n");
-  }
-  if (line.includes("does not speak TLS") && inv.connect.tls) {
-    return line.replace(/\n$/, "; try without --tls\n");
-  }
-  return line;
 }
 
 /** Turns node:util parseArgs errors into a short message. */

@@ -41,6 +41,8 @@ export interface MenuOptions {
   write: (s: string) => void;
   /** Writes error messages; defaults to `write`. */
   writeError?: (s: string) => void;
+  /** The message for a server or connection error; defaults to `errorMessage`. */
+  explain?: (err: unknown) => string;
   /** Opens a connection; called at the start and again after a connection was lost. */
   connect: () => Promise<MenuClient>;
   /** Colour the output with ANSI codes. */
@@ -197,6 +199,7 @@ function helpText(): string {
 export async function runMenu(options: MenuOptions): Promise<number> {
   const { write, connect, color } = options;
   const writeError = options.writeError ?? write;
+  const explain = options.explain ?? errorMessage;
   const now = options.now ?? (() => new Date());
   const columns = options.columns ?? (() => 80);
   const prompter = "read" in options.input
@@ -231,7 +234,7 @@ export async function runMenu(options: MenuOptions): Promise<number> {
       } else if (!(err instanceof ServerError)) {
         throw err;
       }
-      writeError(`error: ${errorMessage(err)}\n`);
+      writeError(`error: ${explain(err)}\n`);
     }
   };
 
@@ -278,7 +281,7 @@ export async function runMenu(options: MenuOptions): Promise<number> {
           currency: inCurrency(),
           unit: session.unit ??= await currencyUnit(c, session.currency),
           write,
-          warn: (err) => writeError(`error: ${errorMessage(err)}\n`),
+          warn: (err) => writeError(`error: ${explain(err)}\n`),
           terminal: options.terminal ?? false,
           color,
           columns,
@@ -340,7 +343,7 @@ export async function runMenu(options: MenuOptions): Promise<number> {
         unit: session.unit ??= await currencyUnit(c, session.currency),
         format: "text",
         write,
-        error: (err) => writeError(`error: ${errorMessage(err)}\n`),
+        error: (err) => writeError(`error: ${explain(err)}\n`),
         color,
         now,
         columns,
@@ -379,7 +382,7 @@ export async function runMenu(options: MenuOptions): Promise<number> {
       client = await connect();
     } catch (err) {
       if (!(err instanceof ConnectionError)) throw err;
-      writeError(`error: ${errorMessage(err)}\n`);
+      writeError(`error: ${explain(err)}\n`);
       return 1;
     }
     write(menuText(session.currency));

@@ -11,7 +11,6 @@
  */
 
 import {
-  type ErrorCode,
   HISTORY_RANGES,
   type HistoryRange,
   isCurrencyCode,
@@ -25,7 +24,8 @@ import {
 import { sample } from "../util/sample.ts";
 import { type CoinView, isCoinView } from "../wire/coin_view.ts";
 import { type InfoReport, isInfoReport } from "../wire/info_report.ts";
-import { ConnectionError, type ConnectOptions, LineConnection } from "./connection.ts";
+import { type ConnectOptions, LineConnection } from "./connection.ts";
+import { ConnectionError, ServerError } from "./errors.ts";
 import { ReplyDemux, type ServerEvent } from "./demux.ts";
 
 /** A coin's stored prices over a window, as `HISTORY` sends them. */
@@ -60,19 +60,8 @@ export interface CurrencyInfo {
   type: string;
 }
 
-/** The server answered with `"status":"ERROR"`; `message` is the server's text for a person. */
-export class ServerError extends Error {
-  override name = "ServerError";
-  /** The protocol error code, e.g. `UNKNOWN_COIN`. */
-  readonly code: ErrorCode;
-
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
-}
-
-export { ConnectionError, type ConnectOptions } from "./connection.ts";
+export { type ConnectOptions } from "./connection.ts";
+export { ConnectionError, ServerError } from "./errors.ts";
 
 /**
  * The command API of the price server: one method per command, each checking its reply. The
@@ -269,7 +258,9 @@ export class PriceClient implements AsyncDisposable {
 
   /** Closes the connection; pending and later requests fail with a {@linkcode ConnectionError}. */
   close(): void {
-    this.#demux.fail(new ConnectionError(`connection to ${this.address} is closed`));
+    this.#demux.fail(
+      new ConnectionError(`connection to ${this.address} is closed`, { code: "CLOSED" }),
+    );
   }
 
   /** Closes the connection and waits until no read of it is left running. */
@@ -308,6 +299,7 @@ function parseReply(reply: unknown, address: string): Reply {
       if (!isErrorCode(r.code)) {
         throw new ConnectionError(
           `unexpected reply from ${address}: unknown error code ${sample(String(r.code), 32)}`,
+          { code: "PROTOCOL" },
         );
       }
       return {
@@ -317,7 +309,9 @@ function parseReply(reply: unknown, address: string): Reply {
       };
     }
   }
-  throw new ConnectionError(`unexpected reply from ${address}: no OK or ERROR status`);
+  throw new ConnectionError(`unexpected reply from ${address}: no OK or ERROR status`, {
+    code: "PROTOCOL",
+  });
 }
 
 function isHistory(v: unknown): v is History {
