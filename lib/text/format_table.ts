@@ -27,7 +27,12 @@ interface Column {
   wideOnly?: boolean;
   /** Dropped in this order (1 first) when the table is too wide; never when undefined. */
   drop?: number;
+  /** Columns the cells take at least, so a live table keeps its width as values tick. */
+  minWidth?: number;
 }
+
+/** The widest age under a day (`formatAge`), so `just now` turning `1s ago` moves nothing. */
+const AGE_WIDTH = "just now".length;
 
 /**
  * Renders coins as an aligned table, one line per coin, without a trailing newline: rank,
@@ -67,14 +72,20 @@ export function formatTable(coins: readonly CoinView[], options: FormatOptions):
       wideOnly: true,
       drop: 2,
     },
-    { header: "Updated", right: true, cell: (c) => formatAge(c.updated_at, now), drop: 3 },
+    {
+      header: "Updated",
+      right: true,
+      cell: (c) => formatAge(c.updated_at, now),
+      drop: 3,
+      minWidth: AGE_WIDTH,
+    },
     { header: "Source", right: false, cell: (c) => clean(c.source), wideOnly: true, drop: 1 },
   ];
   const limit = options.width;
   let columns = all.filter((c) => limit !== undefined || !c.wideOnly);
   const cells = new Map(columns.map((col) => [col, coins.map(col.cell)]));
   const widthOf = (col: Column) =>
-    Math.max(displayWidth(col.header), ...cells.get(col)!.map(displayWidth));
+    Math.max(col.minWidth ?? 0, displayWidth(col.header), ...cells.get(col)!.map(displayWidth));
   const total = () => columns.reduce((n, col) => n + widthOf(col), 0) + 2 * (columns.length - 1);
   if (limit !== undefined) {
     const name = columns.find((col) => col.header === "Name")!;

@@ -215,3 +215,26 @@ Deno.test("watch on a terminal shorter than its table redraws from a cleared scr
   assert.ok(!redraw.includes("\x1b[5F"));
   await view.stop();
 });
+
+Deno.test("the watch table keeps its columns as ages tick from just now to 1s ago", async () => {
+  const fresh = (price: number) => ({
+    ...coin("BTC", price, 1),
+    updated_at: NOW.toISOString(),
+  });
+  const tableLines = (draw: string) =>
+    // deno-lint-ignore no-control-regex
+    draw.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split("\n").slice(0, 3);
+  let clock = NOW.getTime();
+  const view = await watchOnTerminal({ symbols: ["BTC"], now: () => new Date(clock) });
+  const first = await view.redrawAfter(fresh(20220));
+  clock += 1000;
+  const second = await view.redrawAfter(fresh(20221));
+  await view.stop();
+  assert.match(first, /just now/);
+  assert.match(second, /1s ago/);
+  assert.deepEqual(
+    tableLines(second).map((line) => line.length),
+    tableLines(first).map((line) => line.length),
+    `${tableLines(first).join("\n")}\n${tableLines(second).join("\n")}`,
+  );
+});
