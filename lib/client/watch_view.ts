@@ -11,7 +11,7 @@ import { backoffDelay } from "../util/backoff.ts";
 import { ConnectionError, ServerError } from "./price_client.ts";
 import type { CoinView } from "../wire/coin_view.ts";
 import { formatUpdateLine } from "./format.ts";
-import { displayWidth } from "../text/display_width.ts";
+import { displayWidth, truncate } from "../text/display_width.ts";
 import { formatTable } from "../text/format_table.ts";
 import { formatAge } from "../text/format_time.ts";
 import { safeJson } from "../text/safe_text.ts";
@@ -157,17 +157,36 @@ class WatchView {
       : coin;
   }
 
-  #status(): string {
-    if (this.#reconnecting !== undefined) return `${this.#reconnecting} · Ctrl-C to stop`;
-    // How old the server's data is, as `price` says it: no update may also mean stale data.
-    const fetched = [...this.#coins.values()].map((c) => c.fetched_at).sort().at(-1) ?? null;
-    const data = `data fetched ${formatAge(fetched, this.#now())}`;
-    const last = this.#lastUpdate;
-    if (last === undefined) return `Waiting for updates · ${data} · Ctrl-C to stop`;
-    const age = formatAge(last.toISOString(), this.#now());
-    const updates = `${this.#updates} update${this.#updates === 1 ? "" : "s"}`;
-    return `Last update ${last.toISOString().slice(11, 19)} UTC (${age}) · ${updates} · ${data}` +
-      " · Ctrl-C to stop";
+  /**
+   * The status line in at most `width` columns: the parts least needed go first (the count of
+   * updates, then the Ctrl-C hint, then the data's age), then the rest is cut.
+   */
+  #status(width: number): string {
+    const parts: { text: string; drop?: number }[] = [];
+    if (this.#reconnecting !== undefined) {
+      parts.push({ text: this.#reconnecting });
+    } else {
+      const last = this.#lastUpdate;
+      if (last === undefined) {
+        parts.push({ text: "Waiting for updates" });
+      } else {
+        const age = formatAge(last.toISOString(), this.#now());
+        parts.push(
+          { text: `Last update ${last.toISOString().slice(11, 19)} UTC (${age})` },
+          { text: `${this.#updates} update${this.#updates === 1 ? "" : "s"}`, drop: 1 },
+        );
+      }
+      // How old the server's data is, as `price` says it: no update may also mean stale data.
+      const fetched = [...this.#coins.values()].map((c) => c.fetched_at).sort().at(-1) ?? null;
+      parts.push({ text: `data fetched ${formatAge(fetched, this.#now())}`, drop: 3 });
+    }
+    parts.push({ text: "Ctrl-C to stop", drop: 2 });
+    const line = (shown: typeof parts) => shown.map((p) => p.text).join(" · ");
+    let shown = parts;
+    for (let drop = 1; drop <= 3 && displayWidth(line(shown)) > width; drop++) {
+      shown = shown.filter((p) => p.drop !== drop);
+    }
+    return truncate(line(shown), width);
   }
 
   #draw(): void {
@@ -175,7 +194,7 @@ class WatchView {
     const { color, unit } = this.#options;
     const list = this.#symbols.flatMap((s) => this.#coins.get(s) ?? []);
     const width = Math.max(1, this.#columns());
-    const line = this.#status();
+    const line = this.#status(width);
     const table = formatTable(list, { color, now: this.#now(), moves: this.#moves, unit, width });
     const text = `${table}\n${color ? `\x1b[2m${line}\x1b[0m` : line}`;
     const rows = text.split("\n").reduce(

@@ -88,3 +88,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "watch on a 40-column terminal: no line wraps" +
+    (tmuxFound ? "" : " (ignored: tmux is not installed; apt-get install tmux)"),
+  ignore: !tmuxFound,
+  async fn() {
+    await using env = await startTestService();
+    const t = tmux(`crypto-test-${crypto.randomUUID()}`);
+    const command =
+      `NO_COLOR=1 ${Deno.execPath()} task -q client --port ${env.port} watch btc eth; ` +
+      `echo "EXIT=$?"; sleep 30`;
+    await t.run("new-session", "-d", "-s", "client", "-x", "40", "-y", "20", "-c", ROOT, command);
+    try {
+      await t.waitFor((s) => s.includes("Waiting for updates"), "the watch table");
+      // Joined as the program wrote them: a line the terminal wrapped comes back whole.
+      const joined = await t.run("capture-pane", "-p", "-J", "-t", "client");
+      for (const line of joined.split("\n")) {
+        assert.ok(line.length <= 40, `${line.length} columns: ${line}\n${joined}`);
+      }
+      await t.keys("C-c");
+      await t.waitFor((s) => s.includes("EXIT="), "the exit");
+    } finally {
+      await t.run("kill-server");
+    }
+  },
+});

@@ -238,3 +238,22 @@ Deno.test("the watch table keeps its columns as ages tick from just now to 1s ag
     `${tableLines(first).join("\n")}\n${tableLines(second).join("\n")}`,
   );
 });
+
+Deno.test("the watch status line fits the terminal's width", async (t) => {
+  for (const width of [15, 40, 60, 120]) {
+    await t.step(`${width} columns`, async () => {
+      const view = await watchOnTerminal({ columns: () => width });
+      const later = await view.redrawAfter(coin("ETH", 1300, 2));
+      await view.stop();
+      for (const draw of [view.firstDraw, later]) {
+        // deno-lint-ignore no-control-regex
+        const status = draw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").trimEnd().split("\n").at(-1)!;
+        assert.ok(status.length <= width, `${status.length}: ${status}`);
+        assert.match(status, /^(Waiting|Last)/);
+      }
+    });
+  }
+  const roomy = await watchOnTerminal({ columns: () => 120 });
+  await roomy.stop();
+  assert.match(roomy.firstDraw, /Waiting for updates · data fetched 2m ago · Ctrl-C to stop\n/);
+});
