@@ -69,7 +69,7 @@ Deno.test({
       // Tab completes a command word, then a symbol the server serves.
       await t.keys("hist", "Tab");
       await t.waitFor((s) => /Choice: history\s*$/.test(s), "the completed command");
-      await t.keys(" et", "Tab");
+      await t.keys("et", "Tab");
       await t.waitFor((s) => /Choice: history eth\s*$/.test(s), "the completed symbol");
       await t.keys("Enter");
       await t.waitFor((s) => s.includes("ETH over the last 24h (USD)"), "the history");
@@ -77,6 +77,12 @@ Deno.test({
       await t.waitFor((s) => /Choice: currency eur\s*$/.test(s), "the completed currency");
       await t.keys("Enter");
       await t.waitFor((s) => s.includes("Prices are now shown in EUR"), "the new currency");
+      // A completed word is followed by a space: pr<Tab>b is "price b", not "priceb".
+      await t.keys("pr", "Tab");
+      await t.waitFor((s) => /Choice: price\s*$/.test(s), "the completed word");
+      await t.keys("b");
+      await t.waitFor((s) => /Choice: price b\s*$/.test(s), "a space after the completed word");
+      await t.keys("C-u");
       await t.keys("help", "Enter");
       await t.waitFor((s) => s.includes("Type a command, or its number:"), "the help");
       await t.keys("C-c");
