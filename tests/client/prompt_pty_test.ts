@@ -96,15 +96,15 @@ Deno.test({
 });
 
 Deno.test({
-  name: "watch on a 40-column terminal: no line wraps" +
+  name: "watch on a 40-column terminal: no line wraps; Ctrl-C leaves a fresh line, exit 0" +
     (tmuxFound ? "" : " (ignored: tmux is not installed; apt-get install tmux)"),
   ignore: !tmuxFound,
   async fn() {
     await using env = await startTestService();
     const t = tmux(`crypto-test-${crypto.randomUUID()}`);
-    const command =
-      `NO_COLOR=1 ${Deno.execPath()} task -q client --port ${env.port} watch btc eth; ` +
-      `echo "EXIT=$?"; sleep 30`;
+    // Run directly, not as a task: the task runner may die of the Ctrl-C too and exit 130.
+    const command = `NO_COLOR=1 ${Deno.execPath()} run -q --allow-net --allow-read --allow-env ` +
+      `client.ts --port ${env.port} watch btc eth; echo "EXIT=$?"; sleep 30`;
     await t.run("new-session", "-d", "-s", "client", "-x", "40", "-y", "20", "-c", ROOT, command);
     try {
       await t.waitFor((s) => s.includes("Waiting for updates"), "the watch table");
@@ -114,7 +114,12 @@ Deno.test({
         assert.ok(line.length <= 40, `${line.length} columns: ${line}\n${joined}`);
       }
       await t.keys("C-c");
-      await t.waitFor((s) => s.includes("EXIT="), "the exit");
+      const end = await t.waitFor((s) => s.includes("EXIT="), "the exit");
+      assert.match(
+        end,
+        /^EXIT=0$/m,
+        `Ctrl-C stops the watch, the shell goes on on a fresh line:\n${end}`,
+      );
     } finally {
       await t.run("kill-server");
     }
