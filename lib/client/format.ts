@@ -18,7 +18,7 @@ import { DASH } from "../text/dash.ts";
 import { displayWidth } from "../text/display_width.ts";
 import { fieldLines, titleLines } from "../text/field_lines.ts";
 import { formatChange } from "../text/format_change.ts";
-import { formatMoney } from "../text/format_money.ts";
+import { currencyLabel, formatMoney } from "../text/format_money.ts";
 import type { FormatOptions } from "../text/format_options.ts";
 import { formatTime } from "../text/format_time.ts";
 import { safeText as clean } from "../text/safe_text.ts";
@@ -65,7 +65,10 @@ export function formatHistory(history: History, options: HistoryOptions): string
     ],
   ];
   const lines = [
-    ...titleLines(`${symbol} over the last ${range} (${currency})`, options),
+    ...titleLines(
+      `${symbol} over the last ${range} (${currencyLabel(history.currency, options.unit)})`,
+      options,
+    ),
     ...fieldLines(fields, options),
   ];
   if (options.width >= CHART_MIN_WIDTH) {

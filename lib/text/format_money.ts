@@ -45,6 +45,15 @@ export function formatMoney(amount: number, currency: string, options: MoneyOpti
   return intl ? text : `${text} ${clean(options.unit ?? code)}`;
 }
 
+/**
+ * How a heading names the currency of its amounts: the code when `Intl` writes the amounts
+ * (`USD`, `EUR`), else the unit they are marked with (`sats`, `ETH`), so the two agree.
+ */
+export function currencyLabel(currency: string, unit?: string): string {
+  const code = currency.toUpperCase();
+  return clean(currencyStyle(code).intl ? code : unit ?? code);
+}
+
 /** How one currency is written: its locale, whether `Intl` knows it, its usual decimals. */
 function currencyStyle(code: string): { locale: string; intl: boolean; decimals: number } {
   let style = STYLES.get(code);

@@ -10,7 +10,7 @@ import { ANSI, changeColor, moveColor, paint } from "./ansi.ts";
 import { DASH } from "./dash.ts";
 import { displayWidth, truncate } from "./display_width.ts";
 import { formatChange } from "./format_change.ts";
-import { formatMoney } from "./format_money.ts";
+import { currencyLabel, formatMoney } from "./format_money.ts";
 import { formatAge } from "./format_time.ts";
 import { safeText as clean } from "./safe_text.ts";
 import { staleNote } from "./stale_note.ts";
@@ -44,7 +44,7 @@ export function formatTable(coins: readonly CoinView[], options: FormatOptions):
   const { color } = options;
   const now = options.now ?? new Date();
   if (coins.length === 0) return "No coins available";
-  const currency = clean(coins[0].currency);
+  const currency = currencyLabel(coins[0].currency, options.unit);
   const all: Column[] = [
     { header: "#", right: true, cell: (c) => String(c.rank), drop: 4 },
     { header: "Symbol", right: false, cell: (c) => clean(c.symbol) },

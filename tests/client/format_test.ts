@@ -368,3 +368,17 @@ Deno.test("narrow terminals (10-19 columns): list, price and history fit, nothin
     ]);
   });
 });
+
+Deno.test("a coin named by its symbol is not named twice, and headers name the unit", () => {
+  const xrp = coin({ symbol: "XRP", name: "XRP", price: 0.4869 });
+  assert.match(formatCoin(xrp, { color: false, now: NOW }), /^XRP\n/);
+  assert.match(formatCoin(coin({}), { color: false, now: NOW }), /^Bitcoin \(BTC\)\n/);
+  const sats = coin({ currency: "SATS", price: 100_000_000 });
+  const table = formatTable([sats], { color: false, now: NOW, unit: "sats" });
+  assert.match(table, /Price \(sats\)/);
+  assert.match(table, /100,000,000\.00 sats/);
+  assert.match(
+    formatTable([coin({ currency: "EUR" })], { color: false, now: NOW }),
+    /Price \(EUR\)/,
+  );
+});
