@@ -94,6 +94,12 @@ export async function main(args: string[], io: CliIO): Promise<number> {
       return ExitCode.Ok;
     }
     json = read.values.json;
+    // `help` and `version` work as commands too, as they do at the prompt.
+    const [word, ...rest] = read.positionals;
+    if (rest.length === 0 && (word === "help" || word === "version")) {
+      io.stdout(word === "help" ? HELP : `crypto-client ${VERSION}\n`);
+      return ExitCode.Ok;
+    }
     inv = invocation(read.values, read.positionals);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
@@ -198,14 +204,16 @@ function invocation(
     if (format !== "text") {
       throw new UsageError(
         `--${format} needs a command: ${
-          format === "json" ? "list, price, history, currencies, info or watch" : "list or history"
+          format === "json"
+            ? "list, price, history, currencies, info or watch"
+            : "list, price or history"
         }`,
       );
     }
   } else {
     command = parseCommand(name, rest);
     if (format === "csv" && !CSV_COMMANDS.includes(command.kind)) {
-      throw new UsageError(`--csv works with list and history, not ${command.kind}`);
+      throw new UsageError(`--csv works with list, price and history, not ${command.kind}`);
     }
   }
 

@@ -33,7 +33,7 @@ export type Command =
 export type OutputFormat = "text" | "json" | "csv";
 
 /** Commands `--csv` applies to. */
-export const CSV_COMMANDS: readonly Command["kind"][] = ["list", "history"];
+export const CSV_COMMANDS: readonly Command["kind"][] = ["list", "price", "history"];
 
 /** Throws a usage error unless `text` names one coin; the text is echoed safely. */
 export function checkSymbol(text: string): string {
@@ -158,6 +158,8 @@ export async function runCommand(
       const coins = found.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
       if (json) {
         if (coins.length > 0) out(safeJson(command.symbols.length === 1 ? coins[0] : coins));
+      } else if (format === "csv") {
+        if (coins.length > 0) out(coinsCsv(coins));
       } else {
         const opts = coins.length > 0 ? await options() : undefined;
         if (coins.length > 0) out(coins.map((c) => formatCoin(c, opts!)).join("\n\n"));

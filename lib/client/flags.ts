@@ -65,7 +65,7 @@ const FLAGS = [
     name: "csv",
     kind: "boolean",
     noEnv: true,
-    help: "Print list or history as CSV with a header row",
+    help: "Print list, price or history as CSV with a header row",
     group: "Output",
   },
 ] as const satisfies readonly Flag[];
@@ -100,6 +100,7 @@ const COMMANDS: readonly { usage: string; help: string }[] = [
     usage: "info",
     help: "Print the server's status: version, uptime, counters, ingestion, data",
   },
+  { usage: "help, version", help: "Show this help, or the version, and exit" },
   {
     usage: "watch SYMBOL...",
     help: `Show up to ${MAX_WATCHED} coins live until Ctrl-C: a table updated in place on a ` +

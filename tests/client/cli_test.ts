@@ -139,8 +139,8 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
       ["frob"],
       'unknown command "frob"; commands are list, price, history, currencies, info and watch',
     ],
-    [["--csv"], "--csv needs a command: list or history"],
-    [["--csv", "info"], "--csv works with list and history, not info"],
+    [["--csv"], "--csv needs a command: list, price or history"],
+    [["--csv", "info"], "--csv works with list, price and history, not info"],
     [["--csv", "list", "--tls=no"], "Option '--tls' does not take an argument"],
     [["price", "a\u202eb c"], '"a\\u202eb c" is not a coin symbol; use list to see all coins'],
     [["history"], "history needs a coin symbol and optionally a range, e.g. history BTC 7d"],
@@ -273,6 +273,27 @@ Deno.test("--csv writes list as CSV with a header row, quoting where needed", as
     "2,SHIB,Shiba Inu,0.00001149,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
     "",
   ]);
+});
+
+Deno.test("--csv writes price as CSV too, one row per coin found", async () => {
+  await using server = startServer();
+  const csv = await cli(["--csv", "--port", String(server.port), "price", "btc", "shib"]);
+  assert.equal(csv.code, 0, csv.stderr);
+  assert.deepEqual(csv.stdout.split("\n"), [
+    "rank,symbol,name,price,currency,change_24h,market_cap,updated_at,stale",
+    "1,BTC,Bitcoin,20220,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
+    "2,SHIB,Shiba Inu,0.00001149,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
+    "",
+  ]);
+});
+
+Deno.test("help and version work as commands, as at the prompt", async () => {
+  assert.deepEqual(await cli(["help"]), { code: 0, stdout: HELP, stderr: "" });
+  assert.deepEqual(await cli(["version"]), {
+    code: 0,
+    stdout: `crypto-client ${VERSION}\n`,
+    stderr: "",
+  });
 });
 
 /** A server that answers every request with hostile text: escapes, C1 and bidi controls. */
