@@ -191,7 +191,11 @@ export async function runCommand(
     }
     case "info": {
       const info = await client.info();
-      out(json ? safeJson(info) : formatInfo(info, { color: ctx.color, now: ctx.now() }));
+      out(
+        json
+          ? safeJson(info)
+          : formatInfo(info, { color: ctx.color, now: ctx.now(), width: ctx.columns() }),
+      );
       return true;
     }
   }

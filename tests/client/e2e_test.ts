@@ -219,10 +219,12 @@ Deno.test("client end to end against the real server", async (t) => {
 
     const info = await runClient(port, ["info"]);
     assert.equal(info.code, 0, info.err);
-    assert.match(info.out, /^Version +\d+\.\d+\.\d+\n/);
-    assert.match(info.out, /\nUptime +\d+s\n/);
-    assert.match(info.out, /\nRequests +.*MARKET \d+/);
-    assert.match(info.out, /\nIngestion\n {2}/);
+    assert.match(info.out, /^ {2}Server +version \d+\.\d+\.\d+, up \d+s\n/);
+    assert.match(info.out, /\n {2}Requests +.*MARKET \d+/);
+    assert.match(info.out, /\n {2}Ingestion +ok /);
+    assert.match(info.out, /\n {2}Providers +coingecko ok\n/);
+    // With the menu's 8 lines under it, it fits a 30-row terminal.
+    assert.ok(info.out.split("\n").length <= 20, info.out);
     const infoJson = await runClient(port, ["--json", "info"]);
     assert.equal(typeof JSON.parse(infoJson.out).uptime_seconds, "number");
   });

@@ -306,7 +306,7 @@ Deno.test("menu switches the currency, checking it with the server", async () =>
 
 Deno.test("menu shows the server's info", async () => {
   const { out } = await run(lines("6", "0"));
-  assert.match(out, /Choice: 6\nVersion +9\.9\.9\nUptime +1m 1s\n/);
+  assert.match(out, /Choice: 6\n {2}Server +version 9\.9\.9, up 1m 1s\n/);
 });
 
 /** Lines a test feeds one at a time; `null` ends the input. */
@@ -393,7 +393,7 @@ Deno.test("menu watches coins until Enter, Ctrl-C or the end of input", async (t
     feed.send("6", "0");
     const { code, out } = await running;
     assert.equal(code, 0);
-    assert.match(out, /BTC \$20,220\.00 \+1\.50%\n\n1\. List[\s\S]*Choice: 6\nVersion/);
+    assert.match(out, /BTC \$20,220\.00 \+1\.50%\n\n1\. List[\s\S]*Choice: 6\n {2}Server +version/);
     assert.deepEqual(fake.calls, ["WATCH BTC", "UNWATCH", "INFO"]);
   });
 
