@@ -82,7 +82,8 @@ export function formatInfo(report: InfoReport, options: FormatOptions): string {
       infoValue(key, value, now),
     ]),
   ];
-  return fieldLines(fields, options).join("\n");
+  // An error's URL may be longer than a line: cut rather than overflow.
+  return fieldLines(fields, { ...options, cutWords: true }).join("\n");
 }
 
 /** A time and how far it is from now: `20:17 UTC (2m ago)`, with the date when not today. */
