@@ -8,7 +8,8 @@
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
 import { isCurrencyCode } from "../wire/protocol.ts";
-import { ConnectionError, type ConnectOptions, PriceClient } from "./price_client.ts";
+import { ConnectionError, type ConnectOptions, PriceClient, ServerError } from "./price_client.ts";
+import { currencyUnit } from "./currency.ts";
 import {
   type Command,
   CSV_COMMANDS,
@@ -114,7 +115,9 @@ export async function main(args: string[], io: CliIO): Promise<number> {
     // Known failures get their own one-line message; anything else still gets no stack trace.
     if (json) reportError(err, true, io.stderr);
     else io.stderr(`error: ${errorMessage(err)}${tlsHint(err, inv)}\n`);
-    return ExitCode.Failure;
+    // A currency the server does not know is a bad --currency, like one that is no code.
+    const usage = err instanceof ServerError && err.code === "UNKNOWN_CURRENCY";
+    return usage ? ExitCode.Usage : ExitCode.Failure;
   }
 }
 
@@ -145,12 +148,15 @@ async function run(inv: Invocation, io: CliIO): Promise<number> {
   }
   await using client = await connect();
   const json = inv.format === "json";
+  // Checked before anything is shown; amounts are then marked with its unit.
+  const unit = currency === undefined ? undefined : await currencyUnit(client, currency);
   if (command.kind === "watch") {
     const last = await watchCommand({
       client,
       connect,
       symbols: command.symbols,
       currency,
+      unit,
       interrupts: io.interrupts,
       display: {
         write: io.stdout,
@@ -170,6 +176,7 @@ async function run(inv: Invocation, io: CliIO): Promise<number> {
   const ok = await runCommand(command, {
     client,
     currency,
+    unit,
     format: inv.format,
     write: io.stdout,
     error: (err) => reportError(err, json, io.stderr),
@@ -236,7 +243,7 @@ async function readCa(path: string, io: CliIO): Promise<string> {
       : err instanceof Error
       ? err.message
       : String(err);
-    throw new Error(`cannot read CA file ${path}: ${reason}`, { cause: err });
+    throw new Error(`Cannot read CA file ${path}: ${reason}`, { cause: err });
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
     throw new Error(`CA file ${path} contains no PEM certificate`);
@@ -254,6 +261,8 @@ function tlsHint(err: unknown, inv: Invocation | undefined): string {
       return inv.connect.tls ? "" : "; try --tls";
     case "TLS_NOT_SPOKEN":
       return inv.connect.tls ? "; try without --tls" : "";
+    case "CLOSED_UNANSWERED":
+      return inv.connect.tls ? "" : "; if the server speaks TLS, try --tls";
     default:
       return "";
   }

@@ -94,7 +94,7 @@ export function parseCommand(name: string, rest: readonly string[]): Command {
       return { kind: "watch", symbols: checkWatchList(rest) };
   }
   throw new UsageError(
-    `unknown command "${safeText(name)}"; commands are list, price, history, currencies, info ` +
+    `Unknown command "${safeText(name)}"; commands are list, price, history, currencies, info ` +
       `and watch`,
   );
 }

@@ -123,7 +123,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command(`MARKET ALL${currencySuffix(currency)}`);
     if (!Array.isArray(data) || !data.every(isCoinView)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of coins`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of coins`,
       );
     }
     return data;
@@ -141,7 +141,7 @@ export class PriceClient implements AsyncDisposable {
     checkSymbol(symbol);
     const data = await this.#command(`MARKET ${symbol}${currencySuffix(currency)}`);
     if (!isCoinView(data)) {
-      throw this.#demux.fail(`unexpected reply from ${this.#demux.address}: expected a coin`);
+      throw this.#demux.fail(`Unexpected reply from ${this.#demux.address}: expected a coin`);
     }
     return data;
   }
@@ -163,7 +163,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command(`HISTORY ${symbol} ${range}`);
     if (!isHistory(data)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a price history`,
+        `Unexpected reply from ${this.#demux.address}: expected a price history`,
       );
     }
     return data;
@@ -179,7 +179,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command("CURRENCIES");
     if (!Array.isArray(data) || !data.every(isCurrencyInfo)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of currencies`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of currencies`,
       );
     }
     return data;
@@ -196,7 +196,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command("INFO");
     if (!isInfoReport(data)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a server report`,
+        `Unexpected reply from ${this.#demux.address}: expected a server report`,
       );
     }
     return data;
@@ -231,7 +231,7 @@ export class PriceClient implements AsyncDisposable {
     }
     if (!Array.isArray(data) || !data.every(isCoinView)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of coins`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of coins`,
       );
     }
     return data;
@@ -249,7 +249,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command(["UNWATCH", ...symbols].join(" "));
     if (!Array.isArray(data) || !data.every((s) => typeof s === "string")) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of symbols`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of symbols`,
       );
     }
     if (data.length === 0) this.#demux.unlisten();
@@ -259,7 +259,7 @@ export class PriceClient implements AsyncDisposable {
   /** Closes the connection; pending and later requests fail with a {@linkcode ConnectionError}. */
   close(): void {
     this.#demux.fail(
-      new ConnectionError(`connection to ${this.address} is closed`, { code: "CLOSED" }),
+      new ConnectionError(`Connection to ${this.address} is closed`, { code: "CLOSED" }),
     );
   }
 
@@ -298,7 +298,7 @@ function parseReply(reply: unknown, address: string): Reply {
     if (r.status === "ERROR") {
       if (!isErrorCode(r.code)) {
         throw new ConnectionError(
-          `unexpected reply from ${address}: unknown error code ${sample(String(r.code), 32)}`,
+          `Unexpected reply from ${address}: unknown error code ${sample(String(r.code), 32)}`,
           { code: "PROTOCOL" },
         );
       }
@@ -309,7 +309,7 @@ function parseReply(reply: unknown, address: string): Reply {
       };
     }
   }
-  throw new ConnectionError(`unexpected reply from ${address}: no OK or ERROR status`, {
+  throw new ConnectionError(`Unexpected reply from ${address}: no OK or ERROR status`, {
     code: "PROTOCOL",
   });
 }

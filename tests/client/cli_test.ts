@@ -4,7 +4,7 @@ import { type CliIO, HELP, main } from "../../lib/client/cli.ts";
 import { VERSION } from "../../lib/util/version.ts";
 import { generateSelfSigned } from "../../lib/server/cert.ts";
 import { readLines } from "../../lib/client/menu.ts";
-import { coinView } from "../helpers.ts";
+import { coinView, startTestService, tlsFiles } from "../helpers.ts";
 
 const NOW = new Date("2022-10-04T20:19:30Z");
 const encoder = new TextEncoder();
@@ -137,7 +137,7 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     [["list", "x"], 'list takes no arguments, got "x"'],
     [
       ["frob"],
-      'unknown command "frob"; commands are list, price, history, currencies, info and watch',
+      'Unknown command "frob"; commands are list, price, history, currencies, info and watch',
     ],
     [["--csv"], "--csv needs a command: list, price or history"],
     [["--csv", "info"], "--csv works with list, price and history, not info"],
@@ -159,7 +159,7 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     [["--currency", "€", "list"], '--currency needs a currency code such as EUR or VND, got "€"'],
     [
       ["--currency", "list", "BTC"],
-      'unknown command "BTC"; commands are list, price, history, currencies, info and watch',
+      'Unknown command "BTC"; commands are list, price, history, currencies, info and watch',
     ],
     [["--tls=yes", "list"], "Option '--tls' does not take an argument"],
   ];
@@ -219,7 +219,7 @@ Deno.test("server and connection errors exit 1 with one line on stderr", async (
     assert.deepEqual(await cli(["--port", String(port), ...args]), {
       code: 1,
       stdout: "",
-      stderr: `error: cannot connect to 127.0.0.1:${port}: connection refused\n`,
+      stderr: `error: Cannot connect to 127.0.0.1:${port}: connection refused\n`,
     });
   }
 });
@@ -399,18 +399,35 @@ Deno.test("TLS with --ca verifies the server; without it the error says what to 
     assert.deepEqual(await cli(["--port", port, "list"]), {
       code: 1,
       stdout: "",
-      stderr: `error: connection to 127.0.0.1:${port} closed by the server (it expects TLS); ` +
+      stderr: `error: Connection to 127.0.0.1:${port} closed by the server (it expects TLS); ` +
         "try --tls\n",
     });
     assert.deepEqual(await cli(["--port", port, "--ca", `${dir}/missing.pem`, "list"]), {
       code: 1,
       stdout: "",
-      stderr: `error: cannot read CA file ${dir}/missing.pem: no such file\n`,
+      stderr: `error: Cannot read CA file ${dir}/missing.pem: no such file\n`,
     });
     assert.deepEqual(await cli(["--port", port, "--ca", `${dir}/not.pem`, "list"]), {
       code: 1,
       stdout: "",
       stderr: `error: CA file ${dir}/not.pem contains no PEM certificate\n`,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a plain client on the real server's TLS port is told to try --tls", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { cert, key } = await tlsFiles(dir);
+    await using svc = await startTestService(["--tls-cert", cert, "--tls-key", key]);
+    const port = String(svc.port);
+    assert.deepEqual(await cli(["--port", port, "list"]), {
+      code: 1,
+      stdout: "",
+      stderr: `error: Connection to 127.0.0.1:${port} closed by the server before it answered; ` +
+        "if the server speaks TLS, try --tls\n",
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -172,17 +172,24 @@ Deno.test("client end to end against the real server", async (t) => {
       assert.equal(sats.code, 0, sats.err);
       assert.match(sats.out, /Price {7}[\d,]+\.\d\d sats\n/);
 
+      // An unknown currency is bad usage, like a code that is no code (exit 2).
       assert.deepEqual(await runClient(port, ["--currency", "XYZ", "list"]), {
-        code: 1,
+        code: 2,
         out: "",
         err: "error: Unknown currency XYZ: currencies lists them\n",
       });
       // --currency checks the code the same way with --json, also for history.
       for (const args of [["--json", "history", "BTC"], ["history", "BTC"]]) {
         const xyz = await runClient(port, ["--currency", "XYZ", ...args]);
-        assert.equal(xyz.code, 1, args.join(" "));
+        assert.equal(xyz.code, 2, args.join(" "));
         assert.equal(xyz.out, "");
       }
+      const price = await runClient(port, ["--currency", "XYZ", "price", "BTC", "ETH"]);
+      assert.deepEqual(price, {
+        code: 2,
+        out: "",
+        err: "error: Unknown currency XYZ: currencies lists them\n",
+      });
       const history = await runClient(port, ["--json", "--currency", "EUR", "history", "BTC"]);
       assert.equal(history.code, 0, history.err);
       assert.equal(JSON.parse(history.out).currency, "EUR");
