@@ -18,7 +18,7 @@ import { DASH } from "../text/dash.ts";
 import { displayWidth } from "../text/display_width.ts";
 import { fieldLines, titleLines } from "../text/field_lines.ts";
 import { formatChange } from "../text/format_change.ts";
-import { currencyLabel, formatMoney } from "../text/format_money.ts";
+import { currencyLabel, formatMoney, moneyDecimals } from "../text/format_money.ts";
 import type { FormatOptions } from "../text/format_options.ts";
 import { formatTime } from "../text/format_time.ts";
 import { safeText as clean } from "../text/safe_text.ts";
@@ -50,7 +50,14 @@ export function formatHistory(history: History, options: HistoryOptions): string
   if (points.length === 0) {
     return `No prices stored for ${symbol} in the last ${range}`;
   }
-  const money = (v: number | null) => v === null ? DASH : formatMoney(v, currency, options);
+  // One precision for the summary and the chart's axis: they are the same coin's prices.
+  const summary = [history.last, history.first, history.min, history.max];
+  const smallDecimals = Math.max(
+    0,
+    ...summary.map((v) => v === null ? 0 : moneyDecimals(v, currency)),
+  );
+  const money = (v: number | null) =>
+    v === null ? DASH : formatMoney(v, currency, { ...options, smallDecimals });
   const count = history.count.toLocaleString("en-US");
   const shown = points.length < history.count ? `, ${points.length} shown` : "";
   const fields: [string, string][] = [
@@ -86,7 +93,7 @@ export function formatHistory(history: History, options: HistoryOptions): string
       height: CHART_ROWS,
       from: span === undefined ? undefined : last - span,
       to: last,
-      label: (price) => formatMoney(price, currency, options),
+      label: (price) => money(price),
       time: (ms) => new Date(ms).toISOString().slice(from, to).replace("T", " "),
     });
     lines.push(...chart.map((line) => paint(line, changeColor(history.change_pct), color)));
