@@ -27,6 +27,8 @@ import { readEnv } from "../util/read_env.ts";
 /** Narrower terminals get a sparkline instead of the chart. */
 const CHART_MIN_WIDTH = 60;
 const CHART_ROWS = 8;
+/** Prices covering less of the window than this make no chart (a line at its right edge). */
+const MIN_COVERED = 0.1;
 
 /** Options for {@linkcode formatHistory}. */
 export interface HistoryOptions extends FormatOptions {
@@ -78,25 +80,15 @@ export function formatHistory(history: History, options: HistoryOptions): string
     ),
     ...fieldLines(fields, options),
   ];
+  const span = isHistoryRange(history.range) ? HISTORY_RANGE_MS[history.range] : undefined;
+  const covered = Date.parse(points.at(-1)![0]) - Date.parse(points[0][0]);
   if (options.width >= CHART_MIN_WIDTH) {
-    // The whole window, so prices that only started recently start mid-chart.
-    const last = Date.parse(points.at(-1)![0]);
-    const span = isHistoryRange(history.range) ? HISTORY_RANGE_MS[history.range] : undefined;
-    // Enough of the time to tell the ends apart: 16:35 for an hour, 10-03 16:35 for a day.
-    const [from, to] = span === undefined || span < 86_400_000
-      ? [11, 16]
-      : span === 86_400_000
-      ? [5, 16]
-      : [5, 10];
-    const chart = lineChart(points, {
-      width: options.width - 1,
-      height: CHART_ROWS,
-      from: span === undefined ? undefined : last - span,
-      to: last,
-      label: (price) => money(price),
-      time: (ms) => new Date(ms).toISOString().slice(from, to).replace("T", " "),
-    });
-    lines.push(...chart.map((line) => paint(line, changeColor(history.change_pct), color)));
+    if (points.length < 2 || (span !== undefined && covered < span * MIN_COVERED)) {
+      // A box with a line at its right edge says nothing: say why instead.
+      lines.push(`  Too little history yet for a chart: prices since ${formatTime(points[0][0])}`);
+    } else {
+      lines.push(...chartLines(history, options, span, money));
+    }
   } else {
     lines.push(
       "  " + paint(
@@ -108,6 +100,36 @@ export function formatHistory(history: History, options: HistoryOptions): string
   }
   if (options.note) lines.push(paint(options.note, ANSI.dim, color));
   return lines.join("\n");
+}
+
+/** The line chart of a history, its price axis spanning the summary's low and high. */
+function chartLines(
+  history: History,
+  options: HistoryOptions,
+  span: number | undefined,
+  money: (v: number | null) => string,
+): string[] {
+  const { points } = history;
+  // The whole window, so prices that only started recently start mid-chart.
+  const last = Date.parse(points.at(-1)![0]);
+  // Enough of the time to tell the ends apart: 16:35 for an hour, 10-03 16:35 for a day.
+  const [from, to] = span === undefined || span < 86_400_000
+    ? [11, 16]
+    : span === 86_400_000
+    ? [5, 16]
+    : [5, 10];
+  const chart = lineChart(points, {
+    width: options.width - 1,
+    height: CHART_ROWS,
+    from: span === undefined ? undefined : last - span,
+    to: last,
+    // The points may be a thinned sample: the axis still spans every stored price.
+    low: history.min ?? undefined,
+    high: history.max ?? undefined,
+    label: (price) => money(price),
+    time: (ms) => new Date(ms).toISOString().slice(from, to).replace("T", " "),
+  });
+  return chart.map((line) => paint(line, changeColor(history.change_pct), options.color));
 }
 
 /** Renders the currencies as a table of code, unit, name and type, without a trailing newline. */
