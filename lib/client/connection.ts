@@ -300,6 +300,14 @@ function tlsReason(err: unknown, message: string): string {
       '-addext "basicConstraints=critical,CA:FALSE" -addext "subjectAltName=DNS:<host>"';
   }
   if (/NotValidForName/.test(message)) return "certificate is not valid for this host name";
+  // The trusted certificate names the server's issuer but another key signed it: most often the
+  // server's certificate was made anew (e.g. `deno task cert` again) and the client trusts the
+  // old file, or the server still runs with the old one.
+  if (/BadSignature/i.test(message)) {
+    return "the server's certificate is not signed by the certificate passed with --ca (was " +
+      "one of them made anew? pass the server's current certificate with --ca, or restart " +
+      "the server so it uses the new one)";
+  }
   if (/Expired/.test(message)) return "certificate has expired";
   if (/NotValidYet/.test(message)) return "certificate is not valid yet";
   if (/InvalidContentType|corrupt message/.test(message)) return "the server does not speak TLS";
