@@ -21,7 +21,8 @@ import {
 } from "./commands.ts";
 import { safeText } from "../text/safe_text.ts";
 import { readLines, runMenu } from "./menu.ts";
-import { CLIENT_FLAGS, clientHelp } from "./flags.ts";
+import { CLIENT_FLAGS, type ClientFlag, clientFlags, clientHelp } from "./flags.ts";
+import { configPath, readConfig } from "./config_file.ts";
 import type { FlagValues } from "../util/flag_table.ts";
 import { type Interrupt, watchCommand } from "./watch_command.ts";
 import type { Prompter } from "./prompt.ts";
@@ -101,7 +102,7 @@ export async function main(args: string[], io: CliIO): Promise<number> {
       io.stdout(word === "help" ? HELP : `crypto-client ${VERSION}\n`);
       return ExitCode.Ok;
     }
-    inv = invocation(read.values, read.positionals);
+    inv = invocation(await withConfigFile(args, io, read), read.positionals);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     if (json) reportError(err, true, io.stderr);
@@ -119,6 +120,19 @@ export async function main(args: string[], io: CliIO): Promise<number> {
     const usage = err instanceof ServerError && err.code === "UNKNOWN_CURRENCY";
     return usage ? ExitCode.Usage : ExitCode.Failure;
   }
+}
+
+/** The flags' values with the config file's under them, when there is one. */
+async function withConfigFile(
+  args: string[],
+  io: CliIO,
+  read: { values: FlagValues<ClientFlag> },
+): Promise<FlagValues<ClientFlag>> {
+  const path = configPath(io.env);
+  const config = path === undefined ? {} : await readConfig(path, io.readTextFile);
+  if (Object.keys(config).length === 0) return read.values;
+  const again = clientFlags(config).parse(args, io.env, { positionals: true });
+  return again.action === "run" ? again.values : read.values;
 }
 
 /** Runs what the command line asks for: the prompt, a watch or one command. */
@@ -188,7 +202,7 @@ async function run(inv: Invocation, io: CliIO): Promise<number> {
 }
 
 function invocation(
-  values: FlagValues<typeof CLIENT_FLAGS.flags[number]>,
+  values: FlagValues<ClientFlag>,
   positionals: string[],
 ): Invocation {
   const { host, port } = values;

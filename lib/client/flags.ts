@@ -7,6 +7,7 @@
 import { type Flag, FlagTable, HELP_WIDTH, wrapText } from "../util/flag_table.ts";
 import { VERSION } from "../util/version.ts";
 import { MAX_WATCHED } from "../wire/protocol.ts";
+import type { ClientConfig } from "./config_file.ts";
 
 const FLAGS = [
   {
@@ -70,11 +71,26 @@ const FLAGS = [
   },
 ] as const satisfies readonly Flag[];
 
-/** The client's flags: `--host` and `--port` also read `CRYPTO_HOST` and `CRYPTO_PORT`. */
-export const CLIENT_FLAGS: FlagTable<typeof FLAGS[number]> = new FlagTable(FLAGS, {
-  envPrefix: "CRYPTO_",
-  groups: ["Connection", "Output"],
-});
+/** A flag of the client's table. */
+export type ClientFlag = typeof FLAGS[number];
+
+/**
+ * The client's flags: `--host` and `--port` also read `CRYPTO_HOST` and `CRYPTO_PORT`. With a
+ * config file, its values are the defaults, so flags and environment variables win over it.
+ */
+export function clientFlags(config: ClientConfig = {}): FlagTable<ClientFlag> {
+  const flags = FLAGS.map((flag) => {
+    const value = config[flag.name as keyof ClientConfig];
+    return value === undefined ? flag : { ...flag, default: String(value) };
+  });
+  return new FlagTable<ClientFlag>(flags as readonly ClientFlag[], {
+    envPrefix: "CRYPTO_",
+    groups: ["Connection", "Output"],
+  });
+}
+
+/** The client's flags without a config file, for `--help`. */
+export const CLIENT_FLAGS: FlagTable<ClientFlag> = clientFlags();
 
 /** The commands, as `--help` lists them. */
 const COMMANDS: readonly { usage: string; help: string }[] = [
@@ -139,7 +155,15 @@ export function clientHelp(): string {
     "  2  bad usage: unknown option or command, missing symbol, bad range, bad or",
     "     unknown currency, bad port",
     "",
-    "A flag wins over its environment variable.",
+    "Config file:",
+    ...wrapText(
+      "$XDG_CONFIG_HOME/crypto-client/config.toml, else ~/.config/crypto-client/config.toml, " +
+        "when it exists: TOML with host, port, tls, ca (relative to the file) and currency, " +
+        'e.g. port = 8443 and currency = "EUR". A flag wins over its environment variable, ' +
+        "which wins over the file.",
+      HELP_WIDTH,
+      "  ",
+    ),
     "",
   ].join("\n");
 }

@@ -433,3 +433,56 @@ Deno.test("a plain client on the real server's TLS port is told to try --tls", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a config file sets defaults; the environment and flags win over it", async (t) => {
+  await using server = startServer();
+  const port = String(server.port);
+  const dir = await Deno.makeTempDir();
+  const write = async (base: string, text: string) => {
+    await Deno.mkdir(`${base}/crypto-client`, { recursive: true });
+    await Deno.writeTextFile(`${base}/crypto-client/config.toml`, text);
+  };
+  try {
+    await t.step("$XDG_CONFIG_HOME/crypto-client/config.toml", async () => {
+      await write(dir, `host = "127.0.0.1"\nport = ${port}\ntls = false\n`);
+      const list = await cli(["list"], { env: { XDG_CONFIG_HOME: dir } });
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /Bitcoin/);
+    });
+    await t.step("~/.config/crypto-client/config.toml without XDG_CONFIG_HOME", async () => {
+      await write(`${dir}/home/.config`, `port = ${port}\n`);
+      const list = await cli(["list"], { env: { HOME: `${dir}/home` } });
+      assert.equal(list.code, 0, list.stderr);
+    });
+    await t.step("CRYPTO_PORT and --port win over the file", async () => {
+      await write(dir, "port = 1\n");
+      const env = { XDG_CONFIG_HOME: dir };
+      assert.equal((await cli(["--port", port, "list"], { env })).code, 0);
+      assert.equal((await cli(["list"], { env: { ...env, CRYPTO_PORT: port } })).code, 0);
+      const fromFile = await cli(["list"], { env });
+      assert.equal(fromFile.code, 1);
+      assert.match(fromFile.stderr, /^error: Cannot connect to 127\.0\.0\.1:1: /);
+    });
+    await t.step("a bad file is bad usage, named with its path", async () => {
+      const path = `${dir}/crypto-client/config.toml`;
+      for (
+        const [text, message] of [
+          ['port = "x"\n', `Cannot use ${path}: port must be a port number from 1 to 65535`],
+          [
+            "colour = true\n",
+            `Cannot use ${path}: unknown key colour; expected host, port, tls, ca, currency`,
+          ],
+          ["port = \n", `Cannot parse ${path}: expected TOML`],
+        ]
+      ) {
+        await write(dir, text);
+        const bad = await cli(["list"], { env: { XDG_CONFIG_HOME: dir } });
+        assert.equal(bad.code, 2);
+        assert.ok(bad.stderr.startsWith(`error: ${message}`), bad.stderr);
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.match(HELP, /crypto-client\/config\.toml/);
+});
