@@ -73,7 +73,9 @@ export async function readConfig(
     }
     const ok = kind === "port"
       ? Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65535
-      : typeof value === kind;
+      : kind === "boolean"
+      ? typeof value === "boolean"
+      : typeof value === "string";
     if (!ok) {
       const expected = kind === "port" ? "a port number from 1 to 65535" : `a ${kind}`;
       throw new UsageError(`Cannot use ${path}: ${key} must be ${expected}`);
