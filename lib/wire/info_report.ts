@@ -70,8 +70,8 @@ export interface DataReport {
   currencies: number;
 }
 
-/** The whole `INFO` report. */
-export interface InfoReport {
+/** What the service reports of itself in `INFO`; the market adds {@linkcode DataReport}. */
+export interface ServiceReport {
   version: string;
   uptime_seconds: number;
   connections: { open: number; served: number };
@@ -83,6 +83,10 @@ export interface InfoReport {
   providers: ProviderReport[];
   database: DatabaseReport;
   cluster: ClusterReport;
+}
+
+/** The whole `INFO` report. */
+export interface InfoReport extends ServiceReport {
   data: DataReport;
   /** Fields added by newer servers. */
   [key: string]: unknown;
