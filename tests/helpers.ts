@@ -6,7 +6,7 @@
  */
 
 import type { Coin, Snapshot } from "../lib/wire/coin.ts";
-import type { CoinView } from "../lib/client/price_client.ts";
+import type { CoinView } from "../lib/wire/coin_view.ts";
 import { fetchMarkets } from "../lib/ingest/coingecko.ts";
 import { generateSelfSigned } from "../lib/server/cert.ts";
 import { parseServerArgs } from "../lib/server/config.ts";

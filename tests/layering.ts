@@ -37,7 +37,8 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
   "lib/server/": {
     mayImport: ["lib/cluster/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
   },
-  "lib/client/": { mayImport: ["lib/wire/", "lib/util/"] },
+  "lib/text/": { mayImport: ["lib/wire/", "lib/util/"] },
+  "lib/client/": { mayImport: ["lib/text/", "lib/wire/", "lib/util/"] },
   "lib/demo/": {
     mayImport: ["lib/server/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
   },

@@ -12,10 +12,15 @@ import { isSymbol } from "../wire/request.ts";
 import { MAX_WATCHED } from "../wire/limits.ts";
 import type { HistoryRange } from "../wire/history_range.ts";
 import { ConnectionError, type CurrencyInfo, ServerError } from "./price_client.ts";
-import type { CoinView, History } from "./price_client.ts";
+import type { History } from "./price_client.ts";
+import type { CoinView } from "../wire/coin_view.ts";
 import { currencyUnit, historyIn } from "./currency.ts";
-import { formatCoin, formatCurrencies, formatHistory, formatInfo, formatTable } from "./format.ts";
-import { safeJson, safeText } from "./safe_text.ts";
+import { formatCurrencies, formatHistory } from "./format.ts";
+import { formatInfo } from "./info_view.ts";
+import type { InfoReport } from "../wire/info_report.ts";
+import { formatCoin } from "../text/format_coin.ts";
+import { formatTable } from "../text/format_table.ts";
+import { safeJson, safeText } from "../text/safe_text.ts";
 
 /** A command with its arguments checked. */
 export type Command =
@@ -102,7 +107,7 @@ export interface CommandClient {
   market(symbol: string, currency?: string): Promise<CoinView>;
   history(symbol: string, range?: HistoryRange): Promise<History>;
   currencies(): Promise<CurrencyInfo[]>;
-  info(): Promise<Record<string, unknown>>;
+  info(): Promise<InfoReport>;
 }
 
 /** Where and how a command writes. */

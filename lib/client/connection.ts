@@ -5,13 +5,7 @@
  * @module
  */
 
-/**
- * The server could not be reached, the connection broke, timed out or carried something that is
- * not the protocol. The message is one line meant for a person.
- */
-export class ConnectionError extends Error {
-  override name = "ConnectionError";
-}
+import { ConnectionError, type ConnectionErrorCode } from "./errors.ts";
 
 /** Options for {@linkcode LineConnection.open}. */
 export interface ConnectOptions {
@@ -81,6 +75,7 @@ export class LineConnection {
       } catch (err) {
         throw new ConnectionError(`cannot connect to ${address}: ${describe(err)}`, {
           cause: err,
+          code: "UNREACHABLE",
         });
       }
       // Requests are small and latency-bound; do not let Nagle hold them back.
@@ -94,8 +89,10 @@ export class LineConnection {
         return conn;
       } catch (err) {
         closeQuietly(conn ?? tcp);
-        throw new ConnectionError(`TLS handshake with ${address} failed: ${describeTls(err)}`, {
+        const { code, reason } = describeTls(err);
+        throw new ConnectionError(`TLS handshake with ${address} failed: ${reason}`, {
           cause: err,
+          code,
         });
       }
     })();
@@ -109,11 +106,14 @@ export class LineConnection {
         await opened.catch(() => {});
         throw new ConnectionError(
           `TLS handshake with ${address} failed: no reply within ${timeoutMs} ms (does the server use TLS?)`,
+          { code: "TLS_NOT_SPOKEN" },
         );
       }
       // A TCP connect cannot be cancelled; close the connection should it still come.
       opened.then((c) => c.close(), () => {});
-      throw new ConnectionError(`cannot connect to ${address}: timed out after ${timeoutMs} ms`);
+      throw new ConnectionError(`cannot connect to ${address}: timed out after ${timeoutMs} ms`, {
+        code: "UNREACHABLE",
+      });
     }
     return new LineConnection(conn, address, timeoutMs, maxReplyBytes);
   }
@@ -155,6 +155,7 @@ export class LineConnection {
       if (pending > this.#maxReplyBytes) {
         throw new ConnectionError(
           `reply from ${this.address} is larger than ${this.#maxReplyBytes} bytes`,
+          { code: "PROTOCOL" },
         );
       }
       this.#makeRoom();
@@ -167,8 +168,11 @@ export class LineConnection {
       if (n === null) {
         const head = this.#buf[this.#start];
         // A TLS record (alert 0x15, handshake 0x16) where a JSON line was expected.
-        const hint = pending > 0 && (head === 0x15 || head === 0x16) ? " (it expects TLS)" : "";
-        throw new ConnectionError(`connection to ${this.address} closed by the server${hint}`);
+        const tls = pending > 0 && (head === 0x15 || head === 0x16);
+        throw new ConnectionError(
+          `connection to ${this.address} closed by the server${tls ? " (it expects TLS)" : ""}`,
+          { code: tls ? "TLS_EXPECTED" : "CLOSED" },
+        );
       }
       scanned = this.#start + pending;
       this.#end += n;
@@ -198,7 +202,7 @@ export class LineConnection {
   }
 
   #closedError(): ConnectionError {
-    return new ConnectionError(`connection to ${this.address} is closed`);
+    return new ConnectionError(`connection to ${this.address} is closed`, { code: "CLOSED" });
   }
 
   #ioError(err: unknown): ConnectionError {
@@ -209,6 +213,7 @@ export class LineConnection {
     ) {
       return new ConnectionError(`connection to ${this.address} closed by the server`, {
         cause: err,
+        code: "CLOSED",
       });
     }
     return new ConnectionError(`connection to ${this.address} failed: ${describe(err)}`, {
@@ -262,8 +267,20 @@ function unbracket(host: string): string {
 }
 
 /** A short reason for a failed TLS handshake, naming the usual certificate problems plainly. */
-function describeTls(err: unknown): string {
+function describeTls(err: unknown): { code: ConnectionErrorCode; reason: string } {
   const message = err instanceof Error ? err.message : String(err);
+  const reason = tlsReason(err, message);
+  const code: ConnectionErrorCode = /UnknownIssuer/.test(message)
+    ? "TLS_UNTRUSTED"
+    : /InvalidContentType|corrupt message/.test(message)
+    ? "TLS_NOT_SPOKEN"
+    : /invalid peer certificate/i.test(message)
+    ? "TLS_REFUSED"
+    : "FAILED";
+  return { code, reason };
+}
+
+function tlsReason(err: unknown, message: string): string {
   if (/UnknownIssuer/.test(message)) return "certificate is not trusted (unknown issuer)";
   // rustls refuses a CA certificate (basicConstraints CA:TRUE, what a bare `openssl req -x509`
   // makes) as a server's own certificate: "invalid peer certificate: ... CaUsedAsEndEntity".

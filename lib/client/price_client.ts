@@ -10,39 +10,17 @@
  * @module
  */
 
-import { type ErrorCode, isErrorCode } from "../wire/error_code.ts";
+import { isErrorCode } from "../wire/error_code.ts";
 import { HISTORY_RANGES, type HistoryRange, isHistoryRange } from "../wire/history_range.ts";
 import { isCurrencyCode, isSymbol } from "../wire/request.ts";
 import { MAX_WATCHED } from "../wire/limits.ts";
 import { type Reply, UPDATE_EVENT } from "../wire/reply.ts";
 import { sample } from "../util/sample.ts";
-import { ConnectionError, type ConnectOptions, LineConnection } from "./connection.ts";
+import { type CoinView, isCoinView } from "../wire/coin_view.ts";
+import { type InfoReport, isInfoReport } from "../wire/info_report.ts";
+import { type ConnectOptions, LineConnection } from "./connection.ts";
+import { ConnectionError, ServerError } from "./errors.ts";
 import { ReplyDemux, type ServerEvent } from "./demux.ts";
-
-/** A coin as the server sends it in v2 replies. */
-export interface CoinView {
-  /** Ticker in upper case, e.g. `BTC`. */
-  symbol: string;
-  /** Display name, e.g. `Bitcoin`. */
-  name: string;
-  /** Price in {@linkcode CoinView.currency}. */
-  price: number;
-  /** Quote currency, e.g. `USD`. */
-  currency: string;
-  /** Market-cap rank, 1 = largest. */
-  rank: number;
-  market_cap: number | null;
-  /** Price change over 24 hours in percent. */
-  change_24h: number | null;
-  /** When the upstream last updated this coin (ISO-8601). */
-  updated_at: string | null;
-  /** When the server fetched the snapshot this coin belongs to (ISO-8601). */
-  fetched_at: string;
-  /** Provider of the data, e.g. `coingecko`. */
-  source: string;
-  /** True when the server could not refresh its data recently. */
-  stale: boolean;
-}
 
 /** A coin's stored prices over a window, as `HISTORY` sends them. */
 export interface History {
@@ -76,19 +54,8 @@ export interface CurrencyInfo {
   type: string;
 }
 
-/** The server answered with `"status":"ERROR"`; `message` is the server's text for a person. */
-export class ServerError extends Error {
-  override name = "ServerError";
-  /** The protocol error code, e.g. `UNKNOWN_COIN`. */
-  readonly code: ErrorCode;
-
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
-}
-
-export { ConnectionError, type ConnectOptions } from "./connection.ts";
+export { type ConnectOptions } from "./connection.ts";
+export { ConnectionError, ServerError } from "./errors.ts";
 
 /**
  * The command API of the price server: one method per command, each checking its reply. The
@@ -219,14 +186,14 @@ export class PriceClient implements AsyncDisposable {
    * @throws {ServerError} when the server answers with an error
    * @throws {ConnectionError} see {@linkcode request}
    */
-  async info(): Promise<Record<string, unknown>> {
+  async info(): Promise<InfoReport> {
     const data = await this.#command("INFO");
-    if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    if (!isInfoReport(data)) {
       throw this.#demux.fail(
         `unexpected reply from ${this.#demux.address}: expected a server report`,
       );
     }
-    return data as Record<string, unknown>;
+    return data;
   }
 
   /**
@@ -285,7 +252,9 @@ export class PriceClient implements AsyncDisposable {
 
   /** Closes the connection; pending and later requests fail with a {@linkcode ConnectionError}. */
   close(): void {
-    this.#demux.fail(new ConnectionError(`connection to ${this.address} is closed`));
+    this.#demux.fail(
+      new ConnectionError(`connection to ${this.address} is closed`, { code: "CLOSED" }),
+    );
   }
 
   /** Closes the connection and waits until no read of it is left running. */
@@ -324,6 +293,7 @@ function parseReply(reply: unknown, address: string): Reply {
       if (!isErrorCode(r.code)) {
         throw new ConnectionError(
           `unexpected reply from ${address}: unknown error code ${sample(String(r.code), 32)}`,
+          { code: "PROTOCOL" },
         );
       }
       return {
@@ -333,14 +303,9 @@ function parseReply(reply: unknown, address: string): Reply {
       };
     }
   }
-  throw new ConnectionError(`unexpected reply from ${address}: no OK or ERROR status`);
-}
-
-function isCoinView(v: unknown): v is CoinView {
-  if (typeof v !== "object" || v === null) return false;
-  const c = v as Record<string, unknown>;
-  return typeof c.symbol === "string" && typeof c.name === "string" &&
-    typeof c.price === "number" && typeof c.rank === "number";
+  throw new ConnectionError(`unexpected reply from ${address}: no OK or ERROR status`, {
+    code: "PROTOCOL",
+  });
 }
 
 function isHistory(v: unknown): v is History {

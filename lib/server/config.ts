@@ -6,7 +6,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { DEFAULT_LIMITS, type Limits } from "./price_server.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS } from "../ingest/upstream_http.ts";
 import {
@@ -15,6 +14,9 @@ import {
 } from "../ingest/circuit_breaker.ts";
 import { PROVIDER_NAMES } from "../ingest/provider_chain.ts";
 import { UsageError } from "../util/usage_error.ts";
+import { type EnvReader, type Flag, FlagTable, type FlagValues } from "../util/flag_table.ts";
+
+export type { EnvReader };
 import { VERSION } from "../util/version.ts";
 import { describeDatabase, isPostgresUrl } from "../storage/database_url.ts";
 
@@ -65,21 +67,6 @@ export type IngestConfig = Pick<
   | "maxUpstreamBytes"
 >;
 
-type Kind = "string" | "integer" | "seconds" | "boolean";
-
-interface Flag {
-  readonly name: string;
-  readonly kind: Kind;
-  /** Shown in `--help`; the default is appended. */
-  readonly help: string;
-  readonly default?: string;
-  /** Extra environment variables read after `CRYPTO_<NAME>`. */
-  readonly alsoEnv?: readonly string[];
-  readonly min?: number;
-  readonly max?: number;
-  readonly section: "Service" | "Providers" | "Limits";
-}
-
 const sec = (ms: number) => String(ms / 1000);
 
 const FLAGS = [
@@ -88,7 +75,7 @@ const FLAGS = [
     kind: "string",
     default: "127.0.0.1",
     help: "Address to listen on",
-    section: "Service",
+    group: "Service",
   },
   {
     name: "port",
@@ -97,7 +84,7 @@ const FLAGS = [
     min: 0,
     max: 65535,
     help: "Port to listen on (0 = any free port)",
-    section: "Service",
+    group: "Service",
   },
   {
     name: "db",
@@ -105,21 +92,21 @@ const FLAGS = [
     default: "./data/crypto.sqlite",
     help:
       "SQLite file (its directory is created) or postgres://user:password@host:port/name (cluster mode)",
-    section: "Service",
+    group: "Service",
   },
   {
     name: "api-url",
     kind: "string",
     default: "https://api.coingecko.com/api/v3",
     help: "Base URL of a CoinGecko-compatible API",
-    section: "Service",
+    group: "Service",
   },
   {
     name: "api-key",
     kind: "string",
     alsoEnv: ["COINGECKO_API_KEY"],
     help: "CoinGecko demo API key, sent as x-cg-demo-api-key (never logged)",
-    section: "Service",
+    group: "Service",
   },
   {
     name: "refresh",
@@ -127,7 +114,7 @@ const FLAGS = [
     default: "60",
     min: 0.05,
     help: "Seconds between ingestions",
-    section: "Service",
+    group: "Service",
   },
   {
     name: "top",
@@ -136,20 +123,20 @@ const FLAGS = [
     min: 1,
     max: 250,
     help: "How many coins to fetch, by market cap",
-    section: "Service",
+    group: "Service",
   },
   {
     name: "tls-cert",
     kind: "string",
     help: "PEM certificate; with --tls-key the server speaks TLS only",
-    section: "Service",
+    group: "Service",
   },
-  { name: "tls-key", kind: "string", help: "PEM private key for --tls-cert", section: "Service" },
+  { name: "tls-key", kind: "string", help: "PEM private key for --tls-cert", group: "Service" },
   {
     name: "stale-after",
     kind: "seconds",
     help: 'Seconds after which v2 coins say "stale": true (default 3 x --refresh)',
-    section: "Service",
+    group: "Service",
   },
   {
     name: "history-days",
@@ -158,20 +145,20 @@ const FLAGS = [
     min: 1,
     max: 3650,
     help: "Days of price history kept; older rows are pruned after each ingestion",
-    section: "Service",
+    group: "Service",
   },
   {
     name: "reuse-port",
     kind: "boolean",
     help:
       "Set SO_REUSEPORT so several replicas on one host share --port (Linux; needs Deno's --unstable-net)",
-    section: "Service",
+    group: "Service",
   },
   {
     name: "allow-insecure-upstream",
     kind: "boolean",
     help: "Allow an http:// --api-url on a host that is not loopback",
-    section: "Service",
+    group: "Service",
   },
   {
     name: "providers",
@@ -180,28 +167,28 @@ const FLAGS = [
     help: `Price providers in failover order, of ${
       PROVIDER_NAMES.join(", ")
     } (coinmarketcap only with --cmc-key)`,
-    section: "Providers",
+    group: "Providers",
   },
   {
     name: "coinpaprika-url",
     kind: "string",
     default: "https://api.coinpaprika.com",
     help: "Base URL of the CoinPaprika API (keyless)",
-    section: "Providers",
+    group: "Providers",
   },
   {
     name: "cmc-url",
     kind: "string",
     default: "https://pro-api.coinmarketcap.com",
     help: "Base URL of the CoinMarketCap Pro API",
-    section: "Providers",
+    group: "Providers",
   },
   {
     name: "cmc-key",
     kind: "string",
     alsoEnv: ["CMC_PRO_API_KEY"],
     help: "CoinMarketCap API key, sent as X-CMC_PRO_API_KEY (never logged)",
-    section: "Providers",
+    group: "Providers",
   },
   {
     name: "breaker-failures",
@@ -210,7 +197,7 @@ const FLAGS = [
     min: 1,
     max: 1000,
     help: "Failed rounds in a row after which a provider is skipped for --breaker-cooldown",
-    section: "Providers",
+    group: "Providers",
   },
   {
     name: "breaker-cooldown",
@@ -218,7 +205,7 @@ const FLAGS = [
     default: sec(DEFAULT_BREAKER_COOLDOWN_MS),
     min: 0,
     help: "Seconds other providers are preferred to a failing one before one probe request",
-    section: "Providers",
+    group: "Providers",
   },
   {
     name: "upstream-timeout",
@@ -226,7 +213,7 @@ const FLAGS = [
     default: sec(DEFAULT_TIMEOUT_MS),
     min: 0.01,
     help: "Seconds one upstream request may take, body included",
-    section: "Providers",
+    group: "Providers",
   },
   {
     name: "max-upstream-bytes",
@@ -234,7 +221,7 @@ const FLAGS = [
     default: String(DEFAULT_MAX_BYTES),
     min: 1024,
     help: "Most bytes of one upstream answer, decompressed; a larger one fails at once",
-    section: "Providers",
+    group: "Providers",
   },
   {
     name: "max-request-bytes",
@@ -243,7 +230,7 @@ const FLAGS = [
     min: 64,
     max: 16 * 1024 * 1024,
     help: "Longest request line; longer gets LINE_TOO_LONG and a close",
-    section: "Limits",
+    group: "Limits",
   },
   {
     name: "request-timeout",
@@ -251,7 +238,7 @@ const FLAGS = [
     default: sec(DEFAULT_LIMITS.requestTimeoutMs),
     min: 0.01,
     help: "Seconds a started request has to complete (TIMEOUT)",
-    section: "Limits",
+    group: "Limits",
   },
   {
     name: "idle-timeout",
@@ -259,7 +246,7 @@ const FLAGS = [
     default: sec(DEFAULT_LIMITS.idleTimeoutMs),
     min: 0,
     help: "Seconds without a request before a connection is closed (0 = never)",
-    section: "Limits",
+    group: "Limits",
   },
   {
     name: "max-connections",
@@ -267,7 +254,7 @@ const FLAGS = [
     default: String(DEFAULT_LIMITS.maxConnections),
     min: 1,
     help: "Connections open at once; past it new ones get BUSY",
-    section: "Limits",
+    group: "Limits",
   },
   {
     name: "max-connections-per-ip",
@@ -275,7 +262,7 @@ const FLAGS = [
     default: "0",
     min: 0,
     help: "Connections open at once from one address (0 = no cap)",
-    section: "Limits",
+    group: "Limits",
   },
   {
     name: "max-unsent-bytes",
@@ -283,7 +270,7 @@ const FLAGS = [
     default: String(DEFAULT_LIMITS.maxUnsentBytes),
     min: 1024,
     help: "Replies a client has not read before it is closed",
-    section: "Limits",
+    group: "Limits",
   },
   {
     name: "tls-handshake-timeout",
@@ -291,19 +278,18 @@ const FLAGS = [
     default: sec(DEFAULT_LIMITS.tlsHandshakeTimeoutMs),
     min: 0.01,
     help: "Seconds a TLS handshake may take",
-    section: "Limits",
+    group: "Limits",
   },
 ] as const satisfies readonly Flag[];
 
 type TableFlag = typeof FLAGS[number];
 /** The name of a flag of the table, e.g. `api-url`. */
 type FlagName = TableFlag["name"];
-/** What a flag reads as: text, a number or a switch; undefined when unset with no default. */
-type ValueOf<F extends TableFlag> = F["kind"] extends "boolean" ? boolean
-  : F extends { default: string } ? (F["kind"] extends "string" ? string : number)
-  : (F["kind"] extends "string" ? string : number) | undefined;
-/** The values of the flags named `N`, typed by the table. */
-type FlagValues<N extends FlagName> = { [K in N]: ValueOf<Extract<TableFlag, { name: K }>> };
+
+const TABLE = new FlagTable<TableFlag>(FLAGS, {
+  envPrefix: "CRYPTO_",
+  groups: ["Service", "Providers", "Limits"],
+});
 
 /** The flags `deno task ingest` takes: those of the server that concern one ingestion. */
 const INGEST_FLAGS = [
@@ -320,22 +306,16 @@ const INGEST_FLAGS = [
   "max-upstream-bytes",
 ] as const satisfies readonly FlagName[];
 
-const ALL_FLAGS: readonly FlagName[] = FLAGS.map((flag) => flag.name);
-
-/** The environment variable for a flag: `--api-url` is `CRYPTO_API_URL`. */
-function envName(flag: string): string {
-  return `CRYPTO_${flag.toUpperCase().replaceAll("-", "_")}`;
-}
-
 /** The `--help` text of `deno task server`, generated from the flag table. */
 export function serverHelp(): string {
   return [
     `crypto-server ${VERSION}: serves cryptocurrency prices over TCP or TLS (JSON lines)`,
     "",
     "Usage: deno task server [flags]      (or: crypto-server [flags])",
-    ...flagsHelp(ALL_FLAGS),
+    ...TABLE.help(),
     "",
-    "A flag wins over its environment variable. SIGINT or SIGTERM stops the server cleanly.",
+    "A flag wins over its environment variable. SIGINT or SIGTERM stops the server",
+    "cleanly.",
   ].join("\n");
 }
 
@@ -345,36 +325,10 @@ export function ingestHelp(): string {
     `crypto-ingest ${VERSION}: fetches the top coins once, stores them, and exits`,
     "",
     "Usage: deno task ingest [flags]",
-    ...flagsHelp(INGEST_FLAGS),
+    ...TABLE.help(INGEST_FLAGS),
     "",
     "A flag wins over its environment variable; defaults and guards are the server's.",
   ].join("\n");
-}
-
-/** The help lines of the flags named, by section, then the two flags every program has. */
-function flagsHelp(names: readonly FlagName[]): string[] {
-  const lines: string[] = [];
-  for (const section of ["Service", "Providers", "Limits"] as const) {
-    const flags = FLAGS.filter((f: Flag) =>
-      f.section === section && (names as readonly string[]).includes(f.name)
-    );
-    if (flags.length === 0) continue;
-    lines.push("", `${section}:`);
-    for (const flag of flags as readonly Flag[]) {
-      const value = flag.kind === "boolean" ? "" : flag.kind === "string" ? " <text>" : " <n>";
-      const envs = [envName(flag.name), ...(flag.alsoEnv ?? [])].join(", ");
-      const dflt = flag.default === undefined ? "" : ` [default: ${flag.default}]`;
-      lines.push(`  --${flag.name}${value}`.padEnd(34) + `${flag.help}${dflt}`);
-      lines.push(" ".repeat(34) + `env: ${envs}`);
-    }
-  }
-  lines.push(
-    "",
-    "Other:",
-    "  -h, --help".padEnd(34) + "Show this help and exit",
-    "  --version".padEnd(34) + "Show the version and exit",
-  );
-  return lines;
 }
 
 /** What the command line asks for. */
@@ -422,63 +376,6 @@ export type IngestCommand =
   | { action: "version" }
   | { action: "ingest"; config: IngestConfig };
 
-/** Reads an environment variable; undefined when unset or not permitted. */
-export type EnvReader = (name: string) => string | undefined;
-
-/**
- * Parses the flags named `names` from `args`, then from their environment variables, then from
- * their defaults, each converted and checked by the table.
- */
-function readFlags<N extends FlagName>(
-  names: readonly N[],
-  args: string[],
-  env: EnvReader,
-): { action: "help" } | { action: "version" } | { action: "run"; values: FlagValues<N> } {
-  const flags: readonly Flag[] = FLAGS.filter((flag) =>
-    (names as readonly string[]).includes(flag.name)
-  );
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-        ...Object.fromEntries(
-          flags.map((f) =>
-            [f.name, { type: f.kind === "boolean" ? "boolean" : "string" }] as const
-          ),
-        ),
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0].replace(/\.$/, ""));
-  }
-  const given = parsed.values as Record<string, string | boolean | undefined>;
-  if (given.help) return { action: "help" };
-  if (given.version) return { action: "version" };
-  const raw = (flag: Flag): string | undefined => {
-    const value = given[flag.name];
-    if (typeof value === "string") return value;
-    if (value === true) return "true";
-    for (const name of [envName(flag.name), ...(flag.alsoEnv ?? [])]) {
-      const text = env(name);
-      if (text !== undefined && text !== "") return text;
-    }
-    return flag.default;
-  };
-  const values: Record<string, string | number | boolean | undefined> = {};
-  for (const flag of flags) {
-    const text = raw(flag);
-    values[flag.name] = text === undefined
-      ? (flag.kind === "boolean" ? false : undefined)
-      : convert(flag, text);
-  }
-  return { action: "run", values: values as FlagValues<N> };
-}
-
 /**
  * `--db` as given, once a PostgreSQL URL is known to parse: the parser's own error would quote the
  * whole URL, password included, so the message names the database without it.
@@ -496,7 +393,7 @@ function databaseSetting(db: string): string {
 }
 
 /** The upstream settings both programs share, checked the same way: URLs, providers, keys. */
-function upstreamConfig(values: FlagValues<typeof INGEST_FLAGS[number]>): IngestConfig {
+function upstreamConfig(values: FlagValues<TableFlag, typeof INGEST_FLAGS[number]>): IngestConfig {
   const allowInsecureUpstream = values["allow-insecure-upstream"];
   const providers = parseProviders(values.providers);
   if (providers.length === 1 && providers[0] === "coinmarketcap" && !values["cmc-key"]) {
@@ -528,7 +425,7 @@ function upstreamConfig(values: FlagValues<typeof INGEST_FLAGS[number]>): Ingest
  * @throws {UsageError} for an unknown flag, a bad value or a bad combination
  */
 export function parseServerArgs(args: string[], env: EnvReader): ServerCommand {
-  const read = readFlags(ALL_FLAGS, args, env);
+  const read = TABLE.parse(args, env);
   if (read.action !== "run") return read;
   const { values } = read;
   const upstream = upstreamConfig(values);
@@ -572,7 +469,7 @@ export function parseServerArgs(args: string[], env: EnvReader): ServerCommand {
  * @throws {UsageError} for an unknown flag, a bad value or a bad combination
  */
 export function parseIngestArgs(args: string[], env: EnvReader): IngestCommand {
-  const read = readFlags(INGEST_FLAGS, args, env);
+  const read = TABLE.parse(args, env, { only: INGEST_FLAGS });
   if (read.action !== "run") return read;
   return { action: "ingest", config: upstreamConfig(read.values) };
 }
@@ -622,36 +519,4 @@ function parseProviders(text: string): string[] {
     );
   }
   return names;
-}
-
-function convert(flag: Flag, text: string): string | number | boolean {
-  switch (flag.kind) {
-    case "string":
-      return text;
-    case "boolean":
-      if (/^(true|1|yes)$/i.test(text)) return true;
-      if (/^(false|0|no)$/i.test(text)) return false;
-      throw new UsageError(
-        `Invalid --${flag.name} ${JSON.stringify(text)}: expected true or false`,
-      );
-    case "integer":
-    case "seconds": {
-      const value = Number(text);
-      const integer = flag.kind === "integer";
-      if (
-        text.trim() === "" || !Number.isFinite(value) || (integer && !Number.isInteger(value)) ||
-        (flag.min !== undefined && value < flag.min) || (flag.max !== undefined && value > flag.max)
-      ) {
-        const range = flag.max === undefined
-          ? `at least ${flag.min ?? 0}`
-          : `${flag.min ?? 0} to ${flag.max}`;
-        throw new UsageError(
-          `Invalid --${flag.name} ${JSON.stringify(text)}: expected ${
-            integer ? "a whole number" : "seconds"
-          }, ${range}`,
-        );
-      }
-      return value;
-    }
-  }
 }

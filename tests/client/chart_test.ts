@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { lineChart } from "../../lib/client/chart.ts";
-import { displayWidth, formatHistory } from "../../lib/client/format.ts";
+import { formatHistory } from "../../lib/client/format.ts";
+import { displayWidth } from "../../lib/text/display_width.ts";
 import type { History } from "../../lib/client/price_client.ts";
 
 const T0 = Date.parse("2022-10-04T00:00:00Z");

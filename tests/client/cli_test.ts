@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { CoinView } from "../../lib/client/price_client.ts";
+import type { CoinView } from "../../lib/wire/coin_view.ts";
 import { type CliIO, HELP, main } from "../../lib/client/cli.ts";
 import { VERSION } from "../../lib/util/version.ts";
 import { generateSelfSigned } from "../../lib/server/cert.ts";
@@ -114,13 +114,17 @@ Deno.test("--help documents every flag, command, variable and exit code", async 
   });
 });
 
+Deno.test("--help fits 80 columns", () => {
+  for (const line of HELP.split("\n")) assert.ok(line.length <= 80, `${line.length}: ${line}`);
+});
+
 Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
   const cases: [string[], string, Record<string, string>?][] = [
-    [["--bogus"], "unknown option --bogus"],
-    [["--port"], "--port needs a value"],
-    [["--port", "0", "list"], '--port must be a port number from 1 to 65535, got "0"'],
-    [["--port", "80x", "list"], '--port must be a port number from 1 to 65535, got "80x"'],
-    [["list"], 'CRYPTO_PORT must be a port number from 1 to 65535, got "abc"', {
+    [["--bogus"], "Unknown option '--bogus'"],
+    [["--port"], "Option '--port <value>' argument missing"],
+    [["--port", "0", "list"], 'Invalid --port "0": expected a whole number, 1 to 65535'],
+    [["--port", "80x", "list"], 'Invalid --port "80x": expected a whole number, 1 to 65535'],
+    [["list"], 'Invalid --port "abc": expected a whole number, 1 to 65535', {
       CRYPTO_PORT: "abc",
     }],
     [["price"], "price needs a coin symbol, e.g. price BTC"],
@@ -137,7 +141,7 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     ],
     [["--csv"], "--csv needs a command: list or history"],
     [["--csv", "info"], "--csv works with list and history, not info"],
-    [["--csv", "list", "--tls=no"], "invalid value for --tls"],
+    [["--csv", "list", "--tls=no"], "Option '--tls' does not take an argument"],
     [["price", "a\u202eb c"], '"a\\u202eb c" is not a coin symbol; use list to see all coins'],
     [["history"], "history needs a coin symbol and optionally a range, e.g. history BTC 7d"],
     [["history", "BTC", "2y"], '"2y" is not a history range; use 1h, 24h, 7d, 30d'],
@@ -157,7 +161,7 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
       ["--currency", "list", "BTC"],
       'unknown command "BTC"; commands are list, price, history, currencies, info and watch',
     ],
-    [["--tls=yes", "list"], "invalid value for --tls"],
+    [["--tls=yes", "list"], "Option '--tls' does not take an argument"],
   ];
   for (const [args, message, env] of cases) {
     await t.step(args.join(" "), async () => {

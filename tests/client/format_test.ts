@@ -1,18 +1,17 @@
 import assert from "node:assert/strict";
-import type { CoinView } from "../../lib/client/price_client.ts";
+import type { CoinView } from "../../lib/wire/coin_view.ts";
 import {
-  displayWidth,
-  formatAge,
-  formatChange,
-  formatCoin,
   formatCurrencies,
   formatHistory,
-  formatInfo,
-  formatMoney,
-  formatTable,
   formatUpdateLine,
   useColor,
 } from "../../lib/client/format.ts";
+import { displayWidth } from "../../lib/text/display_width.ts";
+import { formatChange } from "../../lib/text/format_change.ts";
+import { formatCoin } from "../../lib/text/format_coin.ts";
+import { formatMoney } from "../../lib/text/format_money.ts";
+import { formatTable } from "../../lib/text/format_table.ts";
+import { formatAge } from "../../lib/text/format_time.ts";
 import type { History } from "../../lib/client/price_client.ts";
 import { coinView } from "../helpers.ts";
 
@@ -279,89 +278,6 @@ Deno.test("formatCurrencies lists code, unit, name and type", () => {
       "VND   ₫     Vietnamese đồng  fiat",
       "SATS  sats  Satoshi          crypto",
     ].join("\n"),
-  );
-});
-
-Deno.test("formatInfo shows every field, with durations, sizes and times", () => {
-  const text = formatInfo({
-    version: "0.2.0",
-    uptime_seconds: 7384,
-    connections: { open: 2, served: 1500 },
-    requests: { MARKET: 1200, HISTORY: 3 },
-    errors: {},
-    ingestion: {
-      last_attempt_at: "2022-10-04T20:17:00.000Z",
-      duration_ms: 532,
-      result: "ok",
-      error: null,
-      next_refresh_at: "2022-10-04T20:20:00.000Z",
-    },
-    database: { path: "data/crypto.sqlite", size_bytes: 5_452_595 },
-    data: { stale: false },
-    providers: [{ name: "coingecko", ok: true }],
-  }, { color: false, now: NOW });
-  assert.equal(
-    text,
-    [
-      "Version      0.2.0",
-      "Uptime       2h 3m",
-      "Connections  open 2, served 1,500",
-      "Requests     MARKET 1,200, HISTORY 3",
-      "Errors       none",
-      "Ingestion",
-      "  Last attempt at  2022-10-04 20:17 UTC (2m ago)",
-      "  Duration         532 ms",
-      "  Result           ok",
-      "  Error            —",
-      "  Next refresh at  2022-10-04 20:20 UTC (in 30s)",
-      "Database",
-      "  Path  data/crypto.sqlite",
-      "  Size  5.2 MiB",
-      "Data",
-      "  Stale  no",
-      "Providers",
-      "  Name  coingecko",
-      "  Ok    yes",
-    ].join("\n"),
-  );
-});
-
-Deno.test("formatInfo says the cluster role in words, never as a nested table", () => {
-  const follower = formatInfo({
-    cluster: {
-      role: "follower",
-      database: { host: "db.example", port: 5432, name: "crypto" },
-      following_since: "2022-10-04T20:17:30.000Z",
-      last_snapshot_notice_at: "2022-10-04T20:19:25.000Z",
-    },
-  }, { color: false, now: NOW });
-  assert.equal(
-    follower,
-    "Cluster  follower since 2022-10-04 20:17 UTC (2m ago), database db.example:5432/crypto, " +
-      "last snapshot notice 2022-10-04 20:19 UTC (5s ago)",
-  );
-  const leader = formatInfo({
-    cluster: {
-      role: "leader",
-      database: { host: "db.example", port: 5432, name: "crypto" },
-      leader_since: "2022-10-04T20:17:30.000Z",
-      last_snapshot_notice_at: null,
-    },
-  }, { color: false, now: NOW });
-  assert.match(leader, /^Cluster {2}leader \(ingests\) since .*, last snapshot notice —$/);
-  // Not connected yet to a URL that names no database: host and port only.
-  const unnamed = formatInfo({
-    cluster: {
-      role: "follower",
-      database: { host: "db.example", port: 5432, name: null },
-      following_since: "2022-10-04T20:17:30.000Z",
-      last_snapshot_notice_at: null,
-    },
-  }, { color: false, now: NOW });
-  assert.match(unnamed, /, database db\.example:5432, last snapshot notice —$/);
-  assert.equal(
-    formatInfo({ cluster: { role: "single" } }, { color: false, now: NOW }),
-    "Cluster  single server",
   );
 });
 

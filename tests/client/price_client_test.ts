@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  type CoinView,
-  ConnectionError,
-  PriceClient,
-  ServerError,
-} from "../../lib/client/price_client.ts";
+import { ConnectionError, PriceClient, ServerError } from "../../lib/client/price_client.ts";
+import type { CoinView } from "../../lib/wire/coin_view.ts";
 import { generateSelfSigned } from "../../lib/server/cert.ts";
 import { coinView } from "../helpers.ts";
 
@@ -187,7 +183,9 @@ Deno.test("the server closing mid-reply is a ConnectionError, and the client sta
     await writeAll(conn, '{"status":"OK","data":{"symbol":"BT');
   }, async (port) => {
     await using client = await PriceClient.connect({ host: "127.0.0.1", port });
-    const expected = new ConnectionError(`connection to 127.0.0.1:${port} closed by the server`);
+    const expected = new ConnectionError(`connection to 127.0.0.1:${port} closed by the server`, {
+      code: "CLOSED",
+    });
     await assert.rejects(client.market("BTC"), expected);
     await assert.rejects(client.marketAll(), expected);
   });
@@ -203,7 +201,7 @@ Deno.test("a reply that does not come in time is a ConnectionError", async () =>
     await using client = await PriceClient.connect({ host: "127.0.0.1", port, timeoutMs: 50 });
     await assert.rejects(
       client.marketAll(),
-      new ConnectionError(`no reply from 127.0.0.1:${port} within 50 ms`),
+      new ConnectionError(`no reply from 127.0.0.1:${port} within 50 ms`, { code: "TIMED_OUT" }),
     );
   });
 });
@@ -228,7 +226,9 @@ Deno.test("replies over the size cap and non-protocol replies are rejected", asy
       await using client = await PriceClient.connect({ host: "127.0.0.1", port });
       await assert.rejects(
         client.marketAll(),
-        new ConnectionError(`unexpected reply from 127.0.0.1:${port}: no OK or ERROR status`),
+        new ConnectionError(`unexpected reply from 127.0.0.1:${port}: no OK or ERROR status`, {
+          code: "PROTOCOL",
+        }),
       );
     });
   });
@@ -241,6 +241,7 @@ Deno.test("replies over the size cap and non-protocol replies are rejected", asy
           client.marketAll(),
           new ConnectionError(
             `unexpected reply from 127.0.0.1:${port}: unknown error code "MADE_UP"`,
+            { code: "PROTOCOL" },
           ),
         );
       },
@@ -253,7 +254,9 @@ Deno.test("replies over the size cap and non-protocol replies are rejected", asy
         await using client = await PriceClient.connect({ host: "127.0.0.1", port });
         await assert.rejects(
           client.marketAll(),
-          new ConnectionError(`unexpected reply from 127.0.0.1:${port}: expected a list of coins`),
+          new ConnectionError(`unexpected reply from 127.0.0.1:${port}: expected a list of coins`, {
+            code: "PROTOCOL",
+          }),
         );
       },
     );
@@ -291,6 +294,7 @@ Deno.test("PriceClient over TLS", async (t) => {
         PriceClient.connect({ host: "localhost", port, tls: true }),
         new ConnectionError(
           `TLS handshake with localhost:${port} failed: certificate is not trusted (unknown issuer)`,
+          { code: "TLS_UNTRUSTED" },
         ),
       );
     }, tlsListener());
@@ -305,6 +309,7 @@ Deno.test("PriceClient over TLS", async (t) => {
         client.marketAll(),
         new ConnectionError(
           `connection to 127.0.0.1:${port} closed by the server (it expects TLS)`,
+          { code: "TLS_EXPECTED" },
         ),
       );
     }, tlsListener());
@@ -322,6 +327,7 @@ Deno.test("PriceClient over TLS", async (t) => {
         PriceClient.connect({ host: "localhost", port, caCerts: [cert], timeoutMs: 50 }),
         new ConnectionError(
           `TLS handshake with localhost:${port} failed: no reply within 50 ms (does the server use TLS?)`,
+          { code: "TLS_NOT_SPOKEN" },
         ),
       );
       resolve();
@@ -337,6 +343,7 @@ Deno.test("PriceClient over TLS", async (t) => {
         PriceClient.connect({ host: "localhost", port, caCerts: [cert] }),
         new ConnectionError(
           `TLS handshake with localhost:${port} failed: the server does not speak TLS`,
+          { code: "TLS_NOT_SPOKEN" },
         ),
       );
     });
