@@ -24,6 +24,7 @@ import { CLIENT_FLAGS, clientHelp } from "./flags.ts";
 import type { FlagValues } from "../util/flag_table.ts";
 import { type Interrupt, watchCommand } from "./watch_command.ts";
 import type { Prompter } from "./prompt.ts";
+import { parseToolCommand, TOOL_COMMANDS, type ToolCommand } from "./tool_command.ts";
 
 export type { Interrupt } from "./watch_command.ts";
 
@@ -76,6 +77,8 @@ interface Invocation {
   currency: string | undefined;
   /** Undefined for the prompt. */
   command: Command | undefined;
+  /** `portfolio`, `alert` or `candles`, which run on their own. */
+  tool?: ToolCommand;
 }
 
 /** Runs the client with command-line `args` and returns the process exit code. */
@@ -119,6 +122,9 @@ async function run(inv: Invocation, io: CliIO): Promise<number> {
   const { command, currency } = inv;
   const now = io.now ?? (() => new Date());
   const columns = io.columns ?? (() => 80);
+  if (inv.tool !== undefined) {
+    return await inv.tool.run({ io: { ...io, now }, connect, currency, format: inv.format });
+  }
   if (command === undefined) {
     return await runMenu({
       input: io.prompter?.() ?? readLines(io.stdin),
@@ -194,7 +200,10 @@ function invocation(
 
   const [name, ...rest] = positionals;
   let command: Command | undefined;
-  if (name === undefined) {
+  let tool: ToolCommand | undefined;
+  if (name !== undefined && TOOL_COMMANDS.includes(name)) {
+    tool = parseToolCommand(name, rest, values, format);
+  } else if (name === undefined) {
     if (format !== "text") {
       throw new UsageError(
         `--${format} needs a command: ${
@@ -215,6 +224,7 @@ function invocation(
     format,
     currency,
     command,
+    tool,
   };
 }
 

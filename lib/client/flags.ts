@@ -68,12 +68,69 @@ const FLAGS = [
     help: "Print list or history as CSV with a header row",
     group: "Output",
   },
+  {
+    name: "portfolio",
+    kind: "string",
+    value: "FILE",
+    help: "The portfolio file (default $XDG_CONFIG_HOME/crypto-client/portfolio.toml, " +
+      "else ~/.config/crypto-client/portfolio.toml)",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "price",
+    kind: "string",
+    value: "PRICE",
+    noEnv: true,
+    help: "portfolio add: the price paid per coin, in --currency",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "date",
+    kind: "string",
+    value: "YYYY-MM-DD",
+    noEnv: true,
+    help: "portfolio add: the day of the purchase",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "watch",
+    kind: "boolean",
+    noEnv: true,
+    help: "portfolio: keep it updated live until Ctrl-C",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "window",
+    kind: "string",
+    value: "DURATION",
+    default: "1h",
+    noEnv: true,
+    help: "alert change: the window the move is measured over, e.g. 15m, 1h, 1d",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "once",
+    kind: "boolean",
+    noEnv: true,
+    help: "alert: exit 0 when the alert first fires",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "exec",
+    kind: "string",
+    value: "CMD",
+    noEnv: true,
+    help: "alert: run CMD (split into words, no shell) each time the alert fires, with " +
+      "CRYPTO_ALERT_SYMBOL, _PRICE, _CURRENCY, _CONDITION, _THRESHOLD, _TIME and _MESSAGE " +
+      "in its environment",
+    group: "Portfolio and alerts",
+  },
 ] as const satisfies readonly Flag[];
 
 /** The client's flags: `--host` and `--port` also read `CRYPTO_HOST` and `CRYPTO_PORT`. */
 export const CLIENT_FLAGS: FlagTable<typeof FLAGS[number]> = new FlagTable(FLAGS, {
   envPrefix: "CRYPTO_",
-  groups: ["Connection", "Output"],
+  groups: ["Connection", "Output", "Portfolio and alerts"],
 });
 
 /** The commands, as `--help` lists them. */
@@ -105,6 +162,12 @@ const COMMANDS: readonly { usage: string; help: string }[] = [
     help: `Show up to ${MAX_WATCHED} coins live until Ctrl-C: a table updated in place on a ` +
       "terminal, one line per update (time, symbol, price, 24h change) otherwise; unknown " +
       "symbols are reported and the rest watched; reconnects when the connection drops",
+  },
+  {
+    usage: "portfolio [add SYMBOL AMOUNT --price P [--date D] | remove SYMBOL [LOT]]",
+    help: "Show your holdings' value, cost and profit or loss (in --currency; live with " +
+      "--watch), or add a purchase (its price in --currency), or remove a coin's lots or one " +
+      "lot; kept in --portfolio FILE, a TOML file you may edit",
   },
 ];
 
