@@ -169,6 +169,13 @@ const COMMANDS: readonly { usage: string; help: string }[] = [
       "--watch), or add a purchase (its price in --currency), or remove a coin's lots or one " +
       "lot; kept in --portfolio FILE, a TOML file you may edit",
   },
+  {
+    usage: "alert SYMBOL above|below PRICE | alert SYMBOL change PERCENT%",
+    help: "Watch a coin live and print a line (with a bell on a terminal) each time the " +
+      "condition becomes true: the price at or above / at or below PRICE in --currency, or " +
+      "a move of PERCENT within --window; fires again only after the price crossed back; " +
+      "--once exits 0 when it fires, --exec runs a command",
+  },
 ];
 
 const INDENT = "      ";

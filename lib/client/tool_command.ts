@@ -9,6 +9,7 @@ import type { PriceClient } from "./price_client.ts";
 import type { OutputFormat } from "./commands.ts";
 import type { Interrupt } from "./watch_command.ts";
 import { parsePortfolioCommand } from "./portfolio_command.ts";
+import { parseAlertCommand } from "./alert_command.ts";
 
 /** What these commands need of the process; the CLI's `CliIO` has it. */
 export interface ToolIO {
@@ -51,7 +52,7 @@ export interface ToolFlags {
 }
 
 /** The command names handled here. */
-export const TOOL_COMMANDS: readonly string[] = ["portfolio"];
+export const TOOL_COMMANDS: readonly string[] = ["portfolio", "alert"];
 
 /**
  * Parses `name rest...` with `flags` into a command.
@@ -65,6 +66,8 @@ export function parseToolCommand(
   format: OutputFormat,
 ): ToolCommand {
   switch (name) {
+    case "alert":
+      return parseAlertCommand(rest, flags, format);
     default:
       return parsePortfolioCommand(rest, flags, format);
   }
