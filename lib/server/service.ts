@@ -61,6 +61,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const market = new Market({
       staleAfterMs: config.staleAfterSeconds * 1000,
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
+      candles: (symbol, interval, from) => repository.candles(symbol, interval, from),
       info: () => report(),
     });
     // A replica loads what the database holds once it is connected (lib/cluster/replica.ts).

@@ -11,7 +11,13 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import type { Snapshot } from "../wire/coin.ts";
-import { type HistorySeries, RepositoryError, type StoredRates } from "./repository.ts";
+import {
+  type HistorySeries,
+  RepositoryError,
+  type StoredCandle,
+  type StoredRates,
+} from "./repository.ts";
+import { type CandleBucketRow, candlesOf, candleStep } from "./_candles.ts";
 import {
   type Bucket,
   bucketOf,
@@ -122,6 +128,7 @@ export class SqliteStore implements Disposable {
   readonly #pruneRollup: StatementSync;
   readonly #seriesPoints: StatementSync;
   readonly #seriesStats: StatementSync;
+  readonly #candleBuckets: StatementSync;
   readonly #insertRate: StatementSync;
   readonly #selectRates: StatementSync;
   #open = true;
@@ -178,6 +185,10 @@ export class SqliteStore implements Disposable {
     );
     this.#seriesStats = db.prepare(
       `SELECT TOTAL(n) AS count, MIN(low) AS min, MAX(high) AS max ${window}`,
+    );
+    this.#candleBuckets = db.prepare(
+      `SELECT bucket, first_price, price, low, high, n FROM price_rollup
+       WHERE symbol = ? AND step = ? AND bucket >= ? ORDER BY bucket`,
     );
     this.#insertRate = db.prepare(
       `INSERT INTO exchange_rates (code, name, unit, value, type, fetched_at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -280,6 +291,15 @@ export class SqliteStore implements Disposable {
       min: stats.min,
       max: stats.max,
     };
+  }
+
+  /** The candles of `symbol` from `fromSeconds` on (see `Repository.candles`). */
+  candles(symbol: string, intervalSeconds: number, fromSeconds: number): StoredCandle[] {
+    const latest = this.latestSnapshotTime();
+    if (latest === null) return [];
+    const step = candleStep(intervalSeconds, fromSeconds, latest);
+    const rows = this.#candleBuckets.all(symbol.toUpperCase(), step, fromSeconds);
+    return candlesOf(rows as unknown as CandleBucketRow[], intervalSeconds);
   }
 
   /**

@@ -15,6 +15,7 @@ import {
   type Repository,
   RepositoryError,
   type SaveOptions,
+  type StoredCandle,
   type StoredRates,
 } from "./repository.ts";
 import type { SqliteStoreOptions } from "./_sqlite_store.ts";
@@ -167,6 +168,13 @@ export class SqliteRepository implements Repository {
     return this.#use(this.#reader, {
       method: "historySeries",
       args: [symbol, sinceIso, maxPoints],
+    });
+  }
+
+  candles(symbol: string, intervalSeconds: number, fromSeconds: number): Promise<StoredCandle[]> {
+    return this.#use(this.#reader, {
+      method: "candles",
+      args: [symbol, intervalSeconds, fromSeconds],
     });
   }
 

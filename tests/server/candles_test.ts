@@ -1,0 +1,117 @@
+/**
+ * `CANDLES` over a real socket against the real service, its database holding known prices in
+ * the past hours: exact candles, gaps as gaps, the current hour from the ingestion at start, a
+ * currency at the current rate, and the refusals.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import type { Snapshot } from "../../lib/wire/coin.ts";
+import { SqliteRepository } from "../../lib/storage/sqlite_repository.ts";
+import { BTC_2022, LineClient, startTestService } from "../helpers.ts";
+
+const HOUR_MS = 3_600_000;
+
+Deno.test("CANDLES over a socket: stored candles, gaps, currency and refusals", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "candles-server-" });
+  // Known prices 5 and 3 hours before the current hour; the service adds the current price.
+  const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+  const at = (ms: number, price: number): Snapshot => ({
+    coins: [{ ...BTC_2022, price, priceText: String(price) }],
+    fetchedAt: new Date(ms).toISOString(),
+    source: "coingecko",
+  });
+  {
+    await using repo = await SqliteRepository.open(`${dir}/crypto.sqlite`);
+    for (
+      const s of [
+        at(hour - 5 * HOUR_MS, 100),
+        at(hour - 5 * HOUR_MS + 30 * 60_000, 120),
+        at(hour - 5 * HOUR_MS + 45 * 60_000, 80),
+        at(hour - 3 * HOUR_MS + 10 * 60_000, 150),
+      ]
+    ) await repo.saveSnapshot(s);
+  }
+  await using env = await startTestService([], { dir });
+  await using client = await LineClient.connect(env.port);
+
+  await t.step("1h over 24h: 24 candles, exact where stored, gaps elsewhere", async () => {
+    const reply = await client.request({ v: 2, data: "candles btc 1h 24h" });
+    assert.equal(reply.status, "OK", JSON.stringify(reply));
+    const data = reply.data as Record<string, unknown> & { candles: Record<string, unknown>[] };
+    assert.equal(data.symbol, "BTC");
+    assert.equal(data.interval, "1h");
+    assert.equal(data.range, "24h");
+    assert.equal(data.currency, "USD");
+    const candles = data.candles;
+    assert.equal(candles.length, 24);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    assert.equal(candles[23].time, iso(Math.floor(Date.now() / HOUR_MS) * HOUR_MS));
+    const back = (h: number) => candles[23 - h - (candles[23].time === iso(hour) ? 0 : 1)];
+    assert.deepEqual(back(5), {
+      time: iso(hour - 5 * HOUR_MS),
+      open: 100,
+      high: 120,
+      low: 80,
+      close: 80,
+      count: 3,
+    });
+    assert.deepEqual(back(3), {
+      time: iso(hour - 3 * HOUR_MS),
+      open: 150,
+      high: 150,
+      low: 150,
+      close: 150,
+      count: 1,
+    });
+    for (const gap of [back(4), back(2), back(6)]) {
+      assert.deepEqual({ ...gap, time: undefined }, {
+        time: undefined,
+        open: null,
+        high: null,
+        low: null,
+        close: null,
+        count: 0,
+      });
+    }
+    assert.equal(
+      candles.reduce((n, c) => n + (c.count as number), 0),
+      4 + (candles[23].count as number),
+    );
+    assert.equal(back(0).close, 20220, "the current hour ends at the price ingested at start");
+  });
+
+  await t.step("in EUR at the current rate; the default range", async () => {
+    const reply = await client.request({ v: 2, data: "CANDLES BTC 1h 24h EUR" });
+    const data = reply.data as {
+      currency: string;
+      converted_from: string;
+      candles: { open: number }[];
+    };
+    assert.equal(data.currency, "EUR");
+    assert.equal(data.converted_from, "USD");
+    const rate = 52922.867 / 61388.956;
+    const stored = data.candles.find((c) => c.open !== null)!;
+    assert.ok(Math.abs(stored.open - 100 * rate) < 1e-9, String(stored.open));
+    const week = await client.request({ v: 2, data: "CANDLES BTC 1h" });
+    assert.equal((week.data as { range: string }).range, "7d");
+    assert.equal((week.data as { candles: unknown[] }).candles.length, 168);
+  });
+
+  await t.step("refusals say what is expected", async () => {
+    const cases: [string, number, string, RegExp][] = [
+      ["CANDLES BTC 1h", 1, "BAD_REQUEST", /send it with "v":2/],
+      ["CANDLES BTC 2h", 2, "BAD_REQUEST", /an interval \(1m, 5m, 15m, 30m, 1h, 4h, 1d\)/],
+      ["CANDLES BTC 1m 7d", 2, "BAD_REQUEST", /1m candles cover at most 24h/],
+      ["CANDLES BTC 1h 24h XYZ", 2, "UNKNOWN_CURRENCY", /Unknown currency XYZ/],
+      ["CANDLES NOPE 1h", 2, "UNKNOWN_COIN", /No coin with symbol NOPE/],
+    ];
+    for (const [data, v, code, message] of cases) {
+      const reply = await client.request({ v, data });
+      assert.equal(reply.status, "ERROR", data);
+      assert.equal(reply.code, code, data);
+      assert.match(reply.data as string, message, data);
+    }
+  });
+});
