@@ -47,7 +47,9 @@ export function parseAlertCommand(
   if (rest.length === 0) {
     throw new UsageError("alert needs a coin and a condition, e.g. alert BTC above 50000");
   }
-  if (format === "csv") throw new UsageError("--csv works with list, history and portfolio");
+  if (format === "csv") {
+    throw new UsageError("--csv works with list, history, portfolio and candles");
+  }
   const alert: Alert = {
     symbol: checkSymbol(rest[0]).toUpperCase(),
     condition: parseCondition(rest.slice(1), parseWindow(flags.window)),

@@ -176,6 +176,12 @@ const COMMANDS: readonly { usage: string; help: string }[] = [
       "a move of PERCENT within --window; fires again only after the price crossed back; " +
       "--once exits 0 when it fires, --exec runs a command",
   },
+  {
+    usage: "candles SYMBOL INTERVAL [RANGE]",
+    help: "Draw a coin's candles (open, high, low, close per 1m, 5m, 15m, 30m, 1h, 4h or " +
+      "1d) over RANGE (1h, 24h, 7d or 30d; the finer intervals are kept 24h) from the " +
+      "server's stored history, fitting the width; --json or --csv for the data",
+  },
 ];
 
 const INDENT = "      ";

@@ -10,6 +10,7 @@ import type { OutputFormat } from "./commands.ts";
 import type { Interrupt } from "./watch_command.ts";
 import { parsePortfolioCommand } from "./portfolio_command.ts";
 import { parseAlertCommand } from "./alert_command.ts";
+import { parseCandlesCommand } from "./candles_command.ts";
 
 /** What these commands need of the process; the CLI's `CliIO` has it. */
 export interface ToolIO {
@@ -52,7 +53,7 @@ export interface ToolFlags {
 }
 
 /** The command names handled here. */
-export const TOOL_COMMANDS: readonly string[] = ["portfolio", "alert"];
+export const TOOL_COMMANDS: readonly string[] = ["portfolio", "alert", "candles"];
 
 /**
  * Parses `name rest...` with `flags` into a command.
@@ -68,6 +69,8 @@ export function parseToolCommand(
   switch (name) {
     case "alert":
       return parseAlertCommand(rest, flags, format);
+    case "candles":
+      return parseCandlesCommand(rest, format);
     default:
       return parsePortfolioCommand(rest, flags, format);
   }

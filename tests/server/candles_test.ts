@@ -7,32 +7,19 @@
  */
 
 import assert from "node:assert/strict";
-import type { Snapshot } from "../../lib/wire/coin.ts";
-import { SqliteRepository } from "../../lib/storage/sqlite_repository.ts";
-import { BTC_2022, LineClient, startTestService } from "../helpers.ts";
-
-const HOUR_MS = 3_600_000;
+import { LineClient, startTestService } from "../helpers.ts";
+import { currentHour, HOUR_MS, seedBtcPrices } from "../candle_seed.ts";
 
 Deno.test("CANDLES over a socket: stored candles, gaps, currency and refusals", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "candles-server-" });
   // Known prices 5 and 3 hours before the current hour; the service adds the current price.
-  const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
-  const at = (ms: number, price: number): Snapshot => ({
-    coins: [{ ...BTC_2022, price, priceText: String(price) }],
-    fetchedAt: new Date(ms).toISOString(),
-    source: "coingecko",
-  });
-  {
-    await using repo = await SqliteRepository.open(`${dir}/crypto.sqlite`);
-    for (
-      const s of [
-        at(hour - 5 * HOUR_MS, 100),
-        at(hour - 5 * HOUR_MS + 30 * 60_000, 120),
-        at(hour - 5 * HOUR_MS + 45 * 60_000, 80),
-        at(hour - 3 * HOUR_MS + 10 * 60_000, 150),
-      ]
-    ) await repo.saveSnapshot(s);
-  }
+  const hour = currentHour();
+  await seedBtcPrices(`${dir}/crypto.sqlite`, [
+    [hour - 5 * HOUR_MS, 100],
+    [hour - 5 * HOUR_MS + 30 * 60_000, 120],
+    [hour - 5 * HOUR_MS + 45 * 60_000, 80],
+    [hour - 3 * HOUR_MS + 10 * 60_000, 150],
+  ]);
   await using env = await startTestService([], { dir });
   await using client = await LineClient.connect(env.port);
 
