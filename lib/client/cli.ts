@@ -8,7 +8,8 @@
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
 import { isCurrencyCode } from "../wire/request.ts";
-import { ConnectionError, type ConnectOptions, PriceClient } from "./price_client.ts";
+import { ConnectionError, type ConnectOptions, PriceClient, ServerError } from "./price_client.ts";
+import { currencyUnit } from "./currency.ts";
 import {
   type Command,
   CSV_COMMANDS,
@@ -20,7 +21,8 @@ import {
 } from "./commands.ts";
 import { safeText } from "../text/safe_text.ts";
 import { readLines, runMenu } from "./menu.ts";
-import { CLIENT_FLAGS, clientHelp } from "./flags.ts";
+import { CLIENT_FLAGS, type ClientFlag, clientFlags, clientHelp } from "./flags.ts";
+import { configPath, readConfig } from "./config_file.ts";
 import type { FlagValues } from "../util/flag_table.ts";
 import { type Interrupt, watchCommand } from "./watch_command.ts";
 import type { Prompter } from "./prompt.ts";
@@ -97,7 +99,13 @@ export async function main(args: string[], io: CliIO): Promise<number> {
       return ExitCode.Ok;
     }
     json = read.values.json;
-    inv = invocation(read.values, read.positionals);
+    // `help` and `version` work as commands too, as they do at the prompt.
+    const [word, ...rest] = read.positionals;
+    if (rest.length === 0 && (word === "help" || word === "version")) {
+      io.stdout(word === "help" ? HELP : `crypto-client ${VERSION}\n`);
+      return ExitCode.Ok;
+    }
+    inv = invocation(await withConfigFile(args, io, read), read.positionals);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     if (json) reportError(err, true, io.stderr);
@@ -111,8 +119,23 @@ export async function main(args: string[], io: CliIO): Promise<number> {
     // Known failures get their own one-line message; anything else still gets no stack trace.
     if (json) reportError(err, true, io.stderr);
     else io.stderr(`error: ${errorMessage(err)}${tlsHint(err, inv)}\n`);
-    return ExitCode.Failure;
+    // A currency the server does not know is a bad --currency, like one that is no code.
+    const usage = err instanceof ServerError && err.code === "UNKNOWN_CURRENCY";
+    return usage ? ExitCode.Usage : ExitCode.Failure;
   }
+}
+
+/** The flags' values with the config file's under them, when there is one. */
+async function withConfigFile(
+  args: string[],
+  io: CliIO,
+  read: { values: FlagValues<ClientFlag> },
+): Promise<FlagValues<ClientFlag>> {
+  const path = configPath(io.env);
+  const config = path === undefined ? {} : await readConfig(path, io.readTextFile);
+  if (Object.keys(config).length === 0) return read.values;
+  const again = clientFlags(config).parse(args, io.env, { positionals: true });
+  return again.action === "run" ? again.values : read.values;
 }
 
 /** Runs what the command line asks for: the prompt, a watch or one command. */
@@ -145,12 +168,15 @@ async function run(inv: Invocation, io: CliIO): Promise<number> {
   }
   await using client = await connect();
   const json = inv.format === "json";
+  // Checked before anything is shown; amounts are then marked with its unit.
+  const unit = currency === undefined ? undefined : await currencyUnit(client, currency);
   if (command.kind === "watch") {
     const last = await watchCommand({
       client,
       connect,
       symbols: command.symbols,
       currency,
+      unit,
       interrupts: io.interrupts,
       display: {
         write: io.stdout,
@@ -170,6 +196,7 @@ async function run(inv: Invocation, io: CliIO): Promise<number> {
   const ok = await runCommand(command, {
     client,
     currency,
+    unit,
     format: inv.format,
     write: io.stdout,
     error: (err) => reportError(err, json, io.stderr),
@@ -181,7 +208,7 @@ async function run(inv: Invocation, io: CliIO): Promise<number> {
 }
 
 function invocation(
-  values: FlagValues<typeof CLIENT_FLAGS.flags[number]>,
+  values: FlagValues<ClientFlag>,
   positionals: string[],
 ): Invocation {
   const { host, port } = values;
@@ -207,14 +234,16 @@ function invocation(
     if (format !== "text") {
       throw new UsageError(
         `--${format} needs a command: ${
-          format === "json" ? "list, price, history, currencies, info or watch" : "list or history"
+          format === "json"
+            ? "list, price, history, currencies, info or watch"
+            : "list, price or history"
         }`,
       );
     }
   } else {
     command = parseCommand(name, rest);
     if (format === "csv" && !CSV_COMMANDS.includes(command.kind)) {
-      throw new UsageError(`--csv works with list and history, not ${command.kind}`);
+      throw new UsageError(`--csv works with list, price and history, not ${command.kind}`);
     }
   }
 
@@ -238,7 +267,7 @@ async function readCa(path: string, io: CliIO): Promise<string> {
       : err instanceof Error
       ? err.message
       : String(err);
-    throw new Error(`cannot read CA file ${path}: ${reason}`, { cause: err });
+    throw new Error(`Cannot read CA file ${path}: ${reason}`, { cause: err });
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
     throw new Error(`CA file ${path} contains no PEM certificate`);
@@ -256,6 +285,8 @@ function tlsHint(err: unknown, inv: Invocation | undefined): string {
       return inv.connect.tls ? "" : "; try --tls";
     case "TLS_NOT_SPOKEN":
       return inv.connect.tls ? "; try without --tls" : "";
+    case "CLOSED_UNANSWERED":
+      return inv.connect.tls ? "" : "; if the server speaks TLS, try --tls";
     default:
       return "";
   }

@@ -35,7 +35,7 @@ export type Command =
 export type OutputFormat = "text" | "json" | "csv";
 
 /** Commands `--csv` applies to. */
-export const CSV_COMMANDS: readonly Command["kind"][] = ["list", "history"];
+export const CSV_COMMANDS: readonly Command["kind"][] = ["list", "price", "history"];
 
 /** Throws a usage error unless `text` names one coin; the text is echoed safely. */
 export function checkSymbol(text: string): string {
@@ -96,7 +96,7 @@ export function parseCommand(name: string, rest: readonly string[]): Command {
       return { kind: "watch", symbols: checkWatchList(rest) };
   }
   throw new UsageError(
-    `unknown command "${safeText(name)}"; commands are list, price, history, currencies, info ` +
+    `Unknown command "${safeText(name)}"; commands are list, price, history, currencies, info ` +
       `and watch`,
   );
 }
@@ -160,6 +160,8 @@ export async function runCommand(
       const coins = found.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
       if (json) {
         if (coins.length > 0) out(safeJson(command.symbols.length === 1 ? coins[0] : coins));
+      } else if (format === "csv") {
+        if (coins.length > 0) out(coinsCsv(coins));
       } else {
         const opts = coins.length > 0 ? await options() : undefined;
         if (coins.length > 0) out(coins.map((c) => formatCoin(c, opts!)).join("\n\n"));
@@ -191,7 +193,11 @@ export async function runCommand(
     }
     case "info": {
       const info = await client.info();
-      out(json ? safeJson(info) : formatInfo(info, { color: ctx.color, now: ctx.now() }));
+      out(
+        json
+          ? safeJson(info)
+          : formatInfo(info, { color: ctx.color, now: ctx.now(), width: ctx.columns() }),
+      );
       return true;
     }
   }

@@ -42,6 +42,8 @@ export class LineConnection {
   #start = 0;
   #end = 0;
   #closed = false;
+  /** Whether any byte came from the server yet. */
+  #answered = false;
 
   private constructor(conn: Deno.Conn, address: string, timeoutMs: number, maxReplyBytes: number) {
     this.#conn = conn;
@@ -73,7 +75,7 @@ export class LineConnection {
       try {
         tcp = await Deno.connect({ hostname: host, port });
       } catch (err) {
-        throw new ConnectionError(`cannot connect to ${address}: ${describe(err)}`, {
+        throw new ConnectionError(`Cannot connect to ${address}: ${describe(err)}`, {
           cause: err,
           code: "UNREACHABLE",
         });
@@ -111,7 +113,7 @@ export class LineConnection {
       }
       // A TCP connect cannot be cancelled; close the connection should it still come.
       opened.then((c) => c.close(), () => {});
-      throw new ConnectionError(`cannot connect to ${address}: timed out after ${timeoutMs} ms`, {
+      throw new ConnectionError(`Cannot connect to ${address}: timed out after ${timeoutMs} ms`, {
         code: "UNREACHABLE",
       });
     }
@@ -154,7 +156,7 @@ export class LineConnection {
       const pending = this.#end - this.#start;
       if (pending > this.#maxReplyBytes) {
         throw new ConnectionError(
-          `reply from ${this.address} is larger than ${this.#maxReplyBytes} bytes`,
+          `Reply from ${this.address} is larger than ${this.#maxReplyBytes} bytes`,
           { code: "PROTOCOL" },
         );
       }
@@ -169,13 +171,21 @@ export class LineConnection {
         const head = this.#buf[this.#start];
         // A TLS record (alert 0x15, handshake 0x16) where a JSON line was expected.
         const tls = pending > 0 && (head === 0x15 || head === 0x16);
+        if (tls || this.#answered) {
+          throw new ConnectionError(
+            `Connection to ${this.address} closed by the server${tls ? " (it expects TLS)" : ""}`,
+            { code: tls ? "TLS_EXPECTED" : "CLOSED" },
+          );
+        }
+        // A TLS server that gets a JSON line may close without a word.
         throw new ConnectionError(
-          `connection to ${this.address} closed by the server${tls ? " (it expects TLS)" : ""}`,
-          { code: tls ? "TLS_EXPECTED" : "CLOSED" },
+          `Connection to ${this.address} closed by the server before it answered`,
+          { code: "CLOSED_UNANSWERED" },
         );
       }
       scanned = this.#start + pending;
       this.#end += n;
+      if (n > 0) this.#answered = true;
     }
   }
 
@@ -202,7 +212,7 @@ export class LineConnection {
   }
 
   #closedError(): ConnectionError {
-    return new ConnectionError(`connection to ${this.address} is closed`, { code: "CLOSED" });
+    return new ConnectionError(`Connection to ${this.address} is closed`, { code: "CLOSED" });
   }
 
   #ioError(err: unknown): ConnectionError {
@@ -211,12 +221,12 @@ export class LineConnection {
       err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
       err instanceof Deno.errors.UnexpectedEof || err instanceof Deno.errors.ConnectionAborted
     ) {
-      return new ConnectionError(`connection to ${this.address} closed by the server`, {
+      return new ConnectionError(`Connection to ${this.address} closed by the server`, {
         cause: err,
         code: "CLOSED",
       });
     }
-    return new ConnectionError(`connection to ${this.address} failed: ${describe(err)}`, {
+    return new ConnectionError(`Connection to ${this.address} failed: ${describe(err)}`, {
       cause: err,
     });
   }
@@ -290,6 +300,14 @@ function tlsReason(err: unknown, message: string): string {
       '-addext "basicConstraints=critical,CA:FALSE" -addext "subjectAltName=DNS:<host>"';
   }
   if (/NotValidForName/.test(message)) return "certificate is not valid for this host name";
+  // The trusted certificate names the server's issuer but another key signed it: most often the
+  // server's certificate was made anew (e.g. `deno task cert` again) and the client trusts the
+  // old file, or the server still runs with the old one.
+  if (/BadSignature/i.test(message)) {
+    return "the server's certificate is not signed by the certificate passed with --ca (was " +
+      "one of them made anew? pass the server's current certificate with --ca, or restart " +
+      "the server so it uses the new one)";
+  }
   if (/Expired/.test(message)) return "certificate has expired";
   if (/NotValidYet/.test(message)) return "certificate is not valid yet";
   if (/InvalidContentType|corrupt message/.test(message)) return "the server does not speak TLS";

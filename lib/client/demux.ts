@@ -71,7 +71,7 @@ export class ReplyDemux {
       if (err === TIMED_OUT) {
         // Closing the connection ends the pending read at once; wait for it so that no
         // operation outlives this call.
-        this.fail(`no reply from ${this.address} within ${this.#conn.timeoutMs} ms`, "TIMED_OUT");
+        this.fail(`No reply from ${this.address} within ${this.#conn.timeoutMs} ms`, "TIMED_OUT");
         await this.#reading;
       }
       throw this.fail(asConnectionError(err, this.address));
@@ -128,7 +128,7 @@ export class ReplyDemux {
         try {
           message = JSON.parse(line);
         } catch {
-          throw new ConnectionError(`unexpected reply from ${this.address}: not JSON`, {
+          throw new ConnectionError(`Unexpected reply from ${this.address}: not JSON`, {
             code: "PROTOCOL",
           });
         }
@@ -138,7 +138,7 @@ export class ReplyDemux {
         }
         const pending = this.#pending.shift();
         if (pending === undefined) {
-          throw new ConnectionError(`unexpected reply from ${this.address}: nothing was asked`, {
+          throw new ConnectionError(`Unexpected reply from ${this.address}: nothing was asked`, {
             code: "PROTOCOL",
           });
         }
@@ -153,7 +153,7 @@ export class ReplyDemux {
 function asConnectionError(err: unknown, address: string): ConnectionError {
   return err instanceof ConnectionError
     ? err
-    : new ConnectionError(`connection to ${address} failed: ${describe(err)}`, { cause: err });
+    : new ConnectionError(`Connection to ${address} failed: ${describe(err)}`, { cause: err });
 }
 
 function isEvent(message: unknown): message is ServerEvent {

@@ -20,6 +20,8 @@ export type ConnectionErrorCode =
   | "TLS_EXPECTED"
   /** Closed by the server or by this client. */
   | "CLOSED"
+  /** Closed by the server before it sent a byte, e.g. a TLS port that got plain text. */
+  | "CLOSED_UNANSWERED"
   /** No reply within the time limit. */
   | "TIMED_OUT"
   /** The server sent something that is not the protocol. */

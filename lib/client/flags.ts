@@ -7,6 +7,7 @@
 import { type Flag, FlagTable, HELP_WIDTH, wrapText } from "../util/flag_table.ts";
 import { VERSION } from "../util/version.ts";
 import { MAX_WATCHED } from "../wire/limits.ts";
+import type { ClientConfig } from "./config_file.ts";
 
 const FLAGS = [
   {
@@ -65,7 +66,7 @@ const FLAGS = [
     name: "csv",
     kind: "boolean",
     noEnv: true,
-    help: "Print list or history as CSV with a header row",
+    help: "Print list, price or history as CSV with a header row",
     group: "Output",
   },
   {
@@ -127,11 +128,26 @@ const FLAGS = [
   },
 ] as const satisfies readonly Flag[];
 
-/** The client's flags: `--host` and `--port` also read `CRYPTO_HOST` and `CRYPTO_PORT`. */
-export const CLIENT_FLAGS: FlagTable<typeof FLAGS[number]> = new FlagTable(FLAGS, {
-  envPrefix: "CRYPTO_",
-  groups: ["Connection", "Output", "Portfolio and alerts"],
-});
+/** A flag of the client's table. */
+export type ClientFlag = typeof FLAGS[number];
+
+/**
+ * The client's flags: `--host` and `--port` also read `CRYPTO_HOST` and `CRYPTO_PORT`. With a
+ * config file, its values are the defaults, so flags and environment variables win over it.
+ */
+export function clientFlags(config: ClientConfig = {}): FlagTable<ClientFlag> {
+  const flags = FLAGS.map((flag) => {
+    const value = config[flag.name as keyof ClientConfig];
+    return value === undefined ? flag : { ...flag, default: String(value) };
+  });
+  return new FlagTable<ClientFlag>(flags as readonly ClientFlag[], {
+    envPrefix: "CRYPTO_",
+    groups: ["Connection", "Output", "Portfolio and alerts"],
+  });
+}
+
+/** The client's flags without a config file, for `--help`. */
+export const CLIENT_FLAGS: FlagTable<ClientFlag> = clientFlags();
 
 /** The commands, as `--help` lists them. */
 const COMMANDS: readonly { usage: string; help: string }[] = [
@@ -157,6 +173,7 @@ const COMMANDS: readonly { usage: string; help: string }[] = [
     usage: "info",
     help: "Print the server's status: version, uptime, counters, ingestion, data",
   },
+  { usage: "help, version", help: "Show this help, or the version, and exit" },
   {
     usage: "watch SYMBOL...",
     help: `Show up to ${MAX_WATCHED} coins live until Ctrl-C: a table updated in place on a ` +
@@ -209,12 +226,20 @@ export function clientHelp(): string {
     "",
     "Exit status:",
     "  0  success, also a watch stopped with Ctrl-C",
-    "  1  server error (e.g. unknown coin or currency, also one of several price",
-    "     symbols), connection error or unreadable --ca file",
-    "  2  bad usage: unknown option or command, missing symbol, bad range, currency",
-    "     or port",
+    "  1  server error (e.g. unknown coin, also one of several price symbols),",
+    "     connection error or unreadable --ca file",
+    "  2  bad usage: unknown option or command, missing symbol, bad range, bad or",
+    "     unknown currency, bad port",
     "",
-    "A flag wins over its environment variable.",
+    "Config file:",
+    ...wrapText(
+      "$XDG_CONFIG_HOME/crypto-client/config.toml, else ~/.config/crypto-client/config.toml, " +
+        "when it exists: TOML with host, port, tls, ca (relative to the file) and currency, " +
+        'e.g. port = 8443 and currency = "EUR". A flag wins over its environment variable, ' +
+        "which wins over the file.",
+      HELP_WIDTH,
+      "  ",
+    ),
     "",
   ].join("\n");
 }

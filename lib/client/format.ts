@@ -18,7 +18,7 @@ import { DASH } from "../text/dash.ts";
 import { displayWidth } from "../text/display_width.ts";
 import { fieldLines, titleLines } from "../text/field_lines.ts";
 import { formatChange } from "../text/format_change.ts";
-import { formatMoney } from "../text/format_money.ts";
+import { currencyLabel, formatMoney, moneyDecimals } from "../text/format_money.ts";
 import type { FormatOptions } from "../text/format_options.ts";
 import { formatTime } from "../text/format_time.ts";
 import { safeText as clean } from "../text/safe_text.ts";
@@ -27,6 +27,8 @@ import { readEnv } from "../util/read_env.ts";
 /** Narrower terminals get a sparkline instead of the chart. */
 const CHART_MIN_WIDTH = 60;
 const CHART_ROWS = 8;
+/** Prices covering less of the window than this make no chart (a line at its right edge). */
+const MIN_COVERED = 0.1;
 
 /** Options for {@linkcode formatHistory}. */
 export interface HistoryOptions extends FormatOptions {
@@ -50,7 +52,14 @@ export function formatHistory(history: History, options: HistoryOptions): string
   if (points.length === 0) {
     return `No prices stored for ${symbol} in the last ${range}`;
   }
-  const money = (v: number | null) => v === null ? DASH : formatMoney(v, currency, options);
+  // One precision for the summary and the chart's axis: they are the same coin's prices.
+  const summary = [history.last, history.first, history.min, history.max];
+  const smallDecimals = Math.max(
+    0,
+    ...summary.map((v) => v === null ? 0 : moneyDecimals(v, currency)),
+  );
+  const money = (v: number | null) =>
+    v === null ? DASH : formatMoney(v, currency, { ...options, smallDecimals });
   const count = history.count.toLocaleString("en-US");
   const shown = points.length < history.count ? `, ${points.length} shown` : "";
   const fields: [string, string][] = [
@@ -65,28 +74,21 @@ export function formatHistory(history: History, options: HistoryOptions): string
     ],
   ];
   const lines = [
-    ...titleLines(`${symbol} over the last ${range} (${currency})`, options),
+    ...titleLines(
+      `${symbol} over the last ${range} (${currencyLabel(history.currency, options.unit)})`,
+      options,
+    ),
     ...fieldLines(fields, options),
   ];
+  const span = isHistoryRange(history.range) ? HISTORY_RANGE_MS[history.range] : undefined;
+  const covered = Date.parse(points.at(-1)![0]) - Date.parse(points[0][0]);
   if (options.width >= CHART_MIN_WIDTH) {
-    // The whole window, so prices that only started recently start mid-chart.
-    const last = Date.parse(points.at(-1)![0]);
-    const span = isHistoryRange(history.range) ? HISTORY_RANGE_MS[history.range] : undefined;
-    // Enough of the time to tell the ends apart: 16:35 for an hour, 10-03 16:35 for a day.
-    const [from, to] = span === undefined || span < 86_400_000
-      ? [11, 16]
-      : span === 86_400_000
-      ? [5, 16]
-      : [5, 10];
-    const chart = lineChart(points, {
-      width: options.width - 1,
-      height: CHART_ROWS,
-      from: span === undefined ? undefined : last - span,
-      to: last,
-      label: (price) => formatMoney(price, currency, options),
-      time: (ms) => new Date(ms).toISOString().slice(from, to).replace("T", " "),
-    });
-    lines.push(...chart.map((line) => paint(line, changeColor(history.change_pct), color)));
+    if (points.length < 2 || (span !== undefined && covered < span * MIN_COVERED)) {
+      // A box with a line at its right edge says nothing: say why instead.
+      lines.push(`  Too little history yet for a chart: prices since ${formatTime(points[0][0])}`);
+    } else {
+      lines.push(...chartLines(history, options, span, money));
+    }
   } else {
     lines.push(
       "  " + paint(
@@ -98,6 +100,36 @@ export function formatHistory(history: History, options: HistoryOptions): string
   }
   if (options.note) lines.push(paint(options.note, ANSI.dim, color));
   return lines.join("\n");
+}
+
+/** The line chart of a history, its price axis spanning the summary's low and high. */
+function chartLines(
+  history: History,
+  options: HistoryOptions,
+  span: number | undefined,
+  money: (v: number | null) => string,
+): string[] {
+  const { points } = history;
+  // The whole window, so prices that only started recently start mid-chart.
+  const last = Date.parse(points.at(-1)![0]);
+  // Enough of the time to tell the ends apart: 16:35 for an hour, 10-03 16:35 for a day.
+  const [from, to] = span === undefined || span < 86_400_000
+    ? [11, 16]
+    : span === 86_400_000
+    ? [5, 16]
+    : [5, 10];
+  const chart = lineChart(points, {
+    width: options.width - 1,
+    height: CHART_ROWS,
+    from: span === undefined ? undefined : last - span,
+    to: last,
+    // The points may be a thinned sample: the axis still spans every stored price.
+    low: history.min ?? undefined,
+    high: history.max ?? undefined,
+    label: (price) => money(price),
+    time: (ms) => new Date(ms).toISOString().slice(from, to).replace("T", " "),
+  });
+  return chart.map((line) => paint(line, changeColor(history.change_pct), options.color));
 }
 
 /** Renders the currencies as a table of code, unit, name and type, without a trailing newline. */

@@ -211,13 +211,14 @@ class Menu implements Session {
     }
     if (item?.word === "quit") return false;
     let words = args;
-    if (words.length === 0 && item?.ask) {
+    const asked = words.length === 0 && item?.ask !== undefined;
+    if (asked && item?.ask) {
       const asked = await item.ask(this);
       if (asked === "end") return false;
       if (asked === "back") return true;
       words = asked;
     }
-    if (item?.word === "currency") return await this.#chooseCurrency(words);
+    if (item?.word === "currency") return await this.#chooseCurrency(words, asked);
     let command: Command;
     try {
       command = parseCommand(item?.word ?? name, words);
@@ -296,29 +297,41 @@ class Menu implements Session {
     return !ended;
   }
 
-  /** `currency CODE`; `?` lists the codes and asks again. */
-  async #chooseCurrency(words: string[]): Promise<boolean> {
+  /**
+   * `currency CODE`; `?` lists the codes and asks again. When the code was asked for (menu 5),
+   * a bad or unknown one asks again, as menu 3 does for a range; Enter goes back.
+   */
+  async #chooseCurrency(words: string[], asked: boolean): Promise<boolean> {
     const { write, color } = this.#options;
     let answer: string | null = words.join(" ");
     for (;;) {
       if (answer === null) return false;
       if (answer === "") return true;
-      if (answer !== "?") break;
-      await this.#withClient(async (c) =>
-        write(formatCurrencies(await c.currencies(), { color }) + "\n")
-      );
+      if (answer === "?") {
+        await this.#withClient(async (c) =>
+          write(formatCurrencies(await c.currencies(), { color }) + "\n")
+        );
+      } else if (await this.#switchCurrency(answer) || !asked) {
+        return true;
+      }
       answer = await this.ask(CURRENCY_PROMPT);
     }
+  }
+
+  /** Switches to the currency `answer` names, once the server knows it; false when not. */
+  async #switchCurrency(answer: string): Promise<boolean> {
     const code = answer.toUpperCase();
     if (!isCurrencyCode(code)) {
       this.writeError(`"${safeText(answer)}" is not a currency code such as EUR or VND\n`);
-      return true;
+      return false;
     }
+    let switched = false;
     await this.#withClient(async (c) => {
       this.unit = await currencyUnit(c, code);
       this.currency = code;
-      write(`Prices are now shown in ${code}\n`);
+      this.#options.write(`Prices are now shown in ${code}\n`);
+      switched = true;
     });
-    return true;
+    return switched;
   }
 }

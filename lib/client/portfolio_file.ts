@@ -13,6 +13,9 @@
 import { parse, TomlDate, TomlError } from "smol-toml";
 import { isCurrencyCode, isSymbol } from "../wire/request.ts";
 import { safeText } from "../text/safe_text.ts";
+import { UsageError } from "../util/usage_error.ts";
+import { dirname, join } from "node:path";
+import { configPath } from "./config_file.ts";
 
 /** One purchase: `amount` coins of `symbol` at `price` per coin in `currency`. */
 export interface Lot {
@@ -40,10 +43,20 @@ const HEADER =
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const FIELDS = new Set(["symbol", "amount", "price", "currency", "date"]);
 
-/** Where the portfolio lives: `$XDG_CONFIG_HOME/crypto-client/portfolio.toml`, else `~/.config/...`. */
+/**
+ * Where the portfolio lives: beside the client's config file, `portfolio.toml` in
+ * `$XDG_CONFIG_HOME/crypto-client/`, else `~/.config/crypto-client/`.
+ *
+ * @throws {UsageError} when neither variable is set
+ */
 export function defaultPortfolioPath(env: (name: string) => string | undefined): string {
-  const config = env("XDG_CONFIG_HOME") || `${env("HOME") ?? "."}/.config`;
-  return `${config}/crypto-client/portfolio.toml`;
+  const config = configPath(env);
+  if (config === undefined) {
+    throw new UsageError(
+      "Cannot place the portfolio: set --portfolio FILE, XDG_CONFIG_HOME or HOME",
+    );
+  }
+  return join(dirname(config), "portfolio.toml");
 }
 
 /**

@@ -117,7 +117,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command(`MARKET ALL${currencySuffix(currency)}`);
     if (!Array.isArray(data) || !data.every(isCoinView)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of coins`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of coins`,
       );
     }
     return data;
@@ -135,7 +135,7 @@ export class PriceClient implements AsyncDisposable {
     checkSymbol(symbol);
     const data = await this.#command(`MARKET ${symbol}${currencySuffix(currency)}`);
     if (!isCoinView(data)) {
-      throw this.#demux.fail(`unexpected reply from ${this.#demux.address}: expected a coin`);
+      throw this.#demux.fail(`Unexpected reply from ${this.#demux.address}: expected a coin`);
     }
     return data;
   }
@@ -157,7 +157,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command(`HISTORY ${symbol} ${range}`);
     if (!isHistory(data)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a price history`,
+        `Unexpected reply from ${this.#demux.address}: expected a price history`,
       );
     }
     return data;
@@ -173,7 +173,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command("CURRENCIES");
     if (!Array.isArray(data) || !data.every(isCurrencyInfo)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of currencies`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of currencies`,
       );
     }
     return data;
@@ -190,7 +190,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command("INFO");
     if (!isInfoReport(data)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a server report`,
+        `Unexpected reply from ${this.#demux.address}: expected a server report`,
       );
     }
     return data;
@@ -225,7 +225,7 @@ export class PriceClient implements AsyncDisposable {
     }
     if (!Array.isArray(data) || !data.every(isCoinView)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of coins`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of coins`,
       );
     }
     return data;
@@ -243,7 +243,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command(["UNWATCH", ...symbols].join(" "));
     if (!Array.isArray(data) || !data.every((s) => typeof s === "string")) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of symbols`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of symbols`,
       );
     }
     if (data.length === 0) this.#demux.unlisten();
@@ -253,7 +253,7 @@ export class PriceClient implements AsyncDisposable {
   /** Closes the connection; pending and later requests fail with a {@linkcode ConnectionError}. */
   close(): void {
     this.#demux.fail(
-      new ConnectionError(`connection to ${this.address} is closed`, { code: "CLOSED" }),
+      new ConnectionError(`Connection to ${this.address} is closed`, { code: "CLOSED" }),
     );
   }
 
@@ -292,7 +292,7 @@ function parseReply(reply: unknown, address: string): Reply {
     if (r.status === "ERROR") {
       if (!isErrorCode(r.code)) {
         throw new ConnectionError(
-          `unexpected reply from ${address}: unknown error code ${sample(String(r.code), 32)}`,
+          `Unexpected reply from ${address}: unknown error code ${sample(String(r.code), 32)}`,
           { code: "PROTOCOL" },
         );
       }
@@ -303,7 +303,7 @@ function parseReply(reply: unknown, address: string): Reply {
       };
     }
   }
-  throw new ConnectionError(`unexpected reply from ${address}: no OK or ERROR status`, {
+  throw new ConnectionError(`Unexpected reply from ${address}: no OK or ERROR status`, {
     code: "PROTOCOL",
   });
 }

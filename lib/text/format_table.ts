@@ -10,7 +10,7 @@ import { ANSI, changeColor, moveColor, paint } from "./ansi.ts";
 import { DASH } from "./dash.ts";
 import { displayWidth, truncate } from "./display_width.ts";
 import { formatChange } from "./format_change.ts";
-import { formatMoney } from "./format_money.ts";
+import { currencyLabel, formatColumn, formatMoney } from "./format_money.ts";
 import { formatAge } from "./format_time.ts";
 import { safeText as clean } from "./safe_text.ts";
 import { staleNote } from "./stale_note.ts";
@@ -21,7 +21,10 @@ const MAX_NAME_WIDTH = 32;
 interface Column {
   header: string;
   right: boolean;
-  cell: (coin: CoinView) => string;
+  /** A coin's cell, unless the column writes its cells together (`cells`). */
+  cell?: (coin: CoinView) => string;
+  /** All cells at once, for a column whose cells share a precision. */
+  cells?: (coins: readonly CoinView[]) => string[];
   paint?: (coin: CoinView) => string;
   /** Only when the table has a width limit. */
   wideOnly?: boolean;
@@ -44,7 +47,7 @@ export function formatTable(coins: readonly CoinView[], options: FormatOptions):
   const { color } = options;
   const now = options.now ?? new Date();
   if (coins.length === 0) return "No coins available";
-  const currency = clean(coins[0].currency);
+  const currency = currencyLabel(coins[0].currency, options.unit);
   const all: Column[] = [
     { header: "#", right: true, cell: (c) => String(c.rank), drop: 4 },
     { header: "Symbol", right: false, cell: (c) => clean(c.symbol) },
@@ -52,7 +55,7 @@ export function formatTable(coins: readonly CoinView[], options: FormatOptions):
     {
       header: `Price (${currency})`,
       right: true,
-      cell: (c) => formatMoney(c.price, c.currency, options),
+      cells: (cs) => formatColumn(cs.map((c) => c.price), cs[0].currency, options),
       paint: (c) => moveColor(options.moves?.get(c.symbol)),
     },
     {
@@ -83,7 +86,9 @@ export function formatTable(coins: readonly CoinView[], options: FormatOptions):
   ];
   const limit = options.width;
   let columns = all.filter((c) => limit !== undefined || !c.wideOnly);
-  const cells = new Map(columns.map((col) => [col, coins.map(col.cell)]));
+  const cells = new Map(
+    columns.map((col) => [col, col.cells?.(coins) ?? coins.map((c) => col.cell!(c))]),
+  );
   const widthOf = (col: Column) =>
     Math.max(col.minWidth ?? 0, displayWidth(col.header), ...cells.get(col)!.map(displayWidth));
   const total = () => columns.reduce((n, col) => n + widthOf(col), 0) + 2 * (columns.length - 1);

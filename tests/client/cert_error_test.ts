@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { ConnectionError, PriceClient } from "../../lib/client/price_client.ts";
 import { commandWorks } from "../helpers.ts";
+import { generateSelfSigned } from "../../lib/server/cert.ts";
 
 const hasOpenssl = await commandWorks("openssl", ["version"]);
 
@@ -68,4 +69,31 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("a certificate replaced while the client trusts the old one: the error explains it", async () => {
+  // What `deno task cert` run twice makes: two certificates for the same names, other keys.
+  const old = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"], days: 1 });
+  const current = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"], days: 1 });
+  using listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...current });
+  const served = (async () => {
+    const conn = await listener.accept();
+    await (conn as Deno.TlsConn).handshake().catch(() => {});
+    conn.close();
+  })();
+  const error = await PriceClient.connect({
+    host: "localhost",
+    port: listener.addr.port,
+    caCerts: [old.cert],
+  }).then((client) => {
+    client.close();
+    return null;
+  }, (e) => e);
+  await served;
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.equal(error.code, "TLS_REFUSED");
+  assert.match(error.message, /^TLS handshake with localhost:\d+ failed: /);
+  assert.match(error.message, /is not signed by the certificate passed with --ca/);
+  assert.match(error.message, /--ca/);
+  assert.doesNotMatch(error.message, /badsignature/i);
 });

@@ -105,7 +105,7 @@ Deno.test("watch ends with the connection's error when the server goes away", as
     signal: new AbortController().signal,
   });
   await fake.watching;
-  const lost = new ConnectionError("connection to x:1 closed by the server");
+  const lost = new ConnectionError("Connection to x:1 closed by the server");
   fake.closed.resolve(lost);
   await assert.rejects(running, lost);
   assert.equal(
