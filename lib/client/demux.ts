@@ -7,7 +7,7 @@
  */
 
 import { ConnectionError, type ConnectionErrorCode } from "./errors.ts";
-import { describe, type LineConnection, TIMED_OUT, withTimeout } from "./connection.ts";
+import { type LineConnection, networkErrorReason, TIMED_OUT, withTimeout } from "./connection.ts";
 
 const encoder = new TextEncoder();
 
@@ -153,7 +153,9 @@ export class ReplyDemux {
 function asConnectionError(err: unknown, address: string): ConnectionError {
   return err instanceof ConnectionError
     ? err
-    : new ConnectionError(`Connection to ${address} failed: ${describe(err)}`, { cause: err });
+    : new ConnectionError(`Connection to ${address} failed: ${networkErrorReason(err)}`, {
+      cause: err,
+    });
 }
 
 function isEvent(message: unknown): message is ServerEvent {

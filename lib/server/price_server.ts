@@ -13,6 +13,7 @@ import { NEWLINE, RequestFramer } from "../wire/request_framer.ts";
 import { clearArray } from "../util/clear_array.ts";
 import { sampleBytes } from "../util/sample.ts";
 import { Outbox } from "./outbox.ts";
+import type { Log } from "../util/log.ts";
 import { WatchRegistry } from "./watch_registry.ts";
 
 /**
@@ -82,7 +83,7 @@ export interface ServerOptions {
   tls?: boolean;
   limits?: Partial<Limits>;
   /** Where log lines go; one call a line. */
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 /** A read buffer this small costs an idle connection little; busy ones move to a larger one. */
@@ -101,6 +102,13 @@ const STALL_MS = 1000;
 const QUIET_MS = 50;
 /** At shutdown, connections still busy after this long are closed anyway. */
 const SHUTDOWN_GRACE_MS = 4000;
+/** Errors that are the client's business (a typo, asking before data), not the server's. */
+const CLIENTS_OWN_ERRORS: ReadonlySet<string> = new Set([
+  "UNKNOWN_COIN",
+  "UNKNOWN_CURRENCY",
+  "NO_DATA",
+]);
+
 /** Log at most this many bad requests per connection, so a flood does not flood the log. */
 const LOGGED_ERRORS_PER_CONNECTION = 5;
 
@@ -159,7 +167,7 @@ export class PriceServer implements AsyncDisposable {
   readonly #listener: Listener;
   readonly #tls: boolean;
   readonly #market: Market;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
   readonly #handlers = new Set<Promise<void>>();
@@ -572,6 +580,7 @@ export class PriceServer implements AsyncDisposable {
         : "";
       this.#log(
         `${state.address} ${reply.error}: ${sampleBytes(bytes.subarray(start, end))}${more}`,
+        CLIENTS_OWN_ERRORS.has(reply.error) ? "debug" : "info",
       );
     }
   }

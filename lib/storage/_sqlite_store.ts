@@ -13,6 +13,7 @@ import { dirname } from "node:path";
 import type { Snapshot } from "../wire/coin.ts";
 import {
   type HistorySeries,
+  PRUNE_BATCH_SIZE,
   RepositoryError,
   type StoredCandle,
   type StoredRates,
@@ -306,7 +307,7 @@ export class SqliteStore implements Disposable {
    * Deletes at most `batchSize` rows older than the retention (`beforeIso`) or than their
    * resolution is kept; returns how many.
    */
-  pruneHistoryBatch(beforeIso: string, batchSize = 500): number {
+  pruneHistoryBatch(beforeIso: string, batchSize = PRUNE_BATCH_SIZE): number {
     checkBatchSize(batchSize);
     const { raw, byStep } = pruneCutoffs(this.latestSnapshotTime(), beforeIso);
     let deleted = 0;

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ConnectionError, PriceClient } from "../../lib/client/price_client.ts";
 import { commandWorks } from "../helpers.ts";
-import { generateSelfSigned } from "../../lib/server/cert.ts";
+import { generateSelfSigned } from "../../lib/app/cert.ts";
 
 const hasOpenssl = await commandWorks("openssl", ["version"]);
 
