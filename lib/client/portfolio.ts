@@ -78,7 +78,7 @@ export interface PortfolioTableOptions {
   color: boolean;
   /** Marks amounts in a currency `Intl` does not know (see `formatMoney`). */
   unit?: string;
-  /** Columns to fit in: the price column goes first, then the cost one. */
+  /** Columns to fit in: the price column goes first, then the cost one, then the amount. */
   width?: number;
 }
 
@@ -100,7 +100,7 @@ export function formatPortfolioTable(v: Valuation, options: PortfolioTableOption
   const signed = (n: number) => Number.isFinite(n) && n > 0 ? `+${money(n)}` : money(n);
   const all: Column[] = [
     { header: "Coin", cell: (h) => safeText(h.symbol), total: () => "Total" },
-    { header: "Amount", cell: (h) => formatAmount(h.amount), total: () => "" },
+    { header: "Amount", cell: (h) => formatAmount(h.amount), total: () => "", drop: 3 },
     { header: "Price", cell: (h) => money(h.price), total: () => "", drop: 1 },
     { header: "Value", cell: (h) => money(h.value), total: (t) => money(t.value) },
     { header: "Cost", cell: (h) => money(h.cost), total: (t) => money(t.cost), drop: 2 },
@@ -118,7 +118,7 @@ export function formatPortfolioTable(v: Valuation, options: PortfolioTableOption
     Math.max(displayWidth(c.header), ...rows.map((h) => displayWidth(text(c, h))));
   let columns = all;
   const lineWidth = (cs: Column[]) => cs.reduce((w, c) => w + widthOf(c), 0) + 2 * (cs.length - 1);
-  for (let drop = 1; drop <= 2 && lineWidth(columns) > (options.width ?? Infinity); drop++) {
+  for (let drop = 1; drop <= 3 && lineWidth(columns) > (options.width ?? Infinity); drop++) {
     columns = columns.filter((c) => c.drop !== drop);
   }
   const pad = (s: string, w: number, left: boolean) =>

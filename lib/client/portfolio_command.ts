@@ -11,6 +11,7 @@ import type { CoinView } from "../wire/coin_view.ts";
 import { formatMoney } from "../text/format_money.ts";
 import { formatTime } from "../text/format_time.ts";
 import { safeText } from "../text/safe_text.ts";
+import { wrap } from "../text/wrap.ts";
 import { checkSymbol, type OutputFormat, reportError } from "./commands.ts";
 import { currencyUnit } from "./currency.ts";
 import { type PriceClient, ServerError } from "./price_client.ts";
@@ -173,7 +174,7 @@ async function showPortfolio(ctx: ToolContext, path: string): Promise<number> {
     const width = io.columns?.() ?? 80;
     io.stdout(formatPortfolioTable(valuation, { color: io.color, unit, width }) + "\n");
     for (const line of [...formatLots(valuation, unit), ...notes(valuation, lots, coins)]) {
-      io.stdout(line + "\n");
+      for (const part of wrap(line, width)) io.stdout(part + "\n");
     }
   }
   return 0;
