@@ -36,32 +36,13 @@ Deno.test("CANDLES over a socket: stored candles, gaps, currency and refusals", 
     const iso = (ms: number) => new Date(ms).toISOString();
     assert.equal(candles[23].time, iso(Math.floor(Date.now() / HOUR_MS) * HOUR_MS));
     const back = (h: number) => candles[23 - h - (candles[23].time === iso(hour) ? 0 : 1)];
-    assert.deepEqual(back(5), {
-      time: iso(hour - 5 * HOUR_MS),
-      open: 100,
-      high: 120,
-      low: 80,
-      close: 80,
-      count: 3,
-    });
-    assert.deepEqual(back(3), {
-      time: iso(hour - 3 * HOUR_MS),
-      open: 150,
-      high: 150,
-      low: 150,
-      close: 150,
-      count: 1,
-    });
-    for (const gap of [back(4), back(2), back(6)]) {
-      assert.deepEqual({ ...gap, time: undefined }, {
-        time: undefined,
-        open: null,
-        high: null,
-        low: null,
-        close: null,
-        count: 0,
-      });
-    }
+    const candle = (
+      hoursBack: number,
+      ...[open, high, low, close, count]: (number | null)[]
+    ) => ({ time: iso(hour - hoursBack * HOUR_MS), open, high, low, close, count });
+    assert.deepEqual(back(5), candle(5, 100, 120, 80, 80, 3));
+    assert.deepEqual(back(3), candle(3, 150, 150, 150, 150, 1));
+    for (const h of [6, 4, 2]) assert.deepEqual(back(h), candle(h, null, null, null, null, 0));
     assert.equal(
       candles.reduce((n, c) => n + (c.count as number), 0),
       4 + (candles[23].count as number),
