@@ -105,7 +105,7 @@ Deno.test("deno task client with no server says so in one line", async () => {
   const port = freePort();
   const result = await task("client", ["--port", String(port), "list"]);
   assert.equal(result.code, 1);
-  assert.equal(result.err.trim(), `error: cannot connect to 127.0.0.1:${port}: connection refused`);
+  assert.equal(result.err.trim(), `error: Cannot connect to 127.0.0.1:${port}: connection refused`);
   assert.equal(result.out, "");
 });
 

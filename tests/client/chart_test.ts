@@ -49,11 +49,15 @@ Deno.test("lineChart leaves a gap where the series has one, and starts where it 
   assert.ok(!lateUsed(0) && !lateUsed(10));
 });
 
-function history(points: [string, number][]): History {
+function history(
+  points: [string, number][],
+  range: "1h" | "24h" = "1h",
+  summary: Partial<History> = {},
+): History {
   const prices = points.map(([, p]) => p);
   return {
     symbol: "BTC",
-    range: "1h",
+    range,
     currency: "USD",
     count: points.length,
     points,
@@ -62,6 +66,7 @@ function history(points: [string, number][]): History {
     min: Math.min(...prices),
     max: Math.max(...prices),
     change_pct: 1,
+    ...summary,
   };
 }
 
@@ -99,20 +104,7 @@ Deno.test("lineChart fits any width: labels, then the axis times go before a lin
 
 /** A history of `prices`, one a minute from T0, over `range`. */
 function historyOf(prices: number[], range: "1h" | "24h", summary: Partial<History> = {}): History {
-  const points = prices.map((p, i): [string, number] => [at(i), p]);
-  return {
-    symbol: "BTC",
-    range,
-    currency: "USD",
-    count: points.length,
-    points,
-    first: prices[0],
-    last: prices.at(-1)!,
-    min: Math.min(...prices),
-    max: Math.max(...prices),
-    change_pct: 0.1,
-    ...summary,
-  };
+  return history(prices.map((p, i): [string, number] => [at(i), p]), range, summary);
 }
 
 Deno.test("the chart's price axis agrees with the summary's low and high", () => {

@@ -263,28 +263,18 @@ Deno.test("price takes several symbols, prints the known ones and reports the ot
   assert.deepEqual(JSON.parse(json.stdout), COINS);
 });
 
-Deno.test("--csv writes list as CSV with a header row, quoting where needed", async () => {
+Deno.test("--csv writes list and price as CSV with a header row, one row per coin", async () => {
   await using server = startServer();
-  const csv = await cli(["--csv", "--port", String(server.port), "list"]);
-  assert.equal(csv.code, 0, csv.stderr);
-  assert.deepEqual(csv.stdout.split("\n"), [
-    "rank,symbol,name,price,currency,change_24h,market_cap,updated_at,stale",
-    "1,BTC,Bitcoin,20220,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
-    "2,SHIB,Shiba Inu,0.00001149,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
-    "",
-  ]);
-});
-
-Deno.test("--csv writes price as CSV too, one row per coin found", async () => {
-  await using server = startServer();
-  const csv = await cli(["--csv", "--port", String(server.port), "price", "btc", "shib"]);
-  assert.equal(csv.code, 0, csv.stderr);
-  assert.deepEqual(csv.stdout.split("\n"), [
-    "rank,symbol,name,price,currency,change_24h,market_cap,updated_at,stale",
-    "1,BTC,Bitcoin,20220,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
-    "2,SHIB,Shiba Inu,0.00001149,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
-    "",
-  ]);
+  for (const command of [["list"], ["price", "btc", "shib"]]) {
+    const csv = await cli(["--csv", "--port", String(server.port), ...command]);
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.deepEqual(csv.stdout.split("\n"), [
+      "rank,symbol,name,price,currency,change_24h,market_cap,updated_at,stale",
+      "1,BTC,Bitcoin,20220,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
+      "2,SHIB,Shiba Inu,0.00001149,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
+      "",
+    ]);
+  }
 });
 
 Deno.test("help and version work as commands, as at the prompt", async () => {
