@@ -50,7 +50,7 @@ function demoHelp(): string {
       `Starts a local fake CoinGecko serving the prices recorded on ${RECORDED_AT}, and the ` +
         "price server pointed at it. After the first refresh every price moves by a seeded " +
         "random walk of a few tenths of a percent, so watch shows updates and history fills " +
-        "while the demo runs. Exchange rates follow the served prices (1 BTC is 1 BTC and " +
+        "while the demo runs; a restart continues from the prices stored. Exchange rates follow the served prices (1 BTC is 1 BTC and " +
         "100,000,000 sats); fiat money keeps its ratio to the US dollar from a recording of " +
         "2021. Then, in another terminal:",
       HELP_WIDTH,
