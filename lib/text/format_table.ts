@@ -37,18 +37,10 @@ interface Column {
 /** The widest age under a day (`formatAge`), so `just now` turning `1s ago` moves nothing. */
 const AGE_WIDTH = "just now".length;
 
-/**
- * Renders coins as an aligned table, one line per coin, without a trailing newline: rank,
- * symbol, name, price, 24h change, and when `width` allows market cap, last update and source.
- * Every line has the same display width, at most `width`: columns are dropped least useful
- * first (source, market cap, age, rank), then names are shortened, then dropped.
- */
-export function formatTable(coins: readonly CoinView[], options: FormatOptions): string {
-  const { color } = options;
-  const now = options.now ?? new Date();
-  if (coins.length === 0) return "No coins available";
+/** The table's columns, most useful first, with how each is written and when it goes. */
+function tableColumns(coins: readonly CoinView[], options: FormatOptions, now: Date): Column[] {
   const currency = currencyLabel(coins[0].currency, options.unit);
-  const all: Column[] = [
+  return [
     { header: "#", right: true, cell: (c) => String(c.rank), drop: 4 },
     { header: "Symbol", right: false, cell: (c) => clean(c.symbol) },
     { header: "Name", right: false, cell: (c) => truncate(clean(c.name), MAX_NAME_WIDTH), drop: 5 },
@@ -84,6 +76,19 @@ export function formatTable(coins: readonly CoinView[], options: FormatOptions):
     },
     { header: "Source", right: false, cell: (c) => clean(c.source), wideOnly: true, drop: 1 },
   ];
+}
+
+/**
+ * Renders coins as an aligned table, one line per coin, without a trailing newline: rank,
+ * symbol, name, price, 24h change, and when `width` allows market cap, last update and source.
+ * Every line has the same display width, at most `width`: columns are dropped least useful
+ * first (source, market cap, age, rank), then names are shortened, then dropped.
+ */
+export function formatTable(coins: readonly CoinView[], options: FormatOptions): string {
+  const { color } = options;
+  const now = options.now ?? new Date();
+  if (coins.length === 0) return "No coins available";
+  const all = tableColumns(coins, options, now);
   const limit = options.width;
   let columns = all.filter((c) => limit !== undefined || !c.wideOnly);
   const cells = new Map(
