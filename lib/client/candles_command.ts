@@ -8,7 +8,9 @@
 import { UsageError } from "../util/usage_error.ts";
 import {
   CANDLE_INTERVALS,
+  CANDLE_MAX_RANGE,
   type CandleInterval,
+  candleRangeAllowed,
   type CandlesView,
   isCandleInterval,
   isCandlesView,
@@ -43,6 +45,12 @@ export function parseCandlesCommand(rest: readonly string[], format: OutputForma
   if (!isCandleInterval(interval)) {
     throw new UsageError(
       `"${safeText(rest[1])}" is not a candle interval; use ${CANDLE_INTERVALS.join(", ")}`,
+    );
+  }
+  if (rest[2] !== undefined && !candleRangeAllowed(interval, checkRange(rest[2]))) {
+    throw new UsageError(
+      `${interval} candles cover at most ${CANDLE_MAX_RANGE[interval]}; use a longer interval ` +
+        `for ${checkRange(rest[2])}`,
     );
   }
   const ask: CandlesAsk = {

@@ -109,5 +109,8 @@ Deno.test("candles through the client at 40 and 120 columns, and as CSV and JSON
     const bad = await runClient([...args, "candles", "BTC", "2h"]);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /"2h" is not a candle interval; use 1m, 5m, 15m, 30m, 1h, 4h, 1d/);
+    const far = await runClient([...args, "candles", "BTC", "1m", "7d"]);
+    assert.equal(far.code, 2);
+    assert.match(far.err, /1m candles cover at most 24h; use a longer interval for 7d/);
   });
 });
