@@ -67,6 +67,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const market = new Market({
       staleAfterMs: config.staleAfterSeconds * 1000,
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
+      candles: (symbol, interval, from) => repository.candles(symbol, interval, from),
       info: () => reported.parts === undefined ? {} : infoReport(reported.parts),
       noDataText: () => noPricesYet(reported.parts),
     });

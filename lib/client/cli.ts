@@ -26,6 +26,7 @@ import { configPath, readConfig } from "./config_file.ts";
 import type { FlagValues } from "../util/flag_table.ts";
 import { type Interrupt, watchCommand } from "./watch_command.ts";
 import type { Prompter } from "./prompt.ts";
+import { parseToolCommand, TOOL_COMMANDS, type ToolCommand } from "./tool_command.ts";
 
 export type { Interrupt } from "./watch_command.ts";
 
@@ -78,6 +79,8 @@ interface Invocation {
   currency: string | undefined;
   /** Undefined for the prompt. */
   command: Command | undefined;
+  /** `portfolio`, `alert` or `candles`, which run on their own. */
+  tool?: ToolCommand;
 }
 
 /** Runs the client with command-line `args` and returns the process exit code. */
@@ -142,6 +145,9 @@ async function run(inv: Invocation, io: CliIO): Promise<number> {
   const { command, currency } = inv;
   const now = io.now ?? (() => new Date());
   const columns = io.columns ?? (() => 80);
+  if (inv.tool !== undefined) {
+    return await inv.tool.run({ io: { ...io, now }, connect, currency, format: inv.format });
+  }
   if (command === undefined) {
     return await runMenu({
       input: io.prompter?.() ?? readLines(io.stdin),
@@ -221,7 +227,10 @@ function invocation(
 
   const [name, ...rest] = positionals;
   let command: Command | undefined;
-  if (name === undefined) {
+  let tool: ToolCommand | undefined;
+  if (name !== undefined && TOOL_COMMANDS.includes(name)) {
+    tool = parseToolCommand(name, rest, values, format);
+  } else if (name === undefined) {
     if (format !== "text") {
       throw new UsageError(
         `--${format} needs a command: ${
@@ -244,6 +253,7 @@ function invocation(
     format,
     currency,
     command,
+    tool,
   };
 }
 

@@ -69,6 +69,63 @@ const FLAGS = [
     help: "Print list, price or history as CSV with a header row",
     group: "Output",
   },
+  {
+    name: "portfolio",
+    kind: "string",
+    value: "FILE",
+    help: "The portfolio file (default $XDG_CONFIG_HOME/crypto-client/portfolio.toml, " +
+      "else ~/.config/crypto-client/portfolio.toml)",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "price",
+    kind: "string",
+    value: "PRICE",
+    noEnv: true,
+    help: "portfolio add: the price paid per coin, in --currency",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "date",
+    kind: "string",
+    value: "YYYY-MM-DD",
+    noEnv: true,
+    help: "portfolio add: the day of the purchase",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "watch",
+    kind: "boolean",
+    noEnv: true,
+    help: "portfolio: keep it updated live until Ctrl-C",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "window",
+    kind: "string",
+    value: "DURATION",
+    default: "1h",
+    noEnv: true,
+    help: "alert change: the window the move is measured over, e.g. 15m, 1h, 1d",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "once",
+    kind: "boolean",
+    noEnv: true,
+    help: "alert: exit 0 when the alert first fires",
+    group: "Portfolio and alerts",
+  },
+  {
+    name: "exec",
+    kind: "string",
+    value: "CMD",
+    noEnv: true,
+    help: "alert: run CMD (split into words, no shell) each time the alert fires, with " +
+      "CRYPTO_ALERT_SYMBOL, _PRICE, _CURRENCY, _CONDITION, _THRESHOLD, _TIME and _MESSAGE " +
+      "in its environment",
+    group: "Portfolio and alerts",
+  },
 ] as const satisfies readonly Flag[];
 
 /** A flag of the client's table. */
@@ -85,7 +142,7 @@ export function clientFlags(config: ClientConfig = {}): FlagTable<ClientFlag> {
   });
   return new FlagTable<ClientFlag>(flags as readonly ClientFlag[], {
     envPrefix: "CRYPTO_",
-    groups: ["Connection", "Output"],
+    groups: ["Connection", "Output", "Portfolio and alerts"],
   });
 }
 
@@ -122,6 +179,25 @@ const COMMANDS: readonly { usage: string; help: string }[] = [
     help: `Show up to ${MAX_WATCHED} coins live until Ctrl-C: a table updated in place on a ` +
       "terminal, one line per update (time, symbol, price, 24h change) otherwise; unknown " +
       "symbols are reported and the rest watched; reconnects when the connection drops",
+  },
+  {
+    usage: "portfolio [add SYMBOL AMOUNT --price P [--date D] | remove SYMBOL [LOT]]",
+    help: "Show your holdings' value, cost and profit or loss (in --currency; live with " +
+      "--watch), or add a purchase (its price in --currency), or remove a coin's lots or one " +
+      "lot; kept in --portfolio FILE, a TOML file you may edit",
+  },
+  {
+    usage: "alert SYMBOL above|below PRICE | alert SYMBOL change PERCENT%",
+    help: "Watch a coin live and print a line (with a bell on a terminal) each time the " +
+      "condition becomes true: the price at or above / at or below PRICE in --currency, or " +
+      "a move of PERCENT within --window; fires again only after the price crossed back; " +
+      "--once exits 0 when it fires, --exec runs a command",
+  },
+  {
+    usage: "candles SYMBOL INTERVAL [RANGE]",
+    help: "Draw a coin's candles (open, high, low, close per 1m, 5m, 15m, 30m, 1h, 4h or " +
+      "1d) over RANGE (1h, 24h, 7d or 30d; the finer intervals are kept 24h) from the " +
+      "server's stored history, fitting the width; --json or --csv for the data",
   },
 ];
 

@@ -45,6 +45,10 @@ export interface WatchOptions {
   color: boolean;
   /** Print each coin as one line of JSON instead. */
   json?: boolean;
+  /** Draws the coins on a terminal instead of the price table (e.g. a portfolio's). */
+  table?: (coins: readonly CoinView[], width: number) => string;
+  /** The line for a coin shown or updated when not drawing a table, or none; wins over `json`. */
+  line?: (coin: CoinView, coins: ReadonlyMap<string, CoinView>) => string | undefined;
   /** Terminal columns, to fit the table and count wrapped lines; default 80. */
   columns?: () => number;
   /** Terminal rows: a table taller than the screen is redrawn from a cleared screen; default no limit. */
@@ -195,7 +199,8 @@ class WatchView {
     const list = this.#symbols.flatMap((s) => this.#coins.get(s) ?? []);
     const width = Math.max(1, this.#columns());
     const line = this.#status(width);
-    const table = formatTable(list, { color, now: this.#now(), moves: this.#moves, unit, width });
+    const table = this.#options.table?.(list, width) ??
+      formatTable(list, { color, now: this.#now(), moves: this.#moves, unit, width });
     const text = `${table}\n${color ? `\x1b[2m${line}\x1b[0m` : line}`;
     const rows = text.split("\n").reduce(
       (n, l) => n + Math.max(1, Math.ceil(displayWidth(l) / width)),
@@ -212,8 +217,11 @@ class WatchView {
 
   /** One coin as a line of JSON or text, when not drawing a table. */
   #show(coin: CoinView): void {
-    const { json, terminal, unit, write } = this.#options;
-    if (json) write(safeJson(coin) + "\n");
+    const { json, terminal, unit, write, line } = this.#options;
+    if (line !== undefined) {
+      const text = line(coin, this.#coins);
+      if (text !== undefined) write(text + "\n");
+    } else if (json) write(safeJson(coin) + "\n");
     else if (!terminal) write(formatUpdateLine(coin, { unit }) + "\n");
   }
 

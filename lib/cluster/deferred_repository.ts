@@ -5,7 +5,13 @@
  * @module
  */
 
-import type { HistorySeries, Repository, SaveOptions, StoredRates } from "../storage/repository.ts";
+import type {
+  HistorySeries,
+  Repository,
+  SaveOptions,
+  StoredCandle,
+  StoredRates,
+} from "../storage/repository.ts";
 import type { Snapshot } from "../wire/coin.ts";
 
 /** The database was not reachable yet since this process started. */
@@ -74,6 +80,10 @@ export class DeferredRepository implements Repository {
 
   historySeries(symbol: string, sinceIso: string, maxPoints?: number): Promise<HistorySeries> {
     return this.#call((r) => r.historySeries(symbol, sinceIso, maxPoints));
+  }
+
+  candles(symbol: string, intervalSeconds: number, fromSeconds: number): Promise<StoredCandle[]> {
+    return this.#call((r) => r.candles(symbol, intervalSeconds, fromSeconds));
   }
 
   pruneHistoryBatch(beforeIso: string, batchSize?: number): Promise<number> {

@@ -9,9 +9,12 @@
 import type { Answer, Market, Responder } from "../server/market.ts";
 import type { ErrorCode } from "../wire/error_code.ts";
 import { isHistoryRange } from "../wire/history_range.ts";
+import { CANDLE_INTERVALS, isCandleInterval } from "../wire/candles.ts";
 import { isCurrencyCode, isSymbol } from "../wire/request.ts";
 import { Representation } from "./representation.ts";
 
+const CURRENCY_FORMAT =
+  "currency must be a code of 2 to 10 letters: ?currency=EUR (/api/v1/currencies lists them)";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const DATA_KEY = encoder.encode('"data":');
@@ -104,10 +107,11 @@ export class MarketApi {
     if (resource === "info" && segments.length === 1) return this.#line("INFO");
     if (resource !== "coins" || segments.length > 3) return null;
     const currency = (query.get("currency") ?? "USD").toUpperCase();
-    if (segments.length === 3 && sub !== "history") return null;
+    if (segments.length === 3 && sub !== "history" && sub !== "candles") return null;
     if (symbol !== undefined && !isSymbol(symbol)) {
       return this.#fail("UNKNOWN_COIN", `No coin with symbol ${JSON.stringify(symbol)}`);
     }
+    if (sub === "candles") return this.#candles(symbol!, query, currency);
     if (segments.length === 3) {
       const range = (query.get("range") ?? "24h").toLowerCase();
       if (!isHistoryRange(range)) {
@@ -119,12 +123,25 @@ export class MarketApi {
       return this.#line(`HISTORY ${symbol} ${range}`);
     }
     if (!isCurrencyCode(currency)) {
-      return this.#fail(
-        "BAD_REQUEST",
-        "currency must be a code of 2 to 10 letters: ?currency=EUR (/api/v1/currencies lists them)",
-      );
+      return this.#fail("BAD_REQUEST", CURRENCY_FORMAT);
     }
     return this.#line(`MARKET ${symbol ?? "ALL"} ${currency}`);
+  }
+
+  /** `/coins/BTC/candles?interval=1h&range=7d&currency=EUR`: the protocol's `CANDLES`. */
+  #candles(symbol: string, query: URLSearchParams, currency: string): Plan {
+    const interval = (query.get("interval") ?? "1h").toLowerCase();
+    const range = query.get("range")?.toLowerCase();
+    if (!isCandleInterval(interval)) {
+      return this.#fail("BAD_REQUEST", `interval must be one of ${CANDLE_INTERVALS.join(", ")}`);
+    }
+    if (range !== undefined && !isHistoryRange(range)) {
+      return this.#fail("BAD_REQUEST", "range must be 1h, 24h, 7d or 30d: ?range=7d");
+    }
+    if (!isCurrencyCode(currency)) return this.#fail("BAD_REQUEST", CURRENCY_FORMAT);
+    return this.#line(
+      `CANDLES ${symbol} ${interval} ${range ?? ""} ${currency}`.replace("  ", " "),
+    );
   }
 
   /**

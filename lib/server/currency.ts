@@ -53,6 +53,13 @@ export function pricingFor(rates: Rates | null, code: string): Pricing | null {
   };
 }
 
+/** What one USD is worth in `code`, or null when the rates do not have it. */
+export function usdRate(rates: Rates | null, code: string): number | null {
+  if (code === "USD") return 1;
+  if (rates === null || !rates.byCode.has(code) || !rates.byCode.has("USD")) return null;
+  return convertUsd(1, rates, code);
+}
+
 /** The `CURRENCIES` data: every code with its name, unit and type; USD first. */
 export function currenciesJson(rates: Rates | null): string {
   const entries = rates === null

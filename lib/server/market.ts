@@ -8,7 +8,7 @@
 
 import type { DataReport, ServiceReport } from "../wire/info_report.ts";
 import type { Snapshot } from "../wire/coin.ts";
-import { currenciesJson, pricingFor, type Rates } from "./currency.ts";
+import { currenciesJson, pricingFor, type Rates, usdRate } from "./currency.ts";
 import {
   coinObjectJson,
   encodeError,
@@ -19,8 +19,10 @@ import {
 } from "../wire/reply.ts";
 import type { ErrorCode } from "../wire/error_code.ts";
 import { HISTORY_RANGE_MS, type HistoryRange } from "../wire/history_range.ts";
+import { CANDLE_INTERVAL_SECONDS } from "../wire/candles.ts";
 import { parseRequest, type Request, type RequestError } from "../wire/request.ts";
-import type { HistorySeries } from "../storage/repository.ts";
+import type { HistorySeries, StoredCandle } from "../storage/repository.ts";
+import { candlesJson, candleWindow } from "./candles_reply.ts";
 import { ReplyCache } from "./_reply_cache.ts";
 import { sample } from "../util/sample.ts";
 
@@ -156,6 +158,12 @@ export interface MarketOptions {
   now?: () => number;
   /** Reads a coin's stored history; without it `HISTORY` answers `NO_DATA`. */
   history?: (symbol: string, sinceIso: string, maxPoints: number) => Promise<HistorySeries>;
+  /** Reads a coin's candles (see `Repository.candles`); without it `CANDLES` answers `NO_DATA`. */
+  candles?: (
+    symbol: string,
+    intervalSeconds: number,
+    fromSeconds: number,
+  ) => Promise<StoredCandle[]>;
   /** The server's report for `INFO`; without it `INFO` reports the market alone. */
   info?: () => ServiceReport | Record<string, never>;
   /** The text of `NO_DATA` before the first snapshot, e.g. when the next attempt is. */
@@ -327,6 +335,8 @@ export class Market {
         return ok(currenciesJson(this.#rates), "CURRENCIES");
       case "history":
         return this.#history(request.symbol, request.range, set);
+      case "candles":
+        return this.#candles(request, set);
       case "watch": {
         if (set === null) return this.#noData();
         const unknown = request.symbols.filter((symbol) => !set.symbols.has(symbol));
@@ -387,6 +397,29 @@ export class Market {
         ),
     );
     return { bytes: EMPTY, close: false, command: "HISTORY", error: null, later };
+  }
+
+  #candles(request: Extract<Request, { kind: "candles" }>, set: ReplySet | null): Answer {
+    const read = this.#options.candles;
+    if (set === null) return this.#noData();
+    if (read === undefined) return NO_DATA;
+    if (!set.symbols.has(request.symbol)) return unknownCoin(request.symbol, set, "CANDLES");
+    const rate = usdRate(this.#rates, request.currency);
+    if (rate === null) {
+      return errorReply(
+        "UNKNOWN_CURRENCY",
+        `Unknown currency ${request.currency}: CURRENCIES lists them`,
+        "CANDLES",
+      );
+    }
+    const window = candleWindow(request.interval, request.range, this.#now());
+    const seconds = CANDLE_INTERVAL_SECONDS[request.interval];
+    const later = read(request.symbol, seconds, window.from).then(
+      (stored) => ok(candlesJson(request, window, stored, rate), "CANDLES"),
+      (error) =>
+        errorReply("NO_DATA", `Candles cannot be read now: ${(error as Error).message}`, "CANDLES"),
+    );
+    return { bytes: EMPTY, close: false, command: "CANDLES", error: null, later };
   }
 
   #info(): Partial<ServiceReport> & { data: DataReport } {

@@ -15,8 +15,10 @@ import {
   type HistorySeries,
   PRUNE_BATCH_SIZE,
   RepositoryError,
+  type StoredCandle,
   type StoredRates,
 } from "./repository.ts";
+import { type CandleBucketRow, candlesOf, candleStep } from "./_candles.ts";
 import {
   type Bucket,
   bucketOf,
@@ -127,6 +129,7 @@ export class SqliteStore implements Disposable {
   readonly #pruneRollup: StatementSync;
   readonly #seriesPoints: StatementSync;
   readonly #seriesStats: StatementSync;
+  readonly #candleBuckets: StatementSync;
   readonly #insertRate: StatementSync;
   readonly #selectRates: StatementSync;
   #open = true;
@@ -183,6 +186,10 @@ export class SqliteStore implements Disposable {
     );
     this.#seriesStats = db.prepare(
       `SELECT TOTAL(n) AS count, MIN(low) AS min, MAX(high) AS max ${window}`,
+    );
+    this.#candleBuckets = db.prepare(
+      `SELECT bucket, first_price, price, low, high, n FROM price_rollup
+       WHERE symbol = ? AND step = ? AND bucket >= ? ORDER BY bucket`,
     );
     this.#insertRate = db.prepare(
       `INSERT INTO exchange_rates (code, name, unit, value, type, fetched_at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -285,6 +292,15 @@ export class SqliteStore implements Disposable {
       min: stats.min,
       max: stats.max,
     };
+  }
+
+  /** The candles of `symbol` from `fromSeconds` on (see `Repository.candles`). */
+  candles(symbol: string, intervalSeconds: number, fromSeconds: number): StoredCandle[] {
+    const latest = this.latestSnapshotTime();
+    if (latest === null) return [];
+    const step = candleStep(intervalSeconds, fromSeconds, latest);
+    const rows = this.#candleBuckets.all(symbol.toUpperCase(), step, fromSeconds);
+    return candlesOf(rows as unknown as CandleBucketRow[], intervalSeconds);
   }
 
   /**

@@ -41,6 +41,8 @@ function run(call: StoreCall): unknown {
       return store.loadRates();
     case "historySeries":
       return store.historySeries(...call.args);
+    case "candles":
+      return store.candles(...call.args);
     case "pruneHistoryBatch":
       return store.pruneHistoryBatch(...call.args);
     case "sizeBytes":

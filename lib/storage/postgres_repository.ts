@@ -22,9 +22,11 @@ import {
   type Repository,
   RepositoryError,
   type SaveOptions,
+  type StoredCandle,
   type StoredRates,
   type WriterSession,
 } from "./repository.ts";
+import { type CandleBucketRow, candlesOf, candleStep } from "./_candles.ts";
 import {
   type Bucket,
   bucketOf,
@@ -233,6 +235,19 @@ export class PostgresRepository implements Repository {
     return this.#guard(async () =>
       ratesFromRows(await this.#sql<RateRow[]>`SELECT * FROM exchange_rates ORDER BY position`)
     );
+  }
+
+  candles(symbol: string, intervalSeconds: number, fromSeconds: number): Promise<StoredCandle[]> {
+    return this.#guard(async () => {
+      const latest = await latestTime(this.#sql);
+      if (latest === null) return [];
+      const step = candleStep(intervalSeconds, fromSeconds, latest);
+      const rows = await this.#sql<CandleBucketRow[]>`
+        SELECT bucket, first_price, price, low, high, n FROM price_rollup
+        WHERE symbol = ${symbol.toUpperCase()} AND step = ${step} AND bucket >= ${fromSeconds}
+        ORDER BY bucket`;
+      return candlesOf(rows, intervalSeconds);
+    });
   }
 
   historySeries(symbol: string, sinceIso: string, maxPoints = 200): Promise<HistorySeries> {

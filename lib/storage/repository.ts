@@ -21,6 +21,18 @@ export interface HistorySeries {
   max: number | null;
 }
 
+/** One interval's prices from the history buckets (see `Repository.candles`). */
+export interface StoredCandle {
+  /** Start of the interval, in seconds since the epoch, a multiple of the interval. */
+  start: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  /** How many prices were ingested in the interval. */
+  count: number;
+}
+
 /** Exchange rates as stored: keyed by the upstream's code, with when they were fetched. */
 export interface StoredRates {
   rates: ReadonlyMap<string, ExchangeRate>;
@@ -77,6 +89,14 @@ export interface Repository extends AsyncDisposable {
    * `maxPoints` points, with the minimum and maximum over the window.
    */
   historySeries(symbol: string, sinceIso: string, maxPoints?: number): Promise<HistorySeries>;
+  /**
+   * The candles of `symbol` (case-insensitive) for `intervalSeconds` from `fromSeconds` (a
+   * multiple of the interval) on, oldest first, built from the history buckets: only the
+   * intervals that hold prices (the caller shows the others as gaps).
+   *
+   * @throws {RangeError} when the history keeps no buckets fine enough that far back
+   */
+  candles(symbol: string, intervalSeconds: number, fromSeconds: number): Promise<StoredCandle[]>;
   /**
    * Deletes at most `batchSize` history rows fetched before `beforeIso` in one short
    * transaction; returns how many. Call again until it returns less than `batchSize`.

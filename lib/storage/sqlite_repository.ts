@@ -16,6 +16,7 @@ import {
   type Repository,
   RepositoryError,
   type SaveOptions,
+  type StoredCandle,
   type StoredRates,
 } from "./repository.ts";
 import type { SqliteStoreOptions } from "./_sqlite_store.ts";
@@ -168,6 +169,13 @@ export class SqliteRepository implements Repository {
     return this.#use(this.#reader, {
       method: "historySeries",
       args: [symbol, sinceIso, maxPoints],
+    });
+  }
+
+  candles(symbol: string, intervalSeconds: number, fromSeconds: number): Promise<StoredCandle[]> {
+    return this.#use(this.#reader, {
+      method: "candles",
+      args: [symbol, intervalSeconds, fromSeconds],
     });
   }
 

@@ -9,6 +9,14 @@ import { isRecord } from "../util/is_record.ts";
 import { sample } from "../util/sample.ts";
 import type { ErrorCode } from "./error_code.ts";
 import { type HistoryRange, isHistoryRange } from "./history_range.ts";
+import {
+  CANDLE_DEFAULT_RANGE,
+  CANDLE_INTERVALS,
+  CANDLE_MAX_RANGE,
+  type CandleInterval,
+  candleRangeAllowed,
+  isCandleInterval,
+} from "./candles.ts";
 import { MAX_SYMBOL_LENGTH, MAX_WATCHED } from "./limits.ts";
 
 /** A request the server understood. */
@@ -16,6 +24,14 @@ export type Request =
   | { kind: "market_all"; version: 1 | 2; currency: string }
   | { kind: "market_coin"; version: 1 | 2; symbol: string; currency: string }
   | { kind: "history"; version: 1 | 2; symbol: string; range: HistoryRange }
+  | {
+    kind: "candles";
+    version: 2;
+    symbol: string;
+    interval: CandleInterval;
+    range: HistoryRange;
+    currency: string;
+  }
   | { kind: "currencies"; version: 1 | 2 }
   | { kind: "ping"; version: 1 | 2 }
   | { kind: "info"; version: 1 | 2 }
@@ -44,7 +60,7 @@ export function isCurrencyCode(code: string): boolean {
 }
 
 /** The commands, as listed in the reply to an unknown one. */
-const COMMANDS = "MARKET, HISTORY, CURRENCIES, WATCH, UNWATCH, PING or INFO";
+const COMMANDS = "MARKET, HISTORY, CANDLES, CURRENCIES, WATCH, UNWATCH, PING or INFO";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -114,6 +130,8 @@ function parseCommand(data: string, version: 1 | 2): Request | RequestError {
       return parseMarket(args, version);
     case "HISTORY":
       return parseHistory(args, version);
+    case "CANDLES":
+      return parseCandles(args, version);
     case "WATCH":
     case "UNWATCH":
       return parseWatch(command, args, version);
@@ -177,6 +195,39 @@ function parseHistory(args: string[], version: 1 | 2): Request | RequestError {
   const symbol = args[0].toUpperCase();
   if (symbol.length > MAX_SYMBOL_LENGTH) return unknownCoin(symbol);
   return { kind: "history", version, symbol, range };
+}
+
+/** `CANDLES symbol interval [range] [currency]`, v2 only. */
+function parseCandles(args: string[], version: 1 | 2): Request | RequestError {
+  if (version !== 2) return fail("BAD_REQUEST", 'CANDLES answers v2 objects: send it with "v":2');
+  const interval = (args[1] ?? "").toLowerCase();
+  const hasRange = args.length > 2 && isHistoryRange(args[2].toLowerCase());
+  const rest = args.slice(hasRange ? 3 : 2);
+  if (args.length < 2 || !isCandleInterval(interval) || rest.length > 1) {
+    return fail(
+      "BAD_REQUEST",
+      `CANDLES takes a coin symbol, an interval (${CANDLE_INTERVALS.join(", ")}), optionally a ` +
+        "range (1h, 24h, 7d or 30d) and a currency: CANDLES BTC 1h 7d EUR",
+    );
+  }
+  const range = hasRange ? args[2].toLowerCase() as HistoryRange : CANDLE_DEFAULT_RANGE[interval];
+  if (!candleRangeAllowed(interval, range)) {
+    return fail(
+      "BAD_REQUEST",
+      `${interval} candles cover at most ${CANDLE_MAX_RANGE[interval]}: the history keeps ` +
+        `finer buckets only so long; use a longer interval for ${range}`,
+    );
+  }
+  const currency = (rest[0] ?? "USD").toUpperCase();
+  if (!isCurrencyCode(currency)) {
+    return fail(
+      "UNKNOWN_CURRENCY",
+      `Unknown currency ${sample(currency, 12)}: CURRENCIES lists them`,
+    );
+  }
+  const symbol = args[0].toUpperCase();
+  if (symbol.length > MAX_SYMBOL_LENGTH) return unknownCoin(symbol);
+  return { kind: "candles", version: 2, symbol, interval, range, currency };
 }
 
 /** `WATCH symbol...` and `UNWATCH [symbol...]`, v2 only. */
