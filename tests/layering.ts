@@ -1,7 +1,7 @@
 /**
  * The layering check of `deno task check`: reads every module under `lib/` and the two entry
- * points, and fails when one imports a folder its layer may not. The table below is the README's
- * "Layout" map; change both together.
+ * points, and fails when one imports a folder its layer may not. The table below is the one in
+ * `docs/architecture.md` ("Layers"); change both together.
  *
  * ```sh
  * deno run --allow-read tests/layering.ts [root]

@@ -24,7 +24,7 @@ export interface Limits {
   tlsHandshakeTimeoutMs: number;
 }
 
-/** The defaults, as documented in the README's limits table. */
+/** The defaults, as documented in `docs/operations.md` ("Limits and failure behaviour"). */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRequestBytes: MAX_REQUEST_BYTES,
   requestTimeoutMs: 30_000,

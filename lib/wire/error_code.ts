@@ -4,7 +4,7 @@
  * @module
  */
 
-/** The error codes a reply can carry; each is documented in the README. */
+/** The error codes a reply can carry; each is documented in `docs/protocol.md` ("Errors"). */
 export const ERROR_CODES = [
   "BAD_JSON",
   "BAD_REQUEST",
