@@ -22,6 +22,8 @@ export interface ReportedParts {
   readonly ingestion: Ingestion;
   readonly repository: Repository;
   readonly member: ClusterMember | null;
+  /** The replica's name (`--name`, by default its address in cluster mode), "" for none. */
+  readonly name: () => string;
 }
 
 /** The `INFO` report of the service now. */
@@ -51,8 +53,15 @@ export function infoReport(parts: ReportedParts): ServiceReport {
       path: repository.description,
       size_bytes: parts.ingestion.sizer.bytes,
     },
-    cluster: parts.member?.status ?? { role: "single" },
+    cluster: clusterReport(parts),
   };
+}
+
+/** The cluster section: the role and, so that a client behind a balancer can tell, the name. */
+function clusterReport(parts: ReportedParts): ServiceReport["cluster"] {
+  const name = parts.name();
+  const status = parts.member?.status ?? { role: "single" as const };
+  return name === "" ? status : { ...status, name };
 }
 
 /**

@@ -105,7 +105,7 @@ export function startup<C>(
     command = parse();
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}\nRun with --help for the flags.`);
+    console.error(`error: ${error.message}\nTry --help for usage.`);
     return { exitCode: 2 };
   }
   if (!("config" in command)) {

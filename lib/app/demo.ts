@@ -90,7 +90,7 @@ async function main(args: string[]): Promise<number> {
     serverArgs = demoServerArgs(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`error: ${error.message}\nRun with --help for the flags.`);
+    console.error(`error: ${error.message}\nTry --help for usage.`);
     return 2;
   }
   if (serverArgs === null) return 0;
@@ -99,7 +99,7 @@ async function main(args: string[]): Promise<number> {
     // Only the local upstream: the demo must not reach out to any real provider.
     command = parseServerArgs([...serverArgs, "--providers", "coingecko"], () => undefined);
   } catch (error) {
-    console.error(`error: ${(error as Error).message}\nRun with --help for the flags.`);
+    console.error(`error: ${(error as Error).message}\nTry --help for usage.`);
     return 2;
   }
   if (command.action !== "serve") return 0;

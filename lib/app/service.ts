@@ -94,7 +94,15 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     member = joinCluster(config, repository, market, ingestion, log);
     if (member === null) ingestion.ingestor.start();
     const upstream = new URL(config.apiUrl).host;
-    reported.parts = { startedAt, upstream, server, ingestion, repository, member };
+    reported.parts = {
+      startedAt,
+      upstream,
+      server,
+      ingestion,
+      repository,
+      member,
+      name: () => name,
+    };
     return running({ server, finished, market, ingestion, member, repository, config, metrics });
   } catch (error) {
     await server?.shutdown();

@@ -110,4 +110,10 @@ postgresTest("in cluster mode each line starts with the replica's address by def
   const port = env.service.addr.port;
   await env.logs.waitFor(/ ingested 10 coins/, { timeoutMs: 30_000 });
   for (const line of env.logs.lines) assert.ok(line.startsWith(`127.0.0.1:${port}: `), line);
+  // INFO names the replica too, so a client behind a balancer can tell which one answered.
+  await using client = await LineClient.connect(port);
+  const info = await client.request({ v: 2, data: "INFO" });
+  const cluster = (info.data as { cluster: { role: string; name?: string } }).cluster;
+  assert.equal(cluster.name, `127.0.0.1:${port}`);
+  assert.equal(cluster.role, "leader");
 });

@@ -172,7 +172,8 @@ Deno.test({
     assert.match(out, /^ {2}Price +\$[\d,]+\.\d\d$/m, out);
     assert.match(
       out,
-      /^Cluster +(leader|follower)\b.* since .*database 127\.0\.0\.1:\d+\/crypto/m,
+      // Which replica answered, its role and since when (the database is on the next line).
+      /^ *Cluster +replica 127\.0\.0\.1:\d+, (leader|follower) since /m,
       out,
     );
     assert.equal(out.match(/cluster: leader /g)?.length, 1, out);

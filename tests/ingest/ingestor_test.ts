@@ -348,7 +348,7 @@ Deno.test("ingest main: the server's flags, environment order and guards; exit 0
     assert.equal(bad.code, 2);
     assert.equal(
       bad.stderr,
-      `error: Invalid --top "many": expected a whole number, 1 to 250\nRun with --help for the flags.\n`,
+      `error: Invalid --top "many": expected a whole number, 1 to 250\nTry --help for usage.\n`,
     );
 
     const insecure = await run(["--api-url", "http://example.com/api/v3"]);
