@@ -173,7 +173,7 @@ Deno.test({
     assert.match(
       out,
       // Which replica answered, its role and since when (the database is on the next line).
-      /^ *Cluster +replica 127\.0\.0\.1:\d+, (leader|follower) since /m,
+      /^ *Cluster +replica 127\.0\.0\.1:\d+, (leader|follower)\b.* since /m,
       out,
     );
     assert.equal(out.match(/cluster: leader /g)?.length, 1, out);
