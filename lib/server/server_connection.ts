@@ -14,7 +14,7 @@ import { Outbox } from "./outbox.ts";
 import type { WatchRegistry } from "./watch_registry.ts";
 import type { Conn } from "../net/conn.ts";
 import type { Log } from "../util/log.ts";
-import { closeQuietly, lingeringClose, writeThenClose } from "../net/lingering_close.ts";
+import { closeQuietly, closeWhenDone, lingeringClose } from "../net/lingering_close.ts";
 import type { ErrorCode } from "../wire/error_code.ts";
 import { MAX_WATCHED } from "../wire/limits.ts";
 import { encodeError, encodeWatchList } from "../wire/reply.ts";
@@ -428,15 +428,19 @@ export class ServerConnection {
     this.release(farewell);
   }
 
-  /** Undoes the connection's bookkeeping and closes it, after a last reply when one is given. */
+  /**
+   * Undoes the connection's bookkeeping and closes it, after a last reply when one is given.
+   * The last reply goes through the outbox, behind the write in flight and in place of what is
+   * still queued, so that it never lands inside a partly written reply or frame.
+   */
   release(farewell?: Uint8Array): void {
     this.closing = true;
     if (this.released) return;
     this.released = true;
     this.#stats.connectionsOpen--;
     this.#host.released(this);
-    if (farewell !== undefined) writeThenClose(this.conn, farewell);
-    else closeQuietly(this.conn);
+    if (farewell === undefined || farewell.length === 0) closeQuietly(this.conn);
+    else closeWhenDone(this.conn, this.outbox.finish(farewell));
   }
 }
 
