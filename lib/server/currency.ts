@@ -34,6 +34,15 @@ function convertUsd(amount: number, rates: Rates, code: string): number {
   return (amount * target.value) / usd.value;
 }
 
+/**
+ * The function that converts USD amounts to `code` (the one `MARKET` prices in `code` are
+ * written with), or null when there is no rate for it or for USD.
+ */
+export function usdConverter(rates: Rates | null, code: string): ((usd: number) => number) | null {
+  if (rates === null || !rates.byCode.has(code) || !rates.byCode.has("USD")) return null;
+  return (usd) => convertUsd(usd, rates, code);
+}
+
 function numberJson(value: number): string {
   return Number.isFinite(value) ? JSON.stringify(value) : "null";
 }
