@@ -53,12 +53,13 @@ function numberJson(value: number): string {
  */
 export function pricingFor(rates: Rates | null, code: string): Pricing | null {
   if (code === "USD") return USD_PRICING;
-  if (rates === null || !rates.byCode.has(code) || !rates.byCode.has("USD")) return null;
+  const convert = usdConverter(rates, code);
+  if (convert === null) return null;
   return {
     currency: code,
-    price: (coin: Coin) => numberJson(convertUsd(coin.price, rates, code)),
+    price: (coin: Coin) => numberJson(convert(coin.price)),
     marketCap: (coin: Coin) =>
-      coin.marketCap === null ? "null" : numberJson(convertUsd(coin.marketCap, rates, code)),
+      coin.marketCap === null ? "null" : numberJson(convert(coin.marketCap)),
   };
 }
 
