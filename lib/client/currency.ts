@@ -6,6 +6,7 @@
  */
 
 import { type CurrencyInfo, type History, ServerError } from "./price_client.ts";
+import { convertHistory } from "../wire/convert_history.ts";
 
 /**
  * The unit amounts in `currency` are marked with, from `CURRENCIES`, which also checks that the
@@ -50,17 +51,8 @@ export async function historyIn(
     );
   }
   const rate = there.price / here.price;
-  const convert = (v: number | null) => v === null ? null : v * rate;
   return {
-    history: {
-      ...history,
-      currency,
-      points: history.points.map(([time, price]) => [time, price * rate]),
-      first: convert(history.first),
-      last: convert(history.last),
-      min: convert(history.min),
-      max: convert(history.max),
-    },
+    history: convertHistory(history, currency, (price) => price * rate),
     note:
       `Converted from ${history.currency} at the current rate: the server keeps history in ${history.currency}`,
   };

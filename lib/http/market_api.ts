@@ -11,6 +11,8 @@ import type { ErrorCode } from "../wire/error_code.ts";
 import { isHistoryRange } from "../wire/history_range.ts";
 import { CANDLE_INTERVALS, isCandleInterval } from "../wire/candles.ts";
 import { isCurrencyCode, isSymbol } from "../wire/request.ts";
+import { convertHistory, type HistoryPrices } from "../wire/convert_history.ts";
+import { usdConverter } from "../server/currency.ts";
 import { Representation } from "./representation.ts";
 
 const CURRENCY_FORMAT =
@@ -25,11 +27,18 @@ export type ApiResult = { rep: Representation; error: ErrorCode | null; command:
   later: Promise<{ rep: Representation; error: ErrorCode | null; command: string }>;
 };
 
+/** What a request line asks the Market, and the currency to convert a USD history to. */
+interface Ask {
+  readonly line: Uint8Array;
+  readonly respond: Responder;
+  readonly currency?: string;
+}
+
 /** A request line to ask the Market, a refusal, or null when no endpoint has the path. */
-type Plan =
-  | { readonly line: Uint8Array; readonly respond: Responder }
-  | { readonly result: ApiResult }
-  | null;
+type Plan = Ask | { readonly result: ApiResult } | null;
+
+/** One answer of the API, settled. */
+type Settled = { rep: Representation; error: ErrorCode | null; command: string };
 
 /** The HTTP status of each protocol error code. */
 const STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -112,18 +121,16 @@ export class MarketApi {
       return this.#fail("UNKNOWN_COIN", `No coin with symbol ${JSON.stringify(symbol)}`);
     }
     if (sub === "candles") return this.#candles(symbol!, query, currency);
+    if (!isCurrencyCode(currency)) {
+      return this.#fail("BAD_REQUEST", CURRENCY_FORMAT);
+    }
     if (segments.length === 3) {
       const range = (query.get("range") ?? "24h").toLowerCase();
       if (!isHistoryRange(range)) {
         return this.#fail("BAD_REQUEST", "range must be 1h, 24h, 7d or 30d: ?range=7d");
       }
-      if (currency !== "USD") {
-        return this.#fail("BAD_REQUEST", "History is kept in USD only: leave out ?currency");
-      }
-      return this.#line(`HISTORY ${symbol} ${range}`);
-    }
-    if (!isCurrencyCode(currency)) {
-      return this.#fail("BAD_REQUEST", CURRENCY_FORMAT);
+      const ask = this.#line(`HISTORY ${symbol} ${range}`);
+      return currency === "USD" ? ask : { ...ask, currency };
     }
     return this.#line(`MARKET ${symbol ?? "ALL"} ${currency}`);
   }
@@ -149,7 +156,7 @@ export class MarketApi {
    * of its own: it is only ever asked these bytes, so each request is a repeat, answered from
    * the responder's last answer while the snapshot lasts, with no look-up in the reply cache.
    */
-  #line(data: string): Plan {
+  #line(data: string): Ask {
     let line = this.#lines.get(data);
     if (line === undefined) {
       line = encoder.encode(JSON.stringify({ v: 2, data }));
@@ -164,16 +171,51 @@ export class MarketApi {
   }
 
   /** Asks the Market the plan's request and turns its reply into a representation. */
-  #ask(plan: { line: Uint8Array; respond: Responder }, now: number): ApiResult {
+  #ask(plan: Ask, now: number): ApiResult {
     const { line, respond } = plan;
     const answer = respond(line, 0, line.length, now, true);
+    if (plan.currency !== undefined) return this.#inCurrency(answer, plan.currency);
     if (answer.later !== undefined) {
       return { later: answer.later.then((done) => this.#result(done)) };
     }
     return this.#result(answer);
   }
 
-  #result(answer: Answer): { rep: Representation; error: ErrorCode | null; command: string } {
+  /**
+   * A USD history converted to `currency` at the current rate, with the conversion `MARKET`
+   * prices in `currency` are written with; `currency` in the body says which.
+   */
+  #inCurrency(answer: Answer, currency: string): ApiResult {
+    if (answer.later !== undefined) {
+      return { later: answer.later.then((done) => this.#converted(done, currency)) };
+    }
+    return this.#converted(answer, currency);
+  }
+
+  #converted(answer: Answer, currency: string): Settled {
+    if (answer.error !== null) return this.#result(answer);
+    const rates = this.#market.rates;
+    const convert = usdConverter(rates, currency);
+    if (convert === null) {
+      return rates === null
+        ? this.#settledFail("NO_DATA", "No exchange rates yet, so history is in USD only")
+        : this.#settledFail(
+          "UNKNOWN_CURRENCY",
+          `Unknown currency ${currency}: /api/v1/currencies lists them`,
+        );
+    }
+    const { data } = JSON.parse(decoder.decode(answer.bytes)) as { data: HistoryPrices };
+    const body = `${JSON.stringify(convertHistory(data, currency, convert))}\n`;
+    const rep = new Representation(200, JSON_TYPE + this.#extraHeaders, body, true);
+    return { rep, error: null, command: answer.command ?? "" };
+  }
+
+  #settledFail(code: ErrorCode, message: string): Settled {
+    const rep = errorRep(STATUS[code], code, message, this.#extraHeaders);
+    return { rep, error: code, command: "HISTORY" };
+  }
+
+  #result(answer: Answer): Settled {
     const command = answer.command ?? "";
     let rep = this.#reps.get(answer);
     if (rep === undefined) {

@@ -44,14 +44,14 @@ export async function lingeringClose(conn: Conn, timeoutMs = FAREWELL_MS): Promi
 }
 
 /**
- * Writes a last reply if the peer takes it within `timeoutMs`, then closes: never waits on a
- * stuck peer. Nothing to write closes at once.
+ * Closes `conn` once `done` settles (a last reply written), or after `timeoutMs` if it has not
+ * by then: never waits on a stuck peer.
  */
-export function writeThenClose(conn: Conn, bytes: Uint8Array, timeoutMs = FAREWELL_MS): void {
-  if (bytes.length === 0) {
-    closeQuietly(conn);
-    return;
-  }
+export function closeWhenDone(
+  conn: Pick<Conn, "close">,
+  done: Promise<unknown>,
+  timeoutMs = FAREWELL_MS,
+): void {
   let closed = false;
   const close = () => {
     if (closed) return;
@@ -60,5 +60,14 @@ export function writeThenClose(conn: Conn, bytes: Uint8Array, timeoutMs = FAREWE
     closeQuietly(conn);
   };
   const timer = setTimeout(close, timeoutMs);
-  writeAll(conn, bytes).then(close, close);
+  done.then(close, close);
+}
+
+/**
+ * Writes a last reply if the peer takes it within `timeoutMs`, then closes: never waits on a
+ * stuck peer. Nothing to write closes at once.
+ */
+export function writeThenClose(conn: Conn, bytes: Uint8Array, timeoutMs = FAREWELL_MS): void {
+  if (bytes.length === 0) closeQuietly(conn);
+  else closeWhenDone(conn, writeAll(conn, bytes), timeoutMs);
 }

@@ -34,6 +34,15 @@ function convertUsd(amount: number, rates: Rates, code: string): number {
   return (amount * target.value) / usd.value;
 }
 
+/**
+ * The function that converts USD amounts to `code` (the one `MARKET` prices in `code` are
+ * written with), or null when there is no rate for it or for USD.
+ */
+export function usdConverter(rates: Rates | null, code: string): ((usd: number) => number) | null {
+  if (rates === null || !rates.byCode.has(code) || !rates.byCode.has("USD")) return null;
+  return (usd) => convertUsd(usd, rates, code);
+}
+
 function numberJson(value: number): string {
   return Number.isFinite(value) ? JSON.stringify(value) : "null";
 }
@@ -44,12 +53,13 @@ function numberJson(value: number): string {
  */
 export function pricingFor(rates: Rates | null, code: string): Pricing | null {
   if (code === "USD") return USD_PRICING;
-  if (rates === null || !rates.byCode.has(code) || !rates.byCode.has("USD")) return null;
+  const convert = usdConverter(rates, code);
+  if (convert === null) return null;
   return {
     currency: code,
-    price: (coin: Coin) => numberJson(convertUsd(coin.price, rates, code)),
+    price: (coin: Coin) => numberJson(convert(coin.price)),
     marketCap: (coin: Coin) =>
-      coin.marketCap === null ? "null" : numberJson(convertUsd(coin.marketCap, rates, code)),
+      coin.marketCap === null ? "null" : numberJson(convert(coin.marketCap)),
   };
 }
 

@@ -133,6 +133,8 @@ export class Outbox {
   #inFlight = 0;
   #writing = false;
   #failed = false;
+  /** Set once writing failed or the last bytes are queued: later bytes are dropped. */
+  #closed = false;
   #idle: PromiseWithResolvers<void> | null = null;
   /** The batch of {@linkcode write} its caller is awaiting, or null. */
   #current: Uint8Array | null = null;
@@ -153,7 +155,7 @@ export class Outbox {
 
   /** Queues bytes; they go out with the next write. After a failed write, bytes are dropped. */
   send(bytes: Uint8Array): void {
-    if (this.#failed || bytes.length === 0) return;
+    if (this.#closed || bytes.length === 0) return;
     this.#queue.push(bytes);
     this.#queued += bytes.length;
     if (!this.#writing) this.#flush();
@@ -164,7 +166,7 @@ export class Outbox {
    * The caller may reuse `parts` once this returns.
    */
   sendAll(parts: readonly Uint8Array[], total: number): void {
-    if (this.#failed || total === 0) return;
+    if (this.#closed || total === 0) return;
     for (const part of parts) this.#queue.push(part);
     this.#queued += total;
     if (!this.#writing) this.#flush();
@@ -181,7 +183,7 @@ export class Outbox {
    * @param now the caller's clock reading, kept as the time the write began
    */
   write(parts: readonly Uint8Array[], total: number, now: number): Promise<number> | null {
-    if (this.#writing || this.#failed) {
+    if (this.#writing || this.#closed) {
       this.sendAll(parts, total);
       return null;
     }
@@ -226,6 +228,22 @@ export class Outbox {
     this.#settled();
   }
 
+  /**
+   * Queues the last bytes to write, in place of what is queued and not yet being written, and
+   * drops any bytes sent after them; resolves once they are written, or writing failed. The
+   * queue holds whole replies and events, and a write in flight carries whole ones, so the last
+   * bytes (a close frame, an error line) follow a whole message, never land inside one.
+   */
+  finish(last: Uint8Array): Promise<void> {
+    if (!this.#closed) {
+      clearArray(this.#queue);
+      this.#queued = 0;
+      this.send(last);
+      this.#closed = true;
+    }
+    return this.drained();
+  }
+
   /** Resolves once everything queued has been written, or writing failed. */
   drained(): Promise<void> {
     if (!this.#writing) return Promise.resolve();
@@ -259,7 +277,7 @@ export class Outbox {
   }
 
   #fail(error: unknown): void {
-    this.#failed = true;
+    this.#failed = this.#closed = true;
     this.#queue = [];
     this.#queued = 0;
     this.#onError(error);

@@ -13,8 +13,9 @@ import { count, type TransportStats } from "./server_stats.ts";
 import { Outbox } from "./outbox.ts";
 import type { WatchRegistry } from "./watch_registry.ts";
 import type { Conn } from "../net/conn.ts";
+import { describePeer } from "../net/peer_address.ts";
 import type { Log } from "../util/log.ts";
-import { closeQuietly, lingeringClose, writeThenClose } from "../net/lingering_close.ts";
+import { closeQuietly, closeWhenDone, lingeringClose } from "../net/lingering_close.ts";
 import type { ErrorCode } from "../wire/error_code.ts";
 import { MAX_WATCHED } from "../wire/limits.ts";
 import { encodeError, encodeWatchList } from "../wire/reply.ts";
@@ -55,15 +56,6 @@ const CLIENTS_OWN_ERRORS: ReadonlySet<string> = new Set([
 
 /** Log at most this many bad requests per connection, so a flood does not flood the log. */
 const LOGGED_ERRORS_PER_CONNECTION = 5;
-
-/** The peer's address for logs (`host:port`) and the part the per-address cap counts. */
-function describeAddress(addr: Deno.Addr): { address: string; ip: string } {
-  if (addr.transport === "tcp" || addr.transport === "udp") {
-    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-    return { address: `${host}:${addr.port}`, ip: addr.hostname };
-  }
-  return { address: addr.transport, ip: addr.transport };
-}
 
 /** Where the slice of `buffer[offset, n)` that is framed next ends. */
 function sliceEnd(buffer: Uint8Array, offset: number, n: number): number {
@@ -428,23 +420,18 @@ export class ServerConnection {
     this.release(farewell);
   }
 
-  /** Undoes the connection's bookkeeping and closes it, after a last reply when one is given. */
+  /**
+   * Undoes the connection's bookkeeping and closes it, after a last reply when one is given.
+   * The last reply goes through the outbox, behind the write in flight and in place of what is
+   * still queued, so that it never lands inside a partly written reply or frame.
+   */
   release(farewell?: Uint8Array): void {
     this.closing = true;
     if (this.released) return;
     this.released = true;
     this.#stats.connectionsOpen--;
     this.#host.released(this);
-    if (farewell !== undefined) writeThenClose(this.conn, farewell);
-    else closeQuietly(this.conn);
-  }
-}
-
-/** The peer's address of `conn`, or "unknown" when the socket is already gone. */
-export function describePeer(conn: Conn): { address: string; ip: string } {
-  try {
-    return describeAddress(conn.remoteAddr);
-  } catch {
-    return { address: "unknown", ip: "unknown" };
+    if (farewell === undefined || farewell.length === 0) closeQuietly(this.conn);
+    else closeWhenDone(this.conn, this.outbox.finish(farewell));
   }
 }

@@ -72,7 +72,7 @@ export interface CoinObjectOptions {
 }
 
 /**
- * The v2 coin object as JSON text, of the shape `CoinView` (`coin_view.ts`) (checked against real
+ * The v2 coin object as JSON text, of the shape `CoinView` in `coin_view.ts` (checked against real
  * replies in tests/client/shared_shapes_test.ts); in USD, numbers are written exactly as the upstream sent them.
  */
 export function coinObjectJson(

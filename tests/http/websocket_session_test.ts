@@ -161,13 +161,61 @@ Deno.test("a client that does not read is closed with 1008 past --max-unsent-byt
     env.logs.some((line) => /closed: more than 65536 bytes of replies not read/.test(line)),
   );
   assert.equal(env.server.stats.byTransport.ws.connectionsOpen, 1);
-  // The hog, reading at last, finds whole update messages, then the end of the connection.
+  // The hog, reading at last, finds whole update messages, then the close frame behind them.
   let frame = await hog.frame();
-  while (frame !== null && frame.opcode === Opcode.text) frame = await hog.frame();
-  if (frame !== null) {
-    assert.equal(frame.opcode, Opcode.close);
-    assert.equal((frame.payload[0] << 8) | frame.payload[1], CloseCode.policyViolation);
+  while (frame !== null && frame.opcode === Opcode.text) {
+    assert.equal(JSON.parse(decoder.decode(frame.payload)).event, "update");
+    frame = await hog.frame();
   }
+  assert.ok(frame !== null, "a close frame before the end of the connection");
+  assert.equal(frame.opcode, Opcode.close);
+  assert.equal((frame.payload[0] << 8) | frame.payload[1], CloseCode.policyViolation);
+  assert.equal(
+    decoder.decode(frame.payload.subarray(2)),
+    "more than 65536 bytes of replies not read",
+  );
+});
+
+Deno.test("the close frame for a client that does not read follows a whole message, even mid-write", async () => {
+  // A cap above what the kernel takes in one write (tcp_wmem's 4 MiB at most), so that the
+  // write in flight when the server gives up is only partly taken once the client reads again.
+  const cap = 8 * 1024 * 1024;
+  await using env = await wsServer({ maxUnsentBytes: cap });
+  await using hog = await RawWebSocket.connect(env.port);
+  const request = clientFrame(Opcode.text, '{"v":2,"data":"MARKET ALL"}');
+  await hog.sendText('{"v":2,"data":"MARKET ALL"}');
+  const replyBytes = JSON.stringify(await hog.json()).length;
+  // Enough pipelined requests for twice the cap of replies, sent in one write; then not read.
+  const count = Math.ceil((2 * cap) / replyBytes);
+  const requests = new Uint8Array(request.length * count);
+  for (let i = 0; i < count; i++) requests.set(request, i * request.length);
+  await hog.send(requests);
+  await withDeadline(
+    (async () => {
+      while (env.server.stats.byTransport.ws.errors.UNSENT_LIMIT === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })(),
+    "the server to close the client that does not read",
+    60_000,
+  );
+  // Reading at last, the hog finds whole replies, then the close frame with its reason.
+  let replies = 0;
+  let frame = await hog.frame();
+  while (frame !== null && frame.opcode === Opcode.text) {
+    assert.equal(JSON.parse(decoder.decode(frame.payload)).status, "OK");
+    replies++;
+    frame = await hog.frame();
+  }
+  assert.ok(replies > 0, "replies before the close frame");
+  assert.ok(frame !== null, `a close frame after ${replies} replies`);
+  assert.equal(frame.opcode, Opcode.close);
+  assert.equal((frame.payload[0] << 8) | frame.payload[1], CloseCode.policyViolation);
+  assert.equal(
+    decoder.decode(frame.payload.subarray(2)),
+    `more than ${cap} bytes of replies not read`,
+  );
+  assert.equal(await hog.frame(), null, "the end of the connection after the close frame");
 });
 
 Deno.test("a message begun and not finished within the request timeout is closed with 1008", async () => {

@@ -270,3 +270,25 @@ Deno.test("a reader's failed write is reported once and what follows is dropped"
   assert.equal(outbox.unsent, 0);
   assert.equal(errors.length, 1);
 });
+
+Deno.test("finish: the last bytes follow the rest of the write in flight, in place of the queue", async () => {
+  const writer = new ScriptedWriter();
+  const outbox = new Outbox(writer, (error) => assert.fail(String(error)));
+  outbox.send(enc.encode("first reply\n"));
+  outbox.send(enc.encode("queued\n"));
+  let finished = false;
+  const done = outbox.finish(enc.encode("farewell\n")).then(() => finished = true);
+  outbox.send(enc.encode("after\n"));
+  // The socket takes part of the reply in flight: the rest goes before the last bytes.
+  writer.take(5);
+  await settle();
+  writer.take();
+  await settle();
+  assert.equal(finished, false);
+  writer.take();
+  await done;
+  assert.deepEqual(writer.writes, ["first reply\n", " reply\n", "farewell\n"]);
+  assert.equal(outbox.unsent, 0);
+  outbox.send(enc.encode("later\n"));
+  assert.equal(writer.inFlight, 0, "nothing is written after the last bytes");
+});
