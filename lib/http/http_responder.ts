@@ -13,6 +13,7 @@ import { parseTarget, type Target, type TargetError } from "./request_target.ts"
 import { Representation, type Variant } from "./representation.ts";
 import { type ApiResult, errorRep, MarketApi } from "./market_api.ts";
 import { TextViews } from "./text_views.ts";
+import { CoinGeckoApi } from "./coingecko_api.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/registry.ts";
 
 /** Options of an {@linkcode HttpResponder}. */
@@ -38,6 +39,7 @@ export class HttpResponder {
   readonly #options: HttpOptions;
   readonly #api: MarketApi;
   readonly #text: TextViews;
+  readonly #gecko: CoinGeckoApi;
   readonly #cors: string;
   /** The snapshot whose refresh time is in `#refreshAt`, to parse its time once. */
   #refreshFor: unknown = null;
@@ -53,6 +55,7 @@ export class HttpResponder {
       : `Access-Control-Allow-Origin: ${options.corsOrigin}\r\n`;
     this.#api = new MarketApi(options.market, this.#cors);
     this.#text = new TextViews(this.#api);
+    this.#gecko = new CoinGeckoApi(options.market, this.#cors);
   }
 
   /** The answer to one request; `now` is the read's clock. Never throws. */
@@ -115,6 +118,9 @@ export class HttpResponder {
     }
     if (first === "api" && segments[1] === "v1" && segments.length > 2) {
       return this.#api.answer(segments.slice(2), query, now, target);
+    }
+    if (first === "api" && segments[1] === "v3" && segments.length > 2) {
+      return this.#gecko.answer(segments.slice(2), query, now, head.target);
     }
     if (segments.length !== 1) return null;
     if (first === "healthz") return plain(200, "ok\n", "HEALTHZ");

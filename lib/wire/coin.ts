@@ -27,6 +27,11 @@ export interface Coin {
   change24h: number | null;
   /** When the upstream last updated this coin (ISO-8601), when given. */
   updatedAt: string | null;
+  /**
+   * The provider's id (`pepe`), kept for coins fetched by id outside the top N, so a reply can
+   * say which of several coins sharing a symbol it is.
+   */
+  id?: string;
 }
 
 /** The result of one successful ingestion: the top coins at one moment. */
