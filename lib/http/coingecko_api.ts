@@ -7,7 +7,7 @@
  */
 
 import type { Market } from "../server/market.ts";
-import type { Snapshot } from "../wire/coin.ts";
+import type { Coin, Snapshot } from "../wire/coin.ts";
 import type { Rates } from "../server/currency.ts";
 import { isCurrencyCode } from "../wire/protocol.ts";
 import { Representation } from "./representation.ts";
@@ -37,14 +37,22 @@ import {
   required,
 } from "./_coingecko_params.ts";
 
+export type { ListedCoin };
+
 const JSON_TYPE = "Content-Type: application/json; charset=utf-8\r\n";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Where `coins/list` and `search` find coins beyond the ones served, when there is one. */
+/**
+ * The coin directory (every coin the provider lists), when there is one: `coins/list` and
+ * `search` answer from it, and a served coin that came without its id (a snapshot loaded from
+ * storage, another provider) is named by it.
+ */
 export interface CoinCatalog {
   /** Every coin listed. */
   list(): readonly ListedCoin[];
+  /** The coins with this symbol (upper case). */
+  bySymbol(symbol: string): readonly ListedCoin[];
   /** Coins matching `query`, best first, at most `limit`. */
   search(query: string, limit: number): readonly ListedCoin[];
 }
@@ -77,7 +85,7 @@ export class CoinGeckoApi {
   readonly #catalog: () => CoinCatalog | null;
   /** Bodies answered for the snapshot and rates in `#for`, by path and query. */
   #cache = new Map<string, Result>();
-  #for: [Snapshot | null, Rates | null] = [null, null];
+  #for: [Snapshot | null, Rates | null, CoinCatalog | null] = [null, null, null];
   /** The served coins that have an id, by id, for the snapshot in `#for`. */
   #byId = new Map<string, IdentifiedCoin>();
 
@@ -95,7 +103,10 @@ export class CoinGeckoApi {
   answer(segments: readonly string[], query: URLSearchParams, now: number, key: string): ApiResult {
     const snapshot = this.#market.snapshot;
     const rates = this.#market.rates;
-    if (snapshot !== this.#for[0] || rates !== this.#for[1]) this.#renew(snapshot, rates);
+    const catalog = this.#catalog();
+    if (snapshot !== this.#for[0] || rates !== this.#for[1] || catalog !== this.#for[2]) {
+      this.#renew(snapshot, rates, catalog);
+    }
     const cached = this.#cache.get(key);
     if (cached !== undefined) return cached;
     try {
@@ -122,12 +133,13 @@ export class CoinGeckoApi {
     }
   }
 
-  #renew(snapshot: Snapshot | null, rates: Rates | null): void {
-    this.#for = [snapshot, rates];
+  #renew(snapshot: Snapshot | null, rates: Rates | null, catalog: CoinCatalog | null): void {
+    this.#for = [snapshot, rates, catalog];
     this.#cache = new Map();
     this.#byId = new Map();
     for (const coin of snapshot?.coins ?? []) {
-      if (coin.id !== undefined) this.#byId.set(coin.id, { id: coin.id, coin });
+      const id = coin.id ?? (catalog === null ? undefined : idIn(catalog, coin));
+      if (id !== undefined && !this.#byId.has(id)) this.#byId.set(id, { id, coin });
     }
   }
 
@@ -159,7 +171,7 @@ export class CoinGeckoApi {
         return this.#markets(query, snapshot, rates);
       case "coins/list":
         checkNames(query, [], path);
-        return this.#ok(listJson(this.#catalog()?.list() ?? this.#served()));
+        return this.#ok(listJson(this.#for[2]?.list() ?? this.#served()));
       case "exchange_rates":
         checkNames(query, [], path);
         if (rates === null) {
@@ -251,7 +263,7 @@ export class CoinGeckoApi {
   #search(query: URLSearchParams): ApiResult {
     checkNames(query, ["query"], "search");
     const text = required(query, "query").trim().toLowerCase();
-    const catalog = this.#catalog();
+    const catalog = this.#for[2];
     const found = catalog !== null ? catalog.search(text, SEARCH_LIMIT) : this.#searchServed(text);
     const rankOf = (id: string) => this.#byId.get(id)?.coin.rank ?? null;
     return this.#ok(searchJson(found, rankOf));
@@ -300,4 +312,15 @@ export class CoinGeckoApi {
       later: answer.later.then((done) => chart(done.bytes, done.error) as Result),
     };
   }
+}
+
+/**
+ * The directory's id of a coin that came without one: the coin of that symbol with the same
+ * name, or the only coin of that symbol; none when that does not name one coin.
+ */
+function idIn(catalog: CoinCatalog, coin: Coin): string | undefined {
+  const candidates = catalog.bySymbol(coin.symbol);
+  const named = candidates.filter((entry) => entry.name.toLowerCase() === coin.name.toLowerCase());
+  if (named.length === 1) return named[0].id;
+  return candidates.length === 1 ? candidates[0].id : undefined;
 }

@@ -13,7 +13,7 @@ import { parseTarget, type Target, type TargetError } from "./request_target.ts"
 import { Representation, type Variant } from "./representation.ts";
 import { type ApiResult, errorRep, MarketApi } from "./market_api.ts";
 import { TextViews } from "./text_views.ts";
-import { CoinGeckoApi } from "./coingecko_api.ts";
+import { type CoinCatalog, CoinGeckoApi } from "./coingecko_api.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/registry.ts";
 
 /** Options of an {@linkcode HttpResponder}. */
@@ -27,6 +27,8 @@ export interface HttpOptions {
   readonly corsOrigin: string;
   /** The Prometheus text of `/metrics`; without it `/metrics` is 404. */
   readonly metrics?: () => string;
+  /** The coin directory for `/api/v3` (`coins/list`, `search`, ids), when there is one. */
+  readonly coinCatalog?: () => CoinCatalog | null;
 }
 
 const TEXT_TYPE = "Content-Type: text/plain; charset=utf-8\r\n";
@@ -55,7 +57,7 @@ export class HttpResponder {
       : `Access-Control-Allow-Origin: ${options.corsOrigin}\r\n`;
     this.#api = new MarketApi(options.market, this.#cors);
     this.#text = new TextViews(this.#api);
-    this.#gecko = new CoinGeckoApi(options.market, this.#cors);
+    this.#gecko = new CoinGeckoApi(options.market, this.#cors, options.coinCatalog);
   }
 
   /** The answer to one request; `now` is the read's clock. Never throws. */
