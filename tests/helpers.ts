@@ -9,10 +9,10 @@ import type { Coin, Snapshot } from "../lib/wire/coin.ts";
 import type { CoinView } from "../lib/wire/coin_view.ts";
 import { writeAll } from "../lib/net/write_all.ts";
 import { fetchMarkets } from "../lib/ingest/coingecko.ts";
-import { generateSelfSigned } from "../lib/server/cert.ts";
-import { parseServerArgs } from "../lib/server/config.ts";
+import { generateSelfSigned } from "../lib/app/cert.ts";
+import { parseServerArgs } from "../lib/app/config.ts";
 import { type FakeUpstream, startFakeUpstream } from "./fakes/fake_upstream.ts";
-import { type Service, startService } from "../lib/server/service.ts";
+import { type Service, startService } from "../lib/app/service.ts";
 
 /** Bitcoin as the recorded response of 2022-10-04 has it, parsed (checked in coingecko_test). */
 export const BTC_2022: Coin = {
@@ -309,7 +309,12 @@ export async function startTestService(
   // Only the local fake unless a test lists providers: a failing fake must not make a test call
   // the real CoinPaprika. A later --providers in `flags` wins.
   const base = ["--port", "0", "--http-port", "0", "--db", db, "--api-url", upstream.baseUrl];
-  const command = parseServerArgs([...base, "--providers", "coingecko", ...flags], () => undefined);
+  // Every line, unprefixed, as the tests match them.
+  const everyLine = ["--log-level", "debug", "--name", ""];
+  const command = parseServerArgs(
+    [...base, "--providers", "coingecko", ...everyLine, ...flags],
+    () => undefined,
+  );
   if (command.action !== "serve") throw new TypeError("Test flags must start a server");
   const logs = new LogCapture();
   const service = await startService(command.config, { log: logs.log });

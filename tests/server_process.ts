@@ -44,6 +44,8 @@ export class ServerProcess implements AsyncDisposable {
       // No test may take the default HTTP port 8080: another run may hold it.
       "--http-port",
       "0",
+      // Every log line, unprefixed, as the tests match them.
+      ...["--log-level", "debug", "--name", ""],
       ...args,
     ];
     const [command, ...rest] = options.fdLimit === undefined

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { startFakeUpstream } from "./fakes/fake_upstream.ts";
 import { freePort, outputWithin } from "./helpers.ts";
+import { DemoProcess } from "./demo_process.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const decoder = new TextDecoder();
@@ -112,7 +113,7 @@ Deno.test("deno task client with no server says so in one line", async () => {
 Deno.test("server --help lists every flag; bad usage is exit 2 with one line", async () => {
   const help = await task("server", ["--help"]);
   assert.equal(help.code, 0);
-  const source = await Deno.readTextFile(`${ROOT}lib/server/config.ts`);
+  const source = await Deno.readTextFile(`${ROOT}lib/app/server_flags.ts`);
   const flags = [...source.matchAll(/name: "([a-z-]+)",\n\s+kind:/g)].map((m) => m[1]);
   assert.ok(flags.length >= 18, `found ${flags.length} flags`);
   for (const flag of flags) {
@@ -157,22 +158,11 @@ Deno.test("server on a port in use exits 1 with a clear line", async () => {
 
 Deno.test("deno task demo serves the recorded prices offline, converting them exactly", async () => {
   const db = `./data/test-demo-${crypto.randomUUID()}.sqlite`;
-  const demo = new Deno.Command(Deno.execPath(), {
-    // A long refresh, so the client sees the recording itself rather than a step of the walk.
-    args: ["task", "-q", "demo", "--port", "0", "--http-port", "0", "--db", db, "--refresh", "600"],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const killer = setTimeout(() => demo.kill("SIGKILL"), 30_000);
-  const reader = demo.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
+  // A long refresh, so the client sees the recording itself rather than a step of the walk.
+  const demo = new DemoProcess(["--port", "0", "--http-port", "0", "--db", db, "--refresh", "600"]);
+  let stopped;
   try {
-    while (!/^ingested 10 coins/m.test(out)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`demo exited early:\n${out}`);
-      out += value;
-    }
+    const out = (await demo.waitFor(/^ingested 10 coins[^]*/m)).input;
     assert.match(out, /recorded prices of 2022-10-04 20:16 UTC/);
     assert.match(
       out,
@@ -197,35 +187,37 @@ Deno.test("deno task demo serves the recorded prices offline, converting them ex
     assert.equal(second.out, "");
     assert.match(second.err, new RegExp(`^error: cannot start the demo: port ${port} is in use`));
   } finally {
-    demo.kill("SIGINT");
+    stopped = await demo.stop();
   }
-  assert.equal((await demo.status).code, 0);
-  clearTimeout(killer);
-  await reader.cancel();
-  await demo.stderr.cancel();
+  // 130, as under npx, whose Node wrapper Ctrl-C ends too.
+  assert.equal(stopped.code, 130);
   for (const suffix of ["", "-wal", "-shm"]) {
     await Deno.remove(`${ROOT}${db}${suffix}`).catch(() => {});
   }
 });
 
-/** The first fenced block after `heading` in README.md, without its fences. */
-async function readmeBlock(heading: string): Promise<string> {
-  const readme = await Deno.readTextFile(`${ROOT}README.md`);
-  const at = readme.indexOf(`\n${heading}\n`);
-  assert.ok(at >= 0, `README.md has no "${heading}" section`);
-  const block = readme.slice(at).match(/\n```[^\n]*\n([\s\S]*?)\n```\n/);
-  assert.ok(block !== null, `README.md's "${heading}" section has no code block`);
+/** The first fenced block after `heading` in the document at `path`, without its fences. */
+async function docBlock(path: string, heading: string): Promise<string> {
+  const doc = await Deno.readTextFile(`${ROOT}${path}`);
+  const at = doc.indexOf(`\n${heading}\n`);
+  assert.ok(at >= 0, `${path} has no "${heading}" section`);
+  const block = doc.slice(at).match(/\n```[^\n]*\n([\s\S]*?)\n```\n/);
+  assert.ok(block !== null, `${path}'s "${heading}" section has no code block`);
   return block[1];
 }
 
-Deno.test("README's --help blocks are the real --help output of server and client", async () => {
-  for (const [heading, name] of [["## Server", "server"], ["## Client", "client"]]) {
+Deno.test("the docs' --help blocks are the real --help output of server and client", async () => {
+  const blocks = [
+    ["docs/operations.md", "## Server flags", "server"],
+    ["docs/client.md", "## Options and commands", "client"],
+  ];
+  for (const [path, heading, name] of blocks) {
     const help = await task(name, ["--help"]);
     assert.equal(help.code, 0, help.err);
     assert.equal(
-      await readmeBlock(heading),
+      await docBlock(path, heading),
       help.out.trimEnd(),
-      `README.md's "${heading}" block differs from deno task ${name} --help`,
+      `${path}'s "${heading}" block differs from deno task ${name} --help`,
     );
   }
 });

@@ -8,7 +8,8 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../util/usage_error.ts";
 import { VERSION } from "../util/version.ts";
-import { isCurrencyCode, MAX_WATCHED } from "../wire/protocol.ts";
+import { isCurrencyCode } from "../wire/request.ts";
+import { MAX_WATCHED } from "../wire/limits.ts";
 import { type ConnectOptions, PriceClient } from "./price_client.ts";
 import { currencyUnit } from "./currency.ts";
 import {

@@ -7,8 +7,10 @@
  */
 
 import { UsageError } from "../util/usage_error.ts";
-import { HISTORY_RANGES, isHistoryRange, isSymbol, MAX_WATCHED } from "../wire/protocol.ts";
-import type { HistoryRange } from "../wire/protocol.ts";
+import { HISTORY_RANGES, isHistoryRange } from "../wire/history_range.ts";
+import { isSymbol } from "../wire/request.ts";
+import { MAX_WATCHED } from "../wire/limits.ts";
+import type { HistoryRange } from "../wire/history_range.ts";
 import { ConnectionError, type CurrencyInfo, ServerError } from "./price_client.ts";
 import type { History } from "./price_client.ts";
 import type { CoinView } from "../wire/coin_view.ts";

@@ -12,7 +12,7 @@ import type { CoinView } from "../wire/coin_view.ts";
 import type { CurrencyInfo, History } from "./price_client.ts";
 import { sparkline } from "./sparkline.ts";
 import { lineChart } from "./chart.ts";
-import { HISTORY_RANGE_MS, isHistoryRange } from "../wire/protocol.ts";
+import { HISTORY_RANGE_MS, isHistoryRange } from "../wire/history_range.ts";
 import { ANSI, changeColor, paint } from "../text/ansi.ts";
 import { DASH } from "../text/dash.ts";
 import { displayWidth } from "../text/display_width.ts";

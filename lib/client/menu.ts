@@ -9,7 +9,8 @@
  */
 
 import { UsageError } from "../util/usage_error.ts";
-import { HISTORY_RANGES, isCurrencyCode, isSymbol } from "../wire/protocol.ts";
+import { HISTORY_RANGES } from "../wire/history_range.ts";
+import { isCurrencyCode, isSymbol } from "../wire/request.ts";
 import { ConnectionError, ServerError } from "./price_client.ts";
 import type { CoinView } from "../wire/coin_view.ts";
 import { currencyUnit } from "./currency.ts";

@@ -10,18 +10,11 @@
  * @module
  */
 
-import {
-  type ErrorCode,
-  HISTORY_RANGES,
-  type HistoryRange,
-  isCurrencyCode,
-  isErrorCode,
-  isHistoryRange,
-  isSymbol,
-  MAX_WATCHED,
-  type Reply,
-  UPDATE_EVENT,
-} from "../wire/protocol.ts";
+import { type ErrorCode, isErrorCode } from "../wire/error_code.ts";
+import { HISTORY_RANGES, type HistoryRange, isHistoryRange } from "../wire/history_range.ts";
+import { isCurrencyCode, isSymbol } from "../wire/request.ts";
+import { MAX_WATCHED } from "../wire/limits.ts";
+import { type Reply, UPDATE_EVENT } from "../wire/reply.ts";
 import { sample } from "../util/sample.ts";
 import { type CoinView, isCoinView } from "../wire/coin_view.ts";
 import { ConnectionError, type ConnectOptions, LineConnection } from "./connection.ts";

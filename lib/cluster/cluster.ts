@@ -196,11 +196,11 @@ export class ClusterMember {
       // Named, so an operator (or a test) finds each replica's sessions in pg_stat_activity.
       connection: { application_name: `${APPLICATION} listen ${Deno.pid}` },
       onclose: () => this.#listenClosed.resolve(),
-      onnotify: (channel: string, payload: string) => {
+      onnotify: (channel: string) => {
         if (channel !== SNAPSHOT_CHANNEL) return;
         this.#lastNoticeAt = new Date().toISOString();
         // The leader serves its own snapshot already.
-        if (this.#role === "follower") this.#catchUp(`notice of ${payload}`);
+        if (this.#role === "follower") this.#catchUp();
       },
     });
     this.#loops = Promise.all([this.#lockLoop(), this.#listenLoop(), this.#pollLoop()]);
@@ -279,7 +279,7 @@ export class ClusterMember {
     this.#since = new Date().toISOString();
     this.#options.log(`cluster: leader (holding the ingestion lock on ${this.#where})`);
     // Whatever the previous leader stored last is served before ingesting.
-    await this.#catchUp("taking over").catch(() => {});
+    await this.#catchUp().catch(() => {});
     this.#leadership = new AbortController();
     this.#options.lead(this.#leadership.signal);
   }
@@ -309,7 +309,7 @@ export class ClusterMember {
       });
       if (!listening) continue;
       // Notices sent while the session was down are lost: whatever is newest is loaded now.
-      this.#catchUp("listening");
+      this.#catchUp();
       await this.#listenClosed.promise;
     }
   }
@@ -337,13 +337,13 @@ export class ClusterMember {
     while (!signal.aborted) {
       await this.#sleep(this.#options.refreshMs);
       if (!signal.aborted && this.#role === "follower" && this.#reachable === true) {
-        this.#catchUp("periodic check");
+        this.#catchUp();
       }
     }
   }
 
   /** Loads and serves the latest snapshot; failures mark the database unreachable, never throw. */
-  #catchUp(_why: string): Promise<void> {
+  #catchUp(): Promise<void> {
     if (this.#catchingUp !== null) {
       this.#catchUpAgain = true;
       return this.#catchingUp;

@@ -7,7 +7,7 @@
  */
 
 import type { Answer, Market } from "../server/market.ts";
-import type { ErrorCode } from "../wire/protocol.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
 import type { HeadError, RequestHead } from "./request_head.ts";
 import { parseTarget, type Target, type TargetError } from "./request_target.ts";
 import { Representation, type Variant } from "./representation.ts";

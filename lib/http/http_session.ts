@@ -8,7 +8,7 @@
 
 import type { Answer } from "../server/market.ts";
 import type { Answered, Session, SessionContext, SessionFactory } from "../server/session.ts";
-import type { ErrorCode } from "../wire/protocol.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
 import { HeadFramer } from "./head_framer.ts";
 import type { HttpResponder } from "./http_responder.ts";
 import type { HeadError, RequestHead } from "./request_head.ts";

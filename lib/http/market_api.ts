@@ -7,7 +7,9 @@
  */
 
 import type { Answer, Market, Responder } from "../server/market.ts";
-import { type ErrorCode, isCurrencyCode, isHistoryRange, isSymbol } from "../wire/protocol.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
+import { isHistoryRange } from "../wire/history_range.ts";
+import { isCurrencyCode, isSymbol } from "../wire/request.ts";
 import { Representation } from "./representation.ts";
 
 const encoder = new TextEncoder();

@@ -9,7 +9,7 @@
 
 import { gzipSync } from "node:zlib";
 import type { Answer } from "../server/market.ts";
-import type { ErrorCode } from "../wire/protocol.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
 
 const encoder = new TextEncoder();
 

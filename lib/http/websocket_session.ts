@@ -10,7 +10,7 @@
 
 import type { Answer, Market, Responder } from "../server/market.ts";
 import type { Answered, Session, SessionContext } from "../server/session.ts";
-import type { ErrorCode } from "../wire/protocol.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
 import {
   CloseCode,
   encodeClose,

@@ -10,19 +10,12 @@
 import type { Coin, ExchangeRate } from "../wire/coin.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { isRecord } from "../util/is_record.ts";
-import {
-  type ExactNumbers,
-  type FieldNames,
-  invalid,
-  isNonEmptyString,
-  keepNumberText,
-  kindOf,
-  quote,
-  requestJson as getJson,
-  uniqueBySymbol,
-  UpstreamError,
-  validateCoin,
-} from "./upstream_http.ts";
+import { type ExactNumbers, keepNumberText } from "./exact_json.ts";
+import { type FieldNames, uniqueBySymbol, validateCoin } from "./validate_coin.ts";
+import { invalid, isNonEmptyString, kindOf, quote } from "./upstream_message.ts";
+import { requestJson as getJson } from "./upstream_http.ts";
+import { type OnSkipped, ValidCoins } from "./valid_coins.ts";
+import { UpstreamError } from "./upstream_error.ts";
 
 /** The public CoinGecko API base URL. */
 export const DEFAULT_API_URL = "https://api.coingecko.com/api/v3";
@@ -51,6 +44,8 @@ export interface RequestOptions {
 export interface FetchMarketsOptions extends RequestOptions {
   /** How many coins to ask for, 1 to 250. */
   top: number;
+  /** Told which records were skipped as invalid, see {@linkcode ValidCoins}. */
+  onSkipped?: OnSkipped;
 }
 
 /**
@@ -59,9 +54,11 @@ export interface FetchMarketsOptions extends RequestOptions {
  * Prices and market caps keep the exact JSON text the upstream sent (`priceText`,
  * `marketCapText`). Symbols are upper-cased; when two coins share a symbol only the better-ranked
  * one is kept, because a symbol is the lookup key of the protocol and the larger coin is the one a
- * user most likely means. The result is sorted by rank.
+ * user most likely means. The result is sorted by rank. A record that fails validation is skipped
+ * and reported to `onSkipped` (see {@linkcode ValidCoins}).
  *
- * @throws {UpstreamError} when the upstream is unreachable, slow, failing or sends invalid data.
+ * @throws {UpstreamError} when the upstream is unreachable, slow, failing, sends something other
+ *   than a list, or a list of which fewer than half the records are valid.
  */
 export async function fetchMarkets(options: FetchMarketsOptions): Promise<Coin[]> {
   const { top } = options;
@@ -76,7 +73,12 @@ export async function fetchMarkets(options: FetchMarketsOptions): Promise<Coin[]
   }
   if (body.length === 0) throw new UpstreamError(`${host} sent an empty list of coins`);
 
-  return uniqueBySymbol(body.map((entry, index) => parseCoin(entry, index, host)));
+  const valid = new ValidCoins();
+  const coins = body.flatMap((entry, index) =>
+    valid.take(() => parseCoin(entry, index, host)) ?? []
+  );
+  valid.settle(options.onSkipped);
+  return uniqueBySymbol(coins);
 }
 
 /**

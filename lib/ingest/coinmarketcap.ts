@@ -11,18 +11,12 @@
 import type { Coin } from "../wire/coin.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { isRecord } from "../util/is_record.ts";
-import {
-  type FieldNames,
-  invalid,
-  keepNumberText,
-  kindOf,
-  type ProviderRequestOptions,
-  quote,
-  requestJson,
-  uniqueBySymbol,
-  UpstreamError,
-  validateCoin,
-} from "./upstream_http.ts";
+import { type FieldNames, uniqueBySymbol, validateCoin } from "./validate_coin.ts";
+import { invalid, kindOf, quote } from "./upstream_message.ts";
+import { keepNumberText } from "./exact_json.ts";
+import { type ProviderRequestOptions, requestJson } from "./upstream_http.ts";
+import { ValidCoins } from "./valid_coins.ts";
+import { UpstreamError } from "./upstream_error.ts";
 import { redact } from "../util/redact.ts";
 
 /** The CoinMarketCap Pro API base URL. */
@@ -56,7 +50,9 @@ const FIELDS: FieldNames = {
 };
 
 /**
- * Fetches the `top` coins by CoinMarketCap rank in USD, sorted by rank, one coin per symbol.
+ * Fetches the `top` coins by CoinMarketCap rank in USD, sorted by rank, one coin per symbol. A
+ * record that fails validation is skipped and reported to `onSkipped` (see {@linkcode ValidCoins});
+ * fewer than half valid fails the call.
  *
  * @throws {UpstreamError} when CoinMarketCap is unreachable, slow, refuses the key, reports an
  *   error in its `status` object or sends invalid data; the key never appears in the message
@@ -97,7 +93,12 @@ export async function fetchCmcListings(options: CmcOptions): Promise<Coin[]> {
     throw new UpstreamError(`${host} sent ${kindOf(data)} where "data" should list coins`);
   }
   if (data.length === 0) throw new UpstreamError(`${host} sent an empty list of coins`);
-  return uniqueBySymbol(data.map((entry, index) => parseListing(entry, index, host)));
+  const valid = new ValidCoins();
+  const coins = data.flatMap((entry, index) =>
+    valid.take(() => parseListing(entry, index, host)) ?? []
+  );
+  valid.settle(options.onSkipped);
+  return uniqueBySymbol(coins);
 }
 
 /** CoinMarketCap's own words from the `status` object of an error answer. */

@@ -12,16 +12,12 @@
 import type { Coin } from "../wire/coin.ts";
 import { describeUrl } from "../util/describe_url.ts";
 import { isRecord } from "../util/is_record.ts";
-import {
-  type FieldNames,
-  invalid,
-  keepNumberText,
-  kindOf,
-  type ProviderRequestOptions,
-  requestJson,
-  UpstreamError,
-  validateCoin,
-} from "./upstream_http.ts";
+import { type FieldNames, validateCoin } from "./validate_coin.ts";
+import { invalid, kindOf } from "./upstream_message.ts";
+import { keepNumberText } from "./exact_json.ts";
+import { type ProviderRequestOptions, requestJson } from "./upstream_http.ts";
+import { ValidCoins } from "./valid_coins.ts";
+import { UpstreamError } from "./upstream_error.ts";
 
 /** The public CoinPaprika API base URL (without `/v1`). */
 export const COINPAPRIKA_URL = "https://api.coinpaprika.com";
@@ -49,7 +45,9 @@ const FIELDS: FieldNames = {
 
 /**
  * Fetches the `top` best-ranked coins in USD, sorted by rank, one coin per symbol (the
- * better-ranked one). Tickers with rank 0 (CoinPaprika's "unranked") are left out.
+ * better-ranked one). Tickers with rank 0 (CoinPaprika's "unranked") are left out. A ticker that
+ * fails validation is skipped and reported to `onSkipped` (see {@linkcode ValidCoins}); fewer
+ * than half valid fails the call.
  *
  * @throws {UpstreamError} when CoinPaprika is unreachable, slow, failing or sends invalid data
  */
@@ -81,14 +79,16 @@ export async function fetchPaprikaTickers(options: PaprikaOptions): Promise<Coin
 
   const coins: Coin[] = [];
   const symbols = new Set<string>();
+  const valid = new ValidCoins();
   for (const { entry, index } of ranked) {
-    const coin = parseTicker(entry, index, host);
+    const coin = valid.take(() => parseTicker(entry, index, host));
     // Sorted by rank, so the first coin of a symbol is the better-ranked one.
-    if (symbols.has(coin.symbol)) continue;
+    if (coin === null || symbols.has(coin.symbol)) continue;
     symbols.add(coin.symbol);
     coins.push(coin);
     if (coins.length === top) break;
   }
+  valid.settle(options.onSkipped);
   return coins;
 }
 

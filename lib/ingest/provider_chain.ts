@@ -34,8 +34,10 @@ import { CMC_MAX_LIMIT, CMC_URL, fetchCmcListings } from "./coinmarketcap.ts";
 import { COINPAPRIKA_URL, fetchPaprikaTickers } from "./coinpaprika.ts";
 import { abortableSleep } from "../util/abortable_sleep.ts";
 import { describeUrl } from "../util/describe_url.ts";
-import { type ProviderRequestOptions, UpstreamError } from "./upstream_http.ts";
+import type { ProviderRequestOptions } from "./upstream_http.ts";
+import { UpstreamError } from "./upstream_error.ts";
 import { brief, FailureLog } from "./failure_log.ts";
+import { describeSkipped, type OnSkipped } from "./valid_coins.ts";
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
 
 /** A source of the top coins by market cap in USD. */
@@ -47,11 +49,12 @@ export interface Provider {
   /** The most coins one call can return, when the provider has a limit. */
   readonly maxTop?: number;
   /**
-   * The `top` best-ranked coins, sorted by rank, one per symbol.
+   * The `top` best-ranked coins, sorted by rank, one per symbol. Records that failed validation
+   * are left out and reported to `onSkipped`.
    *
    * @throws {UpstreamError} when the provider fails; an abort of `signal` rejects with its reason
    */
-  fetchTop(top: number, signal: AbortSignal): Promise<Coin[]>;
+  fetchTop(top: number, signal: AbortSignal, onSkipped?: OnSkipped): Promise<Coin[]>;
 }
 
 /** The provider names `--providers` accepts, in the default order of preference. */
@@ -81,7 +84,7 @@ function coingeckoProvider(
     name: "coingecko",
     host: describeUrl(options.apiUrl ?? DEFAULT_API_URL),
     maxTop: COINGECKO_MAX_TOP,
-    fetchTop: (top, signal) => fetchMarkets({ ...options, top, signal }),
+    fetchTop: (top, signal, onSkipped) => fetchMarkets({ ...options, top, signal, onSkipped }),
   };
 }
 
@@ -92,7 +95,8 @@ function coinpaprikaProvider(
   return {
     name: "coinpaprika",
     host: describeUrl(options.baseUrl ?? COINPAPRIKA_URL),
-    fetchTop: (top, signal) => fetchPaprikaTickers({ ...options, top, signal }),
+    fetchTop: (top, signal, onSkipped) =>
+      fetchPaprikaTickers({ ...options, top, signal, onSkipped }),
   };
 }
 
@@ -104,7 +108,7 @@ function coinmarketcapProvider(
     name: "coinmarketcap",
     host: describeUrl(options.baseUrl ?? CMC_URL),
     maxTop: CMC_MAX_LIMIT,
-    fetchTop: (top, signal) => fetchCmcListings({ ...options, top, signal }),
+    fetchTop: (top, signal, onSkipped) => fetchCmcListings({ ...options, top, signal, onSkipped }),
   };
 }
 
@@ -211,6 +215,8 @@ interface Entry {
   provider: Provider;
   breaker: CircuitBreaker;
   failures: FailureLog;
+  /** The last round's skipped records, logged again only when they change. */
+  lastSkipped: string;
   counts: ProviderCounts;
 }
 
@@ -267,6 +273,7 @@ export class ProviderChain {
         now: this.#now,
         summaryEveryMs: options.summaryEveryMs,
       }),
+      lastSkipped: "",
       counts: { name: provider.name, attempts: 0, failures: 0, calls: new Map() },
     }));
     this.#top = options.top;
@@ -411,21 +418,31 @@ export class ProviderChain {
     const want = entry === this.#entries[0] || this.#reference === null
       ? this.#top
       : Math.min(this.#top + Math.max(10, this.#top), provider.maxTop ?? Infinity);
+    let skipped: readonly string[] = [];
+    const onSkipped = (messages: readonly string[]) => skipped = messages;
+    let coins: Coin[];
     try {
-      return await this.#call(entry, want, signal);
+      coins = await this.#call(entry, want, signal, onSkipped);
     } catch (error) {
       if (signal.aborted || !mayRetry || !isTransient(error)) throw error;
       await this.#sleep(this.#quickRetryMs, signal);
       signal.throwIfAborted();
-      return await this.#call(entry, want, signal);
+      coins = await this.#call(entry, want, signal, onSkipped);
     }
+    this.#noteSkipped(entry, skipped);
+    return coins;
   }
 
   /** One request to a provider, counted by outcome. */
-  async #call(entry: Entry, want: number, signal: AbortSignal): Promise<Coin[]> {
+  async #call(
+    entry: Entry,
+    want: number,
+    signal: AbortSignal,
+    onSkipped: (messages: readonly string[]) => void,
+  ): Promise<Coin[]> {
     let outcome = "error";
     try {
-      const coins = await entry.provider.fetchTop(want, signal);
+      const coins = await entry.provider.fetchTop(want, signal, onSkipped);
       outcome = "ok";
       return coins;
     } catch (error) {
@@ -437,6 +454,15 @@ export class ProviderChain {
       const calls = entry.counts.calls;
       calls.set(outcome, (calls.get(outcome) ?? 0) + 1);
     }
+  }
+
+  /** Logs the records a provider's answer skipped, once while the same ones are skipped. */
+  #noteSkipped(entry: Entry, skipped: readonly string[]): void {
+    const key = skipped.join("\n");
+    if (key !== entry.lastSkipped && key !== "") {
+      this.#log(describeSkipped(entry.provider.name, skipped));
+    }
+    entry.lastSkipped = key;
   }
 
   #adoptPrimary(coins: Coin[]): Coin[] {

@@ -6,7 +6,7 @@
  */
 
 import type { Coin, ExchangeRate } from "../wire/coin.ts";
-import { type Pricing, USD_PRICING } from "../wire/protocol.ts";
+import { type Pricing, USD_PRICING } from "../wire/reply.ts";
 
 /** Exchange rates as stored: keyed by upper-case code, with when they were fetched. */
 export interface Rates {

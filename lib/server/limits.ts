@@ -4,7 +4,7 @@
  * @module
  */
 
-import { MAX_REQUEST_BYTES } from "../wire/protocol.ts";
+import { MAX_REQUEST_BYTES } from "../wire/limits.ts";
 
 /** Limits on what one client can make the server hold; each has a server flag. */
 export interface Limits {

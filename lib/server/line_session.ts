@@ -7,7 +7,9 @@
 
 import type { Market, Responder } from "./market.ts";
 import type { Answered, Session, SessionFactory } from "./session.ts";
-import { encodeError, type ErrorCode, RequestFramer } from "../wire/protocol.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
+import { encodeError } from "../wire/reply.ts";
+import { RequestFramer } from "../wire/request_framer.ts";
 
 function ignore(): void {}
 

@@ -13,17 +13,14 @@ import {
   encodeError,
   encodeOk,
   encodeUpdateEvent,
-  type ErrorCode,
-  HISTORY_RANGE_MS,
-  type HistoryRange,
-  parseRequest,
-  type Request,
-  type RequestError,
   v1AllJson,
   v1Number,
-} from "../wire/protocol.ts";
+} from "../wire/reply.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
+import { HISTORY_RANGE_MS, type HistoryRange } from "../wire/history_range.ts";
+import { parseRequest, type Request, type RequestError } from "../wire/request.ts";
 import type { HistorySeries } from "../storage/repository.ts";
-import { equalsAt } from "../util/equals_at.ts";
+import { ReplyCache } from "./_reply_cache.ts";
 import { sample } from "../util/sample.ts";
 
 /** What to send for one request. */
@@ -52,8 +49,9 @@ export interface Answer {
 }
 
 /**
- * Answers one connection's requests as {@linkcode Market.respondTo} does, given the framer's
- * word that a request repeats the previous one (see `OnRequest` in the wire module).
+ * Answers one connection's requests, `bytes[start, end)` at the batch's clock reading `now`, given
+ * the framer's word that a request repeats the previous one (see `OnRequest` in
+ * `request_framer.ts`). Never throws.
  */
 export type Responder = (
   bytes: Uint8Array,
@@ -84,7 +82,7 @@ interface ReplySet {
   /** USD is built with the set; other currencies on first use. */
   readonly byCurrency: Map<string, CurrencyReplies>;
   /** Replies by the exact request bytes, so a repeated request skips parsing entirely. */
-  readonly cache: ReplyCache;
+  readonly cache: ReplyCache<Answer>;
 }
 
 /** How many distinct request texts a snapshot remembers; past it, requests are parsed. */
@@ -93,82 +91,6 @@ const CACHE_LIMIT = 1024;
 const CACHEABLE_BYTES = 200;
 /** Points in a `HISTORY` reply at most. */
 const HISTORY_POINTS = 200;
-
-/**
- * Replies keyed by exact request bytes. A look-up hashes the bytes and compares them with the
- * stored copy, so a hit builds no string and allocates nothing: it only memoizes what
- * `parseRequest` and the reply tables answered for those same bytes.
- */
-/** Entries per hash at most. */
-const MAX_BUCKET = 8;
-
-class ReplyCache {
-  readonly #buckets = new Map<number, { key: Uint8Array; reply: Answer }[]>();
-  /**
-   * The entry found last. Clients that poll or pipeline send the same request again and again;
-   * comparing with the last one found first skips hashing and the map. Measured in-process on
-   * 16 pipelined `MARKET BTC` requests: ~95 ns per look-up through the hash, ~35 ns on this path.
-   */
-  #last: { key: Uint8Array; reply: Answer } | null = null;
-  size = 0;
-
-  /** The reply stored for the request `bytes[start, end)`, if any. */
-  get(bytes: Uint8Array, start: number, end: number): Answer | undefined {
-    const last = this.#last;
-    if (last !== null && sameRange(last.key, bytes, start, end)) return last.reply;
-    const bucket = this.#buckets.get(hashBytes(bytes, start, end));
-    if (bucket === undefined) return undefined;
-    for (const entry of bucket) {
-      if (sameRange(entry.key, bytes, start, end)) {
-        this.#last = entry;
-        return entry.reply;
-      }
-    }
-    return undefined;
-  }
-
-  /**
-   * Stores a copy of `line`: the framer's view is valid only during its callback. Returns
-   * whether it was stored.
-   */
-  set(line: Uint8Array, reply: Answer): boolean {
-    const hash = hashBytes(line, 0, line.length);
-    const entry = { key: line.slice(), reply };
-    const bucket = this.#buckets.get(hash);
-    if (bucket === undefined) this.#buckets.set(hash, [entry]);
-    else if (bucket.length < MAX_BUCKET) bucket.push(entry);
-    // Crafted colliding requests must not make one bucket long: past the bound they are parsed.
-    else return false;
-    this.size++;
-    return true;
-  }
-
-  /** Replaces (or with `null` removes) the reply stored for exactly `line`, if any. */
-  replace(line: Uint8Array, reply: Answer | null): void {
-    const bucket = this.#buckets.get(hashBytes(line, 0, line.length)) ?? [];
-    const index = bucket.findIndex((entry) => sameRange(entry.key, line, 0, line.length));
-    if (index < 0) return;
-    if (reply !== null) bucket[index].reply = reply;
-    else {
-      // The shortcut to the last entry found must not outlive the entry.
-      if (this.#last === bucket[index]) this.#last = null;
-      bucket.splice(index, 1);
-      this.size--;
-    }
-  }
-}
-
-/** FNV-1a, 32 bits, of `bytes[start, end)`. */
-function hashBytes(bytes: Uint8Array, start: number, end: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
-  return hash >>> 0;
-}
-
-/** Whether `key` is `bytes[start, end)`. */
-function sameRange(key: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
-  return key.length === end - start && equalsAt(bytes, start, key);
-}
 
 function ok(dataJson: string, command: string): Answer {
   return { bytes: encodeOk(dataJson), close: false, command, error: null };
@@ -235,6 +157,8 @@ export interface MarketOptions {
   history?: (symbol: string, sinceIso: string, maxPoints: number) => Promise<HistorySeries>;
   /** The server's report for `INFO`; without it `INFO` reports the market alone. */
   info?: () => Record<string, unknown>;
+  /** The text of `NO_DATA` before the first snapshot, e.g. when the next attempt is. */
+  noDataText?: () => string;
 }
 
 /** Holds the current snapshot and exchange rates and answers requests about them. */
@@ -250,7 +174,7 @@ export class Market {
   #answeredFromCache = false;
   /**
    * Whether the market's clock is the wall clock (none was injected): a caller that has just read
-   * `Date.now()` can then pass that reading to {@linkcode respondTo} instead of reading
+   * `Date.now()` can then pass that reading to a {@linkcode Responder} instead of reading
    * {@linkcode now} again.
    */
   readonly wallClock: boolean;
@@ -322,8 +246,8 @@ export class Market {
 
   /**
    * The market's clock (injected for tests). A caller answering a batch of requests reads it
-   * once and passes the reading to {@linkcode respond}: one `Date.now()` costs ~60 ns here
-   * (measured on the 2-core bench machine), as much as the rest of a cached answer.
+   * once and passes the reading to its {@linkcode Responder}: a clock reading costs about as
+   * much as the rest of a cached answer (see BENCHMARKS.md).
    */
   now(): number {
     return this.#now();
@@ -337,30 +261,12 @@ export class Market {
   }
 
   /**
-   * The reply to one framed request. Never throws.
-   *
-   * @param now a reading of {@linkcode now}, taken for the batch this request came in
-   */
-  respond(line: Uint8Array, now: number = this.#now()): Answer {
-    return this.respondTo(line, 0, line.length, now);
-  }
-
-  /**
-   * The reply to the request `bytes[start, end)`, as {@linkcode respond}: a request answered
-   * from the reply cache makes no view of its bytes.
-   */
-  respondTo(bytes: Uint8Array, start: number, end: number, now: number = this.#now()): Answer {
-    return this.#respondIn(this.#current(now), bytes, start, end);
-  }
-
-  /**
    * A {@linkcode Responder} for one connection. It remembers the connection's last answer when
    * that answer is the one the reply cache holds for the request, with the reply set it came
    * from: a repeated request is then answered without comparing its bytes with the cache's a
    * second time (the framer already has), for as long as that set is current. The cache's answer
    * for given bytes changes only with the set, except for a reply read from storage, which is
-   * not remembered until it has been read. Measured with `tests/bench/handler_cost.ts`: ~25 ns
-   * less per read of one `MARKET BTC` v2 request, of ~300.
+   * not remembered until it has been read.
    */
   responder(): Responder {
     let lastSet: ReplySet | null = null;
@@ -421,7 +327,7 @@ export class Market {
       case "history":
         return this.#history(request.symbol, request.range, set);
       case "watch": {
-        if (set === null) return NO_DATA;
+        if (set === null) return this.#noData();
         const unknown = request.symbols.filter((symbol) => !set.symbols.has(symbol));
         if (unknown.length > 0) return unknownCoin(unknown.join(", "), set, "WATCH");
         const objects = set.byCurrency.get("USD")!.objects;
@@ -432,7 +338,7 @@ export class Market {
         return { ...UNWATCH, watch: { remove: request.symbols } };
       case "market_all":
       case "market_coin": {
-        if (set === null) return NO_DATA;
+        if (set === null) return this.#noData();
         const replies = this.#inCurrency(set, request.currency);
         if (!("v1All" in replies)) return replies;
         if (request.kind === "market_all") {
@@ -442,6 +348,11 @@ export class Market {
         return reply ?? unknownCoin(request.symbol, set);
       }
     }
+  }
+
+  #noData(): Answer {
+    const text = this.#options.noDataText;
+    return text === undefined ? NO_DATA : errorReply("NO_DATA", text(), "MARKET");
   }
 
   #inCurrency(set: ReplySet, code: string): CurrencyReplies | Answer {
@@ -462,7 +373,7 @@ export class Market {
   }
 
   #history(symbol: string, range: HistoryRange, set: ReplySet | null): Answer {
-    if (set === null || this.#options.history === undefined) return NO_DATA;
+    if (set === null || this.#options.history === undefined) return this.#noData();
     if (!set.symbols.has(symbol)) return unknownCoin(symbol, set, "HISTORY");
     const since = new Date(this.#now() - HISTORY_RANGE_MS[range]).toISOString();
     const later = this.#options.history(symbol, since, HISTORY_POINTS).then(

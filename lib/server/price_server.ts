@@ -15,9 +15,10 @@ import { Admissions } from "./admission.ts";
 import { type ConnectionHost, describePeer, ServerConnection } from "./server_connection.ts";
 import { count, ServerStats } from "./server_stats.ts";
 import { WatchRegistry } from "./watch_registry.ts";
+import type { Log } from "../util/log.ts";
 import type { Conn, Listener } from "../net/conn.ts";
 import { closeQuietly, writeThenClose } from "../net/lingering_close.ts";
-import { MAX_WATCHED } from "../wire/protocol.ts";
+import { MAX_WATCHED } from "../wire/limits.ts";
 
 export { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 export { ServerStats, type TransportStats } from "./server_stats.ts";
@@ -43,7 +44,7 @@ export interface ServerOptions {
   /** Limits per connection; the connection caps are shared by every listener. */
   limits?: Partial<Limits>;
   /** Where log lines go; one call a line. */
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 /** At shutdown, a connection quiet for this long with nothing to write is closed. */
@@ -81,7 +82,7 @@ export class PriceServer implements AsyncDisposable {
   readonly stats: ServerStats = new ServerStats();
   readonly #served: readonly Served[];
   readonly #market: Market;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #admissions: Admissions<ServerConnection>;
   readonly #handlers = new Set<Promise<void>>();
   readonly #watches = new WatchRegistry<ServerConnection>(MAX_WATCHED);

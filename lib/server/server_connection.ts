@@ -13,14 +13,12 @@ import { count, type TransportStats } from "./server_stats.ts";
 import { Outbox } from "./outbox.ts";
 import type { WatchRegistry } from "./watch_registry.ts";
 import type { Conn } from "../net/conn.ts";
+import type { Log } from "../util/log.ts";
 import { closeQuietly, lingeringClose, writeThenClose } from "../net/lingering_close.ts";
-import {
-  encodeError,
-  encodeWatchList,
-  type ErrorCode,
-  MAX_WATCHED,
-  NEWLINE,
-} from "../wire/protocol.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
+import { MAX_WATCHED } from "../wire/limits.ts";
+import { encodeError, encodeWatchList } from "../wire/reply.ts";
+import { NEWLINE } from "../wire/request_framer.ts";
 import { clearArray } from "../util/clear_array.ts";
 import { sampleBytes } from "../util/sample.ts";
 
@@ -29,7 +27,7 @@ export interface ConnectionHost {
   readonly limits: Readonly<Limits>;
   readonly market: Market;
   readonly watches: WatchRegistry<ServerConnection>;
-  log(line: string): void;
+  log: Log;
   /** The counters of a transport, for a connection whose session switched protocols. */
   statsOf(transport: string): TransportStats;
   /** Undoes the server's bookkeeping of a connection that is being closed. */
@@ -48,6 +46,13 @@ const LARGE_READ = 32 * 1024;
 const FRAME_SLICE = 1024;
 /** A connection whose socket takes no bytes for this long is taken to have stopped reading. */
 const STALL_MS = 1000;
+/** Errors that are the client's business (a typo, asking before data), not the server's. */
+const CLIENTS_OWN_ERRORS: ReadonlySet<string> = new Set([
+  "UNKNOWN_COIN",
+  "UNKNOWN_CURRENCY",
+  "NO_DATA",
+]);
+
 /** Log at most this many bad requests per connection, so a flood does not flood the log. */
 const LOGGED_ERRORS_PER_CONNECTION = 5;
 
@@ -395,7 +400,8 @@ export class ServerConnection {
         ? " (further errors on this connection are not logged)"
         : "";
       const sample = sampleBytes(request.subarray(start, end));
-      this.#host.log(`${this.address} ${answer.error}: ${sample}${more}`);
+      const level = CLIENTS_OWN_ERRORS.has(answer.error) ? "debug" : "info";
+      this.#host.log(`${this.address} ${answer.error}: ${sample}${more}`, level);
     }
   }
 

@@ -7,7 +7,7 @@
  */
 
 import type { Answer } from "./market.ts";
-import type { ErrorCode } from "../wire/protocol.ts";
+import type { ErrorCode } from "../wire/error_code.ts";
 
 /**
  * Takes the answer to one request; `request[start, end)` is the request as received, for the

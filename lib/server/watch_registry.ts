@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MAX_WATCHED } from "../wire/protocol.ts";
+import { MAX_WATCHED } from "../wire/limits.ts";
 
 /** The outcome of {@linkcode WatchRegistry.watch}. */
 export type WatchResult =

@@ -6,7 +6,7 @@
  * Finer resolutions are thinned by age (kept 2 h, 25 h, 8 days); the hourly buckets and the
  * exact raw prices (kept 2 h) follow the retention.
  *
- * Measured: 30 days at a 1 s refresh is 2.6 M prices for one coin; the hourly buckets hold 720
+ * For example, 30 days at a 1 s refresh is 2.6 M prices for one coin; the hourly buckets hold 720
  * rows for it, and the 30-day query reads those 720 rows, not 2.6 M.
  *
  * @module

@@ -9,10 +9,9 @@ const POP_MAX = 64;
 
 /**
  * Empties `array` in place and keeps its backing store for the next pushes. `array.length = 0`
- * is a call into the runtime that also frees the store, which the next push allocates again:
- * for the server's one reply per read, ~60 ns of ~370 per read, measured with
- * `tests/bench/handler_cost.ts`. Popping costs a few nanoseconds per element, so a long array
- * is still emptied by its length.
+ * is a call into the runtime that also frees the store, which the next push allocates again: a
+ * large share of the server's cost per read. Popping costs a few nanoseconds per element, so a
+ * long array is still emptied by its length.
  */
 export function clearArray(array: unknown[]): void {
   if (array.length > POP_MAX) array.length = 0;

@@ -205,6 +205,9 @@ async function startServer(db: string, apiUrl: string, extra: string[] = []): Pr
     "coingecko",
     "--max-connections",
     String(idleCount + 1000),
+    // Every ingestion's line: the watch figure is timed from the round's.
+    "--log-level",
+    "debug",
     ...extra,
   ]);
   const listening = await proc.waitFor(/^listening on /);
@@ -938,6 +941,8 @@ function memoryTable(): string[] {
     huge: `${mib(HUGE_BYTES)} MiB of valid JSON tickers`,
     bomb: "gzip bomb: 4 GiB of spaces, 4 MiB compressed",
     under: "valid JSON tickers, 64 KiB under the cap",
+    bad_symbol: "",
+    mostly_bad: "",
   };
   const lines = [
     "### Upstream answers against `--max-upstream-bytes` (issue 12)",

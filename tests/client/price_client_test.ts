@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConnectionError, PriceClient, ServerError } from "../../lib/client/price_client.ts";
 import type { CoinView } from "../../lib/wire/coin_view.ts";
-import { generateSelfSigned } from "../../lib/server/cert.ts";
+import { generateSelfSigned } from "../../lib/app/cert.ts";
 import { coinView } from "../helpers.ts";
 
 const encoder = new TextEncoder();

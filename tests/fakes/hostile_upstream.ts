@@ -5,11 +5,15 @@
  * `--providers coinpaprika` has nothing else to fail on. Every body is made while the client
  * reads, so the fake itself holds little, and it records how far each answer got.
  *
+ * Its next coin list can also carry records that fail validation (a symbol with a bidirectional
+ * override), on every provider's coin list path: CoinPaprika's tickers, CoinGecko's
+ * `/api/v3/coins/markets` and CoinMarketCap's `/v1/cryptocurrency/listings/latest` (any key).
+ *
  * @module
  */
 
 import zlib from "node:zlib";
-import { PAPRIKA_FIXTURE } from "./fake_providers.ts";
+import { CMC_FIXTURE, PAPRIKA_FIXTURE } from "./fake_providers.ts";
 
 /** What a `/v1/tickers` request is answered with. */
 export type TickersAnswer =
@@ -24,9 +28,18 @@ export type TickersAnswer =
    */
   | "bomb"
   /** Valid tickers filling the `underBytes` given to {@linkcode startHostileUpstream}. */
-  | "under";
+  | "under"
+  /** {@linkcode OK_TICKERS} records, the third with the symbol {@linkcode BAD_SYMBOL}; any provider. */
+  | "bad_symbol"
+  /** {@linkcode OK_TICKERS} records, {@linkcode MOSTLY_BAD} of them with {@linkcode BAD_SYMBOL}; any provider. */
+  | "mostly_bad";
 
-/** Tickers in an `"ok"` answer. */
+/** A symbol no provider parser accepts: U+202E reverses the text after it on a terminal. */
+export const BAD_SYMBOL = "\u202eADA";
+/** How many records of a `"mostly_bad"` answer are invalid: more than half. */
+export const MOSTLY_BAD = 11;
+
+/** Records in an `"ok"` answer. */
 export const OK_TICKERS = 20;
 /** The size of the `"huge"` answer. */
 export const HUGE_BYTES = 200 * 1024 * 1024;
@@ -49,7 +62,8 @@ export interface HostileUpstream extends AsyncDisposable {
   /** Root URL: `--coinpaprika-url` is this, `--api-url` is this plus `/api/v3`. */
   readonly url: string;
   /**
-   * What the next `/v1/tickers` request gets. A hostile answer (anything but `"ok"`) is served
+   * What the next coin list request gets (`"huge"`, `"bomb"` and `"under"` only on `/v1/tickers`;
+   * the other paths answer those with `"ok"`). A hostile answer (anything but `"ok"`) is served
    * once; the requests after it get `"ok"` again.
    */
   next: TickersAnswer;
@@ -66,6 +80,51 @@ export interface HostileUpstreamOptions {
 
 const enc = new TextEncoder();
 const RATES = new URL("../testdata/coingecko_exchange_rates_2021.json", import.meta.url);
+const MARKETS = new URL("../testdata/coingecko_markets_usd_2022-10-04.json", import.meta.url);
+
+/** Which records of a coin list answer carry {@linkcode BAD_SYMBOL}. */
+function isBad(answer: TickersAnswer, i: number): boolean {
+  return (answer === "bad_symbol" && i === 2) || (answer === "mostly_bad" && i < MOSTLY_BAD);
+}
+
+/** {@linkcode OK_TICKERS} records made by `record`, bad ones as `answer` says. */
+function records<T>(answer: TickersAnswer, record: (i: number, symbol: string | null) => T): T[] {
+  return Array.from(
+    { length: OK_TICKERS },
+    (_, i) => record(i, isBad(answer, i) ? BAD_SYMBOL : null),
+  );
+}
+
+/** CoinGecko's `/coins/markets` and CoinMarketCap's listing, from their recorded first coin. */
+async function otherProviders(): Promise<{
+  markets: (answer: TickersAnswer) => string;
+  listings: (answer: TickersAnswer) => string;
+}> {
+  const gecko = JSON.parse(await Deno.readTextFile(MARKETS))[0];
+  const cmc = JSON.parse(await Deno.readTextFile(CMC_FIXTURE));
+  return {
+    markets: (answer) =>
+      JSON.stringify(records(answer, (i, bad) => ({
+        ...gecko,
+        id: `coin-${i}`,
+        symbol: bad ?? `c${i}`,
+        name: `Coin ${i}`,
+        market_cap_rank: i + 1,
+      }))),
+    listings: (answer) =>
+      JSON.stringify({
+        status: cmc.status,
+        data: records(answer, (i, bad) => ({
+          ...cmc.data[0],
+          id: i + 1,
+          symbol: bad ?? `C${i}`,
+          name: `Coin ${i}`,
+          slug: `coin-${i}`,
+          cmc_rank: i + 1,
+        })),
+      }),
+  };
+}
 
 /** Starts a hostile upstream on a free port of 127.0.0.1. */
 export async function startHostileUpstream(
@@ -78,7 +137,15 @@ export async function startHostileUpstream(
       .replace('"name":"Bitcoin"', `"name":"Coin ${i}"`)
       .replace('"symbol":"BTC"', `"symbol":"C${i}"`)
       .replace('"rank":1,', `"rank":${i + 1},`);
-  const okBody = `[${Array.from({ length: OK_TICKERS }, (_, i) => ticker(i)).join(",")}]`;
+  const tickerList = (answer: TickersAnswer) =>
+    `[${
+      records(answer, (i, bad) =>
+        bad === null ? ticker(i) : ticker(i).replace(`"symbol":"C${i}"`, `"symbol":"${bad}"`)).join(
+          ",",
+        )
+    }]`;
+  const okBody = tickerList("ok");
+  const { markets, listings } = await otherProviders();
   const underBody = fill(ticker, options.underBytes ?? 1024 * 1024);
   // One block of distinct tickers, repeated: the huge list is valid JSON made as it is read.
   const block = enc.encode(Array.from({ length: 96 }, (_, i) => ticker(i)).join(",") + ",");
@@ -139,7 +206,7 @@ export async function startHostileUpstream(
       }, BOMB_BYTES);
       return new Response(body, { headers: { ...json, "content-encoding": "gzip" } });
     }
-    const text = answer === "under" ? underBody : okBody;
+    const text = answer === "under" ? underBody : answer === "ok" ? okBody : tickerList(answer);
     let done = false;
     const body = streamed(answer, () => done ? null : (done = true, enc.encode(text)), text.length);
     return new Response(body, { headers: json });
@@ -150,10 +217,19 @@ export async function startHostileUpstream(
     if (pathname === "/api/v3/exchange_rates") {
       return new Response(rates, { headers: { "content-type": "application/json" } });
     }
-    if (pathname !== "/v1/tickers") return new Response(`{"error":"Not Found"}`, { status: 404 });
+    const coinList = pathname === "/api/v3/coins/markets"
+      ? markets
+      : pathname === "/v1/cryptocurrency/listings/latest"
+      ? listings
+      : null;
+    if (pathname !== "/v1/tickers" && coinList === null) {
+      return new Response(`{"error":"Not Found"}`, { status: 404 });
+    }
     const answer = state.next;
     state.next = "ok";
-    return tickers(answer);
+    if (coinList === null) return tickers(answer);
+    const kind = answer === "bad_symbol" || answer === "mostly_bad" ? answer : "ok";
+    return new Response(coinList(kind), { headers: { "content-type": "application/json" } });
   });
 
   let closing: Promise<void> | null = null;

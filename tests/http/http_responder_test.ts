@@ -6,6 +6,7 @@ import { ratesFrom } from "../../lib/server/currency.ts";
 import type { Coin } from "../../lib/wire/coin.ts";
 import type { HistorySeries } from "../../lib/storage/repository.ts";
 import { BTC_2022 } from "../helpers.ts";
+import { respond } from "../respond.ts";
 import { askInProcess, text } from "./_http.ts";
 
 const FETCHED_AT = "2022-10-04T20:17:00.000Z";
@@ -61,7 +62,7 @@ async function get(r: HttpResponder, target: string, headers = "", method = "GET
 
 /** The v2 protocol's reply data for `data`, from the same market. */
 async function v2Data(market: Market, data: string): Promise<unknown> {
-  const answer = market.respond(encoder.encode(JSON.stringify({ v: 2, data })), NOW);
+  const answer = respond(market, encoder.encode(JSON.stringify({ v: 2, data })), NOW);
   return JSON.parse(new TextDecoder().decode((await answer.later ?? answer).bytes)).data;
 }
 

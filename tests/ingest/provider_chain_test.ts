@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import type { Coin } from "../../lib/wire/coin.ts";
 import { fetchCmcListings } from "../../lib/ingest/coinmarketcap.ts";
 import { fetchPaprikaTickers } from "../../lib/ingest/coinpaprika.ts";
-import { parseServerArgs, type ServerConfig, serverHelp } from "../../lib/server/config.ts";
+import { parseServerArgs, type ServerConfig } from "../../lib/app/config.ts";
+import { serverHelp } from "../../lib/app/server_flags.ts";
 import { UsageError } from "../../lib/util/usage_error.ts";
 import { CMC_FIXTURE, PAPRIKA_FIXTURE } from "../fakes/fake_providers.ts";
 import {
@@ -11,7 +12,7 @@ import {
   ProviderChain,
   type ProviderChainOptions,
 } from "../../lib/ingest/provider_chain.ts";
-import { UpstreamError } from "../../lib/ingest/upstream_http.ts";
+import { UpstreamError } from "../../lib/ingest/upstream_error.ts";
 import { fixtureSnapshot } from "../helpers.ts";
 
 const CMC_KEY = "cmc-0123-secret-key-never-logged";
@@ -87,14 +88,20 @@ Deno.test("fetchPaprikaTickers ranks, dedupes and keeps the number text", async 
     "a smaller coin with a taken symbol is skipped; the next one fills the place",
     async () => {
       const { fetch } = answer(PAPRIKA_TICKERS);
-      await rejection(fetchPaprikaTickers({ top: 3, baseUrl: "https://paprika.test", fetch }))
-        .then((error) => {
-          // BTC (rank 3) is skipped, so the 3rd coin is the invalid rank-900 one.
-          assert.equal(
-            error.message,
-            'paprika.test sent an invalid coin #5 ("BAD"): quotes.USD.price must be a non-negative number, got -1',
-          );
-        });
+      const skipped: string[] = [];
+      const onSkipped = (messages: readonly string[]) => skipped.push(...messages);
+      const coins = await fetchPaprikaTickers({
+        top: 3,
+        baseUrl: "https://paprika.test",
+        fetch,
+        onSkipped,
+      });
+      // btc (rank 3) is a taken symbol, so the 3rd place goes to the rank-900 coin, which is
+      // invalid: it costs only itself.
+      assert.deepEqual(coins.map((coin) => coin.symbol), ["BTC", "ETH"]);
+      assert.deepEqual(skipped, [
+        'paprika.test sent an invalid coin #5 ("BAD"): quotes.USD.price must be a non-negative number, got -1',
+      ]);
     },
   );
 
@@ -127,7 +134,8 @@ Deno.test("fetchPaprikaTickers ranks, dedupes and keeps the number text", async 
       [
         '[{"symbol":"X","rank":1,"name":"X"}]',
         200,
-        "paprika.test sent an invalid ticker #1: quotes.USD must be an object, got nothing",
+        "paprika.test sent an invalid ticker #1: quotes.USD must be an object, got nothing" +
+        " (1 of 1 records invalid, too many to trust the rest)",
       ],
       [
         '{"error":"id not found"}',
@@ -589,6 +597,6 @@ Deno.test("provider flags: order, keys from the environment, URLs and names chec
   }
   const help = serverHelp();
   assert.match(help, /Providers:/);
-  assert.match(help, /--providers .*\(coinmarketcap only with --cmc-key\)/);
+  assert.match(help, /--providers [^]*\(coinmarketcap only with --cmc-key\)/);
   assert.match(help, /env: CRYPTO_CMC_KEY, CMC_PRO_API_KEY/);
 });

@@ -5,10 +5,10 @@
  * API key never leaks.
  */
 import assert from "node:assert/strict";
-import { parseServerArgs } from "../../lib/server/config.ts";
+import { parseServerArgs } from "../../lib/app/config.ts";
 import { UsageError } from "../../lib/util/usage_error.ts";
 import { type FakeMode, startFakeUpstream } from "../fakes/fake_upstream.ts";
-import { startService } from "../../lib/server/service.ts";
+import { startService } from "../../lib/app/service.ts";
 import { LineClient, LogCapture, startTestService } from "../helpers.ts";
 import { ServerProcess } from "../server_process.ts";
 
@@ -101,7 +101,6 @@ Deno.test("upstream faults: last good data kept, one log line per attempt, backo
       ["html", /not valid JSON \("text\/html/],
       ["truncated", /not valid JSON/],
       ["empty", /empty list of coins/],
-      ["invalid_prices", /current_price must be a non-negative number, got "1355\.37"/],
     ];
     for (const [i, [mode, message]] of modes.entries()) {
       await failingAttempt(mode, message, i + 1);
@@ -111,7 +110,7 @@ Deno.test("upstream faults: last good data kept, one log line per attempt, backo
 
   await t.step("a hanging upstream times out after --upstream-timeout", async () => {
     env.upstream.mode = "hang";
-    const attempt = failingAttempt("hang", /did not answer within 300 ms/, 7);
+    const attempt = failingAttempt("hang", /did not answer within 300 ms/, 6);
     // While the attempt hangs, clients are still answered.
     for (let i = 0; i < 5; i++) await servesLastGood(20220, first.fetched_at);
     await attempt;
@@ -127,6 +126,24 @@ Deno.test("upstream faults: last good data kept, one log line per attempt, backo
     assert.equal((await client.request(BTC_V1)).data, 30123.45);
     recovered = ((await client.request(BTC_V2)).data as { fetched_at: string }).fetched_at;
     assert.notEqual(recovered, first.fetched_at);
+  });
+
+  await t.step("one invalid coin costs only itself: the rest is stored and served", async () => {
+    env.upstream.mode = "invalid_prices";
+    const since = env.logs.lines.length;
+    const result = await ingestor.runOnce();
+    assert.equal(result.ok, true);
+    const eth = await client.request({ data: "MARKET ETH", v: 2 });
+    assert.equal(eth.status, "ERROR");
+    assert.equal(eth.code, "UNKNOWN_COIN");
+    const btc = (await client.request(BTC_V2)).data as { fetched_at: string; price: number };
+    assert.equal(btc.price, 30123.45);
+    assert.notEqual(btc.fetched_at, recovered);
+    recovered = btc.fetched_at;
+    const skips = env.logs.lines.slice(since).filter((line) => /skipped/.test(line));
+    assert.equal(skips.length, 1, skips.join("\n"));
+    assert.match(skips[0], /coin #2 \("eth"\): current_price must be a non-negative number/);
+    env.upstream.mode = "ok";
   });
 
   await t.step("a refused connection, then an upstream back on the same port", async () => {

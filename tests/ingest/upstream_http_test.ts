@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { keepNumberText, parseJson, requestJson } from "../../lib/ingest/upstream_http.ts";
+import { keepNumberText, parseJson } from "../../lib/ingest/exact_json.ts";
+import { requestJson } from "../../lib/ingest/upstream_http.ts";
 
 const TESTDATA = new URL("../testdata/", import.meta.url);
 const EXACT = keepNumberText(["price", "market_cap", "current_price"]);

@@ -4,13 +4,9 @@
  * Every upstream here is a real local HTTP server.
  */
 import assert from "node:assert/strict";
-import {
-  cleanName,
-  DEFAULT_MAX_BYTES,
-  MAX_NAME_CHARS,
-  requestJson,
-  UpstreamError,
-} from "../../lib/ingest/upstream_http.ts";
+import { cleanName, MAX_NAME_CHARS } from "../../lib/ingest/validate_coin.ts";
+import { DEFAULT_MAX_BYTES, requestJson } from "../../lib/ingest/upstream_http.ts";
+import { UpstreamError } from "../../lib/ingest/upstream_error.ts";
 import { fetchMarkets } from "../../lib/ingest/coingecko.ts";
 import { FIXTURE, LineClient, startTestService, withDeadline } from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
@@ -226,7 +222,7 @@ Deno.test("the service logs a refused redirect and ingests nothing from the othe
   assert.deepEqual(seen, []);
 });
 
-Deno.test("names are cleaned and cut; hostile symbols are refused", async (t) => {
+Deno.test("names are cleaned and cut; a coin with a hostile symbol is skipped", async (t) => {
   const text = await Deno.readTextFile(FIXTURE);
   const served = (coins: unknown[]) => () => Promise.resolve(new Response(JSON.stringify(coins)));
   const fixture = JSON.parse(text) as Record<string, unknown>[];
@@ -245,20 +241,39 @@ Deno.test("names are cleaned and cut; hostile symbols are refused", async (t) =>
     assert.equal(cleanName("🐶 Doge ✓"), "🐶 Doge ✓");
   });
 
-  await t.step("a symbol with U+202E fails the round, naming the coin", async () => {
+  /** The coins `fetchMarkets` keeps of `coins`, and the skips it reported. */
+  const fetchSkipping = async (coins: unknown[]) => {
+    const skipped: string[] = [];
+    const kept = await fetchMarkets({
+      apiUrl: "http://h/api/v3",
+      top: 10,
+      fetch: served(coins),
+      onSkipped: (messages) => skipped.push(...messages),
+    });
+    return { symbols: kept.map((coin) => coin.symbol), skipped };
+  };
+
+  await t.step("a symbol with U+202E costs only its coin, named in the skip", async () => {
     const coins = structuredClone(fixture).slice(0, 10);
     coins[2].symbol = "\u202eCTB";
-    await assert.rejects(
-      fetchMarkets({ apiUrl: "http://h/api/v3", top: 10, fetch: served(coins) }),
+    const { symbols, skipped } = await fetchSkipping(coins);
+    assert.equal(symbols.length, 9);
+    assert.ok(!symbols.some((symbol) => symbol.includes("CTB")), symbols.join());
+    assert.equal(skipped.length, 1);
+    assert.match(
+      skipped[0],
       /invalid coin #3: symbol must be a word of at most 32 printable characters, got "\\u202eCTB"/,
     );
   });
 
-  await t.step("a name with nothing printable fails the round", async () => {
+  await t.step("a name with nothing printable costs only its coin", async () => {
     const coins = structuredClone(fixture).slice(0, 10);
     coins[0].name = "\u202e\u0000";
-    await assert.rejects(
-      fetchMarkets({ apiUrl: "http://h/api/v3", top: 10, fetch: served(coins) }),
+    const { symbols, skipped } = await fetchSkipping(coins);
+    assert.equal(symbols.length, 9);
+    assert.ok(!symbols.includes("BTC"));
+    assert.match(
+      skipped[0],
       /invalid coin #1 \("btc"\): name must be a string with printable characters/,
     );
   });
@@ -266,10 +281,9 @@ Deno.test("names are cleaned and cut; hostile symbols are refused", async (t) =>
   await t.step("number and date text is bounded", async () => {
     const coins = structuredClone(fixture).slice(0, 10);
     coins[0].last_updated = "2022-10-04T20:16:27.116Z (" + "x".repeat(100_000) + ")";
-    await assert.rejects(
-      fetchMarkets({ apiUrl: "http://h/api/v3", top: 10, fetch: served(coins) }),
-      /last_updated must be an ISO date or null/,
-    );
+    const { symbols, skipped } = await fetchSkipping(coins);
+    assert.equal(symbols.length, 9);
+    assert.match(skipped[0], /last_updated must be an ISO date or null/);
     const long = `[{"id":"bitcoin","symbol":"btc","name":"Bitcoin","market_cap_rank":1,` +
       `"current_price":1.${"0".repeat(100)},"market_cap":1}]`;
     await assert.rejects(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Provider, ProviderChain } from "../../lib/ingest/provider_chain.ts";
-import { UpstreamError } from "../../lib/ingest/upstream_http.ts";
+import { UpstreamError } from "../../lib/ingest/upstream_error.ts";
 import { fixtureSnapshot } from "../helpers.ts";
 
 Deno.test("the provider chain counts rounds, failures and requests by outcome", async () => {

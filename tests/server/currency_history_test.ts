@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Market } from "../../lib/server/market.ts";
 import { SqliteRepository } from "../../lib/storage/sqlite_repository.ts";
 import { fixtureSnapshot, LineClient, startTestService } from "../helpers.ts";
+import { respond } from "../respond.ts";
 
 const RATES = JSON.parse(
   await Deno.readTextFile(
@@ -185,7 +186,7 @@ Deno.test("HISTORY on a real SQLite file with thousands of snapshots", async (t)
   });
   market.update({ ...base, fetchedAt: new Date(now).toISOString() });
   const ask = async (data: string) => {
-    const reply = market.respond(new TextEncoder().encode(JSON.stringify({ data, v: 2 })));
+    const reply = respond(market, new TextEncoder().encode(JSON.stringify({ data, v: 2 })));
     return JSON.parse(new TextDecoder().decode((await reply.later ?? reply).bytes));
   };
 

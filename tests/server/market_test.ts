@@ -4,6 +4,7 @@ import { type Answer, Market } from "../../lib/server/market.ts";
 import { PriceServer } from "../../lib/server/price_server.ts";
 import type { HistorySeries } from "../../lib/storage/repository.ts";
 import { BTC_2022, fixtureSnapshot, LineClient } from "../helpers.ts";
+import { respond, respondTo } from "../respond.ts";
 
 Deno.test("a HISTORY read that failed is read again once storage answers, also when repeated", async () => {
   const fetchedAt = "2022-10-04T20:16:00.000Z";
@@ -21,7 +22,7 @@ Deno.test("a HISTORY read that failed is read again once storage answers, also w
   market.update({ coins: [BTC_2022], fetchedAt, source: "coingecko" });
   const line = new TextEncoder().encode('{"data":"HISTORY BTC 24h","v":2}');
   const ask = async () => {
-    const reply = market.respond(line);
+    const reply = respond(market, line);
     return JSON.parse(new TextDecoder().decode((await reply.later ?? reply).bytes));
   };
   for (let i = 0; i < 2; i++) {
@@ -66,8 +67,9 @@ Deno.test("a server on the wall clock judges staleness by the time of each read"
 
 Deno.test("property: a connection's responder answers as respondTo, through updates, rates, staleness and storage", async () => {
   // Two markets fed alike: one answered through a responder, told which requests repeat the
-  // previous one, the other through respondTo. A responder that kept an answer too long (past a
-  // new snapshot, new rates, the switch to stale, or a storage read that failed) would differ.
+  // previous one, the other through a fresh responder per request. A responder that kept an
+  // answer too long (past a new snapshot, new rates, the switch to stale, or a storage read that
+  // failed) would differ.
   const base = Date.parse("2022-10-04T20:17:00.000Z");
   const iso = (ms: number) => new Date(ms).toISOString();
   const snapshots = [await fixtureSnapshot(10, iso(base)), await fixtureSnapshot(5, iso(base + 1))];
@@ -129,7 +131,7 @@ Deno.test("property: a connection's responder answers as respondTo, through upda
       };
       const remembering = new Market(options);
       const plain = new Market(options);
-      const respond = remembering.responder();
+      const answer = remembering.responder();
       // Requests are answered from a range of a buffer that is overwritten after each, as the
       // framer's read buffer is.
       const buffer = new Uint8Array(128);
@@ -149,10 +151,10 @@ Deno.test("property: a connection's responder answers as respondTo, through upda
           if (repeat) repeats++;
           buffer.fill(0x7b);
           buffer.set(bytes, 7);
-          const got = respond(buffer, 7, 7 + bytes.length, clock, repeat);
+          const got = answer(buffer, 7, 7 + bytes.length, clock, repeat);
           buffer.fill(0x7b);
           buffer.set(bytes, 3);
-          const want = plain.respondTo(buffer, 3, 3 + bytes.length, clock);
+          const want = respondTo(plain, buffer, 3, 3 + bytes.length, clock);
           buffer.fill(0);
           assert.deepStrictEqual(view(got), view(want), dec.decode(bytes));
           if (got.later !== undefined) laters.push([got.later, want.later!]);
@@ -164,4 +166,40 @@ Deno.test("property: a connection's responder answers as respondTo, through upda
     { numRuns: 400 },
   );
   assert.ok(repeats > 500, `only ${repeats} repeated requests: the responder's memory went unused`);
+});
+
+Deno.test("v1 MARKET BTC ETH is Bitcoin priced in ether, a bare number as every v1 price; v2 names the currency", async () => {
+  // Kept on purpose (issue 23, item 14): in v1 the second word is the currency, as documented,
+  // and the reply stays a bare float because the original client tells a price from a message
+  // by its type. The request is what says the currency; v2 replies say it too.
+  const snapshot = await fixtureSnapshot(10);
+  const market = new Market({ staleAfterMs: 60_000, now: () => Date.parse(snapshot.fetchedAt) });
+  market.update(snapshot);
+  const rate = (value: number) => ({ name: "", unit: "", value, type: "crypto" });
+  market.updateRates({
+    fetchedAt: snapshot.fetchedAt,
+    byCode: new Map([["USD", rate(20_000)], ["ETH", rate(15)], ["BTC", rate(1)]]),
+  });
+  const ask = (request: unknown) =>
+    JSON.parse(
+      new TextDecoder().decode(
+        respond(market, new TextEncoder().encode(JSON.stringify(request))).bytes,
+      ),
+    );
+  const inEth = (20220 * 15) / 20_000;
+  assert.deepStrictEqual(ask({ status: "OK", data: "MARKET BTC ETH" }), {
+    status: "OK",
+    data: inEth,
+  });
+  const v2 = ask({ status: "OK", data: "MARKET BTC ETH", v: 2 });
+  assert.equal(v2.data.currency, "ETH");
+  assert.equal(v2.data.price, inEth);
+  // A coin that is not a currency is refused as one, not read as a second coin.
+  const doge = ask({ status: "OK", data: "MARKET BTC DOGE" });
+  assert.equal(doge.status, "ERROR");
+  assert.equal(doge.code, "UNKNOWN_CURRENCY");
+  assert.match(doge.data, /^Unknown currency DOGE: CURRENCIES lists them$/);
+  // Two coins and a currency is not a MARKET request.
+  const three = ask({ status: "OK", data: "MARKET BTC ETH EUR" });
+  assert.equal(three.code, "BAD_REQUEST");
 });

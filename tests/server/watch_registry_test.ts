@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { WatchRegistry } from "../../lib/server/watch_registry.ts";
-import { MAX_WATCHED } from "../../lib/wire/protocol.ts";
+import { MAX_WATCHED } from "../../lib/wire/limits.ts";
 
 /** The watchers of a symbol as a sorted list, [] for none. */
 function watchers<W>(registry: WatchRegistry<W>, symbol: string): W[] {
