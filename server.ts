@@ -5,9 +5,10 @@
  * @module
  */
 
-import { parseServerArgs, serverHelp, startup } from "./lib/server/config.ts";
+import { parseServerArgs, startup } from "./lib/app/config.ts";
+import { serverHelp } from "./lib/app/server_flags.ts";
 import { readEnv } from "./lib/util/read_env.ts";
-import { startService } from "./lib/server/service.ts";
+import { startService } from "./lib/app/service.ts";
 
 async function main(args: string[]): Promise<number> {
   const start = startup("crypto-server", serverHelp, () => parseServerArgs(args, readEnv));
@@ -17,7 +18,9 @@ async function main(args: string[]): Promise<number> {
   try {
     service = await startService(config);
   } catch (error) {
-    console.error(`error: cannot start the server: ${describe(error, config.host, config.port)}`);
+    console.error(
+      `error: cannot start the server: ${whyNotStarted(error, config.host, config.port)}`,
+    );
     return 1;
   }
   const stop = () => {
@@ -29,7 +32,8 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-function describe(error: unknown, host: string, port: number): string {
+/** Why the service could not start, in one line for a person. */
+function whyNotStarted(error: unknown, host: string, port: number): string {
   if (error instanceof Deno.errors.AddrInUse) return `${host}:${port} is already in use`;
   if (error instanceof Deno.errors.AddrNotAvailable) {
     return `${host} is not an address of this machine`;

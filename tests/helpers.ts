@@ -9,10 +9,10 @@ import type { Coin, Snapshot } from "../lib/wire/coin.ts";
 import { writeAll } from "../lib/net/write_all.ts";
 import type { CoinView } from "../lib/client/price_client.ts";
 import { fetchMarkets } from "../lib/ingest/coingecko.ts";
-import { generateSelfSigned } from "../lib/server/cert.ts";
-import { parseServerArgs } from "../lib/server/config.ts";
+import { generateSelfSigned } from "../lib/app/cert.ts";
+import { parseServerArgs } from "../lib/app/config.ts";
 import { type FakeUpstream, startFakeUpstream } from "./fakes/fake_upstream.ts";
-import { type Service, startService } from "../lib/server/service.ts";
+import { type Service, startService } from "../lib/app/service.ts";
 
 /** Bitcoin as the recorded response of 2022-10-04 has it, parsed (checked in coingecko_test). */
 export const BTC_2022: Coin = {

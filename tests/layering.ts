@@ -23,33 +23,32 @@ export interface Layer {
 }
 
 /**
- * What each layer may import, besides itself and `node:`/npm packages. Everything not listed is
- * refused, `tests/` above all: nothing that ships may depend on a test.
+ * What each layer may import, besides itself and `node:`/npm packages: the whole rule, with no
+ * exception. Everything not listed is refused, `tests/` above all: nothing that ships may depend
+ * on a test. Imports run down the house: `lib/app/` composes everything, the entry points call it.
  */
 export const LAYERS: Readonly<Record<string, Layer>> = {
   "lib/util/": { mayImport: ["deno.json"] },
   "lib/net/": { mayImport: ["lib/util/"] },
+  "lib/metrics/": { mayImport: ["lib/util/"] },
   "lib/wire/": { mayImport: ["lib/util/"] },
+  "lib/text/": { mayImport: ["lib/wire/", "lib/util/"] },
   "lib/storage/": { mayImport: ["lib/wire/", "lib/util/"] },
   "lib/cluster/": { mayImport: ["lib/storage/", "lib/wire/", "lib/util/"] },
-  "lib/ingest/": {
-    mayImport: ["lib/storage/", "lib/wire/", "lib/util/", "lib/server/config.ts"],
+  "lib/ingest/": { mayImport: ["lib/storage/", "lib/wire/", "lib/util/"] },
+  "lib/server/": { mayImport: ["lib/net/", "lib/storage/", "lib/wire/", "lib/util/"] },
+  "lib/http/": {
+    mayImport: ["lib/server/", "lib/metrics/", "lib/net/", "lib/text/", "lib/wire/", "lib/util/"],
   },
-  "lib/server/": {
+  "lib/client/": { mayImport: ["lib/net/", "lib/text/", "lib/wire/", "lib/util/"] },
+  "lib/demo/": { mayImport: ["lib/wire/", "lib/util/"] },
+  "lib/app/": {
     mayImport: [
-      "lib/net/",
-      "lib/cluster/",
-      "lib/ingest/",
-      "lib/storage/",
-      "lib/wire/",
-      "lib/util/",
+      ...["lib/http/", "lib/server/", "lib/net/", "lib/metrics/", "lib/ingest/", "lib/cluster/"],
+      ...["lib/storage/", "lib/demo/", "lib/text/", "lib/wire/", "lib/util/", "deno.json"],
     ],
   },
-  "lib/client/": { mayImport: ["lib/net/", "lib/wire/", "lib/util/"] },
-  "lib/demo/": {
-    mayImport: ["lib/server/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
-  },
-  "server.ts": { mayImport: ["lib/server/", "lib/util/"] },
+  "server.ts": { mayImport: ["lib/app/", "lib/util/"] },
   "client.ts": { mayImport: ["lib/client/", "lib/util/"] },
 };
 

@@ -111,7 +111,7 @@ Deno.test("deno task client with no server says so in one line", async () => {
 Deno.test("server --help lists every flag; bad usage is exit 2 with one line", async () => {
   const help = await task("server", ["--help"]);
   assert.equal(help.code, 0);
-  const source = await Deno.readTextFile(`${ROOT}lib/server/config.ts`);
+  const source = await Deno.readTextFile(`${ROOT}lib/app/server_flags.ts`);
   const flags = [...source.matchAll(/name: "([a-z-]+)",\n\s+kind:/g)].map((m) => m[1]);
   assert.ok(flags.length >= 18, `found ${flags.length} flags`);
   for (const flag of flags) {

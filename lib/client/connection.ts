@@ -81,7 +81,7 @@ export class LineConnection {
       try {
         tcp = await Deno.connect({ hostname: host, port });
       } catch (err) {
-        throw new ConnectionError(`cannot connect to ${address}: ${describe(err)}`, {
+        throw new ConnectionError(`cannot connect to ${address}: ${networkErrorReason(err)}`, {
           cause: err,
         });
       }
@@ -213,7 +213,7 @@ export class LineConnection {
         cause: err,
       });
     }
-    return new ConnectionError(`connection to ${this.address} failed: ${describe(err)}`, {
+    return new ConnectionError(`connection to ${this.address} failed: ${networkErrorReason(err)}`, {
       cause: err,
     });
   }
@@ -232,7 +232,7 @@ export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /** A short lower-case reason for a connect or I/O error. */
-export function describe(err: unknown): string {
+export function networkErrorReason(err: unknown): string {
   if (err instanceof Deno.errors.ConnectionRefused) return "connection refused";
   if (err instanceof Deno.errors.TimedOut) return "timed out";
   if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {

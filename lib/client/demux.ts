@@ -8,8 +8,8 @@
 
 import {
   ConnectionError,
-  describe,
   type LineConnection,
+  networkErrorReason,
   TIMED_OUT,
   withTimeout,
 } from "./connection.ts";
@@ -154,7 +154,9 @@ export class ReplyDemux {
 function asConnectionError(err: unknown, address: string): ConnectionError {
   return err instanceof ConnectionError
     ? err
-    : new ConnectionError(`connection to ${address} failed: ${describe(err)}`, { cause: err });
+    : new ConnectionError(`connection to ${address} failed: ${networkErrorReason(err)}`, {
+      cause: err,
+    });
 }
 
 function isEvent(message: unknown): message is ServerEvent {

@@ -157,6 +157,8 @@ export interface MarketOptions {
   history?: (symbol: string, sinceIso: string, maxPoints: number) => Promise<HistorySeries>;
   /** The server's report for `INFO`; without it `INFO` reports the market alone. */
   info?: () => Record<string, unknown>;
+  /** The text of `NO_DATA` before the first snapshot, e.g. when the next attempt is. */
+  noDataText?: () => string;
 }
 
 /** Holds the current snapshot and exchange rates and answers requests about them. */
@@ -325,7 +327,7 @@ export class Market {
       case "history":
         return this.#history(request.symbol, request.range, set);
       case "watch": {
-        if (set === null) return NO_DATA;
+        if (set === null) return this.#noData();
         const unknown = request.symbols.filter((symbol) => !set.symbols.has(symbol));
         if (unknown.length > 0) return unknownCoin(unknown.join(", "), set, "WATCH");
         const objects = set.byCurrency.get("USD")!.objects;
@@ -336,7 +338,7 @@ export class Market {
         return { ...UNWATCH, watch: { remove: request.symbols } };
       case "market_all":
       case "market_coin": {
-        if (set === null) return NO_DATA;
+        if (set === null) return this.#noData();
         const replies = this.#inCurrency(set, request.currency);
         if (!("v1All" in replies)) return replies;
         if (request.kind === "market_all") {
@@ -346,6 +348,11 @@ export class Market {
         return reply ?? unknownCoin(request.symbol, set);
       }
     }
+  }
+
+  #noData(): Answer {
+    const text = this.#options.noDataText;
+    return text === undefined ? NO_DATA : errorReply("NO_DATA", text(), "MARKET");
   }
 
   #inCurrency(set: ReplySet, code: string): CurrencyReplies | Answer {
@@ -366,7 +373,7 @@ export class Market {
   }
 
   #history(symbol: string, range: HistoryRange, set: ReplySet | null): Answer {
-    if (set === null || this.#options.history === undefined) return NO_DATA;
+    if (set === null || this.#options.history === undefined) return this.#noData();
     if (!set.symbols.has(symbol)) return unknownCoin(symbol, set, "HISTORY");
     const since = new Date(this.#now() - HISTORY_RANGE_MS[range]).toISOString();
     const later = this.#options.history(symbol, since, HISTORY_POINTS).then(

@@ -11,7 +11,12 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import type { Snapshot } from "../wire/coin.ts";
-import { type HistorySeries, RepositoryError, type StoredRates } from "./repository.ts";
+import {
+  type HistorySeries,
+  PRUNE_BATCH_SIZE,
+  RepositoryError,
+  type StoredRates,
+} from "./repository.ts";
 import {
   type Bucket,
   bucketOf,
@@ -286,7 +291,7 @@ export class SqliteStore implements Disposable {
    * Deletes at most `batchSize` rows older than the retention (`beforeIso`) or than their
    * resolution is kept; returns how many.
    */
-  pruneHistoryBatch(beforeIso: string, batchSize = 500): number {
+  pruneHistoryBatch(beforeIso: string, batchSize = PRUNE_BATCH_SIZE): number {
     checkBatchSize(batchSize);
     const { raw, byStep } = pruneCutoffs(this.latestSnapshotTime(), beforeIso);
     let deleted = 0;

@@ -11,17 +11,27 @@ export function isPostgresUrl(db: string): boolean {
 }
 
 /**
+ * The PostgreSQL URL `db` names, or null when it names a SQLite file.
+ *
+ * @throws {TypeError} when `db` is a `postgres://` URL that does not parse (its message may quote
+ *   the URL, password included: callers name the database with {@linkcode describeDatabase})
+ */
+export function postgresUrl(db: string): URL | null {
+  return isPostgresUrl(db) ? new URL(db) : null;
+}
+
+/**
  * `db` for a log line, an error or `INFO`: a SQLite path as given; for PostgreSQL only host, port
  * and database name, so a password (or a user name) never leaves the process.
  */
 export function describeDatabase(db: string): string {
-  if (!isPostgresUrl(db)) return db;
-  let url: URL;
+  let url: URL | null;
   try {
-    url = new URL(db);
+    url = postgresUrl(db);
   } catch {
     return "postgres://(unparsable URL)";
   }
+  if (url === null) return db;
   const name = decodeURIComponent(url.pathname.replace(/^\//, "")) || "(default database)";
   return `postgres://${url.hostname}:${url.port || "5432"}/${name}`;
 }

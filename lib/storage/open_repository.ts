@@ -10,8 +10,6 @@ import { SqliteRepository } from "./sqlite_repository.ts";
 import { PostgresRepository, type PostgresRepositoryOptions } from "./postgres_repository.ts";
 import { isPostgresUrl } from "./database_url.ts";
 
-export { describeDatabase, isPostgresUrl } from "./database_url.ts";
-
 /** Options of {@linkcode openRepository}. */
 export interface OpenRepositoryOptions extends PostgresRepositoryOptions {
   /** SQLite: how long to wait for a lock held by another connection; defaults to 5000 ms. */

@@ -18,6 +18,7 @@ import postgres from "postgres";
 import type { Snapshot } from "../wire/coin.ts";
 import {
   type HistorySeries,
+  PRUNE_BATCH_SIZE,
   type Repository,
   RepositoryError,
   type SaveOptions,
@@ -271,7 +272,7 @@ export class PostgresRepository implements Repository {
     });
   }
 
-  pruneHistoryBatch(beforeIso: string, batchSize = 500): Promise<number> {
+  pruneHistoryBatch(beforeIso: string, batchSize = PRUNE_BATCH_SIZE): Promise<number> {
     return this.#guard(async () => {
       checkBatchSize(batchSize);
       return await this.#sql.begin(async (tx) => {

@@ -88,6 +88,9 @@ export interface Repository extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** History rows deleted per transaction when pruning: small, so writers never wait long. */
+export const PRUNE_BATCH_SIZE = 500;
+
 /**
  * Deletes every history row fetched before `beforeIso`, one batch per transaction so writers are
  * never blocked for long, yielding to other tasks between batches. Stops after the batch in
@@ -96,7 +99,7 @@ export interface Repository extends AsyncDisposable {
 export async function pruneHistory(
   repository: Pick<Repository, "pruneHistoryBatch">,
   beforeIso: string,
-  batchSize = 500,
+  batchSize = PRUNE_BATCH_SIZE,
   signal?: AbortSignal,
 ): Promise<number> {
   if (!Number.isInteger(batchSize) || batchSize < 1) {

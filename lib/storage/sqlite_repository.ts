@@ -12,6 +12,7 @@
 import type { Snapshot } from "../wire/coin.ts";
 import {
   type HistorySeries,
+  PRUNE_BATCH_SIZE,
   type Repository,
   RepositoryError,
   type SaveOptions,
@@ -170,7 +171,7 @@ export class SqliteRepository implements Repository {
     });
   }
 
-  pruneHistoryBatch(beforeIso: string, batchSize = 500): Promise<number> {
+  pruneHistoryBatch(beforeIso: string, batchSize = PRUNE_BATCH_SIZE): Promise<number> {
     return this.#use(this.#writer, { method: "pruneHistoryBatch", args: [beforeIso, batchSize] });
   }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { CoinView } from "../../lib/client/price_client.ts";
 import { type CliIO, HELP, main } from "../../lib/client/cli.ts";
 import { VERSION } from "../../lib/util/version.ts";
-import { generateSelfSigned } from "../../lib/server/cert.ts";
+import { generateSelfSigned } from "../../lib/app/cert.ts";
 import { readLines } from "../../lib/client/menu.ts";
 import { coinView } from "../helpers.ts";
 

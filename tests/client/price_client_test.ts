@@ -5,7 +5,7 @@ import {
   PriceClient,
   ServerError,
 } from "../../lib/client/price_client.ts";
-import { generateSelfSigned } from "../../lib/server/cert.ts";
+import { generateSelfSigned } from "../../lib/app/cert.ts";
 import { coinView } from "../helpers.ts";
 
 const encoder = new TextEncoder();

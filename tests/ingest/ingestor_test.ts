@@ -313,7 +313,7 @@ Deno.test("ingest main: the server's flags, environment order and guards; exit 0
         `--allow-read=${dir},${new URL("../../lib/storage", import.meta.url).pathname}`,
         `--allow-write=${dir}`,
         "--allow-env=CRYPTO_*,COINGECKO_API_KEY,CMC_PRO_API_KEY",
-        new URL("../../lib/ingest/main.ts", import.meta.url).pathname,
+        new URL("../../lib/app/ingest.ts", import.meta.url).pathname,
         ...args,
       ],
       env: {

@@ -5,10 +5,10 @@
  * API key never leaks.
  */
 import assert from "node:assert/strict";
-import { parseServerArgs } from "../../lib/server/config.ts";
+import { parseServerArgs } from "../../lib/app/config.ts";
 import { UsageError } from "../../lib/util/usage_error.ts";
 import { type FakeMode, startFakeUpstream } from "../fakes/fake_upstream.ts";
-import { startService } from "../../lib/server/service.ts";
+import { startService } from "../../lib/app/service.ts";
 import { LineClient, LogCapture, startTestService } from "../helpers.ts";
 import { ServerProcess } from "../server_process.ts";
 

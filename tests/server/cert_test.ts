@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateSelfSigned } from "../../lib/server/cert.ts";
+import { generateSelfSigned } from "../../lib/app/cert.ts";
 
 const { cert, key } = await generateSelfSigned({ hosts: ["localhost", "127.0.0.1"], days: 2 });
 

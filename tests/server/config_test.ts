@@ -13,7 +13,7 @@ Deno.test("reading a misspelled flag name fails to compile", async () => {
   try {
     await Deno.copyFile(join(ROOT, "deno.json"), join(dir, "deno.json"));
     await outputWithin("cp", { args: ["-r", join(ROOT, "lib"), dir] }, "copying lib/");
-    const config = join(dir, "lib/server/config.ts");
+    const config = join(dir, "lib/app/config.ts");
     const source = await Deno.readTextFile(config);
     const read = 'values["tls-key"]';
     assert.ok(source.includes(read), `config.ts no longer reads ${read}`);
@@ -42,7 +42,7 @@ Deno.test("reading a misspelled flag name fails to compile", async () => {
 });
 
 Deno.test("an unparsable postgres:// --db is a usage error that does not quote the password", async () => {
-  const { parseServerArgs } = await import("../../lib/server/config.ts");
+  const { parseServerArgs } = await import("../../lib/app/config.ts");
   const { UsageError } = await import("../../lib/util/usage_error.ts");
   assert.throws(
     () => parseServerArgs(["--db", "postgres://crypto:s3cret@host:99999/db"], () => undefined),

@@ -15,7 +15,8 @@ import {
   PostgresRepository,
   SCHEMA_VERSION as PG_SCHEMA_VERSION,
 } from "../../lib/storage/postgres_repository.ts";
-import { describeDatabase, openRepository } from "../../lib/storage/open_repository.ts";
+import { openRepository } from "../../lib/storage/open_repository.ts";
+import { describeDatabase } from "../../lib/storage/database_url.ts";
 import { BTC_2022 } from "../helpers.ts";
 import { POSTGRES_MISSING, PostgresCluster, postgresTest } from "../postgres_cluster.ts";
 

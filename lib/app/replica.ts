@@ -6,8 +6,8 @@
  */
 
 import { abortableSleep } from "../util/abortable_sleep.ts";
-import { ratesFrom } from "./currency.ts";
-import type { Market } from "./market.ts";
+import { ratesFrom } from "../server/currency.ts";
+import type { Market } from "../server/market.ts";
 import type { Repository } from "../storage/repository.ts";
 import type { Snapshot } from "../wire/coin.ts";
 import { ClusterMember } from "../cluster/cluster.ts";

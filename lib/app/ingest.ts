@@ -1,14 +1,15 @@
 /**
  * `deno task ingest`: fetch the top coins once through the provider chain, store them in the
  * database and exit. The flags, their environment variables, defaults and checks are the
- * server's (`lib/server/config.ts`); `--help` lists the ones that concern one ingestion.
+ * server's (`server_flags.ts`); `--help` lists the ones that concern one ingestion.
  *
  * @module
  */
 
-import { ingestHelp, parseIngestArgs, startup } from "../server/config.ts";
+import { parseIngestArgs, startup } from "./config.ts";
+import { ingestHelp } from "./server_flags.ts";
 import { readEnv } from "../util/read_env.ts";
-import { ingestOnce } from "./ingestor.ts";
+import { ingestOnce } from "../ingest/ingestor.ts";
 import { describeDatabase } from "../storage/database_url.ts";
 
 /**

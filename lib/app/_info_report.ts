@@ -1,0 +1,70 @@
+/**
+ * The `INFO` report of a running service: version, uptime, connections, ingestion, providers,
+ * database and cluster role.
+ *
+ * @module
+ */
+
+import type { ClusterMember } from "../cluster/cluster.ts";
+import type { Repository } from "../storage/repository.ts";
+import type { PriceServer } from "../server/price_server.ts";
+import { VERSION } from "../util/version.ts";
+import { formatDuration } from "../util/format_duration.ts";
+import type { Ingestion } from "./_ingestion.ts";
+
+/** What the report reads, once every part of the service exists. */
+export interface ReportedParts {
+  readonly startedAt: number;
+  /** The host of `--api-url`. */
+  readonly upstream: string;
+  readonly server: PriceServer;
+  readonly ingestion: Ingestion;
+  readonly repository: Repository;
+  readonly member: ClusterMember | null;
+}
+
+/** The `INFO` report of the service now. */
+export function infoReport(parts: ReportedParts): Record<string, unknown> {
+  const { server, repository } = parts;
+  const status = parts.ingestion.ingestor.status;
+  return {
+    version: VERSION,
+    uptime_seconds: Math.round((Date.now() - parts.startedAt) / 1000),
+    connections: { open: server.stats.connectionsOpen, served: server.stats.connectionsServed },
+    requests: server.stats.requests,
+    errors: server.stats.errors,
+    ingestion: {
+      last_attempt_at: status.lastAttemptAt,
+      duration_ms: status.lastDurationMs,
+      coins: status.lastCoins,
+      result: status.lastOk === null ? null : status.lastOk ? "ok" : "failed",
+      error: status.lastError,
+      last_success_at: status.lastSuccessAt,
+      next_refresh_at: status.nextRunAt,
+      consecutive_failures: status.consecutiveFailures,
+      upstream: parts.upstream,
+    },
+    providers: parts.ingestion.chain.statuses,
+    database: {
+      engine: repository.engine,
+      path: repository.description,
+      size_bytes: parts.ingestion.sizer.bytes,
+    },
+    cluster: parts.member?.status ?? { role: "single" },
+  };
+}
+
+/**
+ * The text of `NO_DATA` before the first snapshot: when the next attempt is, so a client offline
+ * or behind open breakers knows how long "shortly" is.
+ */
+export function noPricesYet(parts: ReportedParts | undefined, now = Date.now()): string {
+  const first = "No prices yet: the first ingestion has not succeeded";
+  if (parts?.member?.status.role === "follower") {
+    return "No prices yet: the cluster's leader has stored none, try again shortly";
+  }
+  const next = parts?.ingestion.ingestor.status.nextRunAt ?? null;
+  if (next === null) return `${first}, try again shortly`;
+  const inMs = Math.max(0, Date.parse(next) - now);
+  return `${first}; next attempt in ${formatDuration(inMs)} (${next.slice(11, 19)} UTC)`;
+}

@@ -1,0 +1,232 @@
+/**
+ * The whole server process, assembled in named steps: the repository, the market serving what
+ * is stored, the listener, the ingestion and, with PostgreSQL, the cluster membership.
+ * `server.ts` only parses flags and calls {@linkcode startService}; tests call it in-process.
+ *
+ * @module
+ */
+
+import type { ServerConfig } from "./config.ts";
+import { VERSION } from "../util/version.ts";
+import { ratesFrom } from "../server/currency.ts";
+import type { Ingestor } from "../ingest/ingestor.ts";
+import { Market } from "../server/market.ts";
+import type { Repository } from "../storage/repository.ts";
+import type { Snapshot } from "../wire/coin.ts";
+import { openRepository } from "../storage/open_repository.ts";
+import { describeDatabase, isPostgresUrl } from "../storage/database_url.ts";
+import { DeferredRepository } from "../cluster/deferred_repository.ts";
+import { type ClusterMember, SNAPSHOT_CHANNEL } from "../cluster/cluster.ts";
+import { PriceServer } from "../server/price_server.ts";
+import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../server/tls_listener.ts";
+import { startReplica } from "./replica.ts";
+import { buildIngestion, type Ingestion } from "./_ingestion.ts";
+import { infoReport, noPricesYet, type ReportedParts } from "./_info_report.ts";
+
+/** A running service. */
+export interface Service extends AsyncDisposable {
+  readonly addr: Deno.NetAddr;
+  readonly tls: boolean;
+  readonly market: Market;
+  readonly server: PriceServer;
+  readonly ingestor: Ingestor;
+  /** Stops accepting, finishes replies in flight, stops ingestion, closes the database. */
+  shutdown(): Promise<void>;
+  /** Resolves when the service has shut down. */
+  readonly finished: Promise<void>;
+}
+
+/** What a service needs from its surroundings, injected so tests need no network. */
+export interface ServiceDeps {
+  log?: (line: string) => void;
+  fetch?: typeof fetch;
+}
+
+/** Starts listening at once, serving stored data, and starts ingestion in the background. */
+export async function startService(config: ServerConfig, deps: ServiceDeps = {}): Promise<Service> {
+  const log = deps.log ?? ((line: string) => console.log(line));
+  const repository = await openStorage(config.db);
+  const startedAt = Date.now();
+  // Closed again when the start fails after the port was opened.
+  let server: PriceServer | undefined;
+  try {
+    // INFO and NO_DATA read every part of the service, which all need the market: set once they
+    // exist.
+    const reported: { parts?: ReportedParts } = {};
+    const market = new Market({
+      staleAfterMs: config.staleAfterSeconds * 1000,
+      history: (symbol, since, max) => repository.historySeries(symbol, since, max),
+      info: () => reported.parts === undefined ? {} : infoReport(reported.parts),
+      noDataText: () => noPricesYet(reported.parts),
+    });
+    const stored = await serveStored(repository, market);
+    server = await openListener(config, market, log);
+    announce(config, repository, stored, server, log);
+    const finished = server.serve();
+    // A leader writes through the session holding its lock (none once it lost it); the member
+    // joins below, as it starts and stops the ingestor.
+    let member: ClusterMember | null = null;
+    const ingestion = buildIngestion(config, {
+      repository,
+      market,
+      stored,
+      saveOptions: () => member === null ? {} : { session: member.writerSession() },
+      fetch: deps.fetch,
+      log,
+    });
+    member = joinCluster(config, repository, market, ingestion, log);
+    if (member === null) ingestion.ingestor.start();
+    const upstream = new URL(config.apiUrl).host;
+    reported.parts = { startedAt, upstream, server, ingestion, repository, member };
+    return running({ server, finished, market, ingestion, member, repository, config });
+  } catch (error) {
+    await server?.shutdown();
+    await repository.close();
+    throw error;
+  }
+}
+
+/**
+ * Opens the database `--db` names. Cluster mode serves before PostgreSQL answers: the replica
+ * opens the database once it can.
+ */
+async function openStorage(db: string): Promise<Repository> {
+  if (!isPostgresUrl(db)) return await openRepository(db);
+  return new DeferredRepository(
+    // Each snapshot's transaction ends with NOTIFY: the followers hear of it on commit.
+    () => openRepository(db, { notifyChannel: SNAPSHOT_CHANNEL }),
+    describeDatabase(db),
+  );
+}
+
+/**
+ * Serves the stored rates and snapshot at once; returns the snapshot. A replica loads what the
+ * database holds once it is connected (`replica.ts`).
+ */
+async function serveStored(repository: Repository, market: Market): Promise<Snapshot | null> {
+  if (repository instanceof DeferredRepository) return null;
+  const storedRates = await repository.loadRates();
+  if (storedRates !== null) {
+    market.updateRates(ratesFrom(storedRates.rates, storedRates.fetchedAt));
+  }
+  const stored = await repository.loadSnapshot();
+  if (stored !== null) market.update(stored);
+  return stored;
+}
+
+/** Opens the port, over TLS when a certificate is given, and the server on it. */
+async function openListener(
+  config: ServerConfig,
+  market: Market,
+  log: (line: string) => void,
+): Promise<PriceServer> {
+  const tls = usesTls(config);
+  const at = { hostname: config.host, port: config.port, ...reusePort(config.reusePort) };
+  // TLS through node:tls, whose unfinished handshakes can be dropped (see tls_listener.ts).
+  const listener = tls
+    ? listenTlsSockets({
+      ...at,
+      cert: await Deno.readTextFile(config.tlsCert!),
+      key: await Deno.readTextFile(config.tlsKey!),
+      maxSockets: config.limits.maxConnections + TLS_SOCKET_MARGIN,
+      log,
+    })
+    : Deno.listen(at);
+  return new PriceServer(listener, { market, tls, limits: config.limits, log });
+}
+
+/**
+ * Says what runs. Said only once the port is open, so a start that fails (e.g. a busy port) says
+ * only its error; `listening on` comes last, as scripts wait for it.
+ */
+function announce(
+  config: ServerConfig,
+  repository: Repository,
+  stored: Snapshot | null,
+  server: PriceServer,
+  log: (line: string) => void,
+): void {
+  log(
+    `crypto-server ${VERSION}, database ${repository.description}, providers ` +
+      `${config.providers.join(", ")}, refresh every ${config.refreshSeconds} s`,
+  );
+  if (stored !== null) {
+    log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
+  }
+  const { addr } = server;
+  log(`listening on ${addr.hostname}:${addr.port} (${usesTls(config) ? "tls" : "tcp"})`);
+}
+
+/** With PostgreSQL, joins the cluster, which starts the ingestor while it leads; else null. */
+function joinCluster(
+  config: ServerConfig,
+  repository: Repository,
+  market: Market,
+  ingestion: Ingestion,
+  log: (line: string) => void,
+): ClusterMember | null {
+  if (!(repository instanceof DeferredRepository)) return null;
+  const { chain, sizer } = ingestion;
+  return startReplica({
+    url: config.db,
+    refreshMs: config.refreshSeconds * 1000,
+    repository,
+    market,
+    ingestor: ingestion.ingestor,
+    onLoaded: (snapshot) => {
+      if (snapshot.source === chain.primary) chain.rememberPrimary(snapshot.coins);
+      // A follower's ingestor never runs: the database size is refreshed as snapshots load.
+      sizer.refresh();
+    },
+    log,
+  });
+}
+
+/** The running service, whose shutdown stops the parts in the reverse order of their start. */
+function running(parts: {
+  server: PriceServer;
+  finished: Promise<void>;
+  market: Market;
+  ingestion: Ingestion;
+  member: ClusterMember | null;
+  repository: Repository;
+  config: ServerConfig;
+}): Service {
+  const { server, ingestion, member, repository } = parts;
+  let stopping: Promise<void> | null = null;
+  const shutdown = () =>
+    stopping ??= (async () => {
+      await server.shutdown();
+      await member?.stop();
+      await ingestion.ingestor.stop();
+      await ingestion.pruner.stop();
+      await ingestion.sizer.settled();
+      await repository.close();
+    })();
+  return {
+    addr: server.addr,
+    tls: usesTls(parts.config),
+    market: parts.market,
+    server,
+    ingestor: ingestion.ingestor,
+    shutdown,
+    finished: parts.finished.then(() => shutdown()),
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+function usesTls(config: ServerConfig): boolean {
+  return config.tlsCert !== undefined && config.tlsKey !== undefined;
+}
+
+/**
+ * `SO_REUSEPORT` for `Deno.listen`. Deno exits the process (code 70) when it is asked for without
+ * `--unstable-net`, so that is checked first (the flag also brings `Deno.listenDatagram`).
+ */
+function reusePort(wanted: boolean): { reusePort?: true } {
+  if (!wanted) return {};
+  if (typeof (Deno as { listenDatagram?: unknown }).listenDatagram !== "function") {
+    throw new Error("--reuse-port needs Deno's --unstable-net flag (deno task server has it)");
+  }
+  return { reusePort: true };
+}
