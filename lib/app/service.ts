@@ -18,7 +18,7 @@ import { describeDatabase, isPostgresUrl } from "../storage/database_url.ts";
 import { DeferredRepository } from "../cluster/deferred_repository.ts";
 import { type ClusterMember, SNAPSHOT_CHANNEL } from "../cluster/cluster.ts";
 import { PriceServer } from "../server/price_server.ts";
-import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../server/tls_listener.ts";
+import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../net/tls_listener.ts";
 import { startReplica } from "./replica.ts";
 import { buildIngestion, type Ingestion } from "./_ingestion.ts";
 import { infoReport, noPricesYet, type ReportedParts } from "./_info_report.ts";
