@@ -43,6 +43,10 @@ export interface ServerConfig {
   maxUpstreamBytes: number;
   /** Deadline of one upstream request, body included. */
   upstreamTimeoutSeconds: number;
+  /** How long a coin outside the top N stays tracked after it was last asked for. */
+  trackForSeconds: number;
+  /** Most coins outside the top N tracked at once; 0 turns the long tail off. */
+  maxTracked: number;
   limits: Limits;
 }
 
@@ -181,6 +185,8 @@ export function parseServerArgs(args: string[], env: EnvReader): ServerCommand {
       historyDays: values["history-days"],
       breakerFailures: values["breaker-failures"],
       breakerCooldownSeconds: values["breaker-cooldown"],
+      trackForSeconds: values["track-for"],
+      maxTracked: values["max-tracked"],
       limits: {
         maxRequestBytes: values["max-request-bytes"],
         requestTimeoutMs: values["request-timeout"] * 1000,

@@ -285,8 +285,10 @@ export class ServerConnection {
     for (const [index, promise, request] of this.#later) {
       const answer = await promise;
       this.#record(answer, request, 0, request.length);
-      this.#replies[index] = answer.bytes;
-      this.#replyBytes += answer.bytes.length;
+      // A WATCH of a coin fetched on demand changes the watch list once it is answered.
+      const bytes = answer.watch === undefined ? answer.bytes : this.#applyWatch(answer);
+      this.#replies[index] = bytes;
+      this.#replyBytes += bytes.length;
     }
     this.#later.length = 0;
   }
