@@ -309,7 +309,12 @@ export async function startTestService(
   // Only the local fake unless a test lists providers: a failing fake must not make a test call
   // the real CoinPaprika. A later --providers in `flags` wins.
   const base = ["--port", "0", "--db", db, "--api-url", upstream.baseUrl];
-  const command = parseServerArgs([...base, "--providers", "coingecko", ...flags], () => undefined);
+  // Every line, unprefixed, as the tests match them.
+  const everyLine = ["--log-level", "debug", "--name", ""];
+  const command = parseServerArgs(
+    [...base, "--providers", "coingecko", ...everyLine, ...flags],
+    () => undefined,
+  );
   if (command.action !== "serve") throw new TypeError("Test flags must start a server");
   const logs = new LogCapture();
   const service = await startService(command.config, { log: logs.log });

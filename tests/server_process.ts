@@ -41,6 +41,8 @@ export class ServerProcess implements AsyncDisposable {
       SERVER_TS,
       "--providers",
       "coingecko",
+      // Every log line, unprefixed, as the tests match them.
+      ...["--log-level", "debug", "--name", ""],
       ...args,
     ];
     const [command, ...rest] = options.fdLimit === undefined

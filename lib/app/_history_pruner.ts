@@ -5,17 +5,18 @@
  * @module
  */
 
+import type { Log } from "../util/log.ts";
 import { PRUNE_BATCH_SIZE, pruneHistory, type Repository } from "../storage/repository.ts";
 
 /** Prunes history in the background, one run at a time. */
 export class HistoryPruner {
   readonly #repository: Repository;
   readonly #retentionMs: number;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #stop = new AbortController();
   #running: Promise<void> | null = null;
 
-  constructor(repository: Repository, days: number, log: (line: string) => void) {
+  constructor(repository: Repository, days: number, log: Log) {
     this.#repository = repository;
     this.#retentionMs = days * 86_400_000;
     this.#log = log;
@@ -38,7 +39,7 @@ export class HistoryPruner {
       );
       if (total > 0) this.#log(`pruned ${total} history rows older than ${before}`);
     } catch (error) {
-      this.#log(`history pruning failed: ${(error as Error).message}`);
+      this.#log(`history pruning failed: ${(error as Error).message}`, "warn");
     }
   }
 

@@ -15,6 +15,7 @@ import type { Snapshot } from "../wire/coin.ts";
 import { ratesFrom } from "../server/currency.ts";
 import type { Market } from "../server/market.ts";
 import type { ServerConfig } from "./config.ts";
+import type { Log } from "../util/log.ts";
 import { HistoryPruner } from "./_history_pruner.ts";
 import { SizeGauge } from "./_size_gauge.ts";
 import type { LongTailParts } from "./_long_tail.ts";
@@ -36,7 +37,7 @@ export interface IngestionParts {
   /** Options of each save, read at every save (a leader's writer session may change). */
   saveOptions: () => SaveOptions;
   fetch?: typeof fetch;
-  log: (line: string) => void;
+  log: Log;
   /** Coins beyond the top N, refreshed with each round; null when off. */
   longTail: LongTailParts | null;
 }

@@ -10,7 +10,9 @@ import { PROVIDER_NAMES } from "../ingest/provider_chain.ts";
 import { UsageError } from "../util/usage_error.ts";
 import type { EnvReader, FlagValues } from "../util/flag_table.ts";
 import { VERSION } from "../util/version.ts";
+import { LOG_LEVELS, type LogLevel } from "../util/log.ts";
 import { describeDatabase, postgresUrl } from "../storage/database_url.ts";
+import { readConfigFile } from "./config_file.ts";
 import { INGEST_FLAGS, SERVER_FLAGS, type ServerFlag } from "./server_flags.ts";
 
 export type { EnvReader };
@@ -48,6 +50,16 @@ export interface ServerConfig {
   /** Most coins outside the top N tracked at once; 0 turns the long tail off. */
   maxTracked: number;
   limits: Limits;
+  /** What is logged and how: `--log-level`, `--log-timestamps`, `--name`. */
+  log: LogSettings;
+}
+
+/** What the server logs, and how each line starts. */
+export interface LogSettings {
+  level: LogLevel;
+  timestamps: boolean;
+  /** Put before each line; undefined for the default (the address in cluster mode, else none). */
+  name: string | undefined;
 }
 
 /** What `deno task ingest` runs with: the server's settings that concern one ingestion. */
@@ -158,11 +170,23 @@ function upstreamConfig(
  * Parses the server's command line and environment.
  *
  * @param env reads one environment variable; returns undefined when unset or not permitted
+ * @param readText reads the `--config` file; `Deno.readTextFileSync` when absent
  * @throws {UsageError} for an unknown flag, a bad value or a bad combination
  */
-export function parseServerArgs(args: string[], env: EnvReader): ServerCommand {
-  const read = SERVER_FLAGS.parse(args, env);
+export function parseServerArgs(
+  args: string[],
+  env: EnvReader,
+  readText?: (path: string) => string,
+): ServerCommand {
+  let read = SERVER_FLAGS.parse(args, env);
   if (read.action !== "run") return read;
+  const file = read.values.config;
+  if (file !== undefined) {
+    const keys = SERVER_FLAGS.flags.map((flag) => flag.name).filter((name) => name !== "config");
+    const configured = readConfigFile(file, keys, readText);
+    read = SERVER_FLAGS.parse(args, env, { configured });
+    if (read.action !== "run") return read;
+  }
   const { values } = read;
   const upstream = upstreamConfig(values);
   const tlsCert = values["tls-cert"];
@@ -187,6 +211,11 @@ export function parseServerArgs(args: string[], env: EnvReader): ServerCommand {
       breakerCooldownSeconds: values["breaker-cooldown"],
       trackForSeconds: values["track-for"],
       maxTracked: values["max-tracked"],
+      log: {
+        level: logLevel(values["log-level"]),
+        timestamps: values["log-timestamps"],
+        name: values.name,
+      },
       limits: {
         maxRequestBytes: values["max-request-bytes"],
         requestTimeoutMs: values["request-timeout"] * 1000,
@@ -210,6 +239,16 @@ export function parseIngestArgs(args: string[], env: EnvReader): IngestCommand {
   const read = SERVER_FLAGS.parse(args, env, { only: INGEST_FLAGS });
   if (read.action !== "run") return read;
   return { action: "ingest", config: upstreamConfig(read.values) };
+}
+
+function logLevel(text: string): LogLevel {
+  const level = LOG_LEVELS.find((name) => name === text.toLowerCase());
+  if (level === undefined) {
+    throw new UsageError(
+      `Invalid --log-level ${JSON.stringify(text)}: expected one of ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+  return level;
 }
 
 /** Checks an upstream base URL flag and drops trailing slashes. */

@@ -15,12 +15,15 @@ import { startService } from "./service.ts";
 import { type Flag, FlagTable, HELP_WIDTH, wrapText } from "../util/flag_table.ts";
 import { VERSION } from "../util/version.ts";
 import { UsageError } from "../util/usage_error.ts";
+import { isPostgresUrl } from "../storage/database_url.ts";
+import { openRepository } from "../storage/open_repository.ts";
 
 /** The server's flags the demo takes: none that choose or reach a real provider. */
 const DEMO_FLAG_NAMES = [
   ...["host", "port", "db", "refresh", "top", "tls-cert", "tls-key", "stale-after"],
   ...["history-days", "max-request-bytes", "request-timeout", "idle-timeout", "max-connections"],
-  ...["max-connections-per-ip", "max-unsent-bytes", "tls-handshake-timeout"],
+  ...["max-connections-per-ip", "max-unsent-bytes", "tls-handshake-timeout", "log-level"],
+  "log-timestamps",
 ] as const satisfies readonly FlagName[];
 
 /** Where the demo's defaults differ from the server's: its own database, a lively refresh. */
@@ -47,7 +50,7 @@ function demoHelp(): string {
       `Starts a local fake CoinGecko serving the prices recorded on ${RECORDED_AT}, and the ` +
         "price server pointed at it. After the first refresh every price moves by a seeded " +
         "random walk of a few tenths of a percent, so watch shows updates and history fills " +
-        "while the demo runs. Exchange rates follow the served prices (1 BTC is 1 BTC and " +
+        "while the demo runs; a restart continues from the prices stored. Exchange rates follow the served prices (1 BTC is 1 BTC and " +
         "100,000,000 sats); fiat money keeps its ratio to the US dollar from a recording of " +
         "2021. Then, in another terminal:",
       HELP_WIDTH,
@@ -89,21 +92,18 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (serverArgs === null) return 0;
-  const upstream = startDemoUpstream();
   let command;
   try {
-    command = parseServerArgs(
-      // Only the local upstream: the demo must not reach out to any real provider.
-      [...serverArgs, "--api-url", upstream.baseUrl, "--providers", "coingecko"],
-      () => undefined,
-    );
+    // Only the local upstream: the demo must not reach out to any real provider.
+    command = parseServerArgs([...serverArgs, "--providers", "coingecko"], () => undefined);
   } catch (error) {
-    await upstream.close();
     console.error(`error: ${(error as Error).message}\nRun with --help for the flags.`);
     return 2;
   }
   if (command.action !== "serve") return 0;
-  const { config } = command;
+  // A restart continues the walk from the prices the last run stored, so history has no cliff.
+  const upstream = startDemoUpstream({ startFrom: await storedPrices(command.config.db) });
+  const config = { ...command.config, apiUrl: upstream.baseUrl };
   let service;
   try {
     service = await startService(config);
@@ -121,11 +121,49 @@ async function main(args: string[]): Promise<number> {
   );
   const tls = config.tlsCert === undefined ? "" : ` --ca ${config.tlsCert}`;
   console.log(`try: deno task -q client --port ${service.addr.port}${tls} list`);
-  const stop = () => void service.shutdown();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
+  let stoppedBy: Deno.Signal | null = null;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      stoppedBy ??= signal;
+      void service.shutdown();
+    });
+  }
   await service.finished;
   await upstream.close();
+  console.log("stopped");
+  return exitCodeAfter(stoppedBy);
+}
+
+/**
+ * The exit code after a stop by `signal`: 128 + its number, as a shell reports a program a signal
+ * ended. Through npx the Node wrapper around Deno is itself ended by Ctrl-C, so the shell sees
+ * 130 whatever Deno returns: plain Deno returns the same.
+ */
+function exitCodeAfter(signal: Deno.Signal | null): number {
+  if (signal === "SIGINT") return 130;
+  if (signal === "SIGTERM") return 143;
   return 0;
+}
+
+/** The prices stored in the demo's SQLite database by upper-case symbol; none for PostgreSQL. */
+async function storedPrices(db: string): Promise<Map<string, number> | undefined> {
+  if (isPostgresUrl(db)) return undefined;
+  try {
+    await Deno.lstat(db);
+  } catch {
+    return undefined; // a first run
+  }
+  try {
+    const repository = await openRepository(db);
+    try {
+      const stored = await repository.loadSnapshot();
+      return stored === null ? undefined : new Map(stored.coins.map((c) => [c.symbol, c.price]));
+    } finally {
+      await repository.close();
+    }
+  } catch {
+    return undefined; // the service says what is wrong with the database
+  }
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

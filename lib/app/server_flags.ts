@@ -111,6 +111,36 @@ export const FLAGS = [
     group: "Service",
   },
   {
+    name: "config",
+    kind: "string",
+    value: "<file>",
+    help: "TOML file of settings whose keys are these flags' names (e.g. port = 8443); " +
+      "flags and environment variables win over it",
+    group: "Service",
+  },
+  {
+    name: "log-level",
+    kind: "string",
+    default: "info",
+    value: "<level>",
+    help: "Least severe log lines shown: error, warn, info or debug (debug adds every " +
+      "ingestion, not only changes, and clients' unknown coins and requests before data)",
+    group: "Logging",
+  },
+  {
+    name: "log-timestamps",
+    kind: "boolean",
+    help: "Start each log line with its UTC time",
+    group: "Logging",
+  },
+  {
+    name: "name",
+    kind: "string",
+    help: "Put before each log line, e.g. replica-a (in cluster mode the default is the " +
+      "address and port listened on)",
+    group: "Logging",
+  },
+  {
     name: "providers",
     kind: "string",
     default: "coingecko,coinpaprika",
@@ -256,7 +286,7 @@ export type FlagName = ServerFlag["name"];
 /** The server's table, whose environment variables are `CRYPTO_<FLAG>`. */
 export const SERVER_FLAGS = new FlagTable<ServerFlag>(FLAGS, {
   envPrefix: "CRYPTO_",
-  groups: ["Service", "Providers", "Limits"],
+  groups: ["Service", "Logging", "Providers", "Limits"],
 });
 
 /** The flags `deno task ingest` takes: those of the server that concern one ingestion. */

@@ -8,6 +8,7 @@
 
 import type { ServerConfig } from "./config.ts";
 import { VERSION } from "../util/version.ts";
+import { createLog, type Log } from "../util/log.ts";
 import { ratesFrom } from "../server/currency.ts";
 import type { Ingestor } from "../ingest/ingestor.ts";
 import { Market } from "../server/market.ts";
@@ -39,6 +40,7 @@ export interface Service extends AsyncDisposable {
 
 /** What a service needs from its surroundings, injected so tests need no network. */
 export interface ServiceDeps {
+  /** Where the log lines that `--log-level` lets through go; standard output when absent. */
   log?: (line: string) => void;
   fetch?: typeof fetch;
   /** How long on-demand look-ups are gathered into one upstream request (tests widen it). */
@@ -47,7 +49,9 @@ export interface ServiceDeps {
 
 /** Starts listening at once, serving stored data, and starts ingestion in the background. */
 export async function startService(config: ServerConfig, deps: ServiceDeps = {}): Promise<Service> {
-  const log = deps.log ?? ((line: string) => console.log(line));
+  // In cluster mode lines name the replica, by default the address it listens on (known below).
+  let name = config.log.name ?? "";
+  const log = createLog({ ...config.log, prefix: () => name, write: deps.log });
   const repository = await openStorage(config.db);
   const startedAt = Date.now();
   // Closed again when the start fails after the port was opened.
@@ -79,6 +83,9 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const stored = await serveStored(repository, market);
     if (!(repository instanceof DeferredRepository)) await longTail?.load();
     server = await openListener(config, market, log);
+    if (config.log.name === undefined && repository instanceof DeferredRepository) {
+      name = `${server.addr.hostname}:${server.addr.port}`;
+    }
     announce(config, repository, stored, server, log);
     const finished = server.serve();
     const ingestion = buildIngestion(config, {
@@ -134,7 +141,7 @@ async function serveStored(repository: Repository, market: Market): Promise<Snap
 async function openListener(
   config: ServerConfig,
   market: Market,
-  log: (line: string) => void,
+  log: Log,
 ): Promise<PriceServer> {
   const tls = usesTls(config);
   const at = { hostname: config.host, port: config.port, ...reusePort(config.reusePort) };
@@ -160,7 +167,7 @@ function announce(
   repository: Repository,
   stored: Snapshot | null,
   server: PriceServer,
-  log: (line: string) => void,
+  log: Log,
 ): void {
   log(
     `crypto-server ${VERSION}, database ${repository.description}, providers ` +
@@ -179,7 +186,7 @@ function joinCluster(
   repository: Repository,
   market: Market,
   ingestion: Ingestion,
-  log: (line: string) => void,
+  log: Log,
 ): ClusterMember | null {
   if (!(repository instanceof DeferredRepository)) return null;
   const { chain, sizer } = ingestion;

@@ -2,7 +2,8 @@
  * The demo's local CoinGecko-compatible upstream: it answers `/coins/markets` and
  * `/exchange_rates` from data shipped with the demo, on a free port of 127.0.0.1.
  *
- * The first answer is the recording of 2022-10-04 20:16 UTC as it is. Every later
+ * The first answer is the recording of 2022-10-04 20:16 UTC (or the prices a previous run left,
+ * so a restart continues the walk), stamped with the time of the answer. Every later
  * `/coins/markets` moves each price by a seeded random walk (a few tenths of a percent; stable
  * coins barely), so `watch` sees updates and `history` fills while the demo runs. The exchange
  * rates always follow the prices served last, so conversions agree with them: 1 BTC is 1 BTC,
@@ -30,8 +31,13 @@ export interface DemoOptions {
   seed?: number;
   /** Typical move per refresh in percent (standard deviation); default 0.3. */
   stepPct?: number;
-  /** The clock stamped on moved prices as `last_updated`. */
+  /** The clock stamped on served prices as `last_updated`. */
   now?: () => Date;
+  /**
+   * Prices in USD by upper-case symbol to continue the walk from, e.g. those a previous run
+   * stored; coins not named start at the recording.
+   */
+  startFrom?: ReadonlyMap<string, number>;
 }
 
 /** The fields of a `/coins/markets` entry the walk changes; the others are served as recorded. */
@@ -61,8 +67,8 @@ export class DemoMarket {
   readonly #random: () => number;
   readonly #stepPct: number;
   readonly #now: () => Date;
-  /** Price factors against the recording, by index; all 1 before the first step. */
-  readonly #factors: number[] = markets.map(() => 1);
+  /** Price factors against the recording, by index. */
+  readonly #factors: number[];
   #steps = 0;
   #coins: readonly RecordedCoin[] = markets;
 
@@ -70,6 +76,10 @@ export class DemoMarket {
     this.#random = mulberry32(options.seed ?? 1);
     this.#stepPct = options.stepPct ?? 0.3;
     this.#now = options.now ?? (() => new Date());
+    this.#factors = markets.map((coin) => {
+      const from = options.startFrom?.get(coin.symbol.toUpperCase());
+      return from === undefined || !(from > 0) ? 1 : from / coin.current_price;
+    });
   }
 
   /** The coins as served last (the recording before the first step). */
@@ -78,17 +88,21 @@ export class DemoMarket {
   }
 
   /**
-   * The coins for the next `/coins/markets`: the recording the first time, moved by one step of
-   * the walk every later time.
+   * The coins for the next `/coins/markets`: the first time the recording (or the prices to
+   * continue from), then moved by one step of the walk every time; stamped with the clock, so
+   * "updated" and "fetched" agree.
    */
   step(): readonly RecordedCoin[] {
-    if (this.#steps++ === 0) return this.#coins;
+    const move = this.#steps++ > 0;
     const updated = this.#now().toISOString();
     this.#coins = markets.map((coin, i) => {
-      // Stable coins (worth about $1) wander a hundred times less, as they do.
-      const stable = Math.abs(coin.current_price - 1) < 0.02;
-      const pct = this.#stepPct * (stable ? 0.01 : 1) * gaussian(this.#random);
-      this.#factors[i] *= 1 + pct / 100;
+      if (move) {
+        // Stable coins (worth about $1) wander a hundred times less, as they do.
+        const stable = Math.abs(coin.current_price - 1) < 0.02;
+        const pct = this.#stepPct * (stable ? 0.01 : 1) * gaussian(this.#random);
+        this.#factors[i] *= 1 + pct / 100;
+      }
+      if (this.#factors[i] === 1) return { ...coin, last_updated: updated };
       const price = Number((coin.current_price * this.#factors[i]).toPrecision(6));
       // The 24h change keeps the recording's price of 24 hours earlier as its base.
       const dayAgo = coin.current_price / (1 + (coin.price_change_percentage_24h ?? 0) / 100);

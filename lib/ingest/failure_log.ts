@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Log } from "../util/log.ts";
+
 /** While something keeps failing, a summary line at most this often: 5 minutes. */
 const FAILURE_SUMMARY_MS = 300_000;
 /** Reasons are cut to this many characters in log lines; the full text stays in INFO. */
@@ -21,7 +23,7 @@ export interface FailureStreak {
 
 /** Options of {@linkcode FailureLog}. */
 export interface FailureLogOptions {
-  log: (line: string) => void;
+  log: Log;
   /** Milliseconds since the epoch; defaults to `Date.now`. */
   now?: () => number;
   /** Least time between two summary lines; defaults to {@linkcode FAILURE_SUMMARY_MS}. */
@@ -30,7 +32,7 @@ export interface FailureLogOptions {
 
 /** Counts one thing's failures in a row and logs only the changes (see the module docs). */
 export class FailureLog {
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #now: () => number;
   readonly #summaryEveryMs: number;
   #count = 0;
@@ -62,9 +64,9 @@ export class FailureLog {
     if (this.#count++ === 0) this.#sinceMs = now;
     const streak = { count: this.#count, sinceMs: this.#sinceMs };
     if (this.#count === 1) {
-      this.#log(first(streak));
+      this.#log(first(streak), "warn");
     } else if (force || now - this.#loggedAt >= this.#summaryEveryMs) {
-      this.#log(summary(streak));
+      this.#log(summary(streak), "warn");
     } else {
       return;
     }

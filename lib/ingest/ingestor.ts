@@ -19,6 +19,7 @@ import { createProviders, ProviderChain, type ProviderSettings } from "./provide
 import type { Repository, SaveOptions, StoredRates } from "../storage/repository.ts";
 import { openRepository } from "../storage/open_repository.ts";
 import { brief, FailureLog } from "./failure_log.ts";
+import type { Log } from "../util/log.ts";
 
 /** Retry delays are capped at this or the refresh interval, whichever is longer. */
 const RETRY_CAP_MS = 30_000;
@@ -62,7 +63,7 @@ export interface IngestorOptions {
   source: string;
   /** Shown in log lines, e.g. the API host; never a key. Defaults to `source`. */
   describeSource?: string;
-  log?: (line: string) => void;
+  log?: Log;
   now?: () => Date;
   /** Waits `ms` or until `signal` aborts, whichever is first. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -110,7 +111,9 @@ export interface IngestStatus {
 export class Ingestor implements AsyncDisposable {
   readonly #options: IngestorOptions;
   readonly #now: () => Date;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
+  /** What the last `ingested` line said, or null after a failure: a repeat is logged as detail. */
+  #lastIngested: string | null = null;
   #lastResult: IngestResult | null = null;
   #lastSuccessAt: string | null = null;
   #nextRunAt: string | null = null;
@@ -187,10 +190,14 @@ export class Ingestor implements AsyncDisposable {
       this.#lastSuccessAt = startedAt;
       result = { ok: true, startedAt, durationMs: elapsed(), snapshot };
       this.#lastResult = result;
-      this.#log(`ingested ${coins.length} coins from ${where} in ${result.durationMs} ms`);
+      const summary = `${coins.length} coins from ${where}`;
+      const level = summary === this.#lastIngested ? "debug" : "info";
+      this.#lastIngested = summary;
+      this.#log(`ingested ${summary} in ${result.durationMs} ms`, level);
       this.#options.onSnapshot?.(snapshot, rates);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
+      this.#lastIngested = null;
       const attempt = ++this.#failures;
       const message = error instanceof Error ? error.message : String(error);
       const durationMs = elapsed();

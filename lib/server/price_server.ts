@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { Log } from "../util/log.ts";
 import type { Market, UpdateEvents } from "./market.ts";
 import type { SessionFactory } from "./session.ts";
 import { lineSessions } from "./line_session.ts";
@@ -43,7 +44,7 @@ export interface ServerOptions {
   /** Limits per connection; the connection caps are shared by every listener. */
   limits?: Partial<Limits>;
   /** Where log lines go; one call a line. */
-  log?: (line: string) => void;
+  log?: Log;
 }
 
 /** At shutdown, a connection quiet for this long with nothing to write is closed. */
@@ -81,7 +82,7 @@ export class PriceServer implements AsyncDisposable {
   readonly stats: ServerStats = new ServerStats();
   readonly #served: readonly Served[];
   readonly #market: Market;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   readonly #admissions: Admissions<ServerConnection>;
   readonly #handlers = new Set<Promise<void>>();
   readonly #watches = new WatchRegistry<ServerConnection>(MAX_WATCHED);

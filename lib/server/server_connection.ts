@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Log } from "../util/log.ts";
 import type { Answer, Market } from "./market.ts";
 import type { Session } from "./session.ts";
 import type { Limits } from "./limits.ts";
@@ -26,7 +27,7 @@ export interface ConnectionHost {
   readonly limits: Readonly<Limits>;
   readonly market: Market;
   readonly watches: WatchRegistry<ServerConnection>;
-  log(line: string): void;
+  log: Log;
   /** The counters of a transport, for a connection whose session switched protocols. */
   statsOf(transport: string): TransportStats;
   /** Undoes the server's bookkeeping of a connection that is being closed. */
@@ -45,6 +46,12 @@ const LARGE_READ = 32 * 1024;
 const FRAME_SLICE = 1024;
 /** A connection whose socket takes no bytes for this long is taken to have stopped reading. */
 const STALL_MS = 1000;
+/** Errors that are the client's business (a typo, asking before data), not the server's. */
+const CLIENTS_OWN_ERRORS: ReadonlySet<string> = new Set([
+  "UNKNOWN_COIN",
+  "UNKNOWN_CURRENCY",
+  "NO_DATA",
+]);
 /** Log at most this many bad requests per connection, so a flood does not flood the log. */
 const LOGGED_ERRORS_PER_CONNECTION = 5;
 
@@ -377,7 +384,10 @@ export class ServerConnection {
         ? " (further errors on this connection are not logged)"
         : "";
       const sample = sampleBytes(request.subarray(start, end));
-      this.#host.log(`${this.address} ${answer.error}: ${sample}${more}`);
+      this.#host.log(
+        `${this.address} ${answer.error}: ${sample}${more}`,
+        CLIENTS_OWN_ERRORS.has(answer.error) ? "debug" : "info",
+      );
     }
   }
 

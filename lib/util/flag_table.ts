@@ -77,6 +77,11 @@ export interface ParseOptions<N extends string> {
   readonly only?: readonly N[];
   /** Whether words that are not flags are kept (else they are a usage error). */
   readonly positionals?: boolean;
+  /**
+   * Values by flag name from a lower source, e.g. a config file: used when neither the flag nor
+   * its environment variables are given, before the default.
+   */
+  readonly configured?: Readonly<Record<string, string>>;
 }
 
 /** The width `--help` fits in. */
@@ -102,8 +107,8 @@ export class FlagTable<F extends Flag> {
   }
 
   /**
-   * Parses the flags from `args`, then their environment variables, then their defaults, each
-   * converted and checked by the table. `-h`/`--help` and `--version` are always taken.
+   * Parses the flags from `args`, then their environment variables, then `configured`, then their
+   * defaults, each converted and checked by the table. `-h`/`--help` and `--version` are always taken.
    *
    * @throws {UsageError} for an unknown flag, a missing value or a value out of range
    */
@@ -118,7 +123,8 @@ export class FlagTable<F extends Flag> {
     if (given.values.version) return { action: "version" };
     const values: Record<string, string | number | boolean | undefined> = {};
     for (const flag of flags) {
-      const text = this.#raw(flag, given.values[flag.name], env);
+      const text = this.#raw(flag, given.values[flag.name], env) ??
+        options.configured?.[flag.name] ?? flag.default;
       values[flag.name] = text === undefined
         ? (flag.kind === "boolean" ? false : undefined)
         : convert(flag, text);
@@ -186,7 +192,7 @@ export class FlagTable<F extends Flag> {
       const text = env(name);
       if (text !== undefined && text !== "") return text;
     }
-    return flag.default;
+    return undefined;
   }
 }
 

@@ -200,6 +200,9 @@ async function startServer(db: string, apiUrl: string, extra: string[] = []): Pr
     "coingecko",
     "--max-connections",
     String(idleCount + 1000),
+    // Every ingestion's line: the watch figure is timed from the round's.
+    "--log-level",
+    "debug",
     ...extra,
   ]);
   const listening = await proc.waitFor(/^listening on /);

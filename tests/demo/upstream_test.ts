@@ -89,3 +89,18 @@ Deno.test("the recordings the demo ships are the tests' fixtures: one copy of th
     );
   }
 });
+
+Deno.test("the demo stamps its first answer with the time, and can start from given prices", () => {
+  const fresh = new DemoMarket({ now: NOW }).step();
+  assert.ok(fresh.every((coin) => coin.last_updated === "2026-01-01T00:00:00.000Z"));
+  const market = new DemoMarket({ now: NOW, startFrom: new Map([["BTC", 21_000.5]]) });
+  const first = market.step();
+  assert.equal(first[0].current_price, 21_000.5);
+  assert.equal(
+    first[1].current_price,
+    fresh[1].current_price,
+    "a coin not named starts as recorded",
+  );
+  const moved = market.step()[0].current_price;
+  assert.ok(Math.abs(moved / 21_000.5 - 1) < 0.02, `${moved}`);
+});
