@@ -18,6 +18,7 @@ import type { ServerConfig } from "./config.ts";
 import type { Log } from "../util/log.ts";
 import { HistoryPruner } from "./_history_pruner.ts";
 import { SizeGauge } from "./_size_gauge.ts";
+import type { LongTailParts } from "./_long_tail.ts";
 
 /** The parts of a service's ingestion. */
 export interface Ingestion {
@@ -37,6 +38,8 @@ export interface IngestionParts {
   saveOptions: () => SaveOptions;
   fetch?: typeof fetch;
   log: Log;
+  /** Coins beyond the top N, refreshed with each round; null when off. */
+  longTail: LongTailParts | null;
 }
 
 /** Builds the ingestion of a service; nothing runs until its ingestor is started. */
@@ -62,6 +65,7 @@ export function buildIngestion(config: ServerConfig, parts: IngestionParts): Ing
     fetchCoins: async (signal) => {
       const round = await chain.fetchCoins(signal);
       const rates = await fetchRates(signal);
+      await parts.longTail?.refresh(signal);
       return rates === null ? round : { ...round, rates };
     },
     repository,

@@ -45,6 +45,10 @@ export interface ServerConfig {
   maxUpstreamBytes: number;
   /** Deadline of one upstream request, body included. */
   upstreamTimeoutSeconds: number;
+  /** How long a coin outside the top N stays tracked after it was last asked for. */
+  trackForSeconds: number;
+  /** Most coins outside the top N tracked at once; 0 turns the long tail off. */
+  maxTracked: number;
   limits: Limits;
   /** The HTTP listener, or null with `--no-http`. */
   http: { host: string; port: number; corsOrigin: string } | null;
@@ -207,6 +211,8 @@ export function parseServerArgs(
       historyDays: values["history-days"],
       breakerFailures: values["breaker-failures"],
       breakerCooldownSeconds: values["breaker-cooldown"],
+      trackForSeconds: values["track-for"],
+      maxTracked: values["max-tracked"],
       log: {
         level: logLevel(values["log-level"]),
         timestamps: values["log-timestamps"],

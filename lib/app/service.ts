@@ -24,6 +24,7 @@ import { httpAddress, openListeners, usesTls } from "./_listeners.ts";
 import { startReplica } from "./replica.ts";
 import { buildIngestion, type Ingestion } from "./_ingestion.ts";
 import { infoReport, noPricesYet, type ReportedParts } from "./_info_report.ts";
+import { buildLongTail } from "./_long_tail.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
@@ -49,6 +50,8 @@ export interface ServiceDeps {
   fetch?: typeof fetch;
   /** The Prometheus text of `GET /metrics`, in place of the service's own. */
   metrics?: () => string;
+  /** How long on-demand look-ups are gathered into one upstream request (tests widen it). */
+  gatherMs?: number;
 }
 
 /** Starts listening at once, serving stored data, and starts ingestion in the background. */
@@ -64,13 +67,28 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     // INFO and NO_DATA read every part of the service, which all need the market: set once they
     // exist.
     const reported: { parts?: ReportedParts } = {};
-    const market = new Market({
+    // A leader writes through the session holding its lock (none once it lost it); the member
+    // joins below, as it starts and stops the ingestor.
+    let member: ClusterMember | null = null;
+    const saveOptions = () => member === null ? {} : { session: member.writerSession() };
+    const notify: { market?: Market } = {};
+    const longTail = buildLongTail(config, {
+      repository,
+      notify: (events) => notify.market?.notify(events),
+      saveOptions,
+      fetch: deps.fetch,
+      log,
+      gatherMs: deps.gatherMs,
+    });
+    const market = notify.market = new Market({
       staleAfterMs: config.staleAfterSeconds * 1000,
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
       info: () => reported.parts === undefined ? {} : infoReport(reported.parts),
       noDataText: () => noPricesYet(reported.parts),
+      longTail: longTail?.longTail,
     });
     const stored = await serveStored(repository, market);
+    if (!(repository instanceof DeferredRepository)) await longTail?.load();
     const metrics = deps.metrics ??
       (() => reported.parts === undefined ? "" : serviceMetrics(reported.parts, market));
     server = await openListeners(config, market, log, metrics);
@@ -79,16 +97,14 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     }
     announce(config, repository, stored, server, log);
     const finished = server.serve();
-    // A leader writes through the session holding its lock (none once it lost it); the member
-    // joins below, as it starts and stops the ingestor.
-    let member: ClusterMember | null = null;
     const ingestion = buildIngestion(config, {
       repository,
       market,
       stored,
-      saveOptions: () => member === null ? {} : { session: member.writerSession() },
+      saveOptions,
       fetch: deps.fetch,
       log,
+      longTail,
     });
     member = joinCluster(config, repository, market, ingestion, log);
     if (member === null) ingestion.ingestor.start();

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Log } from "../util/log.ts";
 import type { Answer, Market } from "./market.ts";
 import type { Session } from "./session.ts";
 import type { Limits } from "./limits.ts";
@@ -297,8 +298,10 @@ export class ServerConnection {
     for (const [index, promise, request] of this.#later) {
       const answer = await promise;
       this.#record(answer, request, 0, request.length);
-      this.#replies[index] = answer.bytes;
-      this.#replyBytes += answer.bytes.length;
+      // A WATCH of a coin fetched on demand changes the watch list once it is answered.
+      const bytes = answer.watch === undefined ? answer.bytes : this.#applyWatch(answer);
+      this.#replies[index] = bytes;
+      this.#replyBytes += bytes.length;
     }
     this.#later.length = 0;
   }

@@ -34,6 +34,16 @@ export interface Coin {
   id?: string;
 }
 
+/** One coin of a provider's directory of every coin it lists (CoinGecko's `/coins/list`). */
+export interface DirectoryEntry {
+  /** The provider's id, e.g. `bitcoin`; unique within the directory. */
+  id: string;
+  /** Ticker in upper case, e.g. `BTC`; several entries may share one. */
+  symbol: string;
+  /** Display name, e.g. `Bitcoin`. */
+  name: string;
+}
+
 /** The result of one successful ingestion: the top coins at one moment. */
 export interface Snapshot {
   /** Coins in rank order. */

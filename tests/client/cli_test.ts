@@ -133,7 +133,7 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     [["list", "x"], 'list takes no arguments, got "x"'],
     [
       ["frob"],
-      'unknown command "frob"; commands are list, price, history, currencies, info and watch',
+      'unknown command "frob"; commands are list, price, history, search, currencies, info and watch',
     ],
     [["--csv"], "--csv needs a command: list or history"],
     [["--csv", "info"], "--csv works with list and history, not info"],
@@ -155,7 +155,7 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     [["--currency", "€", "list"], '--currency needs a currency code such as EUR or VND, got "€"'],
     [
       ["--currency", "list", "BTC"],
-      'unknown command "BTC"; commands are list, price, history, currencies, info and watch',
+      'unknown command "BTC"; commands are list, price, history, search, currencies, info and watch',
     ],
     [["--tls=yes", "list"], "invalid value for --tls"],
   ];
