@@ -91,7 +91,11 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     if (!(repository instanceof DeferredRepository)) await longTail?.load();
     const metrics = deps.metrics ??
       (() => reported.parts === undefined ? "" : serviceMetrics(reported.parts, market));
-    server = await openListeners(config, market, log, metrics);
+    // /api/v3 names coins by the directory, once one is loaded.
+    const directory = longTail?.longTail;
+    const catalog = () =>
+      directory !== undefined && directory.directory.size > 0 ? directory.directory : null;
+    server = await openListeners(config, market, log, metrics, catalog);
     if (config.log.name === undefined && repository instanceof DeferredRepository) {
       name = `${server.addr.hostname}:${server.addr.port}`;
     }

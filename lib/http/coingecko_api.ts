@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { Market } from "../server/market.ts";
+import type { Answer, Market } from "../server/market.ts";
 import type { Coin, Snapshot } from "../wire/coin.ts";
 import type { Rates } from "../server/currency.ts";
-import { isCurrencyCode } from "../wire/protocol.ts";
+import { isCurrencyCode } from "../wire/request.ts";
 import { Representation } from "./representation.ts";
 import type { ApiResult } from "./market_api.ts";
 import {
@@ -299,7 +299,7 @@ export class CoinGeckoApi {
     const line = encoder.encode(
       JSON.stringify({ v: 2, data: `HISTORY ${found.coin.symbol} ${range}` }),
     );
-    const answer = this.#market.respond(line, now);
+    const answer = this.#market.responder()(line, 0, line.length, now, false);
     const sinceMs = now - days * 86_400_000;
     const chart = (bytes: Uint8Array, error: string | null): ApiResult => {
       const reply = JSON.parse(decoder.decode(bytes)) as { data: unknown };
@@ -309,7 +309,7 @@ export class CoinGeckoApi {
     };
     if (answer.later === undefined) return chart(answer.bytes, answer.error);
     return {
-      later: answer.later.then((done) => chart(done.bytes, done.error) as Result),
+      later: answer.later.then((done: Answer) => chart(done.bytes, done.error) as Result),
     };
   }
 }

@@ -147,7 +147,7 @@ export function requestJson(
 /** One `/coins/markets` record, validated. */
 export function parseCoin(entry: unknown, index: number, host: string): Coin {
   if (!isRecord(entry)) throw invalid(host, `coin #${index + 1}`, "must be an object", entry);
-  const coin = validateCoin(
+  return validateCoin(
     {
       symbol: entry.symbol,
       name: entry.name,
@@ -160,10 +160,4 @@ export function parseCoin(entry: unknown, index: number, host: string): Coin {
     FIELDS,
     { host, index },
   );
-  // The id names the coin in the CoinGecko-compatible API (lib/http/coingecko_api.ts).
-  if (typeof entry.id === "string" && COIN_ID.test(entry.id)) coin.id = entry.id;
-  return coin;
 }
-
-/** CoinGecko's ids: lower-case words joined by `-` (`bitcoin`, `usd-coin`, `0x`). */
-const COIN_ID = /^[a-z0-9][a-z0-9._-]{0,99}$/;

@@ -43,6 +43,11 @@ export class CoinDirectory {
     this.size = this.#byId.size;
   }
 
+  /** Every coin listed (CoinGecko-compatible `coins/list`). */
+  list(): DirectoryEntry[] {
+    return [...this.#byId.values()];
+  }
+
   /** The coin with this id, or undefined. */
   byId(id: string): DirectoryEntry | undefined {
     return this.#byId.get(id.toLowerCase());

@@ -14,7 +14,6 @@ import { count, type TransportStats } from "./server_stats.ts";
 import { Outbox } from "./outbox.ts";
 import type { WatchRegistry } from "./watch_registry.ts";
 import type { Conn } from "../net/conn.ts";
-import type { Log } from "../util/log.ts";
 import { closeQuietly, lingeringClose, writeThenClose } from "../net/lingering_close.ts";
 import type { ErrorCode } from "../wire/error_code.ts";
 import { MAX_WATCHED } from "../wire/limits.ts";

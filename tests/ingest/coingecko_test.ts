@@ -45,7 +45,7 @@ Deno.test("fetchMarkets parses the recorded fixture", async () => {
     "DOGE",
   ]);
   assert.deepEqual(coins.map((c) => c.rank), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  assert.deepEqual(coins[0], { ...BTC_2022, id: "bitcoin" });
+  assert.deepEqual(coins[0], BTC_2022);
   assert.equal(coins[1].priceText, "1355.37");
   assert.equal(upstream.lastRequest?.url.searchParams.get("per_page"), "10");
   assert.equal(upstream.lastRequest?.url.searchParams.get("vs_currency"), "usd");

@@ -117,7 +117,7 @@ Deno.test("runOnce stores and publishes a snapshot", async () => {
   assert.equal(result.snapshot.fetchedAt, "2024-01-01T00:00:00.000Z");
   assert.equal(result.snapshot.source, "coingecko");
   assert.deepEqual(t.snapshots, [result.snapshot]);
-  assert.deepEqual(await t.repository.loadSnapshot(), withoutIds(result.snapshot));
+  assert.deepEqual(await t.repository.loadSnapshot(), result.snapshot);
   assert.deepEqual(t.logs, ["ingested 5 coins from 127.0.0.1 in 0 ms"]);
   assert.equal(t.ingestor.status.lastOk, true);
   assert.equal(t.ingestor.status.lastCoins, 5);
@@ -266,7 +266,7 @@ Deno.test("ingestOnce fetches and stores one snapshot", async () => {
     assert.equal(result.snapshot.source, "coingecko");
     assert.match(result.source, /^127\.0\.0\.1:\d+$/);
     await using repo = await SqliteRepository.open(db);
-    assert.deepEqual(await repo.loadSnapshot(), withoutIds(result.snapshot));
+    assert.deepEqual(await repo.loadSnapshot(), result.snapshot);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -425,9 +425,3 @@ Deno.test("while ingestion stays down, a summary at most every five minutes", as
     /^ingestion still failing \(attempt \d+, failing since 2024-01-01T00:00:00.000Z\): .*HTTP 500.*; retrying in /,
   );
 });
-
-/** A snapshot as stored: the provider's ids are kept in memory only (docs/coingecko-api.md). */
-function withoutIds(snapshot: Snapshot | null): Snapshot | null {
-  if (snapshot === null) return null;
-  return { ...snapshot, coins: snapshot.coins.map(({ id: _, ...coin }) => coin) };
-}
