@@ -37,11 +37,9 @@ let catchingCtrlC = false;
 function interrupts(): Interrupt {
   if (!catchingCtrlC) {
     Deno.addSignalListener("SIGINT", () => {
-      if (watching.size === 0) {
-        // The terminal echoed ^C: leave the shell prompt on a fresh line.
-        if (Deno.stdout.isTerminal()) Deno.stdout.writeSync(new TextEncoder().encode("\n"));
-        Deno.exit(130);
-      }
+      // The terminal echoed ^C: leave the shell prompt on a fresh line.
+      if (Deno.stdout.isTerminal()) Deno.stdout.writeSync(encoder.encode("\n"));
+      if (watching.size === 0) Deno.exit(130);
       for (const controller of watching) controller.abort();
     });
     catchingCtrlC = true;

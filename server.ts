@@ -9,6 +9,7 @@ import { parseServerArgs, startup } from "./lib/app/config.ts";
 import { serverHelp } from "./lib/app/server_flags.ts";
 import { readEnv } from "./lib/util/read_env.ts";
 import { startService } from "./lib/app/service.ts";
+import { ListenError } from "./lib/app/listen_error.ts";
 
 async function main(args: string[]): Promise<number> {
   const start = startup("crypto-server", serverHelp, () => parseServerArgs(args, readEnv));
@@ -34,6 +35,9 @@ async function main(args: string[]): Promise<number> {
 
 /** Why the service could not start, in one line for a person. */
 function whyNotStarted(error: unknown, host: string, port: number): string {
+  if (error instanceof ListenError) {
+    return whyNotStarted(error.cause, error.hostname, error.port);
+  }
   if (error instanceof Deno.errors.AddrInUse) return `${host}:${port} is already in use`;
   if (error instanceof Deno.errors.AddrNotAvailable) {
     return `${host} is not an address of this machine`;

@@ -106,7 +106,7 @@ Deno.test("deno task client with no server says so in one line", async () => {
   const port = freePort();
   const result = await task("client", ["--port", String(port), "list"]);
   assert.equal(result.code, 1);
-  assert.equal(result.err.trim(), `error: cannot connect to 127.0.0.1:${port}: connection refused`);
+  assert.equal(result.err.trim(), `error: Cannot connect to 127.0.0.1:${port}: connection refused`);
   assert.equal(result.out, "");
 });
 
@@ -138,19 +138,24 @@ Deno.test("server --help lists every flag; bad usage is exit 2 with one line", a
   }
 });
 
-Deno.test("server on a port in use exits 1 with a clear line", async () => {
+Deno.test("server on a port in use exits 1 with a clear line naming that port", async (t) => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const result = await task("server", [
-    "--port",
-    String(listener.addr.port),
-    "--db",
-    "./data/unused.sqlite",
-  ]);
-  assert.equal(result.code, 1);
-  assert.equal(
-    result.err.trim(),
-    `error: cannot start the server: 127.0.0.1:${listener.addr.port} is already in use`,
-  );
+  const busy = String(listener.addr.port);
+  for (
+    const [name, flags] of [
+      ["socket port", ["--port", busy, "--http-port", "0"]],
+      ["HTTP port", ["--port", "0", "--http-port", busy]],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      const result = await task("server", [...flags, "--db", "./data/unused.sqlite"]);
+      assert.equal(result.code, 1);
+      assert.equal(
+        result.err.trim(),
+        `error: cannot start the server: 127.0.0.1:${busy} is already in use`,
+      );
+    });
+  }
   for (const suffix of ["", "-wal", "-shm"]) {
     await Deno.remove(`${ROOT}data/unused.sqlite${suffix}`).catch(() => {});
   }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ServiceReport } from "../wire/info_report.ts";
 import type { ClusterMember } from "../cluster/cluster.ts";
 import type { Repository } from "../storage/repository.ts";
 import type { PriceServer } from "../server/price_server.ts";
@@ -24,7 +25,7 @@ export interface ReportedParts {
 }
 
 /** The `INFO` report of the service now. */
-export function infoReport(parts: ReportedParts): Record<string, unknown> {
+export function infoReport(parts: ReportedParts): ServiceReport {
   const { server, repository } = parts;
   const status = parts.ingestion.ingestor.status;
   return {

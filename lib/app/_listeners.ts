@@ -16,6 +16,7 @@ import { HttpResponder } from "../http/http_responder.ts";
 import type { CoinCatalog } from "../http/coingecko_api.ts";
 import { httpSessions } from "../http/http_session.ts";
 import { webSocketSessions } from "../http/websocket_session.ts";
+import { ListenError } from "./listen_error.ts";
 
 /** Whether the server speaks TLS (and HTTPS): both a certificate and its key are given. */
 export function usesTls(config: ServerConfig): boolean {
@@ -37,7 +38,7 @@ export async function openListeners(
   const tls = usesTls(config);
   const open = opener(config, log);
   const at = { hostname: config.host, port: config.port, ...reusePort(config.reusePort) };
-  const listener = await open(at);
+  const listener = await listenOn(open, at);
   const listeners: ServedListener[] = [{ listener, tls }];
   if (config.http !== null) {
     const responder = new HttpResponder({
@@ -49,7 +50,7 @@ export async function openListeners(
       coinCatalog,
     });
     const httpAt = { hostname: config.http.host, port: config.http.port };
-    const http = await open({ ...httpAt, ...reusePort(config.reusePort) })
+    const http = await listenOn(open, { ...httpAt, ...reusePort(config.reusePort) })
       .catch((error) => {
         listener.close();
         throw error;
@@ -67,6 +68,15 @@ export function httpAddress(config: ServerConfig, server: PriceServer): Deno.Net
 }
 
 type Address = { hostname: string; port: number; reusePort?: true };
+
+/** Opens `at`, naming the address when it fails: the service opens more than one. */
+async function listenOn(open: (at: Address) => Promise<Listener>, at: Address): Promise<Listener> {
+  try {
+    return await open(at);
+  } catch (error) {
+    throw new ListenError(at.hostname, at.port, { cause: error });
+  }
+}
 
 /** Listens in plain TCP, or TLS through node:tls, whose unfinished handshakes can be dropped. */
 function opener(config: ServerConfig, log: Log): (at: Address) => Promise<Listener> {

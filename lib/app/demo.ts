@@ -8,10 +8,11 @@
  * @module
  */
 
-import { parseServerArgs } from "./config.ts";
+import { parseServerArgs, type ServerConfig } from "./config.ts";
 import { type FlagName, FLAGS } from "./server_flags.ts";
 import { RECORDED_AT, startDemoUpstream } from "../demo/upstream.ts";
 import { startService } from "./service.ts";
+import { ListenError } from "./listen_error.ts";
 import { type Flag, FlagTable, HELP_WIDTH, wrapText } from "../util/flag_table.ts";
 import { VERSION } from "../util/version.ts";
 import { UsageError } from "../util/usage_error.ts";
@@ -110,10 +111,7 @@ async function main(args: string[]): Promise<number> {
     service = await startService(config);
   } catch (error) {
     await upstream.close();
-    const message = error instanceof Deno.errors.AddrInUse
-      ? `port ${config.port} is in use: try --port 8001 and the client's --port 8001`
-      : (error as Error).message;
-    console.error(`error: cannot start the demo: ${message}`);
+    console.error(`error: cannot start the demo: ${whyNotStarted(error, config)}`);
     return 1;
   }
   console.log(
@@ -168,3 +166,12 @@ async function storedPrices(db: string): Promise<Map<string, number> | undefined
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
+
+/** Why the demo could not start, in one line with what to try instead. */
+function whyNotStarted(error: unknown, config: ServerConfig): string {
+  if (!(error instanceof ListenError)) return (error as Error).message;
+  if (!(error.cause instanceof Deno.errors.AddrInUse)) return (error.cause as Error).message;
+  return error.port === config.port
+    ? `port ${error.port} is in use: try --port 8001 and the client's --port 8001`
+    : `port ${error.port} is in use: try --http-port 8081, or --no-http`;
+}

@@ -336,7 +336,7 @@ export const INGEST_FLAGS = [
 /** The `--help` text of `deno task server`, generated from the flag table. */
 export function serverHelp(): string {
   return [
-    `crypto-server ${VERSION}: serves cryptocurrency prices over TCP or TLS (JSON lines)`,
+    `crypto-server ${VERSION}: serves cryptocurrency prices (JSON lines, HTTP, WebSocket)`,
     "",
     "Usage: deno task server [flags]      (or: crypto-server [flags])",
     ...SERVER_FLAGS.help(),

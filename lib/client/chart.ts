@@ -19,6 +19,12 @@ export interface ChartOptions {
   /** The window shown, oldest first, in ms since the epoch; default the series' own span. */
   from?: number;
   to?: number;
+  /**
+   * Prices the price axis spans at least, e.g. the low and high of every stored price when the
+   * series is a thinned sample of them: the axis then agrees with them.
+   */
+  low?: number;
+  high?: number;
   /** Writes a price for the axis, e.g. `$20,220.00`. */
   label: (price: number) => string;
   /** Writes a time for the axis. */
@@ -40,8 +46,9 @@ export function lineChart(points: readonly [string, number][], options: ChartOpt
     .filter(([t, p]) => Number.isFinite(t) && Number.isFinite(p));
   if (series.length === 0) return [];
   const rows = Math.max(2, options.height ?? 8);
-  const min = Math.min(...series.map(([, p]) => p));
-  const max = Math.max(...series.map(([, p]) => p));
+  const bounds = [options.low, options.high].filter((p) => p !== undefined && Number.isFinite(p));
+  const min = Math.min(...series.map(([, p]) => p), ...bounds as number[]);
+  const max = Math.max(...series.map(([, p]) => p), ...bounds as number[]);
   const width = Math.max(2, Math.floor(options.width));
   let labels = [options.label(max), options.label((min + max) / 2), options.label(min)];
   const labelWidth = Math.max(...labels.map((l) => l.length));

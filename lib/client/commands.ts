@@ -15,7 +15,9 @@ import { ConnectionError, type CurrencyInfo, ServerError } from "./price_client.
 import type { History, SearchResult } from "./price_client.ts";
 import type { CoinView } from "../wire/coin_view.ts";
 import { currencyUnit, historyIn } from "./currency.ts";
-import { formatCurrencies, formatHistory, formatInfo } from "./format.ts";
+import { formatCurrencies, formatHistory } from "./format.ts";
+import { formatInfo } from "./info_view.ts";
+import type { InfoReport } from "../wire/info_report.ts";
 import { formatCoin } from "../text/format_coin.ts";
 import { formatTable } from "../text/format_table.ts";
 import { safeJson, safeText } from "../text/safe_text.ts";
@@ -34,7 +36,7 @@ export type Command =
 export type OutputFormat = "text" | "json" | "csv";
 
 /** Commands `--csv` applies to. */
-export const CSV_COMMANDS: readonly Command["kind"][] = ["list", "history"];
+export const CSV_COMMANDS: readonly Command["kind"][] = ["list", "price", "history"];
 
 /** Throws a usage error unless `text` names one coin; the text is echoed safely. */
 export function checkSymbol(text: string): string {
@@ -100,7 +102,7 @@ export function parseCommand(name: string, rest: readonly string[]): Command {
       return { kind: "search", query: rest[0] };
   }
   throw new UsageError(
-    `unknown command "${safeText(name)}"; commands are list, price, history, search, ` +
+    `Unknown command "${safeText(name)}"; commands are list, price, history, search, ` +
       `currencies, info and watch`,
   );
 }
@@ -111,7 +113,7 @@ export interface CommandClient {
   market(symbol: string, currency?: string): Promise<CoinView>;
   history(symbol: string, range?: HistoryRange): Promise<History>;
   currencies(): Promise<CurrencyInfo[]>;
-  info(): Promise<Record<string, unknown>>;
+  info(): Promise<InfoReport>;
   search(query: string): Promise<SearchResult[]>;
 }
 
@@ -165,6 +167,8 @@ export async function runCommand(
       const coins = found.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
       if (json) {
         if (coins.length > 0) out(safeJson(command.symbols.length === 1 ? coins[0] : coins));
+      } else if (format === "csv") {
+        if (coins.length > 0) out(coinsCsv(coins));
       } else {
         const opts = coins.length > 0 ? await options() : undefined;
         if (coins.length > 0) out(coins.map((c) => formatCoin(c, opts!)).join("\n\n"));
@@ -203,7 +207,11 @@ export async function runCommand(
     }
     case "info": {
       const info = await client.info();
-      out(json ? safeJson(info) : formatInfo(info, { color: ctx.color, now: ctx.now() }));
+      out(
+        json
+          ? safeJson(info)
+          : formatInfo(info, { color: ctx.color, now: ctx.now(), width: ctx.columns() }),
+      );
       return true;
     }
   }

@@ -5,15 +5,8 @@
  * @module
  */
 
+import { ConnectionError, type ConnectionErrorCode } from "./errors.ts";
 import { writeAll } from "../net/write_all.ts";
-
-/**
- * The server could not be reached, the connection broke, timed out or carried something that is
- * not the protocol. The message is one line meant for a person.
- */
-export class ConnectionError extends Error {
-  override name = "ConnectionError";
-}
 
 /** Options for {@linkcode LineConnection.open}. */
 export interface ConnectOptions {
@@ -50,6 +43,8 @@ export class LineConnection {
   #start = 0;
   #end = 0;
   #closed = false;
+  /** Whether any byte came from the server yet. */
+  #answered = false;
 
   private constructor(conn: Deno.Conn, address: string, timeoutMs: number, maxReplyBytes: number) {
     this.#conn = conn;
@@ -81,8 +76,9 @@ export class LineConnection {
       try {
         tcp = await Deno.connect({ hostname: host, port });
       } catch (err) {
-        throw new ConnectionError(`cannot connect to ${address}: ${networkErrorReason(err)}`, {
+        throw new ConnectionError(`Cannot connect to ${address}: ${networkErrorReason(err)}`, {
           cause: err,
+          code: "UNREACHABLE",
         });
       }
       // Requests are small and latency-bound; do not let Nagle hold them back.
@@ -96,8 +92,10 @@ export class LineConnection {
         return conn;
       } catch (err) {
         closeQuietly(conn ?? tcp);
-        throw new ConnectionError(`TLS handshake with ${address} failed: ${describeTls(err)}`, {
+        const { code, reason } = describeTls(err);
+        throw new ConnectionError(`TLS handshake with ${address} failed: ${reason}`, {
           cause: err,
+          code,
         });
       }
     })();
@@ -111,11 +109,14 @@ export class LineConnection {
         await opened.catch(() => {});
         throw new ConnectionError(
           `TLS handshake with ${address} failed: no reply within ${timeoutMs} ms (does the server use TLS?)`,
+          { code: "TLS_NOT_SPOKEN" },
         );
       }
       // A TCP connect cannot be cancelled; close the connection should it still come.
       opened.then((c) => c.close(), () => {});
-      throw new ConnectionError(`cannot connect to ${address}: timed out after ${timeoutMs} ms`);
+      throw new ConnectionError(`Cannot connect to ${address}: timed out after ${timeoutMs} ms`, {
+        code: "UNREACHABLE",
+      });
     }
     return new LineConnection(conn, address, timeoutMs, maxReplyBytes);
   }
@@ -156,7 +157,8 @@ export class LineConnection {
       const pending = this.#end - this.#start;
       if (pending > this.#maxReplyBytes) {
         throw new ConnectionError(
-          `reply from ${this.address} is larger than ${this.#maxReplyBytes} bytes`,
+          `Reply from ${this.address} is larger than ${this.#maxReplyBytes} bytes`,
+          { code: "PROTOCOL" },
         );
       }
       this.#makeRoom();
@@ -169,11 +171,22 @@ export class LineConnection {
       if (n === null) {
         const head = this.#buf[this.#start];
         // A TLS record (alert 0x15, handshake 0x16) where a JSON line was expected.
-        const hint = pending > 0 && (head === 0x15 || head === 0x16) ? " (it expects TLS)" : "";
-        throw new ConnectionError(`connection to ${this.address} closed by the server${hint}`);
+        const tls = pending > 0 && (head === 0x15 || head === 0x16);
+        if (tls || this.#answered) {
+          throw new ConnectionError(
+            `Connection to ${this.address} closed by the server${tls ? " (it expects TLS)" : ""}`,
+            { code: tls ? "TLS_EXPECTED" : "CLOSED" },
+          );
+        }
+        // A TLS server that gets a JSON line may close without a word.
+        throw new ConnectionError(
+          `Connection to ${this.address} closed by the server before it answered`,
+          { code: "CLOSED_UNANSWERED" },
+        );
       }
       scanned = this.#start + pending;
       this.#end += n;
+      if (n > 0) this.#answered = true;
     }
   }
 
@@ -200,7 +213,7 @@ export class LineConnection {
   }
 
   #closedError(): ConnectionError {
-    return new ConnectionError(`connection to ${this.address} is closed`);
+    return new ConnectionError(`Connection to ${this.address} is closed`, { code: "CLOSED" });
   }
 
   #ioError(err: unknown): ConnectionError {
@@ -209,11 +222,12 @@ export class LineConnection {
       err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
       err instanceof Deno.errors.UnexpectedEof || err instanceof Deno.errors.ConnectionAborted
     ) {
-      return new ConnectionError(`connection to ${this.address} closed by the server`, {
+      return new ConnectionError(`Connection to ${this.address} closed by the server`, {
         cause: err,
+        code: "CLOSED",
       });
     }
-    return new ConnectionError(`connection to ${this.address} failed: ${networkErrorReason(err)}`, {
+    return new ConnectionError(`Connection to ${this.address} failed: ${networkErrorReason(err)}`, {
       cause: err,
     });
   }
@@ -264,8 +278,20 @@ function unbracket(host: string): string {
 }
 
 /** A short reason for a failed TLS handshake, naming the usual certificate problems plainly. */
-function describeTls(err: unknown): string {
+function describeTls(err: unknown): { code: ConnectionErrorCode; reason: string } {
   const message = err instanceof Error ? err.message : String(err);
+  const reason = tlsReason(err, message);
+  const code: ConnectionErrorCode = /UnknownIssuer/.test(message)
+    ? "TLS_UNTRUSTED"
+    : /InvalidContentType|corrupt message/.test(message)
+    ? "TLS_NOT_SPOKEN"
+    : /invalid peer certificate/i.test(message)
+    ? "TLS_REFUSED"
+    : "FAILED";
+  return { code, reason };
+}
+
+function tlsReason(err: unknown, message: string): string {
   if (/UnknownIssuer/.test(message)) return "certificate is not trusted (unknown issuer)";
   // rustls refuses a CA certificate (basicConstraints CA:TRUE, what a bare `openssl req -x509`
   // makes) as a server's own certificate: "invalid peer certificate: ... CaUsedAsEndEntity".
@@ -275,6 +301,14 @@ function describeTls(err: unknown): string {
       '-addext "basicConstraints=critical,CA:FALSE" -addext "subjectAltName=DNS:<host>"';
   }
   if (/NotValidForName/.test(message)) return "certificate is not valid for this host name";
+  // The trusted certificate names the server's issuer but another key signed it: most often the
+  // server's certificate was made anew (e.g. `deno task cert` again) and the client trusts the
+  // old file, or the server still runs with the old one.
+  if (/BadSignature/i.test(message)) {
+    return "the server's certificate is not signed by the certificate passed with --ca (was " +
+      "one of them made anew? pass the server's current certificate with --ca, or restart " +
+      "the server so it uses the new one)";
+  }
   if (/Expired/.test(message)) return "certificate has expired";
   if (/NotValidYet/.test(message)) return "certificate is not valid yet";
   if (/InvalidContentType|corrupt message/.test(message)) return "the server does not speak TLS";

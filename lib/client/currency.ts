@@ -22,7 +22,7 @@ export async function currencyUnit(
   if (found === undefined) {
     throw new ServerError(
       "UNKNOWN_CURRENCY",
-      `unknown currency ${currency}; currencies lists them`,
+      `Unknown currency ${currency}: currencies lists them`,
     );
   }
   return found.unit;
@@ -46,7 +46,7 @@ export async function historyIn(
   if (!(here.price > 0)) {
     throw new ServerError(
       "NO_DATA",
-      `cannot convert the history of ${history.symbol} to ${currency}: its price is ${here.price}`,
+      `Cannot convert the history of ${history.symbol} to ${currency}: its price is ${here.price}`,
     );
   }
   const rate = there.price / here.price;

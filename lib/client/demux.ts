@@ -6,13 +6,8 @@
  * @module
  */
 
-import {
-  ConnectionError,
-  type LineConnection,
-  networkErrorReason,
-  TIMED_OUT,
-  withTimeout,
-} from "./connection.ts";
+import { ConnectionError, type ConnectionErrorCode } from "./errors.ts";
+import { type LineConnection, networkErrorReason, TIMED_OUT, withTimeout } from "./connection.ts";
 
 const encoder = new TextEncoder();
 
@@ -76,7 +71,7 @@ export class ReplyDemux {
       if (err === TIMED_OUT) {
         // Closing the connection ends the pending read at once; wait for it so that no
         // operation outlives this call.
-        this.fail(`no reply from ${this.address} within ${this.#conn.timeoutMs} ms`);
+        this.fail(`No reply from ${this.address} within ${this.#conn.timeoutMs} ms`, "TIMED_OUT");
         await this.#reading;
       }
       throw this.fail(asConnectionError(err, this.address));
@@ -97,8 +92,8 @@ export class ReplyDemux {
   }
 
   /** Marks the connection unusable (the stream position is unknown now) and closes it. */
-  fail(reason: string | ConnectionError, cause?: unknown): ConnectionError {
-    const err = typeof reason === "string" ? new ConnectionError(reason, { cause }) : reason;
+  fail(reason: string | ConnectionError, code: ConnectionErrorCode = "PROTOCOL"): ConnectionError {
+    const err = typeof reason === "string" ? new ConnectionError(reason, { code }) : reason;
     if (this.#broken === undefined) {
       this.#broken = err;
       this.#conn.close();
@@ -133,7 +128,9 @@ export class ReplyDemux {
         try {
           message = JSON.parse(line);
         } catch {
-          throw new ConnectionError(`unexpected reply from ${this.address}: not JSON`);
+          throw new ConnectionError(`Unexpected reply from ${this.address}: not JSON`, {
+            code: "PROTOCOL",
+          });
         }
         if (isEvent(message)) {
           for (const listener of this.#listeners) listener(message);
@@ -141,7 +138,9 @@ export class ReplyDemux {
         }
         const pending = this.#pending.shift();
         if (pending === undefined) {
-          throw new ConnectionError(`unexpected reply from ${this.address}: nothing was asked`);
+          throw new ConnectionError(`Unexpected reply from ${this.address}: nothing was asked`, {
+            code: "PROTOCOL",
+          });
         }
         pending.resolve(message);
       }
@@ -154,7 +153,7 @@ export class ReplyDemux {
 function asConnectionError(err: unknown, address: string): ConnectionError {
   return err instanceof ConnectionError
     ? err
-    : new ConnectionError(`connection to ${address} failed: ${networkErrorReason(err)}`, {
+    : new ConnectionError(`Connection to ${address} failed: ${networkErrorReason(err)}`, {
       cause: err,
     });
 }

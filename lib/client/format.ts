@@ -18,17 +18,17 @@ import { DASH } from "../text/dash.ts";
 import { displayWidth } from "../text/display_width.ts";
 import { fieldLines, titleLines } from "../text/field_lines.ts";
 import { formatChange } from "../text/format_change.ts";
-import { formatMoney } from "../text/format_money.ts";
+import { currencyLabel, formatMoney, moneyDecimals } from "../text/format_money.ts";
 import type { FormatOptions } from "../text/format_options.ts";
-import { formatAge, formatTime } from "../text/format_time.ts";
+import { formatTime } from "../text/format_time.ts";
 import { safeText as clean } from "../text/safe_text.ts";
-import { formatDuration } from "../util/format_duration.ts";
-import { isRecord } from "../util/is_record.ts";
 import { readEnv } from "../util/read_env.ts";
 
 /** Narrower terminals get a sparkline instead of the chart. */
 const CHART_MIN_WIDTH = 60;
 const CHART_ROWS = 8;
+/** Prices covering less of the window than this make no chart (a line at its right edge). */
+const MIN_COVERED = 0.1;
 
 /** Options for {@linkcode formatHistory}. */
 export interface HistoryOptions extends FormatOptions {
@@ -52,7 +52,14 @@ export function formatHistory(history: History, options: HistoryOptions): string
   if (points.length === 0) {
     return `No prices stored for ${symbol} in the last ${range}`;
   }
-  const money = (v: number | null) => v === null ? DASH : formatMoney(v, currency, options);
+  // One precision for the summary and the chart's axis: they are the same coin's prices.
+  const summary = [history.last, history.first, history.min, history.max];
+  const smallDecimals = Math.max(
+    0,
+    ...summary.map((v) => v === null ? 0 : moneyDecimals(v, currency)),
+  );
+  const money = (v: number | null) =>
+    v === null ? DASH : formatMoney(v, currency, { ...options, smallDecimals });
   const count = history.count.toLocaleString("en-US");
   const shown = points.length < history.count ? `, ${points.length} shown` : "";
   const fields: [string, string][] = [
@@ -67,28 +74,21 @@ export function formatHistory(history: History, options: HistoryOptions): string
     ],
   ];
   const lines = [
-    ...titleLines(`${symbol} over the last ${range} (${currency})`, options),
+    ...titleLines(
+      `${symbol} over the last ${range} (${currencyLabel(history.currency, options.unit)})`,
+      options,
+    ),
     ...fieldLines(fields, options),
   ];
+  const span = isHistoryRange(history.range) ? HISTORY_RANGE_MS[history.range] : undefined;
+  const covered = Date.parse(points.at(-1)![0]) - Date.parse(points[0][0]);
   if (options.width >= CHART_MIN_WIDTH) {
-    // The whole window, so prices that only started recently start mid-chart.
-    const last = Date.parse(points.at(-1)![0]);
-    const span = isHistoryRange(history.range) ? HISTORY_RANGE_MS[history.range] : undefined;
-    // Enough of the time to tell the ends apart: 16:35 for an hour, 10-03 16:35 for a day.
-    const [from, to] = span === undefined || span < 86_400_000
-      ? [11, 16]
-      : span === 86_400_000
-      ? [5, 16]
-      : [5, 10];
-    const chart = lineChart(points, {
-      width: options.width - 1,
-      height: CHART_ROWS,
-      from: span === undefined ? undefined : last - span,
-      to: last,
-      label: (price) => formatMoney(price, currency, options),
-      time: (ms) => new Date(ms).toISOString().slice(from, to).replace("T", " "),
-    });
-    lines.push(...chart.map((line) => paint(line, changeColor(history.change_pct), color)));
+    if (points.length < 2 || (span !== undefined && covered < span * MIN_COVERED)) {
+      // A box with a line at its right edge says nothing: say why instead.
+      lines.push(`  Too little history yet for a chart: prices since ${formatTime(points[0][0])}`);
+    } else {
+      lines.push(...chartLines(history, options, span, money));
+    }
   } else {
     lines.push(
       "  " + paint(
@@ -100,6 +100,36 @@ export function formatHistory(history: History, options: HistoryOptions): string
   }
   if (options.note) lines.push(paint(options.note, ANSI.dim, color));
   return lines.join("\n");
+}
+
+/** The line chart of a history, its price axis spanning the summary's low and high. */
+function chartLines(
+  history: History,
+  options: HistoryOptions,
+  span: number | undefined,
+  money: (v: number | null) => string,
+): string[] {
+  const { points } = history;
+  // The whole window, so prices that only started recently start mid-chart.
+  const last = Date.parse(points.at(-1)![0]);
+  // Enough of the time to tell the ends apart: 16:35 for an hour, 10-03 16:35 for a day.
+  const [from, to] = span === undefined || span < 86_400_000
+    ? [11, 16]
+    : span === 86_400_000
+    ? [5, 16]
+    : [5, 10];
+  const chart = lineChart(points, {
+    width: options.width - 1,
+    height: CHART_ROWS,
+    from: span === undefined ? undefined : last - span,
+    to: last,
+    // The points may be a thinned sample: the axis still spans every stored price.
+    low: history.min ?? undefined,
+    high: history.max ?? undefined,
+    label: (price) => money(price),
+    time: (ms) => new Date(ms).toISOString().slice(from, to).replace("T", " "),
+  });
+  return chart.map((line) => paint(line, changeColor(history.change_pct), options.color));
 }
 
 /** Renders the currencies as a table of code, unit, name and type, without a trailing newline. */
@@ -121,114 +151,6 @@ export function formatCurrencies(
     paint(line(header), ANSI.dim, options.color),
     ...rows.map(line),
   ].join("\n");
-}
-
-/**
- * Renders the server's `INFO` report as indented `label  value` lines, without a trailing
- * newline. Every field is shown, also ones this client does not know: keys ending in
- * `_seconds`, `_ms`, `_bytes` and `_at` are written as durations, sizes and times.
- */
-export function formatInfo(info: Record<string, unknown>, options: FormatOptions): string {
-  const now = options.now ?? new Date();
-  const lines: string[] = [];
-  const walk = (object: Record<string, unknown>, indent: string) => {
-    const entries = Object.entries(object);
-    const labelWidth = Math.max(...entries.map(([key]) => displayWidth(label(key))));
-    for (const [key, value] of entries) {
-      const name = paint(label(key).padEnd(labelWidth), ANSI.dim, options.color);
-      const heading = paint(label(key), ANSI.dim, options.color);
-      if (key === "cluster" && isRecord(value)) {
-        lines.push(`${indent}${name}  ${clusterWords(value, now)}`);
-      } else if (isRecord(value) && Object.keys(value).length > 0 && !isCounters(value)) {
-        lines.push(`${indent}${heading}`);
-        walk(value, indent + "  ");
-      } else if (
-        Array.isArray(value) && value.length > 0 && value.every((v) => isRecord(v))
-      ) {
-        lines.push(`${indent}${heading}`);
-        for (const item of value) {
-          walk(item as Record<string, unknown>, indent + "  ");
-          lines.push("");
-        }
-        lines.pop();
-      } else {
-        lines.push(`${indent}${name}  ${infoValue(key, value, now)}`);
-      }
-    }
-  };
-  walk(info, "");
-  return lines.join("\n");
-}
-
-/**
- * The `cluster` section in words: `leader since 20:17 UTC (2m ago) on db.example:5432/crypto,
- * last snapshot notice 20:19 UTC (5s ago)`, or `single server` without a cluster.
- */
-function clusterWords(cluster: Record<string, unknown>, now: Date): string {
-  const { role, database, leader_since, following_since, last_snapshot_notice_at } = cluster;
-  if (role !== "leader" && role !== "follower") return "single server";
-  const since = role === "leader" ? leader_since : following_since;
-  const words = [
-    `${role === "leader" ? "leader (ingests)" : "follower"} since ${
-      infoValue("since_at", since, now)
-    }`,
-  ];
-  if (isRecord(database)) {
-    const name = typeof database.name === "string" ? `/${database.name}` : "";
-    words.push(`database ${clean(`${database.host}:${database.port}${name}`)}`);
-  }
-  words.push(`last snapshot notice ${infoValue("notice_at", last_snapshot_notice_at, now)}`);
-  return words.join(", ");
-}
-
-function label(key: string): string {
-  const words = key.replace(/_(seconds|ms|bytes)$/, "").replace(/_/g, " ");
-  return clean(words.charAt(0).toUpperCase() + words.slice(1));
-}
-
-/** An object of counters, e.g. requests by command: shown on one line. */
-function isCounters(v: Record<string, unknown>): boolean {
-  return Object.values(v).every((n) => typeof n === "number");
-}
-
-function infoValue(key: string, value: unknown, now: Date): string {
-  if (value === null || value === undefined) return DASH;
-  if (typeof value === "boolean") return value ? "yes" : "no";
-  if (typeof value === "number") {
-    if (key.endsWith("_seconds")) return formatDuration(value * 1000);
-    if (key.endsWith("_ms")) return `${value.toLocaleString("en-US")} ms`;
-    if (key.endsWith("_bytes")) return formatBytes(value);
-    return value.toLocaleString("en-US");
-  }
-  if (typeof value === "string") {
-    if (key.endsWith("_at") && !Number.isNaN(Date.parse(value))) {
-      const then = new Date(value);
-      const delta = then.getTime() - now.getTime();
-      return `${formatTime(value)} (${
-        delta > 1000 ? `in ${formatDuration(delta)}` : formatAge(value, now)
-      })`;
-    }
-    return clean(value);
-  }
-  if (Array.isArray(value)) {
-    return value.length === 0 ? "none" : value.map((v) => infoValue("", v, now)).join(", ");
-  }
-  if (isRecord(value)) {
-    const entries = Object.entries(value);
-    return entries.length === 0
-      ? "none"
-      : entries.map(([k, v]) => `${clean(k)} ${infoValue(k, v, now)}`).join(", ");
-  }
-  return clean(String(value));
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  for (; v >= 1024 && i < units.length - 1; i++) v /= 1024;
-  return `${v.toFixed(1)} ${units[i]}`;
 }
 
 /**

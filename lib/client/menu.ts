@@ -1,32 +1,40 @@
 /**
  * The interactive client: a prompt that takes command words (`price btc`, `history eth 7d`,
  * `watch btc eth`, `currency eur`, `help`) and the original assignment's menu numbers, which ask
- * for what they need. One table of items drives the menu text, `help`, completion and dispatch.
- * Input is a {@linkcode Prompter} or any source of lines, so it works the same on a terminal,
- * with piped stdin and in tests.
+ * for what they need (the items are in menu_items.ts). Input is a {@linkcode Prompter} or any
+ * source of lines, so it works the same on a terminal, with piped stdin and in tests.
  *
  * @module
  */
 
 import { UsageError } from "../util/usage_error.ts";
 import { HISTORY_RANGES } from "../wire/history_range.ts";
-import { isCurrencyCode, isSymbol } from "../wire/request.ts";
+import { isCurrencyCode } from "../wire/request.ts";
 import { ConnectionError, ServerError } from "./price_client.ts";
-import type { CoinView } from "../wire/coin_view.ts";
 import { currencyUnit } from "./currency.ts";
 import { formatCurrencies } from "./format.ts";
 import {
-  checkRange,
-  checkWatchList,
   type Command,
   type CommandClient,
   errorMessage,
   parseCommand,
   runCommand,
 } from "./commands.ts";
+import {
+  ALIASES,
+  CURRENCY_PROMPT,
+  EXTRA_WORDS,
+  helpText,
+  MENU,
+  menuText,
+  type Session,
+} from "./menu_items.ts";
 import { linePrompter, type Prompter } from "./prompt.ts";
 import { safeText } from "../text/safe_text.ts";
-import { runWatch, type WatchClient } from "./watch_view.ts";
+import { type Interrupt, watchCommand } from "./watch_command.ts";
+import type { WatchClient } from "./watch_view.ts";
+
+export { LineTooLongError, readLines } from "./read_lines.ts";
 
 /** What the menu needs from a connection; {@linkcode PriceClient} has it. */
 export interface MenuClient extends WatchClient, CommandClient {
@@ -42,6 +50,8 @@ export interface MenuOptions {
   write: (s: string) => void;
   /** Writes error messages; defaults to `write`. */
   writeError?: (s: string) => void;
+  /** The message for a server or connection error; defaults to `errorMessage`. */
+  explain?: (err: unknown) => string;
   /** Opens a connection; called at the start and again after a connection was lost. */
   connect: () => Promise<MenuClient>;
   /** Colour the output with ANSI codes. */
@@ -59,134 +69,9 @@ export interface MenuOptions {
   /** Whether the output is a terminal, so watch redraws its table in place. */
   terminal?: boolean;
   /** Catches Ctrl-C while watching, which then returns to the menu. */
-  interrupts?: () => { readonly signal: AbortSignal } & Disposable;
+  interrupts?: () => Interrupt;
   /** Calls a listener when the terminal is resized, until disposed (for watch). */
   onResize?: (listener: () => void) => Disposable;
-}
-
-/** The state a menu item works with. */
-interface Session {
-  ask(prompt: string): Promise<string | null>;
-  /** Whether the server serves `symbol`; reports it when not. */
-  known(symbol: string): Promise<boolean>;
-  writeError(s: string): void;
-  currency: string;
-  /** The unit of `currency`, once checked with the server. */
-  unit: string | undefined;
-}
-
-/** What a numbered choice asked for: the words after the command word, or why there are none. */
-type Asked = string[] | "back" | "end";
-
-/** One entry of the menu: its number, its command word and how a number asks for arguments. */
-interface MenuItem {
-  key: string;
-  word: string;
-  label: string;
-  /** The command line form, for `help`. */
-  usage: string;
-  /** Asks for the arguments when chosen by number or typed without them. */
-  ask?: (session: Session) => Promise<Asked>;
-}
-
-const MENU: readonly MenuItem[] = [
-  { key: "1", word: "list", label: "List all coins", usage: "list" },
-  {
-    key: "2",
-    word: "price",
-    label: "Look up a coin",
-    usage: "price SYMBOL...",
-    ask: askSymbol,
-  },
-  {
-    key: "3",
-    word: "history",
-    label: "Price history of a coin",
-    usage: `history SYMBOL [${HISTORY_RANGES.join("|")}]`,
-    ask: async (s) => {
-      const asked = await askSymbol(s);
-      if (!Array.isArray(asked)) return asked;
-      const [symbol] = asked;
-      // The symbol is checked before the range is asked, and kept while that is asked again.
-      if (!await s.known(symbol)) return "back";
-      for (;;) {
-        const answer = await s.ask(`Range (${HISTORY_RANGES.join(", ")}; Enter for 24h): `);
-        if (answer === null) return "end";
-        try {
-          return [symbol, checkRange(answer || "24h")];
-        } catch (err) {
-          s.writeError(`${errorMessage(err)}\n`);
-        }
-      }
-    },
-  },
-  {
-    key: "4",
-    word: "watch",
-    label: "Watch coins live",
-    usage: "watch SYMBOL...",
-    ask: (s) =>
-      askWith(s, "Symbols to watch (e.g. BTC ETH): ", (answer) => {
-        const words = answer.split(/[\s,]+/).filter(Boolean);
-        try {
-          checkWatchList(words);
-          return words;
-        } catch (err) {
-          s.writeError(`${errorMessage(err)}\n`);
-          return "back";
-        }
-      }),
-  },
-  {
-    key: "5",
-    word: "currency",
-    label: "Choose the currency",
-    usage: "currency CODE",
-    ask: (s) => askWith(s, "Currency code (e.g. EUR, VND; ? lists them): ", (a) => [a]),
-  },
-  { key: "6", word: "info", label: "Server info", usage: "info" },
-  { key: "0", word: "quit", label: "Exit", usage: "quit" },
-];
-
-/** Other words the prompt knows, beside the items' own. */
-const ALIASES: Readonly<Record<string, string>> = { q: "quit", exit: "quit", "?": "help" };
-const EXTRA_WORDS = ["help", "currencies", "search"];
-
-/** Asks with `prompt`: the end of input ends, an empty line goes back, else `use` decides. */
-async function askWith(
-  s: Session,
-  prompt: string,
-  use: (answer: string) => Asked,
-): Promise<Asked> {
-  const answer = await s.ask(prompt);
-  if (answer === null) return "end";
-  return answer === "" ? "back" : use(answer);
-}
-
-function askSymbol(s: Session): Promise<Asked> {
-  return askWith(s, "Symbol (e.g. BTC): ", (answer) => {
-    if (isSymbol(answer)) return [answer];
-    s.writeError(`"${safeText(answer)}" is not a coin symbol: enter one symbol such as BTC\n`);
-    return "back";
-  });
-}
-
-function menuText(currency: string): string {
-  return MENU.map((item) =>
-    `${item.key}. ${item.label}${item.word === "currency" ? ` (now ${currency})` : ""}`
-  ).join("\n") + "\n";
-}
-
-function helpText(): string {
-  const width = Math.max(...MENU.map((i) => i.usage.length), "currencies".length);
-  return [
-    "Type a command, or its number:",
-    ...MENU.map((i) => `  ${i.key}  ${i.usage.padEnd(width)}  ${i.label.toLowerCase()}`),
-    `     ${"currencies".padEnd(width)}  list the currencies`,
-    `     ${"search WORD".padEnd(width)}  find coins beyond the list by symbol or name`,
-    `     ${"help".padEnd(width)}  this text`,
-    "Arrow keys edit and recall lines; Tab completes commands and coin symbols.",
-  ].join("\n") + "\n";
 }
 
 /**
@@ -197,121 +82,128 @@ function helpText(): string {
  * coins were shown).
  */
 export async function runMenu(options: MenuOptions): Promise<number> {
-  const { write, connect, color } = options;
-  const writeError = options.writeError ?? write;
-  const now = options.now ?? (() => new Date());
-  const columns = options.columns ?? (() => 80);
-  const prompter = "read" in options.input
-    ? options.input
-    : linePrompter(options.input, write, options.echo ?? false);
-  const session: Session = {
-    ask: async (prompt) => (await prompter.read(prompt))?.trim() ?? null,
-    known: async (symbol) => {
-      let found = false;
-      await withClient(async (c) => {
-        await c.market(symbol);
-        found = true;
-      });
-      return found;
-    },
-    writeError,
-    currency: options.currency ?? "USD",
-    unit: options.currency === undefined || options.currency === "USD" ? "$" : undefined,
-  };
-  const inCurrency = () => session.currency === "USD" ? undefined : session.currency;
+  return await new Menu(options).run();
+}
 
-  let client: MenuClient | undefined;
-  /** Runs one step with a connection, reporting server and connection errors. */
-  const withClient = async (step: (c: MenuClient) => Promise<void>): Promise<void> => {
+/** One prompt session: its connection, currency and the symbols known for completion. */
+class Menu implements Session {
+  readonly #options: MenuOptions;
+  readonly #prompter: Prompter;
+  readonly #now: () => Date;
+  readonly #columns: () => number;
+  #client: MenuClient | undefined;
+  /** Lower-case symbols for completion, fetched once. */
+  #symbols: string[] | undefined;
+  currency: string;
+  unit: string | undefined;
+
+  constructor(options: MenuOptions) {
+    this.#options = options;
+    this.#prompter = "read" in options.input
+      ? options.input
+      : linePrompter(options.input, options.write, options.echo ?? false);
+    this.#now = options.now ?? (() => new Date());
+    this.#columns = options.columns ?? (() => 80);
+    this.currency = options.currency ?? "USD";
+    this.unit = options.currency === undefined || options.currency === "USD" ? "$" : undefined;
+    this.#prompter.setCompleter?.((line) => this.#complete(line));
+  }
+
+  async ask(prompt: string): Promise<string | null> {
+    return (await this.#prompter.read(prompt))?.trim() ?? null;
+  }
+
+  async known(symbol: string): Promise<boolean> {
+    let found = false;
+    await this.#withClient(async (c) => {
+      await c.market(symbol);
+      found = true;
+    });
+    return found;
+  }
+
+  writeError(s: string): void {
+    (this.#options.writeError ?? this.#options.write)(s);
+  }
+
+  /** Connects, then reads and runs lines until the user quits or the input ends. */
+  async run(): Promise<number> {
+    const { write } = this.#options;
     try {
-      client ??= await connect();
-      await step(client);
+      try {
+        this.#client = await this.#options.connect();
+      } catch (err) {
+        if (!(err instanceof ConnectionError)) throw err;
+        this.#reportError(err);
+        return 1;
+      }
+      write(menuText(this.currency));
+      for (;;) {
+        const line = await this.ask("Choice: ");
+        if (line === null) return 0;
+        if (line === "") continue;
+        if (!await this.#dispatch(line)) return 0;
+        write("\n" + menuText(this.currency));
+      }
+    } finally {
+      this.#client?.close();
+      this.#prompter.close();
+    }
+  }
+
+  /** The currency to ask the server for: undefined for its default, USD. */
+  get #inCurrency(): string | undefined {
+    return this.currency === "USD" ? undefined : this.currency;
+  }
+
+  #reportError(err: unknown): void {
+    this.writeError(`error: ${(this.#options.explain ?? errorMessage)(err)}\n`);
+  }
+
+  /** Runs one step with a connection, reporting server and connection errors. */
+  async #withClient(step: (c: MenuClient) => Promise<void>): Promise<void> {
+    try {
+      this.#client ??= await this.#options.connect();
+      await step(this.#client);
     } catch (err) {
       if (err instanceof ConnectionError) {
-        client?.close();
-        client = undefined;
+        this.#client?.close();
+        this.#client = undefined;
       } else if (!(err instanceof ServerError)) {
         throw err;
       }
-      writeError(`error: ${errorMessage(err)}\n`);
+      this.#reportError(err);
     }
-  };
+  }
 
-  let symbols: string[] | undefined;
-  prompter.setCompleter?.(async (line) => {
+  async #complete(line: string): Promise<string[]> {
     const words = line.trimStart().split(/\s+/);
+    const first = words[0].toLowerCase();
+    const client = this.#client;
     if (words.length <= 1) return [...MENU.map((i) => i.word), ...EXTRA_WORDS].sort();
-    if (words[0].toLowerCase() === "currency" && client !== undefined) {
+    if (first === "currency" && client !== undefined) {
       return (await client.currencies()).map((c) => c.code.toLowerCase());
     }
-    if (!["price", "history", "watch"].includes(words[0].toLowerCase())) return [];
-    if (words[0].toLowerCase() === "history" && words.length === 3) return [...HISTORY_RANGES];
-    if (symbols === undefined && client !== undefined) {
-      symbols = (await client.marketAll()).map((c: CoinView) => c.symbol.toLowerCase());
+    if (!["price", "history", "watch"].includes(first)) return [];
+    if (first === "history" && words.length === 3) return [...HISTORY_RANGES];
+    if (this.#symbols === undefined && client !== undefined) {
+      this.#symbols = (await client.marketAll()).map((c) => c.symbol.toLowerCase());
     }
-    return symbols ?? [];
-  });
-
-  /** Watches until Enter, Ctrl-C or the end of input; returns false at the end of input. */
-  const watch = async (symbols: string[]): Promise<boolean> => {
-    const stop = new AbortController();
-    using interrupt = options.interrupts?.();
-    interrupt?.signal.addEventListener("abort", () => stop.abort(), { once: true });
-    using _ctrlC = prompter.onInterrupt?.(() => stop.abort());
-    const { promise: shown, resolve: onShown } = Promise.withResolvers<void>();
-    let ended = false;
-    // The line that stops the watch is no menu choice; one typed after a Ctrl-C is.
-    const reading = new AbortController();
-    stop.signal.addEventListener("abort", () => reading.abort(), { once: true });
-    prompter.read("", reading.signal).then((line) => {
-      if (stop.signal.aborted) return;
-      ended = line === null;
-      // At the end of input, what was asked for is shown first.
-      if (ended) shown.then(() => stop.abort());
-      else stop.abort();
-    });
-    write("Watching: press Enter or Ctrl-C to go back to the menu\n");
-    await withClient(async (c) => {
-      try {
-        await runWatch({
-          client: c,
-          reconnect: async () => client = await connect(),
-          symbols,
-          currency: inCurrency(),
-          unit: session.unit ??= await currencyUnit(c, session.currency),
-          write,
-          warn: (err) => writeError(`error: ${errorMessage(err)}\n`),
-          terminal: options.terminal ?? false,
-          color,
-          columns,
-          rows: options.rows,
-          now,
-          signal: stop.signal,
-          onShown,
-          onResize: options.onResize,
-        });
-      } finally {
-        onShown();
-        stop.abort();
-      }
-      // Stop the server's updates, so they do not flow into the rest of the session.
-      await client?.unwatch();
-    });
-    return !ended;
-  };
+    return this.#symbols ?? [];
+  }
 
   /** Runs a command line; returns false when the session ends. */
-  const dispatch = async (line: string): Promise<boolean> => {
+  async #dispatch(line: string): Promise<boolean> {
     const [first, ...args] = line.split(/\s+/);
     const word = first.toLowerCase();
     const name = ALIASES[word] ?? word;
     if (name === "help") {
-      write(helpText());
+      this.#options.write(helpText());
       return true;
     }
     const item = MENU.find((i) => i.key === name || i.word === name);
     if (item === undefined && name !== "currencies") {
-      writeError(
+      this.writeError(
         `Unknown choice "${safeText(first)}": enter 1 to 6 or a command (help lists them), ` +
           `or 0 to exit\n`,
       );
@@ -319,135 +211,127 @@ export async function runMenu(options: MenuOptions): Promise<number> {
     }
     if (item?.word === "quit") return false;
     let words = args;
-    if (words.length === 0 && item?.ask) {
-      const asked = await item.ask(session);
+    const asked = words.length === 0 && item?.ask !== undefined;
+    if (asked && item?.ask) {
+      const asked = await item.ask(this);
       if (asked === "end") return false;
       if (asked === "back") return true;
       words = asked;
     }
-    if (item?.word === "currency") return await chooseCurrency(words);
+    if (item?.word === "currency") return await this.#chooseCurrency(words, asked);
     let command: Command;
     try {
       command = parseCommand(item?.word ?? name, words);
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
-      writeError(`${errorMessage(err)}\n`);
+      this.writeError(`${errorMessage(err)}\n`);
       return true;
     }
-    if (command.kind === "watch") return await watch(command.symbols);
-    await withClient(async (c) => {
-      await runCommand(command as Exclude<Command, { kind: "watch" }>, {
-        client: c,
-        currency: inCurrency(),
-        unit: session.unit ??= await currencyUnit(c, session.currency),
-        format: "text",
-        write,
-        error: (err) => writeError(`error: ${errorMessage(err)}\n`),
-        color,
-        now,
-        columns,
-      });
-    });
+    if (command.kind === "watch") return await this.#watch(command.symbols);
+    await this.#withClient((c) => this.#runCommand(c, command));
     return true;
-  };
+  }
 
-  /** `currency CODE`; `?` lists the codes and asks again. */
-  const chooseCurrency = async (words: string[]): Promise<boolean> => {
+  async #runCommand(c: MenuClient, command: Exclude<Command, { kind: "watch" }>): Promise<void> {
+    const { write, color } = this.#options;
+    await runCommand(command, {
+      client: c,
+      currency: this.#inCurrency,
+      unit: this.unit ??= await currencyUnit(c, this.currency),
+      format: "text",
+      write,
+      error: (err) => this.#reportError(err),
+      color,
+      now: this.#now,
+      columns: this.#columns,
+    });
+  }
+
+  /** Watches until Enter, Ctrl-C or the end of input; returns false at the end of input. */
+  async #watch(symbols: string[]): Promise<boolean> {
+    const options = this.#options;
+    const stop = new AbortController();
+    using _ctrlC = this.#prompter.onInterrupt?.(() => stop.abort());
+    const { promise: shown, resolve: onShown } = Promise.withResolvers<void>();
+    let ended = false;
+    // The line that stops the watch is no menu choice; one typed after a Ctrl-C is.
+    const reading = new AbortController();
+    stop.signal.addEventListener("abort", () => reading.abort(), { once: true });
+    this.#prompter.read("", reading.signal).then((line) => {
+      if (stop.signal.aborted) return;
+      ended = line === null;
+      // At the end of input, what was asked for is shown first.
+      if (ended) shown.then(() => stop.abort());
+      else stop.abort();
+    });
+    options.write("Watching: press Enter or Ctrl-C to go back to the menu\n");
+    await this.#withClient(async (c) => {
+      try {
+        this.#client = await watchCommand({
+          client: c,
+          connect: options.connect,
+          symbols,
+          currency: this.#inCurrency,
+          unit: this.unit ??= await currencyUnit(c, this.currency),
+          interrupts: options.interrupts,
+          stop,
+          onShown,
+          display: {
+            write: options.write,
+            warn: (err) => this.#reportError(err),
+            terminal: options.terminal ?? false,
+            color: options.color,
+            columns: this.#columns,
+            rows: options.rows,
+            now: this.#now,
+            onResize: options.onResize,
+          },
+        });
+      } finally {
+        onShown();
+        stop.abort();
+      }
+      // Stop the server's updates, so they do not flow into the rest of the session.
+      await this.#client?.unwatch();
+    });
+    return !ended;
+  }
+
+  /**
+   * `currency CODE`; `?` lists the codes and asks again. When the code was asked for (menu 5),
+   * a bad or unknown one asks again, as menu 3 does for a range; Enter goes back.
+   */
+  async #chooseCurrency(words: string[], asked: boolean): Promise<boolean> {
+    const { write, color } = this.#options;
     let answer: string | null = words.join(" ");
     for (;;) {
       if (answer === null) return false;
       if (answer === "") return true;
-      if (answer !== "?") break;
-      await withClient(async (c) =>
-        write(formatCurrencies(await c.currencies(), { color }) + "\n")
-      );
-      answer = await session.ask("Currency code (e.g. EUR, VND; ? lists them): ");
+      if (answer === "?") {
+        await this.#withClient(async (c) =>
+          write(formatCurrencies(await c.currencies(), { color }) + "\n")
+        );
+      } else if (await this.#switchCurrency(answer) || !asked) {
+        return true;
+      }
+      answer = await this.ask(CURRENCY_PROMPT);
     }
+  }
+
+  /** Switches to the currency `answer` names, once the server knows it; false when not. */
+  async #switchCurrency(answer: string): Promise<boolean> {
     const code = answer.toUpperCase();
     if (!isCurrencyCode(code)) {
-      writeError(`"${safeText(answer)}" is not a currency code such as EUR or VND\n`);
-      return true;
+      this.writeError(`"${safeText(answer)}" is not a currency code such as EUR or VND\n`);
+      return false;
     }
-    await withClient(async (c) => {
-      session.unit = await currencyUnit(c, code);
-      session.currency = code;
-      write(`Prices are now shown in ${code}\n`);
+    let switched = false;
+    await this.#withClient(async (c) => {
+      this.unit = await currencyUnit(c, code);
+      this.currency = code;
+      this.#options.write(`Prices are now shown in ${code}\n`);
+      switched = true;
     });
-    return true;
-  };
-
-  try {
-    try {
-      client = await connect();
-    } catch (err) {
-      if (!(err instanceof ConnectionError)) throw err;
-      writeError(`error: ${errorMessage(err)}\n`);
-      return 1;
-    }
-    write(menuText(session.currency));
-    for (;;) {
-      const line = await session.ask("Choice: ");
-      if (line === null) return 0;
-      if (line === "") continue;
-      if (!await dispatch(line)) return 0;
-      write("\n" + menuText(session.currency));
-    }
-  } finally {
-    client?.close();
-    prompter.close();
-  }
-}
-
-/** An input line was longer than the limit given to {@linkcode readLines}. */
-export class LineTooLongError extends Error {
-  override name = "LineTooLongError";
-}
-
-/**
- * Splits a byte stream into lines (UTF-8, `\n` or `\r\n` endings; a last line without an ending
- * counts too). Lines longer than `maxLineBytes` throw a {@linkcode LineTooLongError}.
- */
-export async function* readLines(
-  stream: ReadableStream<Uint8Array>,
-  { maxLineBytes = 64 * 1024 }: { maxLineBytes?: number } = {},
-): AsyncGenerator<string> {
-  const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let parts: Uint8Array[] = [];
-  let size = 0;
-  const push = (bytes: Uint8Array) => {
-    size += bytes.length;
-    if (size > maxLineBytes) {
-      throw new LineTooLongError(`Input line is longer than ${maxLineBytes} bytes`);
-    }
-    if (bytes.length > 0) parts.push(bytes.slice());
-  };
-  const take = () => {
-    const line = new Uint8Array(size);
-    let off = 0;
-    for (const p of parts) {
-      line.set(p, off);
-      off += p.length;
-    }
-    parts = [];
-    size = 0;
-    const text = decoder.decode(line);
-    return text.endsWith("\r") ? text.slice(0, -1) : text;
-  };
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      let from = 0;
-      for (let nl = value.indexOf(0x0a); nl !== -1; nl = value.indexOf(0x0a, from)) {
-        push(value.subarray(from, nl));
-        from = nl + 1;
-        yield take();
-      }
-      push(value.subarray(from));
-    }
-    if (size > 0) yield take();
-  } finally {
-    reader.releaseLock();
+    return switched;
   }
 }

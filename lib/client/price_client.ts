@@ -10,14 +10,16 @@
  * @module
  */
 
-import { type ErrorCode, isErrorCode } from "../wire/error_code.ts";
+import { isErrorCode } from "../wire/error_code.ts";
 import { HISTORY_RANGES, type HistoryRange, isHistoryRange } from "../wire/history_range.ts";
-import { isCurrencyCode, isSymbol } from "../wire/request.ts";
 import { MAX_WATCHED } from "../wire/limits.ts";
 import { type Reply, UPDATE_EVENT } from "../wire/reply.ts";
+import { isCurrencyCode, isSymbol } from "../wire/request.ts";
 import { sample } from "../util/sample.ts";
 import { type CoinView, isCoinView } from "../wire/coin_view.ts";
-import { ConnectionError, type ConnectOptions, LineConnection } from "./connection.ts";
+import { type InfoReport, isInfoReport } from "../wire/info_report.ts";
+import { type ConnectOptions, LineConnection } from "./connection.ts";
+import { ConnectionError, ServerError } from "./errors.ts";
 import { ReplyDemux, type ServerEvent } from "./demux.ts";
 
 /** A coin's stored prices over a window, as `HISTORY` sends them. */
@@ -60,19 +62,8 @@ export interface CurrencyInfo {
   type: string;
 }
 
-/** The server answered with `"status":"ERROR"`; `message` is the server's text for a person. */
-export class ServerError extends Error {
-  override name = "ServerError";
-  /** The protocol error code, e.g. `UNKNOWN_COIN`. */
-  readonly code: ErrorCode;
-
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-  }
-}
-
-export { ConnectionError, type ConnectOptions } from "./connection.ts";
+export { type ConnectOptions } from "./connection.ts";
+export { ConnectionError, ServerError } from "./errors.ts";
 
 /**
  * The command API of the price server: one method per command, each checking its reply. The
@@ -134,7 +125,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command(`MARKET ALL${currencySuffix(currency)}`);
     if (!Array.isArray(data) || !data.every(isCoinView)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of coins`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of coins`,
       );
     }
     return data;
@@ -152,7 +143,7 @@ export class PriceClient implements AsyncDisposable {
     checkSymbol(symbol);
     const data = await this.#command(`MARKET ${symbol}${currencySuffix(currency)}`);
     if (!isCoinView(data)) {
-      throw this.#demux.fail(`unexpected reply from ${this.#demux.address}: expected a coin`);
+      throw this.#demux.fail(`Unexpected reply from ${this.#demux.address}: expected a coin`);
     }
     return data;
   }
@@ -192,7 +183,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command(`HISTORY ${symbol} ${range}`);
     if (!isHistory(data)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a price history`,
+        `Unexpected reply from ${this.#demux.address}: expected a price history`,
       );
     }
     return data;
@@ -208,7 +199,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command("CURRENCIES");
     if (!Array.isArray(data) || !data.every(isCurrencyInfo)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of currencies`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of currencies`,
       );
     }
     return data;
@@ -221,14 +212,14 @@ export class PriceClient implements AsyncDisposable {
    * @throws {ServerError} when the server answers with an error
    * @throws {ConnectionError} see {@linkcode request}
    */
-  async info(): Promise<Record<string, unknown>> {
+  async info(): Promise<InfoReport> {
     const data = await this.#command("INFO");
-    if (typeof data !== "object" || data === null || Array.isArray(data)) {
+    if (!isInfoReport(data)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a server report`,
+        `Unexpected reply from ${this.#demux.address}: expected a server report`,
       );
     }
-    return data as Record<string, unknown>;
+    return data;
   }
 
   /**
@@ -260,7 +251,7 @@ export class PriceClient implements AsyncDisposable {
     }
     if (!Array.isArray(data) || !data.every(isCoinView)) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of coins`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of coins`,
       );
     }
     return data;
@@ -278,7 +269,7 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command(["UNWATCH", ...symbols].join(" "));
     if (!Array.isArray(data) || !data.every((s) => typeof s === "string")) {
       throw this.#demux.fail(
-        `unexpected reply from ${this.#demux.address}: expected a list of symbols`,
+        `Unexpected reply from ${this.#demux.address}: expected a list of symbols`,
       );
     }
     if (data.length === 0) this.#demux.unlisten();
@@ -287,7 +278,9 @@ export class PriceClient implements AsyncDisposable {
 
   /** Closes the connection; pending and later requests fail with a {@linkcode ConnectionError}. */
   close(): void {
-    this.#demux.fail(new ConnectionError(`connection to ${this.address} is closed`));
+    this.#demux.fail(
+      new ConnectionError(`Connection to ${this.address} is closed`, { code: "CLOSED" }),
+    );
   }
 
   /** Closes the connection and waits until no read of it is left running. */
@@ -325,7 +318,8 @@ function parseReply(reply: unknown, address: string): Reply {
     if (r.status === "ERROR") {
       if (!isErrorCode(r.code)) {
         throw new ConnectionError(
-          `unexpected reply from ${address}: unknown error code ${sample(String(r.code), 32)}`,
+          `Unexpected reply from ${address}: unknown error code ${sample(String(r.code), 32)}`,
+          { code: "PROTOCOL" },
         );
       }
       return {
@@ -335,7 +329,9 @@ function parseReply(reply: unknown, address: string): Reply {
       };
     }
   }
-  throw new ConnectionError(`unexpected reply from ${address}: no OK or ERROR status`);
+  throw new ConnectionError(`Unexpected reply from ${address}: no OK or ERROR status`, {
+    code: "PROTOCOL",
+  });
 }
 
 function isSearchResult(v: unknown): v is SearchResult {

@@ -89,10 +89,15 @@ export function terminalPrompter(options: TerminalPrompterOptions): Prompter {
       line: string,
       callback: (err: Error | null, result: [string[], string]) => void,
     ) => {
-      // Only the word being typed is completed; readline keeps the words before it.
+      // Only the word being typed is completed; readline keeps the words before it. A word
+      // completed whole is followed by a space, ready for the next one.
       const word = /\S*$/.exec(line)![0];
       complete(line).then(
-        (all) => callback(null, [all.filter((w) => w.startsWith(word.toLowerCase())), word]),
+        (all) =>
+          callback(null, [
+            all.filter((w) => w.startsWith(word.toLowerCase())).map((w) => `${w} `),
+            word,
+          ]),
         () => callback(null, [[], word]),
       );
     },

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { DataReport, ServiceReport } from "../wire/info_report.ts";
 import type { Snapshot } from "../wire/coin.ts";
 import { currenciesJson, pricingFor, type Rates } from "./currency.ts";
 import {
@@ -160,7 +161,7 @@ export interface MarketOptions {
   /** Reads a coin's stored history; without it `HISTORY` answers `NO_DATA`. */
   history?: (symbol: string, sinceIso: string, maxPoints: number) => Promise<HistorySeries>;
   /** The server's report for `INFO`; without it `INFO` reports the market alone. */
-  info?: () => Record<string, unknown>;
+  info?: () => ServiceReport | Record<string, never>;
   /** The text of `NO_DATA` before the first snapshot, e.g. when the next attempt is. */
   noDataText?: () => string;
   /** Coins beyond the snapshot (the directory, on-demand look-ups, `SEARCH`); without it, none. */
@@ -435,7 +436,7 @@ export class Market {
     return { bytes: EMPTY, close: false, command: "HISTORY", error: null, later };
   }
 
-  #info(): Record<string, unknown> {
+  #info(): Partial<ServiceReport> & { data: DataReport } {
     const snapshot = this.snapshot;
     return {
       ...this.#options.info?.(),

@@ -15,6 +15,8 @@ export interface FieldOptions {
   color: boolean;
   /** Terminal columns the lines must fit in. */
   width?: number;
+  /** Cut a value's word longer than a line (see `wrap`); else it stays whole. */
+  cutWords?: boolean;
 }
 
 /** A bold heading, wrapped at its spaces to `options.width`. */
@@ -37,13 +39,17 @@ export function fieldLines(
   const indent = 2 + labelWidth + 2;
   if (width === undefined || width - indent >= MIN_VALUE) {
     return fields.flatMap(([label, value]) => {
-      const [first, ...rest] = wrap(value, width === undefined ? undefined : width - indent);
+      const [first, ...rest] = wrap(
+        value,
+        width === undefined ? undefined : width - indent,
+        options.cutWords,
+      );
       const name = paint(label.padEnd(labelWidth), ANSI.dim, color);
       return [`  ${name}  ${first}`, ...rest.map((line) => " ".repeat(indent) + line)];
     });
   }
   // Values under their labels, indented when every one of them still fits.
-  const values = fields.map(([, value]) => wrap(value, width - 2));
+  const values = fields.map(([, value]) => wrap(value, width - 2, options.cutWords));
   const fits = values.flat().every((line) => 2 + displayWidth(line) <= width);
   return fields.flatMap(([label], i) => [
     paint(label, ANSI.dim, color),

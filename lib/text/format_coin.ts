@@ -15,6 +15,12 @@ import { formatAge } from "./format_time.ts";
 import { safeText as clean } from "./safe_text.ts";
 import { staleNote } from "./stale_note.ts";
 
+/** `Bitcoin (BTC)`, or `XRP` alone when the name is the symbol. */
+function coinTitle(coin: CoinView): string {
+  const [name, symbol] = [clean(coin.name), clean(coin.symbol)];
+  return name.toUpperCase() === symbol.toUpperCase() ? name : `${name} (${symbol})`;
+}
+
 /** Renders one coin as a few aligned `label  value` lines, without a trailing newline. */
 export function formatCoin(coin: CoinView, options: FormatOptions): string {
   const { color } = options;
@@ -35,7 +41,7 @@ export function formatCoin(coin: CoinView, options: FormatOptions): string {
     ["Source", `${clean(coin.source)}, fetched ${formatAge(coin.fetched_at, now)}`],
   ];
   const lines = [
-    ...titleLines(`${clean(coin.name)} (${clean(coin.symbol)})`, options),
+    ...titleLines(coinTitle(coin), options),
     ...fieldLines(fields, options),
   ];
   const stale = staleNote([coin], now, color, options.width);

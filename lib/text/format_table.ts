@@ -10,7 +10,7 @@ import { ANSI, changeColor, moveColor, paint } from "./ansi.ts";
 import { DASH } from "./dash.ts";
 import { displayWidth, truncate } from "./display_width.ts";
 import { formatChange } from "./format_change.ts";
-import { formatMoney } from "./format_money.ts";
+import { currencyLabel, formatColumn, formatMoney } from "./format_money.ts";
 import { formatAge } from "./format_time.ts";
 import { safeText as clean } from "./safe_text.ts";
 import { staleNote } from "./stale_note.ts";
@@ -21,33 +21,33 @@ const MAX_NAME_WIDTH = 32;
 interface Column {
   header: string;
   right: boolean;
-  cell: (coin: CoinView) => string;
+  /** A coin's cell, unless the column writes its cells together (`cells`). */
+  cell?: (coin: CoinView) => string;
+  /** All cells at once, for a column whose cells share a precision. */
+  cells?: (coins: readonly CoinView[]) => string[];
   paint?: (coin: CoinView) => string;
   /** Only when the table has a width limit. */
   wideOnly?: boolean;
   /** Dropped in this order (1 first) when the table is too wide; never when undefined. */
   drop?: number;
+  /** Columns the cells take at least, so a live table keeps its width as values tick. */
+  minWidth?: number;
 }
 
-/**
- * Renders coins as an aligned table, one line per coin, without a trailing newline: rank,
- * symbol, name, price, 24h change, and when `width` allows market cap, last update and source.
- * Every line has the same display width, at most `width`: columns are dropped least useful
- * first (source, market cap, age, rank), then names are shortened, then dropped.
- */
-export function formatTable(coins: readonly CoinView[], options: FormatOptions): string {
-  const { color } = options;
-  const now = options.now ?? new Date();
-  if (coins.length === 0) return "No coins available";
-  const currency = clean(coins[0].currency);
-  const all: Column[] = [
+/** The widest age under a day (`formatAge`), so `just now` turning `1s ago` moves nothing. */
+const AGE_WIDTH = "just now".length;
+
+/** The table's columns, most useful first, with how each is written and when it goes. */
+function tableColumns(coins: readonly CoinView[], options: FormatOptions, now: Date): Column[] {
+  const currency = currencyLabel(coins[0].currency, options.unit);
+  return [
     { header: "#", right: true, cell: (c) => String(c.rank), drop: 4 },
     { header: "Symbol", right: false, cell: (c) => clean(c.symbol) },
     { header: "Name", right: false, cell: (c) => truncate(clean(c.name), MAX_NAME_WIDTH), drop: 5 },
     {
       header: `Price (${currency})`,
       right: true,
-      cell: (c) => formatMoney(c.price, c.currency, options),
+      cells: (cs) => formatColumn(cs.map((c) => c.price), cs[0].currency, options),
       paint: (c) => moveColor(options.moves?.get(c.symbol)),
     },
     {
@@ -67,14 +67,35 @@ export function formatTable(coins: readonly CoinView[], options: FormatOptions):
       wideOnly: true,
       drop: 2,
     },
-    { header: "Updated", right: true, cell: (c) => formatAge(c.updated_at, now), drop: 3 },
+    {
+      header: "Updated",
+      right: true,
+      cell: (c) => formatAge(c.updated_at, now),
+      drop: 3,
+      minWidth: AGE_WIDTH,
+    },
     { header: "Source", right: false, cell: (c) => clean(c.source), wideOnly: true, drop: 1 },
   ];
+}
+
+/**
+ * Renders coins as an aligned table, one line per coin, without a trailing newline: rank,
+ * symbol, name, price, 24h change, and when `width` allows market cap, last update and source.
+ * Every line has the same display width, at most `width`: columns are dropped least useful
+ * first (source, market cap, age, rank), then names are shortened, then dropped.
+ */
+export function formatTable(coins: readonly CoinView[], options: FormatOptions): string {
+  const { color } = options;
+  const now = options.now ?? new Date();
+  if (coins.length === 0) return "No coins available";
+  const all = tableColumns(coins, options, now);
   const limit = options.width;
   let columns = all.filter((c) => limit !== undefined || !c.wideOnly);
-  const cells = new Map(columns.map((col) => [col, coins.map(col.cell)]));
+  const cells = new Map(
+    columns.map((col) => [col, col.cells?.(coins) ?? coins.map((c) => col.cell!(c))]),
+  );
   const widthOf = (col: Column) =>
-    Math.max(displayWidth(col.header), ...cells.get(col)!.map(displayWidth));
+    Math.max(col.minWidth ?? 0, displayWidth(col.header), ...cells.get(col)!.map(displayWidth));
   const total = () => columns.reduce((n, col) => n + widthOf(col), 0) + 2 * (columns.length - 1);
   if (limit !== undefined) {
     const name = columns.find((col) => col.header === "Name")!;

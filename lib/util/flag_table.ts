@@ -218,7 +218,8 @@ function parseGiven(flags: readonly Flag[], args: readonly string[], positionals
       positionals: parsed.positionals,
     };
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0].replace(/\.$/, ""));
+    // node:util's advice on positionals that start with "-" is past the first sentence.
+    throw new UsageError((error as Error).message.split(/\n|\. /)[0].replace(/\.$/, ""));
   }
 }
 

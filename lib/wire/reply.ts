@@ -4,6 +4,8 @@
  * @module
  */
 
+// deno-lint-ignore no-unused-vars -- named by coinObjectJson's JSDoc
+import type { CoinView } from "./coin_view.ts";
 import type { Coin, Snapshot } from "./coin.ts";
 import type { ErrorCode } from "./error_code.ts";
 
@@ -71,7 +73,10 @@ export interface CoinObjectOptions {
   pricing?: Pricing;
 }
 
-/** The v2 coin object as JSON text; in USD, numbers are written exactly as the upstream sent them. */
+/**
+ * The v2 coin object as JSON text, of the shape {@linkcode CoinView} (checked against real
+ * replies in tests/client/shared_shapes_test.ts); in USD, numbers are written exactly as the upstream sent them.
+ */
 export function coinObjectJson(
   coin: Coin,
   snapshot: Snapshot,

@@ -20,6 +20,9 @@ const CLOSE_BRACE = 0x7d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
+/** The held buffer a framer keeps between requests; a larger one is let go once empty. */
+const KEPT_BUFFER_BYTES = 4096;
+
 /** Where the framer is inside the request it has not finished yet. */
 const enum Scan {
   /** Only whitespace so far. */
@@ -54,23 +57,6 @@ export type OnRequest = (bytes: Uint8Array, start: number, end: number, repeat: 
 
 function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === CR;
-}
-
-/**
- * The first byte at or after `i` that can change the state `scan`, or `data.length`. Most of a
- * request is inside strings, so skipping in one tight loop beats a pass through the switch per byte.
- */
-function nextSignificant(data: Uint8Array, i: number, scan: Scan): number {
-  const length = data.length;
-  if (scan === Scan.String) {
-    while (i < length && PLAIN_IN_STRING[data[i]] === 1) i++;
-  } else if (scan === Scan.Object) {
-    while (i < length && PLAIN_IN_OBJECT[data[i]] === 1) i++;
-  } else if (scan === Scan.Line) {
-    i = data.indexOf(NEWLINE, i);
-    if (i < 0) return length;
-  }
-  return i;
 }
 
 /**
@@ -115,6 +101,11 @@ export class RequestFramer {
     const from = this.#pendingLength;
     const data = from === 0 ? chunk : this.#joined(chunk);
     const start = this.#frame(data, from, onRequest);
+    // The common read ends with its last request: nothing to keep, and no call to keep it.
+    if (start === data.length && this.#pending.length <= KEPT_BUFFER_BYTES) {
+      this.#pendingLength = 0;
+      return true;
+    }
     return start >= 0 && this.#keep(data, start, chunk);
   }
 
@@ -135,8 +126,18 @@ export class RequestFramer {
     let depth = this.#depth;
     const length = data.length;
     for (let i = from; i < length; i++) {
-      i = nextSignificant(data, i, scan);
-      if (i === length) break;
+      // Skip the bytes that cannot change the state in one tight loop: most of a request is
+      // inside strings, and a pass through the switch per byte costs more.
+      if (scan === Scan.String) {
+        while (i < length && PLAIN_IN_STRING[data[i]] === 1) i++;
+        if (i === length) break;
+      } else if (scan === Scan.Object) {
+        while (i < length && PLAIN_IN_OBJECT[data[i]] === 1) i++;
+        if (i === length) break;
+      } else if (scan === Scan.Line) {
+        i = data.indexOf(NEWLINE, i);
+        if (i < 0) break;
+      }
       const b = data[i];
       if (b === NEWLINE) {
         if (scan !== Scan.Leading && !this.#emit(data, start, i, onRequest)) return -1;
@@ -232,7 +233,7 @@ export class RequestFramer {
       this.#pendingLength = rest;
     }
     // A connection that once sent a long request should not pin its buffer forever.
-    if (this.#pendingLength === 0 && this.#pending.length > 4096) {
+    if (this.#pendingLength === 0 && this.#pending.length > KEPT_BUFFER_BYTES) {
       this.#pending = new Uint8Array(0);
     }
     return true;

@@ -46,7 +46,16 @@ Deno.test("--log-level is checked; --name defaults to none outside cluster mode"
 async function serve(flags: string[]) {
   const upstream = await startFakeUpstream();
   const dir = await Deno.makeTempDir({ prefix: "logging_test_" });
-  const args = ["--port", "0", "--db", `${dir}/db.sqlite`, "--api-url", upstream.baseUrl];
+  const args = [
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    "--db",
+    `${dir}/db.sqlite`,
+    "--api-url",
+    upstream.baseUrl,
+  ];
   const command = parseServerArgs(
     [...args, "--providers", "coingecko", "--refresh", "3600", ...flags],
     () => undefined,

@@ -49,11 +49,15 @@ Deno.test("lineChart leaves a gap where the series has one, and starts where it 
   assert.ok(!lateUsed(0) && !lateUsed(10));
 });
 
-function history(points: [string, number][]): History {
+function history(
+  points: [string, number][],
+  range: "1h" | "24h" = "1h",
+  summary: Partial<History> = {},
+): History {
   const prices = points.map(([, p]) => p);
   return {
     symbol: "BTC",
-    range: "1h",
+    range,
     currency: "USD",
     count: points.length,
     points,
@@ -62,6 +66,7 @@ function history(points: [string, number][]): History {
     min: Math.min(...prices),
     max: Math.max(...prices),
     change_pct: 1,
+    ...summary,
   };
 }
 
@@ -95,4 +100,36 @@ Deno.test("lineChart fits any width: labels, then the axis times go before a lin
   assert.equal(lineChart(points, { ...money, width: 8, height: 4 }).length, 5);
   // Wide enough again, the labels are back.
   assert.match(lineChart(points, { ...money, width: 30, height: 4 })[0], /^\$20029\.00 ┤/);
+});
+
+/** A history of `prices`, one a minute from T0, over `range`. */
+function historyOf(prices: number[], range: "1h" | "24h", summary: Partial<History> = {}): History {
+  return history(prices.map((p, i): [string, number] => [at(i), p]), range, summary);
+}
+
+Deno.test("the chart's price axis agrees with the summary's low and high", () => {
+  // 200 points thinned from more: the extremes the summary names are not among them.
+  const prices = Array.from({ length: 60 }, (_, i) => 20127.8 + (i % 10) * 15.07);
+  const text = formatHistory(
+    historyOf(prices, "1h", { count: 1440, min: 20043.3, max: 20318 }),
+    { color: false, width: 80 },
+  );
+  assert.match(text, /Low {5}\$20,043\.30\n/);
+  assert.match(text, /High {4}\$20,318\.00\n/);
+  const axis = text.split("\n").filter((line) => line.includes("┤"));
+  assert.match(axis[0], /^\$20,318\.00 ┤/, text);
+  assert.match(axis.at(-1)!, /^\$20,043\.30 ┤/, text);
+});
+
+Deno.test("too little history for the window says so instead of an empty chart", () => {
+  // A fresh server: three prices over two minutes of a one-hour window.
+  const text = formatHistory(historyOf([20220, 20225, 20230], "1h"), {
+    color: false,
+    width: 80,
+  });
+  assert.doesNotMatch(text, /┤/);
+  assert.match(
+    text,
+    /\n {2}Too little history yet for a chart: prices since 2022-10-04 00:00 UTC$/,
+  );
 });

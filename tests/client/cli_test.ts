@@ -4,7 +4,7 @@ import { type CliIO, HELP, main } from "../../lib/client/cli.ts";
 import { VERSION } from "../../lib/util/version.ts";
 import { generateSelfSigned } from "../../lib/app/cert.ts";
 import { readLines } from "../../lib/client/menu.ts";
-import { coinView } from "../helpers.ts";
+import { coinView, startTestService, tlsFiles } from "../helpers.ts";
 
 const NOW = new Date("2022-10-04T20:19:30Z");
 const encoder = new TextEncoder();
@@ -114,13 +114,17 @@ Deno.test("--help documents every flag, command, variable and exit code", async 
   });
 });
 
+Deno.test("--help fits 80 columns", () => {
+  for (const line of HELP.split("\n")) assert.ok(line.length <= 80, `${line.length}: ${line}`);
+});
+
 Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
   const cases: [string[], string, Record<string, string>?][] = [
-    [["--bogus"], "unknown option --bogus"],
-    [["--port"], "--port needs a value"],
-    [["--port", "0", "list"], '--port must be a port number from 1 to 65535, got "0"'],
-    [["--port", "80x", "list"], '--port must be a port number from 1 to 65535, got "80x"'],
-    [["list"], 'CRYPTO_PORT must be a port number from 1 to 65535, got "abc"', {
+    [["--bogus"], "Unknown option '--bogus'"],
+    [["--port"], "Option '--port <value>' argument missing"],
+    [["--port", "0", "list"], 'Invalid --port "0": expected a whole number, 1 to 65535'],
+    [["--port", "80x", "list"], 'Invalid --port "80x": expected a whole number, 1 to 65535'],
+    [["list"], 'Invalid --port "abc": expected a whole number, 1 to 65535', {
       CRYPTO_PORT: "abc",
     }],
     [["price"], "price needs a coin symbol, e.g. price BTC"],
@@ -133,11 +137,11 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     [["list", "x"], 'list takes no arguments, got "x"'],
     [
       ["frob"],
-      'unknown command "frob"; commands are list, price, history, search, currencies, info and watch',
+      'Unknown command "frob"; commands are list, price, history, search, currencies, info and watch',
     ],
-    [["--csv"], "--csv needs a command: list or history"],
-    [["--csv", "info"], "--csv works with list and history, not info"],
-    [["--csv", "list", "--tls=no"], "invalid value for --tls"],
+    [["--csv"], "--csv needs a command: list, price or history"],
+    [["--csv", "info"], "--csv works with list, price and history, not info"],
+    [["--csv", "list", "--tls=no"], "Option '--tls' does not take an argument"],
     [["price", "a\u202eb c"], '"a\\u202eb c" is not a coin symbol; use list to see all coins'],
     [["history"], "history needs a coin symbol and optionally a range, e.g. history BTC 7d"],
     [["history", "BTC", "2y"], '"2y" is not a history range; use 1h, 24h, 7d, 30d'],
@@ -155,9 +159,9 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     [["--currency", "€", "list"], '--currency needs a currency code such as EUR or VND, got "€"'],
     [
       ["--currency", "list", "BTC"],
-      'unknown command "BTC"; commands are list, price, history, search, currencies, info and watch',
+      'Unknown command "BTC"; commands are list, price, history, search, currencies, info and watch',
     ],
-    [["--tls=yes", "list"], "invalid value for --tls"],
+    [["--tls=yes", "list"], "Option '--tls' does not take an argument"],
   ];
   for (const [args, message, env] of cases) {
     await t.step(args.join(" "), async () => {
@@ -215,7 +219,7 @@ Deno.test("server and connection errors exit 1 with one line on stderr", async (
     assert.deepEqual(await cli(["--port", String(port), ...args]), {
       code: 1,
       stdout: "",
-      stderr: `error: cannot connect to 127.0.0.1:${port}: connection refused\n`,
+      stderr: `error: Cannot connect to 127.0.0.1:${port}: connection refused\n`,
     });
   }
 });
@@ -259,16 +263,27 @@ Deno.test("price takes several symbols, prints the known ones and reports the ot
   assert.deepEqual(JSON.parse(json.stdout), COINS);
 });
 
-Deno.test("--csv writes list as CSV with a header row, quoting where needed", async () => {
+Deno.test("--csv writes list and price as CSV with a header row, one row per coin", async () => {
   await using server = startServer();
-  const csv = await cli(["--csv", "--port", String(server.port), "list"]);
-  assert.equal(csv.code, 0, csv.stderr);
-  assert.deepEqual(csv.stdout.split("\n"), [
-    "rank,symbol,name,price,currency,change_24h,market_cap,updated_at,stale",
-    "1,BTC,Bitcoin,20220,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
-    "2,SHIB,Shiba Inu,0.00001149,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
-    "",
-  ]);
+  for (const command of [["list"], ["price", "btc", "shib"]]) {
+    const csv = await cli(["--csv", "--port", String(server.port), ...command]);
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.deepEqual(csv.stdout.split("\n"), [
+      "rank,symbol,name,price,currency,change_24h,market_cap,updated_at,stale",
+      "1,BTC,Bitcoin,20220,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
+      "2,SHIB,Shiba Inu,0.00001149,USD,-2.5,1000,2022-10-04T20:16:27.116Z,false",
+      "",
+    ]);
+  }
+});
+
+Deno.test("help and version work as commands, as at the prompt", async () => {
+  assert.deepEqual(await cli(["help"]), { code: 0, stdout: HELP, stderr: "" });
+  assert.deepEqual(await cli(["version"]), {
+    code: 0,
+    stdout: `crypto-client ${VERSION}\n`,
+    stderr: "",
+  });
 });
 
 /** A server that answers every request with hostile text: escapes, C1 and bidi controls. */
@@ -374,13 +389,13 @@ Deno.test("TLS with --ca verifies the server; without it the error says what to 
     assert.deepEqual(await cli(["--port", port, "list"]), {
       code: 1,
       stdout: "",
-      stderr: `error: connection to 127.0.0.1:${port} closed by the server (it expects TLS); ` +
+      stderr: `error: Connection to 127.0.0.1:${port} closed by the server (it expects TLS); ` +
         "try --tls\n",
     });
     assert.deepEqual(await cli(["--port", port, "--ca", `${dir}/missing.pem`, "list"]), {
       code: 1,
       stdout: "",
-      stderr: `error: cannot read CA file ${dir}/missing.pem: no such file\n`,
+      stderr: `error: Cannot read CA file ${dir}/missing.pem: no such file\n`,
     });
     assert.deepEqual(await cli(["--port", port, "--ca", `${dir}/not.pem`, "list"]), {
       code: 1,
@@ -390,4 +405,74 @@ Deno.test("TLS with --ca verifies the server; without it the error says what to 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a plain client on the real server's TLS port is told to try --tls", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { cert, key } = await tlsFiles(dir);
+    await using svc = await startTestService(["--tls-cert", cert, "--tls-key", key]);
+    const port = String(svc.port);
+    assert.deepEqual(await cli(["--port", port, "list"]), {
+      code: 1,
+      stdout: "",
+      stderr: `error: Connection to 127.0.0.1:${port} closed by the server before it answered; ` +
+        "if the server speaks TLS, try --tls\n",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a config file sets defaults; the environment and flags win over it", async (t) => {
+  await using server = startServer();
+  const port = String(server.port);
+  const dir = await Deno.makeTempDir();
+  const write = async (base: string, text: string) => {
+    await Deno.mkdir(`${base}/crypto-client`, { recursive: true });
+    await Deno.writeTextFile(`${base}/crypto-client/config.toml`, text);
+  };
+  try {
+    await t.step("$XDG_CONFIG_HOME/crypto-client/config.toml", async () => {
+      await write(dir, `host = "127.0.0.1"\nport = ${port}\ntls = false\n`);
+      const list = await cli(["list"], { env: { XDG_CONFIG_HOME: dir } });
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /Bitcoin/);
+    });
+    await t.step("~/.config/crypto-client/config.toml without XDG_CONFIG_HOME", async () => {
+      await write(`${dir}/home/.config`, `port = ${port}\n`);
+      const list = await cli(["list"], { env: { HOME: `${dir}/home` } });
+      assert.equal(list.code, 0, list.stderr);
+    });
+    await t.step("CRYPTO_PORT and --port win over the file", async () => {
+      await write(dir, "port = 1\n");
+      const env = { XDG_CONFIG_HOME: dir };
+      assert.equal((await cli(["--port", port, "list"], { env })).code, 0);
+      assert.equal((await cli(["list"], { env: { ...env, CRYPTO_PORT: port } })).code, 0);
+      const fromFile = await cli(["list"], { env });
+      assert.equal(fromFile.code, 1);
+      assert.match(fromFile.stderr, /^error: Cannot connect to 127\.0\.0\.1:1: /);
+    });
+    await t.step("a bad file is bad usage, named with its path", async () => {
+      const path = `${dir}/crypto-client/config.toml`;
+      for (
+        const [text, message] of [
+          ['port = "x"\n', `Cannot use ${path}: port must be a port number from 1 to 65535`],
+          [
+            "colour = true\n",
+            `Cannot use ${path}: unknown key colour; expected host, port, tls, ca, currency`,
+          ],
+          ["port = \n", `Cannot parse ${path}: expected TOML`],
+        ]
+      ) {
+        await write(dir, text);
+        const bad = await cli(["list"], { env: { XDG_CONFIG_HOME: dir } });
+        assert.equal(bad.code, 2);
+        assert.ok(bad.stderr.startsWith(`error: ${message}`), bad.stderr);
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.match(HELP, /crypto-client\/config\.toml/);
 });

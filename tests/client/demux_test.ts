@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ConnectionError, LineConnection } from "../../lib/client/connection.ts";
+import { LineConnection } from "../../lib/client/connection.ts";
+import { ConnectionError } from "../../lib/client/errors.ts";
 import { ReplyDemux, type ServerEvent } from "../../lib/client/demux.ts";
 
 const encoder = new TextEncoder();

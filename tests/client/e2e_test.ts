@@ -172,17 +172,24 @@ Deno.test("client end to end against the real server", async (t) => {
       assert.equal(sats.code, 0, sats.err);
       assert.match(sats.out, /Price {7}[\d,]+\.\d\d sats\n/);
 
+      // An unknown currency is bad usage, like a code that is no code (exit 2).
       assert.deepEqual(await runClient(port, ["--currency", "XYZ", "list"]), {
-        code: 1,
+        code: 2,
         out: "",
         err: "error: Unknown currency XYZ: currencies lists them\n",
       });
       // --currency checks the code the same way with --json, also for history.
       for (const args of [["--json", "history", "BTC"], ["history", "BTC"]]) {
         const xyz = await runClient(port, ["--currency", "XYZ", ...args]);
-        assert.equal(xyz.code, 1, args.join(" "));
+        assert.equal(xyz.code, 2, args.join(" "));
         assert.equal(xyz.out, "");
       }
+      const price = await runClient(port, ["--currency", "XYZ", "price", "BTC", "ETH"]);
+      assert.deepEqual(price, {
+        code: 2,
+        out: "",
+        err: "error: Unknown currency XYZ: currencies lists them\n",
+      });
       const history = await runClient(port, ["--json", "--currency", "EUR", "history", "BTC"]);
       assert.equal(history.code, 0, history.err);
       assert.equal(JSON.parse(history.out).currency, "EUR");
@@ -219,10 +226,12 @@ Deno.test("client end to end against the real server", async (t) => {
 
     const info = await runClient(port, ["info"]);
     assert.equal(info.code, 0, info.err);
-    assert.match(info.out, /^Version +\d+\.\d+\.\d+\n/);
-    assert.match(info.out, /\nUptime +\d+s\n/);
-    assert.match(info.out, /\nRequests +.*MARKET \d+/);
-    assert.match(info.out, /\nIngestion\n {2}/);
+    assert.match(info.out, /^ {2}Server +version \d+\.\d+\.\d+, up \d+s\n/);
+    assert.match(info.out, /\n {2}Requests +.*MARKET \d+/);
+    assert.match(info.out, /\n {2}Ingestion +ok /);
+    assert.match(info.out, /\n {2}Providers +coingecko ok\n/);
+    // With the menu's 8 lines under it, it fits a 30-row terminal.
+    assert.ok(info.out.split("\n").length <= 20, info.out);
     const infoJson = await runClient(port, ["--json", "info"]);
     assert.equal(typeof JSON.parse(infoJson.out).uptime_seconds, "number");
   });

@@ -3,14 +3,13 @@ import type { CoinView } from "../../lib/wire/coin_view.ts";
 import {
   formatCurrencies,
   formatHistory,
-  formatInfo,
   formatUpdateLine,
   useColor,
 } from "../../lib/client/format.ts";
 import { displayWidth } from "../../lib/text/display_width.ts";
 import { formatChange } from "../../lib/text/format_change.ts";
 import { formatCoin } from "../../lib/text/format_coin.ts";
-import { formatMoney } from "../../lib/text/format_money.ts";
+import { formatColumn, formatMoney } from "../../lib/text/format_money.ts";
 import { formatTable } from "../../lib/text/format_table.ts";
 import { formatAge } from "../../lib/text/format_time.ts";
 import type { History } from "../../lib/client/price_client.ts";
@@ -72,11 +71,13 @@ Deno.test("formatTable aligns every row to the same display width", () => {
   assert.match(lines[2], /^ {2}1 {2}BTC +Bitcoin +\$20,220\.00 {2}\+3\.51% +3m ago$/);
   assert.match(lines[3], /\$1,355\.37 {2}-8\.20%/);
   assert.match(lines[4], /\$0\.00001149 +— +3m ago$/);
-  assert.match(lines[5], /柴犬コイン +\$0\.000012 .* —$/);
+  // One precision for the small prices of the column.
+  assert.match(lines[5], /柴犬コイン +\$0\.00001200 .* —$/);
   // Numbers are right-aligned: each price ends at the same display column.
-  const priceEnds = COINS.map((c, i) => {
+  const prices = formatColumn(COINS.map((c) => c.price), "USD");
+  const priceEnds = COINS.map((_, i) => {
     const line = lines[i + 2];
-    const price = formatMoney(c.price, c.currency);
+    const price = prices[i];
     return displayWidth(line.slice(0, line.indexOf(price) + price.length));
   });
   assert.equal(new Set(priceEnds).size, 1, table);
@@ -147,7 +148,10 @@ Deno.test("formatMoney writes each currency as its country does", async (t) => {
   const cases: [number, string, string, string?][] = [
     [20220, "USD", "$20,220.00"],
     [0.00001149, "USD", "$0.00001149"],
-    [0.5, "USD", "$0.50"],
+    // Four significant digits, trailing zeros kept, so amounts of one size share a precision.
+    [0.5, "USD", "$0.5000"],
+    [0.418, "EUR", "€0.4180"],
+    [0.0648, "USD", "$0.06480"],
     [0.99999, "USD", "$1.00"],
     // VND: no decimals, "." groups, the symbol after the amount.
     [123456789, "VND", "123.456.789\u00a0₫"],
@@ -158,11 +162,11 @@ Deno.test("formatMoney writes each currency as its country does", async (t) => {
     [99.996, "VND", "100\u00a0₫"],
     [0, "VND", "0\u00a0₫"],
     [1355.37, "EUR", "€1,355.37"],
-    [0.000012, "EUR", "€0.000012"],
+    [0.000012, "EUR", "€0.00001200"],
     [-5.5, "EUR", "-€5.50"],
     [1234.5, "JPY", "¥1,235"],
     // Currencies Intl does not know are written with their unit from CURRENCIES, or the code.
-    [0.0677, "ETH", "0.0677 ETH", "ETH"],
+    [0.0677, "ETH", "0.06770 ETH", "ETH"],
     [2022000000, "SATS", "2,022,000,000.00 sats", "sats"],
     [1234.5, "XAU", "1,234.50 XAU"],
   ];
@@ -282,89 +286,6 @@ Deno.test("formatCurrencies lists code, unit, name and type", () => {
   );
 });
 
-Deno.test("formatInfo shows every field, with durations, sizes and times", () => {
-  const text = formatInfo({
-    version: "0.2.0",
-    uptime_seconds: 7384,
-    connections: { open: 2, served: 1500 },
-    requests: { MARKET: 1200, HISTORY: 3 },
-    errors: {},
-    ingestion: {
-      last_attempt_at: "2022-10-04T20:17:00.000Z",
-      duration_ms: 532,
-      result: "ok",
-      error: null,
-      next_refresh_at: "2022-10-04T20:20:00.000Z",
-    },
-    database: { path: "data/crypto.sqlite", size_bytes: 5_452_595 },
-    data: { stale: false },
-    providers: [{ name: "coingecko", ok: true }],
-  }, { color: false, now: NOW });
-  assert.equal(
-    text,
-    [
-      "Version      0.2.0",
-      "Uptime       2h 3m",
-      "Connections  open 2, served 1,500",
-      "Requests     MARKET 1,200, HISTORY 3",
-      "Errors       none",
-      "Ingestion",
-      "  Last attempt at  2022-10-04 20:17 UTC (2m ago)",
-      "  Duration         532 ms",
-      "  Result           ok",
-      "  Error            —",
-      "  Next refresh at  2022-10-04 20:20 UTC (in 30s)",
-      "Database",
-      "  Path  data/crypto.sqlite",
-      "  Size  5.2 MiB",
-      "Data",
-      "  Stale  no",
-      "Providers",
-      "  Name  coingecko",
-      "  Ok    yes",
-    ].join("\n"),
-  );
-});
-
-Deno.test("formatInfo says the cluster role in words, never as a nested table", () => {
-  const follower = formatInfo({
-    cluster: {
-      role: "follower",
-      database: { host: "db.example", port: 5432, name: "crypto" },
-      following_since: "2022-10-04T20:17:30.000Z",
-      last_snapshot_notice_at: "2022-10-04T20:19:25.000Z",
-    },
-  }, { color: false, now: NOW });
-  assert.equal(
-    follower,
-    "Cluster  follower since 2022-10-04 20:17 UTC (2m ago), database db.example:5432/crypto, " +
-      "last snapshot notice 2022-10-04 20:19 UTC (5s ago)",
-  );
-  const leader = formatInfo({
-    cluster: {
-      role: "leader",
-      database: { host: "db.example", port: 5432, name: "crypto" },
-      leader_since: "2022-10-04T20:17:30.000Z",
-      last_snapshot_notice_at: null,
-    },
-  }, { color: false, now: NOW });
-  assert.match(leader, /^Cluster {2}leader \(ingests\) since .*, last snapshot notice —$/);
-  // Not connected yet to a URL that names no database: host and port only.
-  const unnamed = formatInfo({
-    cluster: {
-      role: "follower",
-      database: { host: "db.example", port: 5432, name: null },
-      following_since: "2022-10-04T20:17:30.000Z",
-      last_snapshot_notice_at: null,
-    },
-  }, { color: false, now: NOW });
-  assert.match(unnamed, /, database db\.example:5432, last snapshot notice —$/);
-  assert.equal(
-    formatInfo({ cluster: { role: "single" } }, { color: false, now: NOW }),
-    "Cluster  single server",
-  );
-});
-
 Deno.test("formatUpdateLine is one line per update for pipes", () => {
   assert.equal(
     formatUpdateLine(coin({ fetched_at: "2026-11-24T17:00:00.000Z" })),
@@ -451,4 +372,44 @@ Deno.test("narrow terminals (10-19 columns): list, price and history fit, nothin
       "  +0.50%",
     ]);
   });
+});
+
+Deno.test("a coin named by its symbol is not named twice, and headers name the unit", () => {
+  const xrp = coin({ symbol: "XRP", name: "XRP", price: 0.4869 });
+  assert.match(formatCoin(xrp, { color: false, now: NOW }), /^XRP\n/);
+  assert.match(formatCoin(coin({}), { color: false, now: NOW }), /^Bitcoin \(BTC\)\n/);
+  const sats = coin({ currency: "SATS", price: 100_000_000 });
+  const table = formatTable([sats], { color: false, now: NOW, unit: "sats" });
+  assert.match(table, /Price \(sats\)/);
+  assert.match(table, /100,000,000\.00 sats/);
+  assert.match(
+    formatTable([coin({ currency: "EUR" })], { color: false, now: NOW }),
+    /Price \(EUR\)/,
+  );
+});
+
+Deno.test("one column, one precision: a table's prices and a history's summary", () => {
+  const coins = [
+    coin({ symbol: "XRP", price: 0.418, rank: 6 }),
+    coin({ symbol: "ADA", price: 0.3819, rank: 7 }),
+    coin({ symbol: "DOGE", price: 0.06483, rank: 8 }),
+  ];
+  const table = formatTable(coins, { color: false, now: NOW });
+  assert.match(table, /\$0\.41800 /);
+  assert.match(table, /\$0\.38190 /);
+  assert.match(table, /\$0\.06483 /);
+  const summary = formatHistory({
+    symbol: "DOGE",
+    range: "24h",
+    currency: "USD",
+    count: 2,
+    points: [["2022-10-04T19:00:00Z", 0.06483], ["2022-10-04T20:00:00Z", 0.0648]],
+    first: 0.06483,
+    last: 0.0648,
+    min: 0.0648,
+    max: 0.06483,
+    change_pct: -0.05,
+  }, { color: false, now: NOW, width: 40 });
+  assert.match(summary, /Low +\$0\.06480\n/);
+  assert.match(summary, /First +\$0\.06483\n/);
 });

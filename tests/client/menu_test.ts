@@ -7,6 +7,8 @@ import {
   ServerError,
 } from "../../lib/client/price_client.ts";
 import type { CoinView } from "../../lib/wire/coin_view.ts";
+import type { InfoReport } from "../../lib/wire/info_report.ts";
+import { infoReport } from "./_info_report.ts";
 import {
   LineTooLongError,
   type MenuClient,
@@ -103,8 +105,8 @@ class FakeClient implements MenuClient {
   currencies(): Promise<CurrencyInfo[]> {
     return this.#answer("CURRENCIES", () => CURRENCIES);
   }
-  info(): Promise<Record<string, unknown>> {
-    return this.#answer("INFO", () => ({ version: "9.9.9", uptime_seconds: 61 }));
+  info(): Promise<InfoReport> {
+    return this.#answer("INFO", () => infoReport({ version: "9.9.9", uptime_seconds: 61 }));
   }
   watch(symbols: readonly string[], onUpdate: (coin: CoinView) => void): Promise<CoinView[]> {
     return this.#answer(`WATCH ${symbols.join(" ")}`, () => {
@@ -122,7 +124,7 @@ class FakeClient implements MenuClient {
   }
   close(): void {
     this.wasClosed = true;
-    this.#closed.resolve(new ConnectionError("connection to x:1 is closed"));
+    this.#closed.resolve(new ConnectionError("Connection to x:1 is closed"));
   }
 }
 
@@ -153,7 +155,7 @@ async function run(
     },
     connect: () => {
       const next = clients.shift();
-      if (!next) return Promise.reject(new ConnectionError("cannot connect to x:1: refused"));
+      if (!next) return Promise.reject(new ConnectionError("Cannot connect to x:1: refused"));
       opened.push(next);
       return Promise.resolve(next);
     },
@@ -215,14 +217,14 @@ Deno.test("menu fails with exit code 1 when the server cannot be reached", async
   const { code, out, err } = await run(lines("1"), []);
   assert.equal(code, 1);
   assert.equal(out, "");
-  assert.equal(err, "error: cannot connect to x:1: refused\n");
+  assert.equal(err, "error: Cannot connect to x:1: refused\n");
 });
 
 Deno.test("menu reconnects on the next command after a lost connection", async () => {
-  const lost = new FakeClient(new ConnectionError("connection to x:1 closed by the server"));
+  const lost = new FakeClient(new ConnectionError("Connection to x:1 closed by the server"));
   const { code, out, err, opened } = await run(lines("1", "1", "0"), [lost, new FakeClient()]);
   assert.equal(code, 0);
-  assert.equal(err, "error: connection to x:1 closed by the server\n");
+  assert.equal(err, "error: Connection to x:1 closed by the server\n");
   assert.equal(lost.wasClosed, true);
   assert.equal(opened.length, 2);
   assert.match(out, /Bitcoin/);
@@ -288,11 +290,17 @@ Deno.test("menu shows a coin's history with a sparkline", async () => {
 Deno.test("menu switches the currency, checking it with the server", async () => {
   const fake = new FakeClient();
   const { code, out, err } = await run(
-    lines("5", "xyz", "5", "?", "vnd", "1", "2", "eth", "3", "btc", "7d", "0"),
+    lines("5", "xyz", "€", "?", "vnd", "1", "2", "eth", "3", "btc", "7d", "0"),
     [fake],
   );
   assert.equal(code, 0);
-  assert.equal(err, "error: unknown currency XYZ; currencies lists them\n");
+  // A bad or unknown code asks again, as a bad range does.
+  assert.equal(
+    err,
+    "error: Unknown currency XYZ: currencies lists them\n" +
+      '"€" is not a currency code such as EUR or VND\n',
+  );
+  assert.match(out, /them\): xyz\nCurrency code \(e\.g\. EUR, VND; \? lists them\): €\nCurrency/);
   assert.ok(out.includes("VND   ₫     Vietnamese đồng  fiat"), out);
   assert.match(out, /Prices are now shown in VND\n\n1\. List/);
   assert.match(out, /5\. Choose the currency \(now VND\)/);
@@ -316,7 +324,7 @@ Deno.test("menu switches the currency, checking it with the server", async () =>
 
 Deno.test("menu shows the server's info", async () => {
   const { out } = await run(lines("6", "0"));
-  assert.match(out, /Choice: 6\nVersion {2}9\.9\.9\nUptime {3}1m 1s\n/);
+  assert.match(out, /Choice: 6\n {2}Server +version 9\.9\.9, up 1m 1s\n/);
 });
 
 /** Lines a test feeds one at a time; `null` ends the input. */
@@ -403,7 +411,7 @@ Deno.test("menu watches coins until Enter, Ctrl-C or the end of input", async (t
     feed.send("6", "0");
     const { code, out } = await running;
     assert.equal(code, 0);
-    assert.match(out, /BTC \$20,220\.00 \+1\.50%\n\n1\. List[\s\S]*Choice: 6\nVersion/);
+    assert.match(out, /BTC \$20,220\.00 \+1\.50%\n\n1\. List[\s\S]*Choice: 6\n {2}Server +version/);
     assert.deepEqual(fake.calls, ["WATCH BTC", "UNWATCH", "INFO"]);
   });
 

@@ -171,7 +171,7 @@ Deno.test("connecting to a closed port reports connection refused", async () => 
     (err: Error) => {
       assert.ok(err instanceof ConnectionError);
       assert.equal(err.name, "ConnectionError");
-      assert.equal(err.message, `cannot connect to 127.0.0.1:${port}: connection refused`);
+      assert.equal(err.message, `Cannot connect to 127.0.0.1:${port}: connection refused`);
       return true;
     },
   );
@@ -183,7 +183,9 @@ Deno.test("the server closing mid-reply is a ConnectionError, and the client sta
     await writeAll(conn, '{"status":"OK","data":{"symbol":"BT');
   }, async (port) => {
     await using client = await PriceClient.connect({ host: "127.0.0.1", port });
-    const expected = new ConnectionError(`connection to 127.0.0.1:${port} closed by the server`);
+    const expected = new ConnectionError(`Connection to 127.0.0.1:${port} closed by the server`, {
+      code: "CLOSED",
+    });
     await assert.rejects(client.market("BTC"), expected);
     await assert.rejects(client.marketAll(), expected);
   });
@@ -199,7 +201,7 @@ Deno.test("a reply that does not come in time is a ConnectionError", async () =>
     await using client = await PriceClient.connect({ host: "127.0.0.1", port, timeoutMs: 50 });
     await assert.rejects(
       client.marketAll(),
-      new ConnectionError(`no reply from 127.0.0.1:${port} within 50 ms`),
+      new ConnectionError(`No reply from 127.0.0.1:${port} within 50 ms`, { code: "TIMED_OUT" }),
     );
   });
 });
@@ -224,7 +226,9 @@ Deno.test("replies over the size cap and non-protocol replies are rejected", asy
       await using client = await PriceClient.connect({ host: "127.0.0.1", port });
       await assert.rejects(
         client.marketAll(),
-        new ConnectionError(`unexpected reply from 127.0.0.1:${port}: no OK or ERROR status`),
+        new ConnectionError(`Unexpected reply from 127.0.0.1:${port}: no OK or ERROR status`, {
+          code: "PROTOCOL",
+        }),
       );
     });
   });
@@ -236,7 +240,8 @@ Deno.test("replies over the size cap and non-protocol replies are rejected", asy
         await assert.rejects(
           client.marketAll(),
           new ConnectionError(
-            `unexpected reply from 127.0.0.1:${port}: unknown error code "MADE_UP"`,
+            `Unexpected reply from 127.0.0.1:${port}: unknown error code "MADE_UP"`,
+            { code: "PROTOCOL" },
           ),
         );
       },
@@ -249,7 +254,9 @@ Deno.test("replies over the size cap and non-protocol replies are rejected", asy
         await using client = await PriceClient.connect({ host: "127.0.0.1", port });
         await assert.rejects(
           client.marketAll(),
-          new ConnectionError(`unexpected reply from 127.0.0.1:${port}: expected a list of coins`),
+          new ConnectionError(`Unexpected reply from 127.0.0.1:${port}: expected a list of coins`, {
+            code: "PROTOCOL",
+          }),
         );
       },
     );
@@ -262,7 +269,7 @@ Deno.test("replies over the size cap and non-protocol replies are rejected", asy
       await using client = await PriceClient.connect({ host: "127.0.0.1", port });
       await assert.rejects(client.marketAll(), {
         name: "ConnectionError",
-        message: `unexpected reply from 127.0.0.1:${port}: not JSON`,
+        message: `Unexpected reply from 127.0.0.1:${port}: not JSON`,
       });
     });
   });
@@ -287,6 +294,7 @@ Deno.test("PriceClient over TLS", async (t) => {
         PriceClient.connect({ host: "localhost", port, tls: true }),
         new ConnectionError(
           `TLS handshake with localhost:${port} failed: certificate is not trusted (unknown issuer)`,
+          { code: "TLS_UNTRUSTED" },
         ),
       );
     }, tlsListener());
@@ -300,7 +308,8 @@ Deno.test("PriceClient over TLS", async (t) => {
       await assert.rejects(
         client.marketAll(),
         new ConnectionError(
-          `connection to 127.0.0.1:${port} closed by the server (it expects TLS)`,
+          `Connection to 127.0.0.1:${port} closed by the server (it expects TLS)`,
+          { code: "TLS_EXPECTED" },
         ),
       );
     }, tlsListener());
@@ -318,6 +327,7 @@ Deno.test("PriceClient over TLS", async (t) => {
         PriceClient.connect({ host: "localhost", port, caCerts: [cert], timeoutMs: 50 }),
         new ConnectionError(
           `TLS handshake with localhost:${port} failed: no reply within 50 ms (does the server use TLS?)`,
+          { code: "TLS_NOT_SPOKEN" },
         ),
       );
       resolve();
@@ -333,6 +343,7 @@ Deno.test("PriceClient over TLS", async (t) => {
         PriceClient.connect({ host: "localhost", port, caCerts: [cert] }),
         new ConnectionError(
           `TLS handshake with localhost:${port} failed: the server does not speak TLS`,
+          { code: "TLS_NOT_SPOKEN" },
         ),
       );
     });
@@ -374,7 +385,7 @@ Deno.test("PriceClient.watch gets pushed updates and never takes them for replie
     assert.deepEqual(updates, [updated, ETH]);
     assert.deepEqual(await client.unwatch(), []);
     client.close();
-    assert.equal((await client.closed).message, `connection to 127.0.0.1:${port} is closed`);
+    assert.equal((await client.closed).message, `Connection to 127.0.0.1:${port} is closed`);
   });
 });
 
@@ -395,7 +406,7 @@ Deno.test("PriceClient.watch checks its symbols and reports the server closing",
     // The server hangs up while nothing is asked: the watch learns of it.
     assert.equal(
       (await client.closed).message,
-      `connection to 127.0.0.1:${port} closed by the server`,
+      `Connection to 127.0.0.1:${port} closed by the server`,
     );
   });
 });

@@ -105,7 +105,7 @@ Deno.test("watch ends with the connection's error when the server goes away", as
     signal: new AbortController().signal,
   });
   await fake.watching;
-  const lost = new ConnectionError("connection to x:1 closed by the server");
+  const lost = new ConnectionError("Connection to x:1 closed by the server");
   fake.closed.resolve(lost);
   await assert.rejects(running, lost);
   assert.equal(
@@ -214,4 +214,46 @@ Deno.test("watch on a terminal shorter than its table redraws from a cleared scr
   assert.ok(redraw.startsWith("\x1b[H\x1b[2J\x1b[J"), JSON.stringify(redraw.slice(0, 20)));
   assert.ok(!redraw.includes("\x1b[5F"));
   await view.stop();
+});
+
+Deno.test("the watch table keeps its columns as ages tick from just now to 1s ago", async () => {
+  const fresh = (price: number) => ({
+    ...coin("BTC", price, 1),
+    updated_at: NOW.toISOString(),
+  });
+  const tableLines = (draw: string) =>
+    // deno-lint-ignore no-control-regex
+    draw.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split("\n").slice(0, 3);
+  let clock = NOW.getTime();
+  const view = await watchOnTerminal({ symbols: ["BTC"], now: () => new Date(clock) });
+  const first = await view.redrawAfter(fresh(20220));
+  clock += 1000;
+  const second = await view.redrawAfter(fresh(20221));
+  await view.stop();
+  assert.match(first, /just now/);
+  assert.match(second, /1s ago/);
+  assert.deepEqual(
+    tableLines(second).map((line) => line.length),
+    tableLines(first).map((line) => line.length),
+    `${tableLines(first).join("\n")}\n${tableLines(second).join("\n")}`,
+  );
+});
+
+Deno.test("the watch status line fits the terminal's width", async (t) => {
+  for (const width of [15, 40, 60, 120]) {
+    await t.step(`${width} columns`, async () => {
+      const view = await watchOnTerminal({ columns: () => width });
+      const later = await view.redrawAfter(coin("ETH", 1300, 2));
+      await view.stop();
+      for (const draw of [view.firstDraw, later]) {
+        // deno-lint-ignore no-control-regex
+        const status = draw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").trimEnd().split("\n").at(-1)!;
+        assert.ok(status.length <= width, `${status.length}: ${status}`);
+        assert.match(status, /^(Waiting|Last)/);
+      }
+    });
+  }
+  const roomy = await watchOnTerminal({ columns: () => 120 });
+  await roomy.stop();
+  assert.match(roomy.firstDraw, /Waiting for updates · data fetched 2m ago · Ctrl-C to stop\n/);
 });

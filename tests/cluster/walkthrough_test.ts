@@ -20,7 +20,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const DOC = join(ROOT, "docs/cluster.md");
 
 /** The ports the walk-through names, each replaced by a free one. */
-const PORTS = [7100, 7101, 7102, 7103, 7132, 7199] as const;
+const PORTS = [7100, 7101, 7102, 7103, 7110, 7111, 7112, 7113, 7132, 7199] as const;
 /** The walk-through's working folder and the demo's database, replaced by this run's own. */
 const WORK_DIR = "/tmp/crypto-cluster";
 const DEMO_DB = "cluster-demo.sqlite";
@@ -77,7 +77,11 @@ function prepare(
     script = replaceAll(script, new RegExp(`\\b${documented}\\b`), String(free));
   }
   const env: Record<string, string> = { CRYPTO_LB_BIND: `127.0.0.1:${ports.get(7100)}` };
-  for (const i of [1, 2, 3]) env[`CRYPTO_REPLICA${i}`] = `127.0.0.1:${ports.get(7100 + i)}`;
+  env.CRYPTO_LB_HTTP_BIND = `127.0.0.1:${ports.get(7110)}`;
+  for (const i of [1, 2, 3]) {
+    env[`CRYPTO_REPLICA${i}`] = `127.0.0.1:${ports.get(7100 + i)}`;
+    env[`CRYPTO_REPLICA${i}_HTTP`] = `127.0.0.1:${ports.get(7110 + i)}`;
+  }
   return { script: `set -euxo pipefail\n${script}\n`, env };
 }
 
@@ -172,6 +176,7 @@ Deno.test({
       out,
     );
     assert.equal(out.match(/cluster: leader /g)?.length, 1, out);
+    assert.match(out, /^\{"symbol":"BTC".*"price":/m, out);
     assert.equal(out.match(/cluster: follower /g)?.length, 2, out);
     // The last block stopped everything and removed what the walk-through made.
     assert.ok(!left, `the walk-through's last block left ${workDir}`);

@@ -1,0 +1,169 @@
+/**
+ * The client's flags and commands as tables, from which its parser and `--help` are derived.
+ *
+ * @module
+ */
+
+import { type Flag, FlagTable, HELP_WIDTH, wrapText } from "../util/flag_table.ts";
+import { VERSION } from "../util/version.ts";
+import { MAX_WATCHED } from "../wire/limits.ts";
+import type { ClientConfig } from "./config_file.ts";
+
+const FLAGS = [
+  {
+    name: "host",
+    kind: "string",
+    value: "HOST",
+    default: "127.0.0.1",
+    help: "Server host name or IP address",
+    group: "Connection",
+  },
+  {
+    name: "port",
+    kind: "integer",
+    value: "PORT",
+    default: "8000",
+    min: 1,
+    max: 65535,
+    help: "Server port",
+    group: "Connection",
+  },
+  {
+    name: "tls",
+    kind: "boolean",
+    noEnv: true,
+    help: "Connect with TLS; the certificate and host name are verified",
+    group: "Connection",
+  },
+  {
+    name: "ca",
+    kind: "string",
+    value: "FILE",
+    noEnv: true,
+    help: "Also trust the PEM certificate(s) in FILE, e.g. data/cert.pem; implies --tls",
+    group: "Connection",
+  },
+  {
+    name: "currency",
+    kind: "string",
+    value: "CODE",
+    default: "USD",
+    noEnv: true,
+    help: "Show amounts in CODE, e.g. EUR or VND, written the way that currency is; used by " +
+      "every command, also with --json and --csv. The server keeps history in USD: history " +
+      "converts it at today's rate",
+    group: "Output",
+  },
+  {
+    name: "json",
+    kind: "boolean",
+    noEnv: true,
+    help: "Print the server's data as JSON instead (one line; with watch one line per coin " +
+      'and update); errors are then one line {"error":{"code":...,"message":...}} on stderr',
+    group: "Output",
+  },
+  {
+    name: "csv",
+    kind: "boolean",
+    noEnv: true,
+    help: "Print list, price or history as CSV with a header row",
+    group: "Output",
+  },
+] as const satisfies readonly Flag[];
+
+/** A flag of the client's table. */
+export type ClientFlag = typeof FLAGS[number];
+
+/**
+ * The client's flags: `--host` and `--port` also read `CRYPTO_HOST` and `CRYPTO_PORT`. With a
+ * config file, its values are the defaults, so flags and environment variables win over it.
+ */
+export function clientFlags(config: ClientConfig = {}): FlagTable<ClientFlag> {
+  const flags = FLAGS.map((flag) => {
+    const value = config[flag.name as keyof ClientConfig];
+    return value === undefined ? flag : { ...flag, default: String(value) };
+  });
+  return new FlagTable<ClientFlag>(flags as readonly ClientFlag[], {
+    envPrefix: "CRYPTO_",
+    groups: ["Connection", "Output"],
+  });
+}
+
+/** The client's flags without a config file, for `--help`. */
+export const CLIENT_FLAGS: FlagTable<ClientFlag> = clientFlags();
+
+/** The commands, as `--help` lists them. */
+const COMMANDS: readonly { usage: string; help: string }[] = [
+  {
+    usage: "(none)",
+    help: "Interactive prompt: type a command below, or a menu number (1 list, 2 price, " +
+      "3 history, 4 watch, 5 currency, 6 info, 0 quit); help lists them; arrow keys edit " +
+      "and recall, Tab completes words and symbols. Also reads piped stdin, e.g. " +
+      "printf '1\\n2\\nBTC\\n0\\n' | crypto-client",
+  },
+  { usage: "list", help: "Print all coins as a table, in rank order; more columns when wide" },
+  {
+    usage: "price SYMBOL...",
+    help: "Print one or more coins, e.g. price BTC ETH (case-insensitive)",
+  },
+  {
+    usage: "history SYMBOL [RANGE]",
+    help: "Print a coin's low, high and change over RANGE (1h, 24h, 7d or 30d; default 24h) " +
+      "and a chart as wide as the terminal",
+  },
+  { usage: "currencies", help: "List the currencies prices can be shown in" },
+  {
+    usage: "info",
+    help: "Print the server's status: version, uptime, counters, ingestion, data",
+  },
+  { usage: "help, version", help: "Show this help, or the version, and exit" },
+  {
+    usage: "watch SYMBOL...",
+    help: `Show up to ${MAX_WATCHED} coins live until Ctrl-C: a table updated in place on a ` +
+      "terminal, one line per update (time, symbol, price, 24h change) otherwise; unknown " +
+      "symbols are reported and the rest watched; reconnects when the connection drops",
+  },
+];
+
+const INDENT = "      ";
+
+/** The `--help` text of the client, from the tables above; fits 80 columns. */
+export function clientHelp(): string {
+  return [
+    `crypto-client ${VERSION}: shows cryptocurrency prices from a price server`,
+    "",
+    "Usage: deno task client [flags] [command]   (or: crypto-client ...)",
+    "",
+    "Commands:",
+    ...COMMANDS.flatMap((c) => [`  ${c.usage}`, ...wrapText(c.help, HELP_WIDTH, INDENT)]),
+    ...CLIENT_FLAGS.help(),
+    "",
+    "Environment:",
+    "  COLUMNS",
+    ...wrapText("Terminal width when stdout is not a terminal (default 80)", HELP_WIDTH, INDENT),
+    "  NO_COLOR",
+    ...wrapText(
+      "When set and not empty, no colour; colour is only used on a terminal",
+      HELP_WIDTH,
+      INDENT,
+    ),
+    "",
+    "Exit status:",
+    "  0  success, also a watch stopped with Ctrl-C",
+    "  1  server error (e.g. unknown coin, also one of several price symbols),",
+    "     connection error or unreadable --ca file",
+    "  2  bad usage: unknown option or command, missing symbol, bad range, bad or",
+    "     unknown currency, bad port",
+    "",
+    "Config file:",
+    ...wrapText(
+      "$XDG_CONFIG_HOME/crypto-client/config.toml, else ~/.config/crypto-client/config.toml, " +
+        "when it exists: TOML with host, port, tls, ca (relative to the file) and currency, " +
+        'e.g. port = 8443 and currency = "EUR". A flag wins over its environment variable, ' +
+        "which wins over the file.",
+      HELP_WIDTH,
+      "  ",
+    ),
+    "",
+  ].join("\n");
+}
