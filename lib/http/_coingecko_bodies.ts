@@ -119,7 +119,8 @@ export function marketsJson(
       name: coin.name,
       current_price: rounded(priceIn(coin, rates, code), precision),
       market_cap: marketCapIn(coin, rates, code),
-      market_cap_rank: coin.rank,
+      // A coin outside the provider's ranking (fetched on demand) has rank 0 here, null there.
+      market_cap_rank: coin.rank > 0 ? coin.rank : null,
       price_change_percentage_24h: coin.change24h,
     };
     for (const field of UNKNOWN_MARKET_FIELDS) entry[field] = null;

@@ -36,6 +36,7 @@ import {
   refuseTrue,
   required,
 } from "./_coingecko_params.ts";
+import { askOutside, byMarketCap } from "./_coingecko_long_tail.ts";
 
 export type { ListedCoin };
 
@@ -51,6 +52,8 @@ const decoder = new TextDecoder();
 export interface CoinCatalog {
   /** Every coin listed. */
   list(): readonly ListedCoin[];
+  /** The coin with this id, or undefined. */
+  byId(id: string): ListedCoin | undefined;
   /** The coins with this symbol (upper case). */
   bySymbol(symbol: string): readonly ListedCoin[];
   /** Coins matching `query`, best first, at most `limit`. */
@@ -120,12 +123,9 @@ export class CoinGeckoApi {
         const message = `No such path /api/v3/${path}: docs/coingecko-api.md lists the endpoints`;
         return geckoError(404, message, this.#headers);
       }
-      if ("later" in result) {
-        const later = result.later.then((done) =>
-          done.error === null ? this.#keep(key, done as Result) : done
-        );
-        return { later };
-      }
+      // A later answer is not kept: coins outside the snapshot change with their own refresh,
+      // and the Market keeps the history it read.
+      if ("later" in result) return result;
       return result.error === null ? this.#keep(key, result as Result) : result;
     } catch (error) {
       if (!(error instanceof ParamError)) throw error;
@@ -163,12 +163,12 @@ export class CoinGeckoApi {
   ): ApiResult | null {
     switch (path) {
       case "simple/price":
-        return this.#simplePrice(query, snapshot, rates);
+        return this.#simplePrice(query, snapshot, rates, now);
       case "simple/supported_vs_currencies":
         checkNames(query, [], path);
         return this.#ok(supportedJson(rates));
       case "coins/markets":
-        return this.#markets(query, snapshot, rates);
+        return this.#markets(query, snapshot, rates, now);
       case "coins/list":
         checkNames(query, [], path);
         return this.#ok(listJson(this.#for[2]?.list() ?? this.#served()));
@@ -210,7 +210,12 @@ export class CoinGeckoApi {
     return codes;
   }
 
-  #simplePrice(query: URLSearchParams, snapshot: Snapshot, rates: Rates | null): ApiResult {
+  #simplePrice(
+    query: URLSearchParams,
+    snapshot: Snapshot,
+    rates: Rates | null,
+    now: number,
+  ): ApiResult {
     checkNames(query, [
       "ids",
       "vs_currencies",
@@ -222,18 +227,50 @@ export class CoinGeckoApi {
     ], "simple/price");
     refuseTrue(query, "include_24hr_vol", "volumes are not stored");
     const currencies = this.#currencies(required(query, "vs_currencies"), rates);
-    // As CoinGecko: an id it does not know is left out of the answer.
-    const coins = list(required(query, "ids")).flatMap((id) => this.#byId.get(id) ?? []);
     const fields = {
       marketCap: flag(query, "include_market_cap"),
       change24h: flag(query, "include_24hr_change"),
       lastUpdatedAt: flag(query, "include_last_updated_at"),
       precision: precision(query),
     };
-    return this.#ok(simplePriceJson(coins, currencies, fields, snapshot, rates));
+    // As CoinGecko: an id it does not know is left out of the answer.
+    return this.#withOutside(list(required(query, "ids")), now, (coins) => {
+      const found = new Map(coins.map((coin) => [coin.id, coin]));
+      const ordered = [...new Set(coins.map(({ id }) => id))].map((id) => found.get(id)!);
+      return this.#ok(simplePriceJson(ordered, currencies, fields, snapshot, rates));
+    });
   }
 
-  #markets(query: URLSearchParams, snapshot: Snapshot, rates: Rates | null): ApiResult {
+  /**
+   * Answers with the coins of `ids`: those of the snapshot at once, and those the directory
+   * lists beyond it once the Market has them (fetched on demand when not tracked yet).
+   */
+  #withOutside(
+    ids: readonly string[],
+    now: number,
+    answer: (coins: IdentifiedCoin[]) => ApiResult,
+  ): ApiResult {
+    const served = ids.flatMap((id) => this.#byId.get(id) ?? []);
+    const catalog = this.#for[2];
+    const outside = [...new Set(ids)].filter((id) =>
+      !this.#byId.has(id) && catalog?.byId(id) !== undefined
+    );
+    if (outside.length === 0) return answer(served);
+    const ask = (line: Uint8Array) => this.#market.responder()(line, 0, line.length, now, false);
+    const later = askOutside(outside, ask).then((found) =>
+      "coins" in found
+        ? answer([...served, ...found.coins]) as Result
+        : geckoError(found.status, found.message, this.#headers) as Result
+    );
+    return { later };
+  }
+
+  #markets(
+    query: URLSearchParams,
+    snapshot: Snapshot,
+    rates: Rates | null,
+    now: number,
+  ): ApiResult {
     checkNames(query, [
       "vs_currency",
       "ids",
@@ -250,14 +287,20 @@ export class CoinGeckoApi {
     const [code] = this.#currencies(required(query, "vs_currency"), rates);
     const perPage = positiveInt(query, "per_page", 100, 250);
     const page = positiveInt(query, "page", 1, 1_000_000);
+    const places = precision(query);
+    const paged = (coins: IdentifiedCoin[]) =>
+      this.#ok(
+        marketsJson(
+          coins.slice((page - 1) * perPage, page * perPage),
+          code,
+          places,
+          snapshot,
+          rates,
+        ),
+      );
     const ids = query.get("ids");
-    let coins = [...this.#byId.values()];
-    if (ids !== null) {
-      const wanted = new Set(list(ids));
-      coins = coins.filter(({ id }) => wanted.has(id));
-    }
-    coins = coins.slice((page - 1) * perPage, page * perPage);
-    return this.#ok(marketsJson(coins, code, precision(query), snapshot, rates));
+    if (ids === null) return paged([...this.#byId.values()]);
+    return this.#withOutside(list(ids), now, (coins) => paged(byMarketCap([...new Set(coins)])));
   }
 
   #search(query: URLSearchParams): ApiResult {
@@ -294,6 +337,10 @@ export class CoinGeckoApi {
     const days = chartDays(query);
     const places = precision(query);
     const found = this.#byId.get(id.toLowerCase());
+    if (found === undefined && this.#for[2]?.byId(id) !== undefined) {
+      const message = `No stored history for ${id}: history is kept for the top N coins only`;
+      return geckoError(404, message, this.#headers);
+    }
     if (found === undefined) return geckoError(404, "coin not found", this.#headers);
     const range = RANGES.find(([span]) => span >= days)![1];
     const line = encoder.encode(

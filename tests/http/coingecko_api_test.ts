@@ -17,6 +17,9 @@ class ListCatalog implements CoinCatalog {
   list() {
     return this.entries;
   }
+  byId(id: string) {
+    return this.entries.find((entry) => entry.id === id);
+  }
   bySymbol(symbol: string) {
     return this.entries.filter((entry) => entry.symbol === symbol);
   }

@@ -142,6 +142,38 @@ Deno.test("the SDK reads coins/markets pages, coins/list, search and a market ch
   assert.deepEqual(chart.market_caps, []);
 });
 
+Deno.test("the SDK gets coins of the directory beyond the top N, fetched on demand", async () => {
+  const { t, client, recorded, v1 } = await setUp();
+  await using _ = t;
+  const far = recorded[20];
+  const before = t.upstream.requestCount;
+  const prices = await client.simple.price.get({
+    ids: `${far.id},bitcoin`,
+    vs_currencies: "usd,eur",
+    include_market_cap: true,
+  });
+  assert.equal(t.upstream.requestCount, before + 1, "one upstream request for the coin");
+  const eur: V1Coin = await v1(`coins/id:${far.id}?currency=EUR`);
+  assert.deepEqual(prices[far.id], {
+    usd: far.current_price,
+    usd_market_cap: far.market_cap,
+    eur: eur.price,
+    eur_market_cap: eur.market_cap,
+  });
+  assert.equal(prices.bitcoin.usd, recorded[0].current_price);
+  const page = await client.coins.markets.get({ vs_currency: "usd", ids: `${far.id},bitcoin` });
+  assert.deepEqual(page.map((coin) => [coin.id, coin.current_price, coin.market_cap_rank]), [
+    ["bitcoin", recorded[0].current_price, 1],
+    [far.id, far.current_price, far.market_cap_rank],
+  ]);
+  assert.equal(t.upstream.requestCount, before + 1, "tracked since: no second request");
+  await assert.rejects(
+    client.coins.marketChart.get(far.id, { vs_currency: "usd", days: "1" }),
+    (error) =>
+      error instanceof NotFoundError && /kept for the top N coins only/.test(error.message),
+  );
+});
+
 Deno.test("unsupported parameters get CoinGecko's error shape and a 400, never a wrong answer", async () => {
   const { t, base, client } = await setUp();
   await using _ = t;
