@@ -42,6 +42,8 @@ export interface DemoOptions {
 
 /** The fields of a `/coins/markets` entry the walk changes; the others are served as recorded. */
 interface RecordedCoin {
+  id: string;
+  name: string;
   symbol: string;
   current_price: number;
   market_cap: number | null;
@@ -152,6 +154,14 @@ export function startDemoUpstream(options: DemoOptions = {}): DemoUpstream {
   const market = new DemoMarket(options);
   const handler = (request: Request): Response => {
     const url = new URL(request.url);
+    if (url.pathname === "/api/v3/coins/list") {
+      return json(market.coins.map(({ id, symbol, name }) => ({ id, symbol, name })));
+    }
+    // Coins asked for by id (fetched on demand) as served last: the walk steps with the top N.
+    if (url.pathname === "/api/v3/coins/markets" && url.searchParams.has("ids")) {
+      const ids = new Set(url.searchParams.get("ids")!.split(","));
+      return json(market.coins.filter((coin) => ids.has(coin.id)));
+    }
     if (url.pathname === "/api/v3/coins/markets") {
       const perPage = Number(url.searchParams.get("per_page") ?? 100);
       return json(market.step().slice(0, Number.isInteger(perPage) ? perPage : 100));
