@@ -67,6 +67,14 @@ const CACHE_LIMIT = 1024;
 /** The history ranges of `HISTORY`, in days, shortest first. */
 const RANGES: readonly [number, string][] = [[1 / 24, "1h"], [1, "24h"], [7, "7d"], [30, "30d"]];
 
+/** One request with what it is answered from. */
+interface Asked {
+  readonly query: URLSearchParams;
+  readonly snapshot: Snapshot;
+  readonly rates: Rates | null;
+  readonly now: number;
+}
+
 type Result = { rep: Representation; error: null; command: string };
 
 /** An error in CoinGecko's shape, `{"error": "..."}` (never cached). */
@@ -163,12 +171,12 @@ export class CoinGeckoApi {
   ): ApiResult | null {
     switch (path) {
       case "simple/price":
-        return this.#simplePrice(query, snapshot, rates, now);
+        return this.#simplePrice({ query, snapshot, rates, now });
       case "simple/supported_vs_currencies":
         checkNames(query, [], path);
         return this.#ok(supportedJson(rates));
       case "coins/markets":
-        return this.#markets(query, snapshot, rates, now);
+        return this.#markets({ query, snapshot, rates, now });
       case "coins/list":
         checkNames(query, [], path);
         return this.#ok(listJson(this.#for[2]?.list() ?? this.#served()));
@@ -210,12 +218,8 @@ export class CoinGeckoApi {
     return codes;
   }
 
-  #simplePrice(
-    query: URLSearchParams,
-    snapshot: Snapshot,
-    rates: Rates | null,
-    now: number,
-  ): ApiResult {
+  #simplePrice(asked: Asked): ApiResult {
+    const { query, snapshot, rates, now } = asked;
     checkNames(query, [
       "ids",
       "vs_currencies",
@@ -265,12 +269,8 @@ export class CoinGeckoApi {
     return { later };
   }
 
-  #markets(
-    query: URLSearchParams,
-    snapshot: Snapshot,
-    rates: Rates | null,
-    now: number,
-  ): ApiResult {
+  #markets(asked: Asked): ApiResult {
+    const { query, snapshot, rates, now } = asked;
     checkNames(query, [
       "vs_currency",
       "ids",
