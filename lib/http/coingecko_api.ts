@@ -73,6 +73,8 @@ interface Asked {
   readonly snapshot: Snapshot;
   readonly rates: Rates | null;
   readonly now: number;
+  /** The client's address (`host:port`): on-demand fetches are bounded per address. */
+  readonly address: string;
 }
 
 type Result = { rep: Representation; error: null; command: string };
@@ -111,7 +113,12 @@ export class CoinGeckoApi {
   }
 
   /** The answer to `/api/v3/<segments>` with `query`; `key` names the request for the cache. */
-  answer(segments: readonly string[], query: URLSearchParams, now: number, key: string): ApiResult {
+  answer(
+    segments: readonly string[],
+    query: URLSearchParams,
+    client: { now: number; address: string },
+    key: string,
+  ): ApiResult {
     const snapshot = this.#market.snapshot;
     const rates = this.#market.rates;
     const catalog = this.#catalog();
@@ -126,7 +133,7 @@ export class CoinGeckoApi {
       if (snapshot === null) {
         return geckoError(503, "No data yet: the first ingestion has not succeeded", this.#headers);
       }
-      const result = this.#route(segments, path, query, snapshot, rates, now);
+      const result = this.#route(segments, path, { query, snapshot, rates, ...client });
       if (result === null) {
         const message = `No such path /api/v3/${path}: docs/coingecko-api.md lists the endpoints`;
         return geckoError(404, message, this.#headers);
@@ -161,22 +168,16 @@ export class CoinGeckoApi {
     return { rep, error: null, command: "V3" };
   }
 
-  #route(
-    segments: readonly string[],
-    path: string,
-    query: URLSearchParams,
-    snapshot: Snapshot,
-    rates: Rates | null,
-    now: number,
-  ): ApiResult | null {
+  #route(segments: readonly string[], path: string, asked: Asked): ApiResult | null {
+    const { query, rates, now } = asked;
     switch (path) {
       case "simple/price":
-        return this.#simplePrice({ query, snapshot, rates, now });
+        return this.#simplePrice(asked);
       case "simple/supported_vs_currencies":
         checkNames(query, [], path);
         return this.#ok(supportedJson(rates));
       case "coins/markets":
-        return this.#markets({ query, snapshot, rates, now });
+        return this.#markets(asked);
       case "coins/list":
         checkNames(query, [], path);
         return this.#ok(listJson(this.#for[2]?.list() ?? this.#served()));
@@ -219,7 +220,7 @@ export class CoinGeckoApi {
   }
 
   #simplePrice(asked: Asked): ApiResult {
-    const { query, snapshot, rates, now } = asked;
+    const { query, snapshot, rates } = asked;
     checkNames(query, [
       "ids",
       "vs_currencies",
@@ -238,7 +239,7 @@ export class CoinGeckoApi {
       precision: precision(query),
     };
     // As CoinGecko: an id it does not know is left out of the answer.
-    return this.#withOutside(list(required(query, "ids")), now, (coins) => {
+    return this.#withOutside(list(required(query, "ids")), asked, (coins) => {
       const found = new Map(coins.map((coin) => [coin.id, coin]));
       const ordered = [...new Set(coins.map(({ id }) => id))].map((id) => found.get(id)!);
       return this.#ok(simplePriceJson(ordered, currencies, fields, snapshot, rates));
@@ -251,7 +252,7 @@ export class CoinGeckoApi {
    */
   #withOutside(
     ids: readonly string[],
-    now: number,
+    asked: Asked,
     answer: (coins: IdentifiedCoin[]) => ApiResult,
   ): ApiResult {
     const served = ids.flatMap((id) => this.#byId.get(id) ?? []);
@@ -260,7 +261,8 @@ export class CoinGeckoApi {
       !this.#byId.has(id) && catalog?.byId(id) !== undefined
     );
     if (outside.length === 0) return answer(served);
-    const ask = (line: Uint8Array) => this.#market.responder()(line, 0, line.length, now, false);
+    const respond = this.#market.responder(asked.address);
+    const ask = (line: Uint8Array) => respond(line, 0, line.length, asked.now, false);
     const later = askOutside(outside, ask).then((found) =>
       "coins" in found
         ? answer([...served, ...found.coins]) as Result
@@ -270,7 +272,7 @@ export class CoinGeckoApi {
   }
 
   #markets(asked: Asked): ApiResult {
-    const { query, snapshot, rates, now } = asked;
+    const { query, snapshot, rates } = asked;
     checkNames(query, [
       "vs_currency",
       "ids",
@@ -300,7 +302,7 @@ export class CoinGeckoApi {
       );
     const ids = query.get("ids");
     if (ids === null) return paged([...this.#byId.values()]);
-    return this.#withOutside(list(ids), now, (coins) => paged(byMarketCap([...new Set(coins)])));
+    return this.#withOutside(list(ids), asked, (coins) => paged(byMarketCap([...new Set(coins)])));
   }
 
   #search(query: URLSearchParams): ApiResult {

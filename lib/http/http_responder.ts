@@ -60,8 +60,11 @@ export class HttpResponder {
     this.#gecko = new CoinGeckoApi(options.market, this.#cors, options.coinCatalog);
   }
 
-  /** The answer to one request; `now` is the read's clock. Never throws. */
-  respond(head: RequestHead, now: number): Answer {
+  /**
+   * The answer to one request; `now` is the read's clock, `address` the client's (`host:port`),
+   * which bounds its on-demand fetches. Never throws.
+   */
+  respond(head: RequestHead, now: number, address = ""): Answer {
     // The framer passes a repeated head as the same object: what was read from it is kept.
     let read = this.#read.get(head);
     if (read === undefined) {
@@ -77,7 +80,7 @@ export class HttpResponder {
         "BAD_REQUEST",
       );
     }
-    const result = this.#route(target, head, now);
+    const result = this.#route(target, head, now, address);
     if (result === null) {
       const rep = errorRep(
         404,
@@ -105,7 +108,7 @@ export class HttpResponder {
   }
 
   /** The answer of the endpoint `target` names; `target` is the same object for a repeated head. */
-  #route(target: Target, head: RequestHead, now: number): ApiResult | null {
+  #route(target: Target, head: RequestHead, now: number, address: string): ApiResult | null {
     const { segments, query } = target;
     const [first] = segments;
     if (segments.length === 0 || (segments.length === 1 && !isReserved(first))) {
@@ -122,7 +125,7 @@ export class HttpResponder {
       return this.#api.answer(segments.slice(2), query, now, target);
     }
     if (first === "api" && segments[1] === "v3" && segments.length > 2) {
-      return this.#gecko.answer(segments.slice(2), query, now, head.target);
+      return this.#gecko.answer(segments.slice(2), query, { now, address }, head.target);
     }
     if (segments.length !== 1) return null;
     if (first === "healthz") return plain(200, "ok\n", "HEALTHZ");

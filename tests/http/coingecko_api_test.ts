@@ -50,9 +50,14 @@ async function served(catalog: CoinCatalog | null) {
       `GET /api/v3/${path} HTTP/1.1\r\nHost: x\r\n\r\n`,
       now,
     );
-    return { status: responses[0].status, body: JSON.parse(text(responses[0])) };
+    const [response] = responses;
+    return {
+      status: response.status,
+      etag: response.headers.get("etag"),
+      body: JSON.parse(text(response)),
+    };
   };
-  return { snapshot, get };
+  return { snapshot, market, get };
 }
 
 Deno.test("a snapshot loaded from storage without a directory serves no coin by id", async () => {
@@ -94,4 +99,22 @@ Deno.test("the directory names stored coins, lists every coin and answers search
     ["ethereum", 2],
     ["ethereum-wormhole", null],
   ]);
+});
+
+Deno.test("a new snapshot is answered at once, with a new ETag", async () => {
+  const catalog = new ListCatalog([{ id: "bitcoin", symbol: "BTC", name: "Bitcoin" }]);
+  const { snapshot, market, get } = await served(catalog);
+  const first = await get("simple/price?ids=bitcoin&vs_currencies=usd");
+  assert.deepEqual(first.body, { bitcoin: { usd: 20220 } });
+  const coins = snapshot.coins.map((coin, i) =>
+    i === 0 ? { ...coin, price: 21000, priceText: "21000" } : coin
+  );
+  market.update({
+    ...snapshot,
+    coins,
+    fetchedAt: new Date(Date.parse(snapshot.fetchedAt) + 1).toISOString(),
+  });
+  const second = await get("simple/price?ids=bitcoin&vs_currencies=usd");
+  assert.deepEqual(second.body, { bitcoin: { usd: 21000 } });
+  assert.notEqual(second.etag, first.etag);
 });
