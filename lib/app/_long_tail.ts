@@ -11,6 +11,7 @@ import { coinObjectJson, encodeUpdateEvent } from "../wire/reply.ts";
 import type { Repository, SaveOptions, TrackedCoin } from "../storage/repository.ts";
 import { fetchCoinList, fetchMarketsByIds } from "../ingest/coingecko_directory.ts";
 import { brief, FailureLog } from "../ingest/failure_log.ts";
+import type { UpstreamBudget } from "../ingest/upstream_budget.ts";
 import { LongTail, MAX_BATCH, type Tracked } from "../server/long_tail.ts";
 import type { UpdateEvents } from "../server/market.ts";
 import type { ServerConfig } from "./config.ts";
@@ -37,7 +38,8 @@ export interface LongTailDeps {
   /** Tells the watchers of changed coins (the market's update listeners). */
   notify: (events: UpdateEvents) => void;
   saveOptions: () => SaveOptions;
-  fetch?: typeof fetch;
+  /** Every upstream call goes through it: on demand after the top N, the directory last. */
+  budget: UpstreamBudget;
   log: (line: string) => void;
   /** How long on-demand ids are gathered into one request; defaults to the long tail's. */
   gatherMs?: number;
@@ -50,7 +52,7 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
   const request = {
     apiUrl: config.apiUrl,
     apiKey: config.apiKey,
-    fetch: deps.fetch,
+    fetch: deps.budget.fetch("on_demand"),
     maxBytes: config.maxUpstreamBytes,
     timeoutMs: config.upstreamTimeoutSeconds * 1000,
   };
@@ -81,7 +83,8 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
   const keeper = new DirectoryKeeper({
     repository,
     provider: PROVIDER,
-    fetchList: (signal) => fetchCoinList({ ...request, signal }),
+    fetchList: (signal) =>
+      fetchCoinList({ ...request, fetch: deps.budget.fetch("directory"), signal }),
     onDirectory: (entries) => longTail.setDirectory(entries),
     saveOptions: deps.saveOptions,
     log,

@@ -24,6 +24,7 @@ import { startReplica } from "./replica.ts";
 import { buildIngestion, type Ingestion } from "./_ingestion.ts";
 import { infoReport, noPricesYet, type ReportedParts } from "./_info_report.ts";
 import { buildLongTail } from "./_long_tail.ts";
+import { upstreamBudget } from "./_upstream_budget.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
@@ -65,11 +66,12 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     let member: ClusterMember | null = null;
     const saveOptions = () => member === null ? {} : { session: member.writerSession() };
     const notify: { market?: Market } = {};
+    const budget = upstreamBudget(config, deps.fetch);
     const longTail = buildLongTail(config, {
       repository,
       notify: (events) => notify.market?.notify(events),
       saveOptions,
-      fetch: deps.fetch,
+      budget,
       log,
       gatherMs: deps.gatherMs,
     });
@@ -93,14 +95,14 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       market,
       stored,
       saveOptions,
-      fetch: deps.fetch,
+      budget,
       log,
       longTail,
     });
     member = joinCluster(config, repository, market, ingestion, log);
     if (member === null) ingestion.ingestor.start();
     const upstream = new URL(config.apiUrl).host;
-    reported.parts = { startedAt, upstream, server, ingestion, repository, member };
+    reported.parts = { startedAt, upstream, server, ingestion, repository, member, longTail };
     return running({ server, finished, market, ingestion, member, repository, config });
   } catch (error) {
     await server?.shutdown();
