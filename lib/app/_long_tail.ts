@@ -16,6 +16,7 @@ import { LongTail, MAX_BATCH, type Tracked } from "../server/long_tail.ts";
 import type { UpdateEvents } from "../server/market.ts";
 import type { ServerConfig } from "./config.ts";
 import { DirectoryKeeper } from "./_directory.ts";
+import { FollowerWishes, serveWishes } from "./_wishes.ts";
 
 /** The provider the directory and the on-demand coins come from. */
 const PROVIDER = "coingecko";
@@ -30,6 +31,10 @@ export interface LongTailParts {
   load(): Promise<void>;
   /** Refreshes the tracked coins (with each ingestion round), then the directory when due. */
   refresh(signal: AbortSignal): Promise<void>;
+  /** A replica caught up with the database: newer directory, stored coins, answered wishes. */
+  caughtUp(): Promise<void>;
+  /** Stops serving the followers' wishes. */
+  stop(): void;
 }
 
 /** What {@linkcode buildLongTail} works with. */
@@ -43,6 +48,10 @@ export interface LongTailDeps {
   log: (line: string) => void;
   /** How long on-demand ids are gathered into one request; defaults to the long tail's. */
   gatherMs?: number;
+  /** This replica's role now: `single`, or in cluster mode `leader` or `follower`. */
+  role: () => string;
+  /** Cluster mode: a follower wishes, the leader serves the wishes. */
+  cluster: boolean;
 }
 
 /** Builds the long tail of a service, or null with `--max-tracked 0` or without CoinGecko. */
@@ -69,8 +78,14 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
     }
     return tracked;
   };
+  const wishes = new FollowerWishes(repository, config.upstreamTimeoutSeconds * 1000);
+  const follows = () => deps.role() === "follower";
   const longTail = new LongTail({
-    fetch: fetchAndStore,
+    // Only the leader calls upstreams; a follower waits for the leader to store the coins.
+    fetch: (ids) => follows() ? wishes.fetch(ids) : fetchAndStore(ids),
+    onAsked: (id) => {
+      if (follows()) wishes.asked(id);
+    },
     timeoutMs: config.upstreamTimeoutSeconds * 1000,
     trackForMs: config.trackForSeconds * 1000,
     maxTracked: config.maxTracked,
@@ -80,6 +95,9 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
   const staleAfterMs = config.staleAfterSeconds * 1000;
   const publish = (changed: readonly Tracked[]) =>
     deps.notify(updateEvents(longTail, changed, staleAfterMs));
+  const wishServer = deps.cluster
+    ? serveWishes(repository, longTail, () => deps.role() === "leader", log)
+    : null;
   const keeper = new DirectoryKeeper({
     repository,
     provider: PROVIDER,
@@ -121,6 +139,13 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
       // The directory (a day old) must not hold up the round's snapshot: it is stored meanwhile.
       keeper.refresh(signal);
     },
+    caughtUp: async () => {
+      await keeper.load();
+      const stored = await repository.loadTracked();
+      wishes.arrived(stored);
+      publish(longTail.refreshed(stored));
+    },
+    stop: () => wishServer?.stop(),
   };
 }
 

@@ -23,7 +23,7 @@ import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../net/tls_listener.ts";
 import { startReplica } from "./replica.ts";
 import { buildIngestion, type Ingestion } from "./_ingestion.ts";
 import { infoReport, noPricesYet, type ReportedParts } from "./_info_report.ts";
-import { buildLongTail } from "./_long_tail.ts";
+import { buildLongTail, type LongTailParts } from "./_long_tail.ts";
 import { upstreamBudget } from "./_upstream_budget.ts";
 
 /** A running service. */
@@ -74,6 +74,8 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       budget,
       log,
       gatherMs: deps.gatherMs,
+      role: () => member?.role ?? "single",
+      cluster: repository instanceof DeferredRepository,
     });
     const market = notify.market = new Market({
       staleAfterMs: config.staleAfterSeconds * 1000,
@@ -99,11 +101,11 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       log,
       longTail,
     });
-    member = joinCluster(config, repository, market, ingestion, log);
+    member = joinCluster(config, repository, market, ingestion, longTail, log);
     if (member === null) ingestion.ingestor.start();
     const upstream = new URL(config.apiUrl).host;
     reported.parts = { startedAt, upstream, server, ingestion, repository, member, longTail };
-    return running({ server, finished, market, ingestion, member, repository, config });
+    return running({ server, finished, market, ingestion, member, repository, config, longTail });
   } catch (error) {
     await server?.shutdown();
     await repository.close();
@@ -188,6 +190,7 @@ function joinCluster(
   repository: Repository,
   market: Market,
   ingestion: Ingestion,
+  longTail: LongTailParts | null,
   log: Log,
 ): ClusterMember | null {
   if (!(repository instanceof DeferredRepository)) return null;
@@ -203,6 +206,7 @@ function joinCluster(
       // A follower's ingestor never runs: the database size is refreshed as snapshots load.
       sizer.refresh();
     },
+    afterCatchUp: longTail?.caughtUp,
     log,
   });
 }
@@ -213,6 +217,7 @@ function running(parts: {
   finished: Promise<void>;
   market: Market;
   ingestion: Ingestion;
+  longTail: LongTailParts | null;
   member: ClusterMember | null;
   repository: Repository;
   config: ServerConfig;
@@ -225,6 +230,7 @@ function running(parts: {
       await member?.stop();
       await ingestion.ingestor.stop();
       await ingestion.pruner.stop();
+      parts.longTail?.stop();
       await ingestion.sizer.settled();
       await repository.close();
     })();

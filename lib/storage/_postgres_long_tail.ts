@@ -67,10 +67,12 @@ export async function writeDirectory(tx: Tx, directory: StoredDirectory): Promis
 export async function readDirectory(
   sql: postgres.Sql,
   provider: string,
+  newerThan?: string,
 ): Promise<StoredDirectory | null> {
   const [meta] = await sql<{ fetched_at: Date }[]>`
     SELECT fetched_at FROM coin_directories WHERE provider = ${provider}`;
   if (meta === undefined) return null;
+  if (newerThan !== undefined && meta.fetched_at.getTime() <= Date.parse(newerThan)) return null;
   const entries = await sql<StoredDirectory["entries"]>`
     SELECT id, symbol, name FROM coin_directory WHERE provider = ${provider} ORDER BY id`;
   return { provider, entries: [...entries], fetchedAt: meta.fetched_at.toISOString() };

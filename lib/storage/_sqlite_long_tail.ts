@@ -70,10 +70,13 @@ export class SqliteLongTail {
     );
   }
 
-  loadDirectory(provider: string): StoredDirectory | null {
+  loadDirectory(provider: string, newerThan?: string): StoredDirectory | null {
     const meta = this.#db.prepare("SELECT fetched_at FROM coin_directories WHERE provider = ?")
       .get(provider) as { fetched_at: string } | undefined;
     if (meta === undefined) return null;
+    if (newerThan !== undefined && Date.parse(meta.fetched_at) <= Date.parse(newerThan)) {
+      return null;
+    }
     const entries = this.#db.prepare(
       "SELECT id, symbol, name FROM coin_directory WHERE provider = ? ORDER BY id",
     ).all(provider) as unknown as StoredDirectory["entries"];
