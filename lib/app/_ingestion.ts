@@ -87,19 +87,24 @@ export function buildIngestion(config: ServerConfig, parts: IngestionParts): Ing
   return { chain, budget: parts.budget, ingestor, pruner, sizer };
 }
 
+/** The options of a request to CoinGecko (`--api-url`) through `fetch`. */
+export function coinGeckoRequest(config: ServerConfig, fetch: typeof globalThis.fetch) {
+  return {
+    apiUrl: config.apiUrl,
+    apiKey: config.apiKey,
+    fetch,
+    maxBytes: config.maxUpstreamBytes,
+    timeoutMs: config.upstreamTimeoutSeconds * 1000,
+  };
+}
+
 /**
  * Fetches the exchange rates with every ingestion, to be stored with the snapshot; a failure is
  * logged by change of state and keeps the last ones (null).
  */
 function ratesFetcher(config: ServerConfig, parts: IngestionParts) {
   const failures = new FailureLog({ log: parts.log });
-  const request = {
-    apiUrl: config.apiUrl,
-    apiKey: config.apiKey,
-    fetch: parts.budget.fetch("top"),
-    maxBytes: config.maxUpstreamBytes,
-    timeoutMs: config.upstreamTimeoutSeconds * 1000,
-  };
+  const request = coinGeckoRequest(config, parts.budget.fetch("top"));
   return async (signal: AbortSignal) => {
     try {
       const fetchedAt = new Date().toISOString();

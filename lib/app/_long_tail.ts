@@ -16,6 +16,7 @@ import { LongTail, MAX_BATCH, type Tracked } from "../server/long_tail.ts";
 import type { UpdateEvents } from "../server/market.ts";
 import type { ServerConfig } from "./config.ts";
 import { DirectoryKeeper } from "./_directory.ts";
+import { coinGeckoRequest } from "./_ingestion.ts";
 import { FollowerWishes, serveWishes } from "./_wishes.ts";
 
 /** The provider the directory and the on-demand coins come from. */
@@ -58,13 +59,7 @@ export interface LongTailDeps {
 export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTailParts | null {
   if (config.maxTracked === 0 || !config.providers.includes(PROVIDER)) return null;
   const { repository, log } = deps;
-  const request = {
-    apiUrl: config.apiUrl,
-    apiKey: config.apiKey,
-    fetch: deps.budget.fetch("on_demand"),
-    maxBytes: config.maxUpstreamBytes,
-    timeoutMs: config.upstreamTimeoutSeconds * 1000,
-  };
+  const request = coinGeckoRequest(config, deps.budget.fetch("on_demand"));
   const failures = new FailureLog({ log });
   const fetchAndStore = async (ids: string[], signal?: AbortSignal): Promise<TrackedCoin[]> => {
     const fetchedAt = new Date().toISOString();

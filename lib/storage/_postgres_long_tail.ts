@@ -7,7 +7,7 @@
 
 import type postgres from "postgres";
 import type { StoredDirectory, TrackedCoin } from "./repository.ts";
-import { trackedFromRow, type TrackedRow } from "./_rows.ts";
+import { coinRow, trackedFromRow, type TrackedRow } from "./_rows.ts";
 
 type Tx = postgres.TransactionSql;
 
@@ -83,20 +83,7 @@ export async function writeTracked(tx: Tx, coins: readonly TrackedCoin[]): Promi
   if (coins.length === 0) return;
   const rows = coins.map(({ coin: c, fetchedAt, source }) => {
     if (c.id === undefined) throw new TypeError(`Cannot store ${c.symbol} without its id`);
-    return {
-      id: c.id,
-      symbol: c.symbol,
-      name: c.name,
-      rank: c.rank,
-      price: c.price,
-      price_text: c.priceText,
-      market_cap: c.marketCap,
-      market_cap_text: c.marketCapText,
-      change_24h: c.change24h,
-      updated_at: c.updatedAt,
-      fetched_at: fetchedAt,
-      source,
-    };
+    return { id: c.id, ...coinRow(c, fetchedAt, source) };
   });
   await tx`INSERT INTO tracked_coins ${tx(rows)} ON CONFLICT (id) DO UPDATE SET
     symbol = EXCLUDED.symbol, name = EXCLUDED.name, rank = EXCLUDED.rank, price = EXCLUDED.price,

@@ -39,7 +39,7 @@ import {
   seriesPoints,
 } from "./_history.ts";
 import { describeDatabase } from "./database_url.ts";
-import { type CoinRow, type RateRow, ratesFromRows, snapshotFromRows } from "./_rows.ts";
+import { type CoinRow, coinRow, type RateRow, ratesFromRows, snapshotFromRows } from "./_rows.ts";
 import { redact } from "../util/redact.ts";
 
 /** A connection of `npm:postgres`: a pool, a reserved connection or a transaction. */
@@ -380,21 +380,7 @@ async function writeSnapshot(
 ): Promise<void> {
   const { fetchedAt, source } = snapshot;
   await tx`DELETE FROM coins`;
-  await tx`INSERT INTO coins ${
-    tx(snapshot.coins.map((c) => ({
-      symbol: c.symbol,
-      name: c.name,
-      rank: c.rank,
-      price: c.price,
-      price_text: c.priceText,
-      market_cap: c.marketCap,
-      market_cap_text: c.marketCapText,
-      change_24h: c.change24h,
-      updated_at: c.updatedAt,
-      fetched_at: fetchedAt,
-      source,
-    })))
-  }`;
+  await tx`INSERT INTO coins ${tx(snapshot.coins.map((c) => coinRow(c, fetchedAt, source)))}`;
   await tx`INSERT INTO price_history ${
     tx(snapshot.coins.map((c) => ({
       symbol: c.symbol,

@@ -5,21 +5,9 @@
 
 import assert from "node:assert/strict";
 import { DemoProcess } from "../demo_process.ts";
+import { runClient } from "../client_process.ts";
 
 const ROOT = new URL("../../", import.meta.url);
-
-/** The client as a process with one command; its exit code and output. */
-async function client(port: string, args: string[]): Promise<[number, string]> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "client.ts", "--port", port, ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", COLUMNS: "80" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-  return [output.code, text];
-}
 
 /** `watch args` until it printed `lines` lines; then it is stopped. */
 async function watchLines(port: string, args: string[], lines: number): Promise<string[]> {
@@ -59,11 +47,11 @@ Deno.test("the demo serves the long tail: search pep, price PEPE, watch PEPE", a
   try {
     const [, port] = await demo.waitFor(/listening on 127\.0\.0\.1:(\d+)/);
     await demo.waitFor(/coin directory: 106 coins listed by coingecko/);
-    const [searchCode, search] = await client(port, ["search", "pep"]);
+    const [searchCode, search] = await runClient(port, ["search", "pep"]);
     assert.equal(searchCode, 0, search);
     assert.match(search.split("\n")[0], /^PEPE\s+Pepe\s+\(id:pepe\)$/);
     assert.match(search, /PEPECOIN\s+PepeCoin/);
-    const [priceCode, price] = await client(port, ["price", "PEPE"]);
+    const [priceCode, price] = await runClient(port, ["price", "PEPE"]);
     assert.equal(priceCode, 0, price);
     assert.match(price, /^Pepe \(PEPE\)/);
     assert.match(price, /Rank\s+—/);
