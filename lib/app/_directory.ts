@@ -53,14 +53,14 @@ export class DirectoryKeeper {
     return this.#fetchedAtMs === 0 ? null : new Date(this.#fetchedAtMs).toISOString();
   }
 
-  /** Serves the stored directory, if any; returns whether there was one. */
+  /** Serves the stored directory when it is newer than the one in use; returns whether one is. */
   async load(): Promise<boolean> {
-    const stored = await this.#options.repository.loadDirectory(this.#options.provider);
-    if (stored === null) return false;
-    const fetchedAtMs = Date.parse(stored.fetchedAt);
-    if (fetchedAtMs <= this.#fetchedAtMs) return true;
-    this.#use(stored.entries, fetchedAtMs);
-    return true;
+    const stored = await this.#options.repository.loadDirectory(
+      this.#options.provider,
+      this.fetchedAt ?? undefined,
+    );
+    if (stored !== null) this.#use(stored.entries, Date.parse(stored.fetchedAt));
+    return stored !== null || this.#fetchedAtMs > 0;
   }
 
   /** Whether the directory is missing or a day old, and no failed try is too recent. */

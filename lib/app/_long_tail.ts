@@ -11,10 +11,13 @@ import { coinObjectJson, encodeUpdateEvent } from "../wire/reply.ts";
 import type { Repository, SaveOptions, TrackedCoin } from "../storage/repository.ts";
 import { fetchCoinList, fetchMarketsByIds } from "../ingest/coingecko_directory.ts";
 import { brief, FailureLog } from "../ingest/failure_log.ts";
+import type { UpstreamBudget } from "../ingest/upstream_budget.ts";
 import { LongTail, MAX_BATCH, type Tracked } from "../server/long_tail.ts";
 import type { UpdateEvents } from "../server/market.ts";
 import type { ServerConfig } from "./config.ts";
 import { DirectoryKeeper } from "./_directory.ts";
+import { coinGeckoRequest } from "./_ingestion.ts";
+import { FollowerWishes, serveWishes } from "./_wishes.ts";
 
 /** The provider the directory and the on-demand coins come from. */
 const PROVIDER = "coingecko";
@@ -29,6 +32,10 @@ export interface LongTailParts {
   load(): Promise<void>;
   /** Refreshes the tracked coins (with each ingestion round), then the directory when due. */
   refresh(signal: AbortSignal): Promise<void>;
+  /** A replica caught up with the database: newer directory, stored coins, answered wishes. */
+  caughtUp(): Promise<void>;
+  /** Stops serving the followers' wishes. */
+  stop(): void;
 }
 
 /** What {@linkcode buildLongTail} works with. */
@@ -37,23 +44,22 @@ export interface LongTailDeps {
   /** Tells the watchers of changed coins (the market's update listeners). */
   notify: (events: UpdateEvents) => void;
   saveOptions: () => SaveOptions;
-  fetch?: typeof fetch;
+  /** Every upstream call goes through it: on demand after the top N, the directory last. */
+  budget: UpstreamBudget;
   log: (line: string) => void;
   /** How long on-demand ids are gathered into one request; defaults to the long tail's. */
   gatherMs?: number;
+  /** This replica's role now: `single`, or in cluster mode `leader` or `follower`. */
+  role: () => string;
+  /** Cluster mode: a follower wishes, the leader serves the wishes. */
+  cluster: boolean;
 }
 
 /** Builds the long tail of a service, or null with `--max-tracked 0` or without CoinGecko. */
 export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTailParts | null {
   if (config.maxTracked === 0 || !config.providers.includes(PROVIDER)) return null;
   const { repository, log } = deps;
-  const request = {
-    apiUrl: config.apiUrl,
-    apiKey: config.apiKey,
-    fetch: deps.fetch,
-    maxBytes: config.maxUpstreamBytes,
-    timeoutMs: config.upstreamTimeoutSeconds * 1000,
-  };
+  const request = coinGeckoRequest(config, deps.budget.fetch("on_demand"));
   const failures = new FailureLog({ log });
   const fetchAndStore = async (ids: string[], signal?: AbortSignal): Promise<TrackedCoin[]> => {
     const fetchedAt = new Date().toISOString();
@@ -67,8 +73,14 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
     }
     return tracked;
   };
+  const wishes = new FollowerWishes(repository, config.upstreamTimeoutSeconds * 1000);
+  const follows = () => deps.role() === "follower";
   const longTail = new LongTail({
-    fetch: fetchAndStore,
+    // Only the leader calls upstreams; a follower waits for the leader to store the coins.
+    fetch: (ids) => follows() ? wishes.fetch(ids) : fetchAndStore(ids),
+    onAsked: (id) => {
+      if (follows()) wishes.asked(id);
+    },
     timeoutMs: config.upstreamTimeoutSeconds * 1000,
     trackForMs: config.trackForSeconds * 1000,
     maxTracked: config.maxTracked,
@@ -78,10 +90,14 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
   const staleAfterMs = config.staleAfterSeconds * 1000;
   const publish = (changed: readonly Tracked[]) =>
     deps.notify(updateEvents(longTail, changed, staleAfterMs));
+  const wishServer = deps.cluster
+    ? serveWishes(repository, longTail, () => deps.role() === "leader", log)
+    : null;
   const keeper = new DirectoryKeeper({
     repository,
     provider: PROVIDER,
-    fetchList: (signal) => fetchCoinList({ ...request, signal }),
+    fetchList: (signal) =>
+      fetchCoinList({ ...request, fetch: deps.budget.fetch("directory"), signal }),
     onDirectory: (entries) => longTail.setDirectory(entries),
     saveOptions: deps.saveOptions,
     log,
@@ -118,6 +134,13 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
       // The directory (a day old) must not hold up the round's snapshot: it is stored meanwhile.
       keeper.refresh(signal);
     },
+    caughtUp: async () => {
+      await keeper.load();
+      const stored = await repository.loadTracked();
+      wishes.arrived(stored);
+      publish(longTail.refreshed(stored));
+    },
+    stop: () => wishServer?.stop(),
   };
 }
 

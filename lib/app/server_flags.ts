@@ -241,6 +241,14 @@ export const FLAGS = [
     group: "Providers",
   },
   {
+    name: "upstream-budget",
+    kind: "integer",
+    min: 1,
+    help: "Calls a minute allowed per provider (your key's plan); default: CoinGecko 10 " +
+      "(30 with --api-key), CoinPaprika 20, CoinMarketCap 30, none for a loopback URL",
+    group: "Providers",
+  },
+  {
     name: "max-upstream-bytes",
     kind: "integer",
     default: String(DEFAULT_MAX_BYTES),

@@ -24,7 +24,8 @@ import { httpAddress, openListeners, usesTls } from "./_listeners.ts";
 import { startReplica } from "./replica.ts";
 import { buildIngestion, type Ingestion } from "./_ingestion.ts";
 import { infoReport, noPricesYet, type ReportedParts } from "./_info_report.ts";
-import { buildLongTail } from "./_long_tail.ts";
+import { buildLongTail, type LongTailParts } from "./_long_tail.ts";
+import { upstreamBudget } from "./_upstream_budget.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
@@ -72,13 +73,16 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     let member: ClusterMember | null = null;
     const saveOptions = () => member === null ? {} : { session: member.writerSession() };
     const notify: { market?: Market } = {};
+    const budget = upstreamBudget(config, deps.fetch);
     const longTail = buildLongTail(config, {
       repository,
       notify: (events) => notify.market?.notify(events),
       saveOptions,
-      fetch: deps.fetch,
+      budget,
       log,
       gatherMs: deps.gatherMs,
+      role: () => member?.role ?? "single",
+      cluster: repository instanceof DeferredRepository,
     });
     const market = notify.market = new Market({
       staleAfterMs: config.staleAfterSeconds * 1000,
@@ -106,15 +110,25 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       market,
       stored,
       saveOptions,
-      fetch: deps.fetch,
+      budget,
       log,
       longTail,
     });
-    member = joinCluster(config, repository, market, ingestion, log);
+    member = joinCluster(config, repository, market, ingestion, longTail, log);
     if (member === null) ingestion.ingestor.start();
     const upstream = new URL(config.apiUrl).host;
-    reported.parts = { startedAt, upstream, server, ingestion, repository, member };
-    return running({ server, finished, market, ingestion, member, repository, config, metrics });
+    reported.parts = { startedAt, upstream, server, ingestion, repository, member, longTail };
+    return running({
+      server,
+      finished,
+      market,
+      ingestion,
+      member,
+      repository,
+      config,
+      metrics,
+      longTail,
+    });
   } catch (error) {
     await server?.shutdown();
     await repository.close();
@@ -182,6 +196,7 @@ function joinCluster(
   repository: Repository,
   market: Market,
   ingestion: Ingestion,
+  longTail: LongTailParts | null,
   log: Log,
 ): ClusterMember | null {
   if (!(repository instanceof DeferredRepository)) return null;
@@ -197,6 +212,7 @@ function joinCluster(
       // A follower's ingestor never runs: the database size is refreshed as snapshots load.
       sizer.refresh();
     },
+    afterCatchUp: longTail?.caughtUp,
     log,
   });
 }
@@ -207,6 +223,7 @@ function running(parts: {
   finished: Promise<void>;
   market: Market;
   ingestion: Ingestion;
+  longTail: LongTailParts | null;
   member: ClusterMember | null;
   repository: Repository;
   config: ServerConfig;
@@ -220,6 +237,7 @@ function running(parts: {
       await member?.stop();
       await ingestion.ingestor.stop();
       await ingestion.pruner.stop();
+      parts.longTail?.stop();
       await ingestion.sizer.settled();
       await repository.close();
     })();

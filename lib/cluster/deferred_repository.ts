@@ -95,8 +95,8 @@ export class DeferredRepository implements Repository {
     return this.#call((r) => r.saveDirectory(directory, options));
   }
 
-  loadDirectory(provider: string): Promise<StoredDirectory | null> {
-    return this.#call((r) => r.loadDirectory(provider));
+  loadDirectory(provider: string, newerThan?: string): Promise<StoredDirectory | null> {
+    return this.#call((r) => r.loadDirectory(provider, newerThan));
   }
 
   saveTracked(coins: readonly TrackedCoin[], options?: SaveOptions): Promise<void> {

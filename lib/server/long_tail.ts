@@ -41,6 +41,8 @@ export interface LongTailOptions {
   perAddressPerMinute: number;
   /** How long ids are gathered into one request after the first; defaults to 10 ms. */
   gatherMs?: number;
+  /** Told of each look-up answered from a tracked coin (a follower tells its leader). */
+  onAsked?: (id: string) => void;
   now?: () => number;
 }
 
@@ -140,6 +142,7 @@ export class LongTail {
     const known = resolved === undefined ? undefined : this.#tracked.get(resolved);
     if (known !== undefined) {
       known.askedAtMs = this.#now();
+      this.#options.onAsked?.(known.coin.id!);
       return { kind: "coin", tracked: known };
     }
     const ids = candidates.slice(0, MAX_CANDIDATES).map((entry) => entry.id);
@@ -153,6 +156,21 @@ export class LongTail {
     }
     const outcomes = ids.map((id) => this.#fetch(id));
     return { kind: "pending", promise: this.#choose(key, outcomes) };
+  }
+
+  /**
+   * Coins another replica was asked for (by id): those tracked count as asked for now, the
+   * others are fetched with the next batch and tracked. Resolves once they are.
+   */
+  async want(ids: readonly string[]): Promise<void> {
+    const now = this.#now();
+    const missing = ids.filter((id) => {
+      const tracked = this.#tracked.get(id);
+      if (tracked !== undefined) tracked.askedAtMs = now;
+      return tracked === undefined && this.#directory.byId(id) !== undefined;
+    });
+    const outcomes = await Promise.all(missing.map((id) => this.#fetch(id)));
+    this.refreshed(outcomes.filter((outcome) => typeof outcome !== "string"), true);
   }
 
   /** SEARCH: matching coins of the directory. */

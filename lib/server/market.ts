@@ -349,6 +349,8 @@ export class Market {
       case "history":
         return this.#history(request.symbol, request.range, set);
       case "search":
+        // The directory changes apart from the snapshot: its answers are never cached.
+        this.#uncacheable = true;
         return this.#options.longTail === undefined
           ? errorReply("NO_DATA", "No coin directory: this server serves the top N only", "SEARCH")
           : searchAnswer(this.#options.longTail, request.query);

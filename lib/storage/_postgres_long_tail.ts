@@ -7,7 +7,7 @@
 
 import type postgres from "postgres";
 import type { StoredDirectory, TrackedCoin } from "./repository.ts";
-import { trackedFromRow, type TrackedRow } from "./_rows.ts";
+import { coinRow, trackedFromRow, type TrackedRow } from "./_rows.ts";
 
 type Tx = postgres.TransactionSql;
 
@@ -67,10 +67,12 @@ export async function writeDirectory(tx: Tx, directory: StoredDirectory): Promis
 export async function readDirectory(
   sql: postgres.Sql,
   provider: string,
+  newerThan?: string,
 ): Promise<StoredDirectory | null> {
   const [meta] = await sql<{ fetched_at: Date }[]>`
     SELECT fetched_at FROM coin_directories WHERE provider = ${provider}`;
   if (meta === undefined) return null;
+  if (newerThan !== undefined && meta.fetched_at.getTime() <= Date.parse(newerThan)) return null;
   const entries = await sql<StoredDirectory["entries"]>`
     SELECT id, symbol, name FROM coin_directory WHERE provider = ${provider} ORDER BY id`;
   return { provider, entries: [...entries], fetchedAt: meta.fetched_at.toISOString() };
@@ -81,20 +83,7 @@ export async function writeTracked(tx: Tx, coins: readonly TrackedCoin[]): Promi
   if (coins.length === 0) return;
   const rows = coins.map(({ coin: c, fetchedAt, source }) => {
     if (c.id === undefined) throw new TypeError(`Cannot store ${c.symbol} without its id`);
-    return {
-      id: c.id,
-      symbol: c.symbol,
-      name: c.name,
-      rank: c.rank,
-      price: c.price,
-      price_text: c.priceText,
-      market_cap: c.marketCap,
-      market_cap_text: c.marketCapText,
-      change_24h: c.change24h,
-      updated_at: c.updatedAt,
-      fetched_at: fetchedAt,
-      source,
-    };
+    return { id: c.id, ...coinRow(c, fetchedAt, source) };
   });
   await tx`INSERT INTO tracked_coins ${tx(rows)} ON CONFLICT (id) DO UPDATE SET
     symbol = EXCLUDED.symbol, name = EXCLUDED.name, rank = EXCLUDED.rank, price = EXCLUDED.price,

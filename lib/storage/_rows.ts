@@ -77,6 +77,27 @@ function coinFromRow(row: CoinRow): Coin {
   };
 }
 
+/** The row of `coin` as stored in `coins` (and, with its id, in `tracked_coins`). */
+export function coinRow(
+  c: Coin,
+  fetchedAt: string,
+  source: string,
+): CoinRow & { fetched_at: string } {
+  return {
+    symbol: c.symbol,
+    name: c.name,
+    rank: c.rank,
+    price: c.price,
+    price_text: c.priceText,
+    market_cap: c.marketCap,
+    market_cap_text: c.marketCapText,
+    change_24h: c.change24h,
+    updated_at: c.updatedAt,
+    fetched_at: fetchedAt,
+    source,
+  };
+}
+
 /** The tracked coin of a `tracked_coins` row. */
 export function trackedFromRow(row: TrackedRow): TrackedCoin {
   return {

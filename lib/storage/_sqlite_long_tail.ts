@@ -7,7 +7,7 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { StoredDirectory, TrackedCoin } from "./repository.ts";
-import { trackedFromRow, type TrackedRow } from "./_rows.ts";
+import { coinRow, trackedFromRow, type TrackedRow } from "./_rows.ts";
 
 /** The migration that adds the long tail's tables (shared text with PostgreSQL where it can). */
 export const LONG_TAIL_MIGRATION = `CREATE TABLE coin_directories (
@@ -52,7 +52,8 @@ export class SqliteLongTail {
     this.#upsertTracked = db.prepare(
       `INSERT OR REPLACE INTO tracked_coins (id, symbol, name, rank, price, price_text, market_cap,
          market_cap_text, change_24h, updated_at, fetched_at, source)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (:id, :symbol, :name, :rank, :price, :price_text, :market_cap, :market_cap_text,
+         :change_24h, :updated_at, :fetched_at, :source)`,
     );
     this.#insertWish = db.prepare(
       "INSERT OR IGNORE INTO coin_wishes (id, wished_at) VALUES (?, ?)",
@@ -70,10 +71,13 @@ export class SqliteLongTail {
     );
   }
 
-  loadDirectory(provider: string): StoredDirectory | null {
+  loadDirectory(provider: string, newerThan?: string): StoredDirectory | null {
     const meta = this.#db.prepare("SELECT fetched_at FROM coin_directories WHERE provider = ?")
       .get(provider) as { fetched_at: string } | undefined;
     if (meta === undefined) return null;
+    if (newerThan !== undefined && Date.parse(meta.fetched_at) <= Date.parse(newerThan)) {
+      return null;
+    }
     const entries = this.#db.prepare(
       "SELECT id, symbol, name FROM coin_directory WHERE provider = ? ORDER BY id",
     ).all(provider) as unknown as StoredDirectory["entries"];
@@ -84,20 +88,7 @@ export class SqliteLongTail {
   saveTracked(coins: readonly TrackedCoin[]): void {
     for (const { coin: c, fetchedAt, source } of coins) {
       if (c.id === undefined) throw new TypeError(`Cannot store ${c.symbol} without its id`);
-      this.#upsertTracked.run(
-        c.id,
-        c.symbol,
-        c.name,
-        c.rank,
-        c.price,
-        c.priceText,
-        c.marketCap,
-        c.marketCapText,
-        c.change24h,
-        c.updatedAt,
-        fetchedAt,
-        source,
-      );
+      this.#upsertTracked.run({ id: c.id, ...coinRow(c, fetchedAt, source) });
     }
   }
 

@@ -329,8 +329,8 @@ export class SqliteStore implements Disposable {
   }
 
   /** A provider's stored coin directory, or null. */
-  loadDirectory(provider: string): StoredDirectory | null {
-    return this.#longTail.loadDirectory(provider);
+  loadDirectory(provider: string, newerThan?: string): StoredDirectory | null {
+    return this.#longTail.loadDirectory(provider, newerThan);
   }
 
   /** Stores coins fetched on demand. */

@@ -39,7 +39,7 @@ import {
   seriesPoints,
 } from "./_history.ts";
 import { describeDatabase } from "./database_url.ts";
-import { type CoinRow, type RateRow, ratesFromRows, snapshotFromRows } from "./_rows.ts";
+import { type CoinRow, coinRow, type RateRow, ratesFromRows, snapshotFromRows } from "./_rows.ts";
 import { redact } from "../util/redact.ts";
 
 /** A connection of `npm:postgres`: a pool, a reserved connection or a transaction. */
@@ -59,6 +59,8 @@ export interface PostgresWriterSession extends WriterSession {
 
 /** The payload of the notification that coins fetched on demand were stored. */
 export const TRACKED_NOTICE = "tracked";
+/** The payload of the notification that a coin directory was stored. */
+export const DIRECTORY_NOTICE = "directory";
 
 /** Options of {@linkcode PostgresRepository.open}. */
 export interface PostgresRepositoryOptions {
@@ -236,21 +238,23 @@ export class PostgresRepository implements Repository {
     });
   }
 
+  /** Replaces a directory; with a notify channel, ends with `NOTIFY channel, 'directory'`. */
   saveDirectory(directory: StoredDirectory, options: SaveOptions = {}): Promise<void> {
-    return this.#write(options, (tx) => longTail.writeDirectory(tx, directory));
+    return this.#write(options, async (tx) => {
+      await longTail.writeDirectory(tx, directory);
+      await this.#notify(tx, DIRECTORY_NOTICE);
+    });
   }
 
-  loadDirectory(provider: string): Promise<StoredDirectory | null> {
-    return this.#guard(() => longTail.readDirectory(this.#sql, provider));
+  loadDirectory(provider: string, newerThan?: string): Promise<StoredDirectory | null> {
+    return this.#guard(() => longTail.readDirectory(this.#sql, provider, newerThan));
   }
 
   /** Stores coins fetched on demand; with a notify channel, ends with `NOTIFY channel, 'tracked'`. */
   saveTracked(coins: readonly TrackedCoin[], options: SaveOptions = {}): Promise<void> {
     return this.#write(options, async (tx) => {
       await longTail.writeTracked(tx, coins);
-      if (this.#notifyChannel !== undefined) {
-        await tx`SELECT pg_notify(${this.#notifyChannel}, ${TRACKED_NOTICE})`;
-      }
+      await this.#notify(tx, TRACKED_NOTICE);
     });
   }
 
@@ -270,6 +274,12 @@ export class PostgresRepository implements Repository {
 
   takeWishes(): Promise<string[]> {
     return this.#guard(() => longTail.takeWishes(this.#sql));
+  }
+
+  async #notify(tx: Tx, payload: string): Promise<void> {
+    if (this.#notifyChannel !== undefined) {
+      await tx`SELECT pg_notify(${this.#notifyChannel}, ${payload})`;
+    }
   }
 
   /** A write in a transaction, through the options' session when given. */
@@ -370,21 +380,7 @@ async function writeSnapshot(
 ): Promise<void> {
   const { fetchedAt, source } = snapshot;
   await tx`DELETE FROM coins`;
-  await tx`INSERT INTO coins ${
-    tx(snapshot.coins.map((c) => ({
-      symbol: c.symbol,
-      name: c.name,
-      rank: c.rank,
-      price: c.price,
-      price_text: c.priceText,
-      market_cap: c.marketCap,
-      market_cap_text: c.marketCapText,
-      change_24h: c.change24h,
-      updated_at: c.updatedAt,
-      fetched_at: fetchedAt,
-      source,
-    })))
-  }`;
+  await tx`INSERT INTO coins ${tx(snapshot.coins.map((c) => coinRow(c, fetchedAt, source)))}`;
   await tx`INSERT INTO price_history ${
     tx(snapshot.coins.map((c) => ({
       symbol: c.symbol,

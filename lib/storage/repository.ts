@@ -74,8 +74,11 @@ export interface TrackedCoin {
 export interface LongTailStorage {
   /** Replaces the stored directory of `directory.provider`, in one transaction. */
   saveDirectory(directory: StoredDirectory, options?: SaveOptions): Promise<void>;
-  /** The stored directory of `provider`, or `null` when none was saved. */
-  loadDirectory(provider: string): Promise<StoredDirectory | null>;
+  /**
+   * The stored directory of `provider`, or `null` when none was saved or (with `newerThan`, an
+   * ISO time) when the stored one is not newer: a cheap check for a replica that has one.
+   */
+  loadDirectory(provider: string, newerThan?: string): Promise<StoredDirectory | null>;
   /**
    * Stores coins fetched on demand (replacing earlier prices of the same ids); with a
    * `notifyChannel` (PostgreSQL) the followers hear of it on commit.

@@ -185,8 +185,8 @@ export class SqliteRepository implements Repository {
     return this.#use(this.#writer, { method: "saveDirectory", args: [directory] });
   }
 
-  loadDirectory(provider: string): Promise<StoredDirectory | null> {
-    return this.#use(this.#reader, { method: "loadDirectory", args: [provider] });
+  loadDirectory(provider: string, newerThan?: string): Promise<StoredDirectory | null> {
+    return this.#use(this.#reader, { method: "loadDirectory", args: [provider, newerThan] });
   }
 
   saveTracked(coins: readonly TrackedCoin[]): Promise<void> {

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { mulberry32 } from "../../lib/demo/upstream.ts";
+
 /** One `/coins/list` entry as CoinGecko sends it. */
 export interface ListedCoin {
   id: string;
@@ -30,18 +32,6 @@ const RECORDINGS = [
   "../testdata/coingecko_markets_usd_2021-06-24.json",
 ];
 
-/** A seeded generator (mulberry32), so the list is the same on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SYLLABLES = ["ba", "ko", "zen", "ri", "mo", "chi", "lu", "xa", "qua", "vo", "ti", "nex"];
 const WORDS = ["Protocol", "Finance", "Token", "Network", "Inu", "Swap", "DAO", "Chain", "AI"];
 
@@ -59,7 +49,7 @@ export async function coinList(count = 17_000, seed = 22): Promise<ListedCoin[]>
     for (const r of records) add({ id: r.id, symbol: r.symbol, name: r.name });
   }
   LONG_TAIL.forEach(add);
-  const next = random(seed);
+  const next = mulberry32(seed);
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)];
   while (list.length < count) {
     const stem = Array.from({ length: 1 + Math.floor(next() * 3) }, () => pick(SYLLABLES)).join(

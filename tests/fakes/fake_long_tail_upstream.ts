@@ -8,6 +8,7 @@
  */
 
 import { coinList, type ListedCoin, marketRecordJson } from "./coin_list.ts";
+import { json } from "./fake_upstream.ts";
 
 /** A running fake. */
 export interface FakeLongTailUpstream extends AsyncDisposable {
@@ -42,15 +43,28 @@ export async function startFakeLongTailUpstream(
   const ratesText = await Deno.readTextFile(RATES);
   const counts = new Map<string, number>();
   const idRequests: string[][] = [];
-  const state = { rateLimited: null as string | null, generation: 0 };
 
+  const close = () => server.shutdown();
+  const fake: FakeLongTailUpstream = {
+    get baseUrl() {
+      return `http://127.0.0.1:${server.addr.port}/api/v3`;
+    },
+    list,
+    counts,
+    idRequests,
+    rateLimited: null,
+    generation: 0,
+    count: (path) => counts.get(path) ?? 0,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request) => {
     const url = new URL(request.url);
     const path = url.pathname.replace(/^\/api\/v3/, "");
     counts.set(path, (counts.get(path) ?? 0) + 1);
-    if (state.rateLimited !== null) {
+    if (fake.rateLimited !== null) {
       return json('{"status":{"error_code":429,"error_message":"Rate limited"}}', 429, {
-        "retry-after": state.rateLimited,
+        "retry-after": fake.rateLimited,
       });
     }
     if (path === "/coins/list") return json(listJson);
@@ -66,38 +80,10 @@ export async function startFakeLongTailUpstream(
     const now = new Date().toISOString();
     const records = asked.flatMap((id) => {
       const coin = byId.get(id);
-      return coin === undefined ? [] : [marketRecordJson(coin, now, state.generation)];
+      return coin === undefined ? [] : [marketRecordJson(coin, now, fake.generation)];
     });
     return json(`[${records.join(",")}]`);
   });
 
-  const close = () => server.shutdown();
-  return {
-    baseUrl: `http://127.0.0.1:${server.addr.port}/api/v3`,
-    list,
-    counts,
-    idRequests,
-    get rateLimited() {
-      return state.rateLimited;
-    },
-    set rateLimited(value: string | null) {
-      state.rateLimited = value;
-    },
-    get generation() {
-      return state.generation;
-    },
-    set generation(value: number) {
-      state.generation = value;
-    },
-    count: (path) => counts.get(path) ?? 0,
-    close,
-    [Symbol.asyncDispose]: close,
-  };
-}
-
-function json(body: string, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(body, {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-  });
+  return fake;
 }

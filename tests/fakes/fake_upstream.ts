@@ -181,7 +181,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   };
 }
 
-function json(body: string, status = 200, headers: Record<string, string> = {}): Response {
+/** A JSON response with the upstream's content type. */
+export function json(body: string, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(body, {
     status,
     headers: { "content-type": "application/json; charset=utf-8", ...headers },

@@ -14,6 +14,7 @@ import {
   startFakeLongTailUpstream,
 } from "../fakes/fake_long_tail_upstream.ts";
 import type { ListedCoin } from "../fakes/coin_list.ts";
+import { runClient } from "../client_process.ts";
 
 interface LongTailService extends AsyncDisposable {
   service: Service;
@@ -183,35 +184,22 @@ Deno.test("on-demand fetches per client address are bounded", async () => {
   assert.equal((await ask(s.port, `MARKET ${coins[0].symbol}`)).status, "OK");
 });
 
-/** The client as a process with one command; its exit code and output. */
-async function client(port: number, args: string[]): Promise<[number, string]> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "client.ts", "--port", String(port), ...args],
-    cwd: new URL("../../", import.meta.url),
-    env: { NO_COLOR: "1", COLUMNS: "80" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-  return [output.code, text];
-}
-
 Deno.test("the client's search, price and --json of long-tail coins", async () => {
   await using s = await start([], 10);
-  const [searchCode, search] = await client(s.port, ["search", "pep"]);
+  const [searchCode, search] = await runClient(s.port, ["search", "pep"]);
   assert.equal(searchCode, 0, search);
   const lines = search.trim().split("\n");
   assert.match(lines[0], /^PEPE\s+Pepe\s+\(id:pepe\)$/);
   assert.match(lines[1], /^PEPE\s+Based Pepe\s+\(id:based-pepe\)$/);
-  const [priceCode, price] = await client(s.port, ["price", "PEPE"]);
+  const [priceCode, price] = await runClient(s.port, ["price", "PEPE"]);
   assert.equal(priceCode, 0, price);
   // The name alone: it is the symbol (lib/text/format_coin.ts's title).
   assert.match(price, /^Pepe\n/);
   assert.match(price, /Rank\s+#120/);
-  const [jsonCode, json] = await client(s.port, ["--json", "price", "id:based-pepe"]);
+  const [jsonCode, json] = await runClient(s.port, ["--json", "price", "id:based-pepe"]);
   assert.equal(jsonCode, 0, json);
   assert.equal(JSON.parse(json).name, "Based Pepe");
-  const [unknownCode, unknown] = await client(s.port, ["price", "NOPE123"]);
+  const [unknownCode, unknown] = await runClient(s.port, ["price", "NOPE123"]);
   assert.equal(unknownCode, 1);
   assert.match(unknown, /No coin with symbol NOPE123/);
 });

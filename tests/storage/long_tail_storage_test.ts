@@ -39,6 +39,11 @@ async function exercise(repo: Repository): Promise<void> {
   const byId = new Map(stored!.entries.map((e) => [e.id, e]));
   assert.deepEqual(byId.get("pepe"), { id: "pepe", symbol: "PEPE", name: "Pepe" });
   assert.deepEqual(byId.get("bitcoin"), { id: "bitcoin", symbol: "BTC", name: "Bitcoin" });
+  assert.equal(await repo.loadDirectory("coingecko", fetchedAt), null, "not newer");
+  assert.equal(
+    (await repo.loadDirectory("coingecko", "2026-12-06T02:59:59.999Z"))?.entries.length,
+    entries.length,
+  );
   // A second save replaces the first.
   await repo.saveDirectory({ provider: "coingecko", entries: entries.slice(0, 10), fetchedAt });
   assert.equal((await repo.loadDirectory("coingecko"))?.entries.length, 10);
