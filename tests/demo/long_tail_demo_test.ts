@@ -53,7 +53,8 @@ Deno.test("the demo serves the long tail: search pep, price PEPE, watch PEPE", a
     assert.match(search, /PEPECOIN\s+PepeCoin/);
     const [priceCode, price] = await runClient(port, ["price", "PEPE"]);
     assert.equal(priceCode, 0, price);
-    assert.match(price, /^Pepe \(PEPE\)/);
+    // The name alone: it is the symbol (lib/text/format_coin.ts's title).
+    assert.match(price, /^Pepe\n/);
     assert.match(price, /Rank\s+—/);
     const lines = await watchLines(port, ["PEPE"], 2);
     assert.equal(lines.length, 2, lines.join("\n"));

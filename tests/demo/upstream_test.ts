@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { DemoMarket, startDemoUpstream } from "../../lib/demo/upstream.ts";
 import { fetchExchangeRates, fetchMarkets } from "../../lib/ingest/coingecko.ts";
-import { fetchCoinList, fetchMarketsByIds } from "../../lib/ingest/coingecko_directory.ts";
 import { pricingFor, type Rates, ratesFrom } from "../../lib/server/currency.ts";
 import type { Coin } from "../../lib/wire/coin.ts";
 
@@ -104,16 +103,4 @@ Deno.test("the demo stamps its first answer with the time, and can start from gi
   );
   const moved = market.step()[0].current_price;
   assert.ok(Math.abs(moved / 21_000.5 - 1) < 0.02, `${moved}`);
-});
-
-Deno.test("the demo lists its coins and answers coins asked for by id as served last", async () => {
-  await using upstream = startDemoUpstream({ seed: 3 });
-  const list = await fetchCoinList({ apiUrl: upstream.baseUrl });
-  assert.equal(list.length, 100);
-  assert.deepEqual(list[0], { id: "bitcoin", symbol: "BTC", name: "Bitcoin" });
-  const top = await fetchMarkets({ apiUrl: upstream.baseUrl, top: 30 });
-  const far = list[25];
-  const [coin] = await fetchMarketsByIds([far.id], { apiUrl: upstream.baseUrl });
-  assert.equal(coin.id, far.id);
-  assert.equal(coin.price, top.find((c) => c.symbol === far.symbol)!.price, "no step of the walk");
 });
