@@ -12,6 +12,7 @@ import type { PriceServer } from "../server/price_server.ts";
 import { VERSION } from "../util/version.ts";
 import { formatDuration } from "../util/format_duration.ts";
 import type { Ingestion } from "./_ingestion.ts";
+import type { LongTailParts } from "./_long_tail.ts";
 
 /** What the report reads, once every part of the service exists. */
 export interface ReportedParts {
@@ -24,6 +25,7 @@ export interface ReportedParts {
   readonly member: ClusterMember | null;
   /** The replica's name (`--name`, by default its address in cluster mode), "" for none. */
   readonly name: () => string;
+  readonly longTail: LongTailParts | null;
 }
 
 /** The `INFO` report of the service now. */
@@ -48,6 +50,8 @@ export function infoReport(parts: ReportedParts): ServiceReport {
       upstream: parts.upstream,
     },
     providers: parts.ingestion.chain.statuses,
+    upstream_budget: parts.ingestion.budget.statuses(),
+    long_tail: parts.longTail === null ? null : longTailReport(parts.longTail),
     database: {
       engine: repository.engine,
       path: repository.description,
@@ -77,4 +81,14 @@ export function noPricesYet(parts: ReportedParts | undefined, now = Date.now()):
   if (next === null) return `${first}, try again shortly`;
   const inMs = Math.max(0, Date.parse(next) - now);
   return `${first}; next attempt in ${formatDuration(inMs)} (${next.slice(11, 19)} UTC)`;
+}
+
+/** The long tail's part of `INFO`: the directory, the coins tracked, on-demand requests. */
+function longTailReport(parts: LongTailParts): Record<string, unknown> {
+  return {
+    directory_coins: parts.keeper.size,
+    directory_fetched_at: parts.keeper.fetchedAt,
+    tracked: parts.longTail.trackedCount,
+    on_demand_requests: parts.longTail.batches,
+  };
 }

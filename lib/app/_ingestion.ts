@@ -10,6 +10,7 @@ import { fetchExchangeRates } from "../ingest/coingecko.ts";
 import { Ingestor } from "../ingest/ingestor.ts";
 import { brief, FailureLog } from "../ingest/failure_log.ts";
 import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
+import type { UpstreamBudget } from "../ingest/upstream_budget.ts";
 import type { Repository, SaveOptions } from "../storage/repository.ts";
 import type { Snapshot } from "../wire/coin.ts";
 import { ratesFrom } from "../server/currency.ts";
@@ -18,10 +19,13 @@ import type { ServerConfig } from "./config.ts";
 import type { Log } from "../util/log.ts";
 import { HistoryPruner } from "./_history_pruner.ts";
 import { SizeGauge } from "./_size_gauge.ts";
+import type { LongTailParts } from "./_long_tail.ts";
 
 /** The parts of a service's ingestion. */
 export interface Ingestion {
   readonly chain: ProviderChain;
+  /** What each provider's calls a minute allow and what was spent. */
+  readonly budget: UpstreamBudget;
   readonly ingestor: Ingestor;
   readonly pruner: HistoryPruner;
   readonly sizer: SizeGauge;
@@ -35,8 +39,11 @@ export interface IngestionParts {
   stored: Snapshot | null;
   /** Options of each save, read at every save (a leader's writer session may change). */
   saveOptions: () => SaveOptions;
-  fetch?: typeof fetch;
+  /** Every upstream call goes through it. */
+  budget: UpstreamBudget;
   log: Log;
+  /** Coins beyond the top N, refreshed with each round; null when off. */
+  longTail: LongTailParts | null;
 }
 
 /** Builds the ingestion of a service; nothing runs until its ingestor is started. */
@@ -45,7 +52,7 @@ export function buildIngestion(config: ServerConfig, parts: IngestionParts): Ing
   const pruner = new HistoryPruner(repository, config.historyDays, log);
   const sizer = new SizeGauge(repository);
   sizer.refresh();
-  const { providers, notes } = createProviders(config, parts.fetch);
+  const { providers, notes } = createProviders(config, parts.budget.fetch("top"));
   notes.forEach((note) => log(note));
   const chain = new ProviderChain({
     providers,
@@ -62,6 +69,7 @@ export function buildIngestion(config: ServerConfig, parts: IngestionParts): Ing
     fetchCoins: async (signal) => {
       const round = await chain.fetchCoins(signal);
       const rates = await fetchRates(signal);
+      await parts.longTail?.refresh(signal);
       return rates === null ? round : { ...round, rates };
     },
     repository,
@@ -76,7 +84,18 @@ export function buildIngestion(config: ServerConfig, parts: IngestionParts): Ing
     source: chain.primary,
     log,
   });
-  return { chain, ingestor, pruner, sizer };
+  return { chain, budget: parts.budget, ingestor, pruner, sizer };
+}
+
+/** The options of a request to CoinGecko (`--api-url`) through `fetch`. */
+export function coinGeckoRequest(config: ServerConfig, fetch: typeof globalThis.fetch) {
+  return {
+    apiUrl: config.apiUrl,
+    apiKey: config.apiKey,
+    fetch,
+    maxBytes: config.maxUpstreamBytes,
+    timeoutMs: config.upstreamTimeoutSeconds * 1000,
+  };
 }
 
 /**
@@ -85,13 +104,7 @@ export function buildIngestion(config: ServerConfig, parts: IngestionParts): Ing
  */
 function ratesFetcher(config: ServerConfig, parts: IngestionParts) {
   const failures = new FailureLog({ log: parts.log });
-  const request = {
-    apiUrl: config.apiUrl,
-    apiKey: config.apiKey,
-    fetch: parts.fetch,
-    maxBytes: config.maxUpstreamBytes,
-    timeoutMs: config.upstreamTimeoutSeconds * 1000,
-  };
+  const request = coinGeckoRequest(config, parts.budget.fetch("top"));
   return async (signal: AbortSignal) => {
     try {
       const fetchedAt = new Date().toISOString();

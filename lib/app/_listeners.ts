@@ -13,6 +13,7 @@ import { PriceServer, type ServedListener } from "../server/price_server.ts";
 import type { Listener } from "../net/conn.ts";
 import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../net/tls_listener.ts";
 import { HttpResponder } from "../http/http_responder.ts";
+import type { CoinCatalog } from "../http/coingecko_api.ts";
 import { httpSessions } from "../http/http_session.ts";
 import { webSocketSessions } from "../http/websocket_session.ts";
 import { ListenError } from "./listen_error.ts";
@@ -24,13 +25,15 @@ export function usesTls(config: ServerConfig): boolean {
 
 /**
  * Opens the ports and the server on them. `metrics` is read at each `GET /metrics`: it is bound
- * late, as it reads parts of the service built after the listeners.
+ * late, as it reads parts of the service built after the listeners. `coinCatalog` is the coin
+ * directory `/api/v3` names coins by, read at each request (null until one is loaded).
  */
 export async function openListeners(
   config: ServerConfig,
   market: Market,
   log: Log,
   metrics: () => string,
+  coinCatalog?: () => CoinCatalog | null,
 ): Promise<PriceServer> {
   const tls = usesTls(config);
   const open = opener(config, log);
@@ -44,6 +47,7 @@ export async function openListeners(
       refreshMs: config.refreshSeconds * 1000,
       corsOrigin: config.http.corsOrigin,
       metrics,
+      coinCatalog,
     });
     const httpAt = { hostname: config.http.host, port: config.http.port };
     const http = await listenOn(open, { ...httpAt, ...reusePort(config.reusePort) })

@@ -45,6 +45,12 @@ export interface ServerConfig {
   maxUpstreamBytes: number;
   /** Deadline of one upstream request, body included. */
   upstreamTimeoutSeconds: number;
+  /** How long a coin outside the top N stays tracked after it was last asked for. */
+  trackForSeconds: number;
+  /** Most coins outside the top N tracked at once; 0 turns the long tail off. */
+  maxTracked: number;
+  /** Calls a minute per provider (`--upstream-budget`); undefined for each provider's default. */
+  upstreamBudget: number | undefined;
   limits: Limits;
   /** The HTTP listener, or null with `--no-http`. */
   http: { host: string; port: number; corsOrigin: string } | null;
@@ -82,7 +88,8 @@ export type ServerCommand =
   | { action: "version" }
   | { action: "serve"; config: ServerConfig };
 
-function isLoopback(hostname: string): boolean {
+/** Whether `hostname` is this machine (a local fake, the demo, a proxy of our own). */
+export function isLoopback(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "");
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -207,6 +214,9 @@ export function parseServerArgs(
       historyDays: values["history-days"],
       breakerFailures: values["breaker-failures"],
       breakerCooldownSeconds: values["breaker-cooldown"],
+      trackForSeconds: values["track-for"],
+      maxTracked: values["max-tracked"],
+      upstreamBudget: values["upstream-budget"],
       log: {
         level: logLevel(values["log-level"]),
         timestamps: values["log-timestamps"],

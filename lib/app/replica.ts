@@ -24,6 +24,8 @@ export interface ReplicaOptions {
   ingestor: { start(): void; stop(): Promise<void> };
   /** Called with each snapshot loaded from the database, e.g. to remember the primary's coins. */
   onLoaded?: (snapshot: Snapshot) => void;
+  /** Called after each catch-up, loaded or not (a notice may be of other stored data). */
+  afterCatchUp?: () => Promise<void>;
   log: (line: string) => void;
   /** How often a follower tries the lock; defaults to 2000 ms. */
   lockRetryMs?: number;
@@ -50,6 +52,9 @@ export function startReplica(options: ReplicaOptions): ClusterMember {
         }
         options.onLoaded?.(loaded);
       }
+      await options.afterCatchUp?.().catch((error) =>
+        options.log(`catching up with stored coins failed: ${(error as Error).message}`)
+      );
       return market.snapshot?.fetchedAt ?? null;
     },
     lead: (signal) => {

@@ -225,6 +225,30 @@ export const FLAGS = [
     group: "Providers",
   },
   {
+    name: "track-for",
+    kind: "seconds",
+    default: "86400",
+    min: 1,
+    help: "Seconds a coin outside the top N is kept fresh after it was last asked for",
+    group: "Providers",
+  },
+  {
+    name: "max-tracked",
+    kind: "integer",
+    default: "500",
+    min: 0,
+    help: "Most coins outside the top N kept fresh at once; 0 serves the top N only",
+    group: "Providers",
+  },
+  {
+    name: "upstream-budget",
+    kind: "integer",
+    min: 1,
+    help: "Calls a minute allowed per provider (your key's plan); default: CoinGecko 10 " +
+      "(30 with --api-key), CoinPaprika 20, CoinMarketCap 30, none for a loopback URL",
+    group: "Providers",
+  },
+  {
     name: "max-upstream-bytes",
     kind: "integer",
     default: String(DEFAULT_MAX_BYTES),

@@ -24,6 +24,8 @@ import { httpAddress, openListeners, usesTls } from "./_listeners.ts";
 import { startReplica } from "./replica.ts";
 import { buildIngestion, type Ingestion } from "./_ingestion.ts";
 import { infoReport, noPricesYet, type ReportedParts } from "./_info_report.ts";
+import { buildLongTail, type LongTailParts } from "./_long_tail.ts";
+import { upstreamBudget } from "./_upstream_budget.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
@@ -49,6 +51,8 @@ export interface ServiceDeps {
   fetch?: typeof fetch;
   /** The Prometheus text of `GET /metrics`, in place of the service's own. */
   metrics?: () => string;
+  /** How long on-demand look-ups are gathered into one upstream request (tests widen it). */
+  gatherMs?: number;
 }
 
 /** Starts listening at once, serving stored data, and starts ingestion in the background. */
@@ -64,34 +68,54 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     // INFO and NO_DATA read every part of the service, which all need the market: set once they
     // exist.
     const reported: { parts?: ReportedParts } = {};
-    const market = new Market({
+    // A leader writes through the session holding its lock (none once it lost it); the member
+    // joins below, as it starts and stops the ingestor.
+    let member: ClusterMember | null = null;
+    const saveOptions = () => member === null ? {} : { session: member.writerSession() };
+    const notify: { market?: Market } = {};
+    const budget = upstreamBudget(config, deps.fetch);
+    const longTail = buildLongTail(config, {
+      repository,
+      notify: (events) => notify.market?.notify(events),
+      saveOptions,
+      budget,
+      log,
+      gatherMs: deps.gatherMs,
+      role: () => member?.role ?? "single",
+      cluster: repository instanceof DeferredRepository,
+    });
+    const market = notify.market = new Market({
       staleAfterMs: config.staleAfterSeconds * 1000,
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
       candles: (symbol, interval, from) => repository.candles(symbol, interval, from),
       info: () => reported.parts === undefined ? {} : infoReport(reported.parts),
       noDataText: () => noPricesYet(reported.parts),
+      longTail: longTail?.longTail,
     });
     const stored = await serveStored(repository, market);
+    if (!(repository instanceof DeferredRepository)) await longTail?.load();
     const metrics = deps.metrics ??
       (() => reported.parts === undefined ? "" : serviceMetrics(reported.parts, market));
-    server = await openListeners(config, market, log, metrics);
+    // /api/v3 names coins by the directory, once one is loaded.
+    const directory = longTail?.longTail;
+    const catalog = () =>
+      directory !== undefined && directory.directory.size > 0 ? directory.directory : null;
+    server = await openListeners(config, market, log, metrics, catalog);
     if (config.log.name === undefined && repository instanceof DeferredRepository) {
       name = `${server.addr.hostname}:${server.addr.port}`;
     }
     announce(config, repository, stored, server, log);
     const finished = server.serve();
-    // A leader writes through the session holding its lock (none once it lost it); the member
-    // joins below, as it starts and stops the ingestor.
-    let member: ClusterMember | null = null;
     const ingestion = buildIngestion(config, {
       repository,
       market,
       stored,
-      saveOptions: () => member === null ? {} : { session: member.writerSession() },
-      fetch: deps.fetch,
+      saveOptions,
+      budget,
       log,
+      longTail,
     });
-    member = joinCluster(config, repository, market, ingestion, log);
+    member = joinCluster(config, repository, market, ingestion, longTail, log);
     if (member === null) ingestion.ingestor.start();
     const upstream = new URL(config.apiUrl).host;
     reported.parts = {
@@ -101,9 +125,20 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       ingestion,
       repository,
       member,
+      longTail,
       name: () => name,
     };
-    return running({ server, finished, market, ingestion, member, repository, config, metrics });
+    return running({
+      server,
+      finished,
+      market,
+      ingestion,
+      member,
+      repository,
+      config,
+      metrics,
+      longTail,
+    });
   } catch (error) {
     await server?.shutdown();
     await repository.close();
@@ -171,6 +206,7 @@ function joinCluster(
   repository: Repository,
   market: Market,
   ingestion: Ingestion,
+  longTail: LongTailParts | null,
   log: Log,
 ): ClusterMember | null {
   if (!(repository instanceof DeferredRepository)) return null;
@@ -186,6 +222,7 @@ function joinCluster(
       // A follower's ingestor never runs: the database size is refreshed as snapshots load.
       sizer.refresh();
     },
+    afterCatchUp: longTail?.caughtUp,
     log,
   });
 }
@@ -196,6 +233,7 @@ function running(parts: {
   finished: Promise<void>;
   market: Market;
   ingestion: Ingestion;
+  longTail: LongTailParts | null;
   member: ClusterMember | null;
   repository: Repository;
   config: ServerConfig;
@@ -209,6 +247,7 @@ function running(parts: {
       await member?.stop();
       await ingestion.ingestor.stop();
       await ingestion.pruner.stop();
+      parts.longTail?.stop();
       await ingestion.sizer.settled();
       await repository.close();
     })();

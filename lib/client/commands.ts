@@ -12,7 +12,7 @@ import { isSymbol } from "../wire/request.ts";
 import { MAX_WATCHED } from "../wire/limits.ts";
 import type { HistoryRange } from "../wire/history_range.ts";
 import { ConnectionError, type CurrencyInfo, ServerError } from "./price_client.ts";
-import type { History } from "./price_client.ts";
+import type { History, SearchResult } from "./price_client.ts";
 import type { CoinView } from "../wire/coin_view.ts";
 import { currencyUnit, historyIn } from "./currency.ts";
 import { formatCurrencies, formatHistory } from "./format.ts";
@@ -29,6 +29,7 @@ export type Command =
   | { kind: "history"; symbol: string; range: HistoryRange }
   | { kind: "currencies" }
   | { kind: "info" }
+  | { kind: "search"; query: string }
   | { kind: "watch"; symbols: string[] };
 
 /** How results are written: for people, one JSON document, or CSV rows. */
@@ -94,10 +95,15 @@ export function parseCommand(name: string, rest: readonly string[]): Command {
     case "watch":
       if (rest.length === 0) throw new UsageError("watch needs coin symbols, e.g. watch BTC ETH");
       return { kind: "watch", symbols: checkWatchList(rest) };
+    case "search":
+      if (rest.length !== 1 || !isSymbol(rest[0])) {
+        throw new UsageError("search needs one word, part of a symbol or name, e.g. search pep");
+      }
+      return { kind: "search", query: rest[0] };
   }
   throw new UsageError(
-    `Unknown command "${safeText(name)}"; commands are list, price, history, currencies, info ` +
-      `and watch`,
+    `Unknown command "${safeText(name)}"; commands are list, price, history, search, ` +
+      `currencies, info and watch`,
   );
 }
 
@@ -108,6 +114,7 @@ export interface CommandClient {
   history(symbol: string, range?: HistoryRange): Promise<History>;
   currencies(): Promise<CurrencyInfo[]>;
   info(): Promise<InfoReport>;
+  search(query: string): Promise<SearchResult[]>;
 }
 
 /** Where and how a command writes. */
@@ -191,6 +198,13 @@ export async function runCommand(
       out(json ? safeJson(list) : formatCurrencies(list, { color: ctx.color }));
       return true;
     }
+    case "search": {
+      const found = await client.search(command.query);
+      if (json) out(safeJson(found));
+      else if (found.length === 0) out(`No coin matches "${safeText(command.query)}"`);
+      else out(formatSearch(found));
+      return true;
+    }
     case "info": {
       const info = await client.info();
       out(
@@ -201,6 +215,14 @@ export async function runCommand(
       return true;
     }
   }
+}
+
+/** One line per coin: symbol, name and the id that names it exactly (`price id:<id>`). */
+function formatSearch(found: readonly SearchResult[]): string {
+  const width = Math.max(...found.map((c) => safeText(c.symbol).length));
+  return found.map((c) =>
+    `${safeText(c.symbol).padEnd(width)}  ${safeText(c.name)}  (id:${safeText(c.id)})`
+  ).join("\n");
 }
 
 /** The error code of a failure, for `--json`: the server's, `CONNECTION`, `USAGE` or `ERROR`. */

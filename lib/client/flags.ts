@@ -161,7 +161,12 @@ const COMMANDS: readonly { usage: string; help: string }[] = [
   { usage: "list", help: "Print all coins as a table, in rank order; more columns when wide" },
   {
     usage: "price SYMBOL...",
-    help: "Print one or more coins, e.g. price BTC ETH (case-insensitive)",
+    help: "Print one or more coins, e.g. price BTC ETH (case-insensitive); beyond the top " +
+      "coins too, id:ID names one of several sharing a symbol",
+  },
+  {
+    usage: "search WORD",
+    help: "List coins whose symbol or name starts with WORD, e.g. search pep",
   },
   {
     usage: "history SYMBOL [RANGE]",

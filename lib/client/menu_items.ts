@@ -99,7 +99,7 @@ export const MENU: readonly MenuItem[] = [
 
 /** Other words the prompt knows, beside the items' own. */
 export const ALIASES: Readonly<Record<string, string>> = { q: "quit", exit: "quit", "?": "help" };
-export const EXTRA_WORDS: readonly string[] = ["help", "currencies"];
+export const EXTRA_WORDS: readonly string[] = ["help", "currencies", "search"];
 
 /** Asks with `prompt`: the end of input ends, an empty line goes back, else `use` decides. */
 async function askWith(
@@ -132,6 +132,7 @@ export function helpText(): string {
     "Type a command, or its number:",
     ...MENU.map((i) => `  ${i.key}  ${i.usage.padEnd(width)}  ${i.label.toLowerCase()}`),
     `     ${"currencies".padEnd(width)}  list the currencies`,
+    `     ${"search WORD".padEnd(width)}  find coins beyond the list by symbol or name`,
     `     ${"help".padEnd(width)}  this text`,
     "Arrow keys edit and recall lines; Tab completes commands and coin symbols.",
   ].join("\n") + "\n";

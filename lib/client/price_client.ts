@@ -42,6 +42,14 @@ export interface History {
   change_pct: number | null;
 }
 
+/** A coin of the server's directory, as `SEARCH` lists it. */
+export interface SearchResult {
+  /** The provider's id: `price id:<id>` names this coin when several share its symbol. */
+  id: string;
+  symbol: string;
+  name: string;
+}
+
 /** One currency prices can be shown in, as `CURRENCIES` lists it. */
 export interface CurrencyInfo {
   /** Upper-case code, e.g. `VND`. */
@@ -136,6 +144,24 @@ export class PriceClient implements AsyncDisposable {
     const data = await this.#command(`MARKET ${symbol}${currencySuffix(currency)}`);
     if (!isCoinView(data)) {
       throw this.#demux.fail(`Unexpected reply from ${this.#demux.address}: expected a coin`);
+    }
+    return data;
+  }
+
+  /**
+   * Coins of the server's directory matching `query`: exact symbol first, then symbols starting
+   * with it, then names; at most 20.
+   *
+   * @throws {ServerError} when the server answers with an error
+   * @throws {ConnectionError} see {@linkcode request}
+   */
+  async search(query: string): Promise<SearchResult[]> {
+    if (!/^\S+$/.test(query)) throw new RangeError("A search is one word, e.g. pep");
+    const data = await this.#command(`SEARCH ${query}`);
+    if (!Array.isArray(data) || !data.every(isSearchResult)) {
+      throw this.#demux.fail(
+        `unexpected reply from ${this.#demux.address}: expected a list of coins`,
+      );
     }
     return data;
   }
@@ -306,6 +332,12 @@ function parseReply(reply: unknown, address: string): Reply {
   throw new ConnectionError(`Unexpected reply from ${address}: no OK or ERROR status`, {
     code: "PROTOCOL",
   });
+}
+
+function isSearchResult(v: unknown): v is SearchResult {
+  if (typeof v !== "object" || v === null) return false;
+  const c = v as Record<string, unknown>;
+  return typeof c.id === "string" && typeof c.symbol === "string" && typeof c.name === "string";
 }
 
 function isHistory(v: unknown): v is History {

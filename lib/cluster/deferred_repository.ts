@@ -10,7 +10,9 @@ import type {
   Repository,
   SaveOptions,
   StoredCandle,
+  StoredDirectory,
   StoredRates,
+  TrackedCoin,
 } from "../storage/repository.ts";
 import type { Snapshot } from "../wire/coin.ts";
 
@@ -92,6 +94,34 @@ export class DeferredRepository implements Repository {
 
   sizeBytes(): Promise<number | null> {
     return this.#call((r) => r.sizeBytes());
+  }
+
+  saveDirectory(directory: StoredDirectory, options?: SaveOptions): Promise<void> {
+    return this.#call((r) => r.saveDirectory(directory, options));
+  }
+
+  loadDirectory(provider: string, newerThan?: string): Promise<StoredDirectory | null> {
+    return this.#call((r) => r.loadDirectory(provider, newerThan));
+  }
+
+  saveTracked(coins: readonly TrackedCoin[], options?: SaveOptions): Promise<void> {
+    return this.#call((r) => r.saveTracked(coins, options));
+  }
+
+  loadTracked(): Promise<TrackedCoin[]> {
+    return this.#call((r) => r.loadTracked());
+  }
+
+  dropTracked(ids: readonly string[], options?: SaveOptions): Promise<void> {
+    return this.#call((r) => r.dropTracked(ids, options));
+  }
+
+  wishCoins(ids: readonly string[]): Promise<void> {
+    return this.#call((r) => r.wishCoins(ids));
+  }
+
+  takeWishes(): Promise<string[]> {
+    return this.#call((r) => r.takeWishes());
   }
 
   async close(): Promise<void> {

@@ -11,10 +11,16 @@
  * keep their ratio to the US dollar from the recorded rates (2021: the demo has no recording of
  * the same day), scaled to the served bitcoin price.
  *
+ * Beyond the recorded top 100 it lists a few coins more (PEPE, another coin called PEPE, BONK,
+ * WIF, FLOKI, PEPECOIN; their prices are rounded early-2025 values, as none of them is in the
+ * 2022 recording), so `search pep`, `price PEPE` and `watch PEPE` show the long tail: it answers
+ * `/coins/list` (every coin it serves) and `/coins/markets?ids=` (those coins as served last).
+ *
  * @module
  */
 
-import markets from "./data/markets.json" with { type: "json" };
+import recorded from "./data/markets.json" with { type: "json" };
+import longTail from "./data/long_tail.json" with { type: "json" };
 import exchangeRates from "./data/exchange_rates.json" with { type: "json" };
 
 /** A running demo upstream. */
@@ -42,7 +48,9 @@ export interface DemoOptions {
 
 /** The fields of a `/coins/markets` entry the walk changes; the others are served as recorded. */
 interface RecordedCoin {
+  id: string;
   symbol: string;
+  name: string;
   current_price: number;
   market_cap: number | null;
   price_change_24h: number | null;
@@ -55,6 +63,11 @@ interface RecordedRate {
   value: number;
   type: string;
 }
+
+/** Every coin the demo serves: the recorded top 100, then the long tail (no rank). */
+const markets: readonly RecordedCoin[] = [...recorded, ...longTail];
+/** How many coins `/coins/markets` without `ids` serves at most: the recorded top. */
+const TOP = recorded.length;
 
 /** When the shipped prices were recorded. */
 export const RECORDED_AT = "2022-10-04 20:16 UTC";
@@ -153,8 +166,18 @@ export function startDemoUpstream(options: DemoOptions = {}): DemoUpstream {
   const handler = (request: Request): Response => {
     const url = new URL(request.url);
     if (url.pathname === "/api/v3/coins/markets") {
+      const ids = url.searchParams.get("ids");
+      // Coins asked for by id are served as they were last, so a look-up does not move prices.
+      if (ids !== null) {
+        const asked = new Set(ids.split(","));
+        return json(market.coins.filter((coin) => asked.has(coin.id)));
+      }
       const perPage = Number(url.searchParams.get("per_page") ?? 100);
-      return json(market.step().slice(0, Number.isInteger(perPage) ? perPage : 100));
+      const top = Math.min(TOP, Number.isInteger(perPage) ? perPage : 100);
+      return json(market.step().slice(0, top));
+    }
+    if (url.pathname === "/api/v3/coins/list") {
+      return json(markets.map(({ id, symbol, name }) => ({ id, symbol, name })));
     }
     if (url.pathname === "/api/v3/exchange_rates") return json(market.exchangeRates());
     return Response.json({ error: "Not Found" }, { status: 404 });
@@ -177,7 +200,7 @@ function round(value: number, decimals: number): number {
 }
 
 /** A small seeded generator of uniform numbers in [0, 1) (mulberry32). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

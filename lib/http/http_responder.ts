@@ -13,6 +13,7 @@ import { parseTarget, type Target, type TargetError } from "./request_target.ts"
 import { Representation, type Variant } from "./representation.ts";
 import { type ApiResult, errorRep, MarketApi } from "./market_api.ts";
 import { TextViews } from "./text_views.ts";
+import { type CoinCatalog, CoinGeckoApi } from "./coingecko_api.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/registry.ts";
 
 /** Options of an {@linkcode HttpResponder}. */
@@ -26,6 +27,8 @@ export interface HttpOptions {
   readonly corsOrigin: string;
   /** The Prometheus text of `/metrics`; without it `/metrics` is 404. */
   readonly metrics?: () => string;
+  /** The coin directory for `/api/v3` (`coins/list`, `search`, ids), when there is one. */
+  readonly coinCatalog?: () => CoinCatalog | null;
 }
 
 const TEXT_TYPE = "Content-Type: text/plain; charset=utf-8\r\n";
@@ -38,6 +41,7 @@ export class HttpResponder {
   readonly #options: HttpOptions;
   readonly #api: MarketApi;
   readonly #text: TextViews;
+  readonly #gecko: CoinGeckoApi;
   readonly #cors: string;
   /** The snapshot whose refresh time is in `#refreshAt`, to parse its time once. */
   #refreshFor: unknown = null;
@@ -53,10 +57,14 @@ export class HttpResponder {
       : `Access-Control-Allow-Origin: ${options.corsOrigin}\r\n`;
     this.#api = new MarketApi(options.market, this.#cors);
     this.#text = new TextViews(this.#api);
+    this.#gecko = new CoinGeckoApi(options.market, this.#cors, options.coinCatalog);
   }
 
-  /** The answer to one request; `now` is the read's clock. Never throws. */
-  respond(head: RequestHead, now: number): Answer {
+  /**
+   * The answer to one request; `now` is the read's clock, `address` the client's (`host:port`),
+   * which bounds its on-demand fetches. Never throws.
+   */
+  respond(head: RequestHead, now: number, address = ""): Answer {
     // The framer passes a repeated head as the same object: what was read from it is kept.
     let read = this.#read.get(head);
     if (read === undefined) {
@@ -72,7 +80,7 @@ export class HttpResponder {
         "BAD_REQUEST",
       );
     }
-    const result = this.#route(target, head, now);
+    const result = this.#route(target, head, now, address);
     if (result === null) {
       const rep = errorRep(
         404,
@@ -100,7 +108,7 @@ export class HttpResponder {
   }
 
   /** The answer of the endpoint `target` names; `target` is the same object for a repeated head. */
-  #route(target: Target, head: RequestHead, now: number): ApiResult | null {
+  #route(target: Target, head: RequestHead, now: number, address: string): ApiResult | null {
     const { segments, query } = target;
     const [first] = segments;
     if (segments.length === 0 || (segments.length === 1 && !isReserved(first))) {
@@ -115,6 +123,9 @@ export class HttpResponder {
     }
     if (first === "api" && segments[1] === "v1" && segments.length > 2) {
       return this.#api.answer(segments.slice(2), query, now, target);
+    }
+    if (first === "api" && segments[1] === "v3" && segments.length > 2) {
+      return this.#gecko.answer(segments.slice(2), query, { now, address }, head.target);
     }
     if (segments.length !== 1) return null;
     if (first === "healthz") return plain(200, "ok\n", "HEALTHZ");

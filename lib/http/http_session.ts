@@ -80,14 +80,14 @@ export class HttpSession implements Session {
     let reply: Answer;
     if (head.kind === "error") reply = this.#responder.refuse(head, now);
     else if (head.headers.has("upgrade") && wantsWebSocket(head)) reply = this.#upgrade(head, now);
-    else reply = this.#responder.respond(head, now);
+    else reply = this.#responder.respond(head, now, this.#context.address);
     if (reply.close) this.#done = true;
     this.#answer(reply, this.#bytes, 0, 0);
   };
 
   #upgrade(head: RequestHead, now: number): Answer {
     const target = head.target.split("?")[0];
-    if (target !== "/ws") return this.#responder.respond(head, now);
+    if (target !== "/ws") return this.#responder.respond(head, now, this.#context.address);
     if (this.#webSocket === undefined) {
       return refusal(now, 501, "NOT_IMPLEMENTED", "WebSocket is not served by this build");
     }

@@ -113,7 +113,7 @@ export async function fetchExchangeRates(
 }
 
 /** Keeps the source text of the numbers that are served to clients. */
-const EXACT_NUMBERS = keepNumberText(["current_price", "market_cap"]);
+export const EXACT_NUMBERS = keepNumberText(["current_price", "market_cap"]);
 
 const FIELDS: FieldNames = {
   symbol: "symbol",
@@ -125,7 +125,8 @@ const FIELDS: FieldNames = {
   updatedAt: "last_updated",
 };
 
-function requestJson(
+/** GETs `path` under the API URL, with the key's header when there is one. */
+export function requestJson(
   path: string,
   options: RequestOptions,
   exactNumbers?: ExactNumbers,
@@ -143,7 +144,8 @@ function requestJson(
   });
 }
 
-function parseCoin(entry: unknown, index: number, host: string): Coin {
+/** One `/coins/markets` record, validated. */
+export function parseCoin(entry: unknown, index: number, host: string): Coin {
   if (!isRecord(entry)) throw invalid(host, `coin #${index + 1}`, "must be an object", entry);
   return validateCoin(
     {

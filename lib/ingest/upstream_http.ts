@@ -278,7 +278,7 @@ function tooLarge(host: string, maxBytes: number, detail: string): UpstreamError
  * Parses a `Retry-After` header (delay in seconds or an HTTP-date) into milliseconds.
  * Returns `undefined` when absent or unparsable; dates in the past give 0.
  */
-function parseRetryAfter(
+export function parseRetryAfter(
   value: string | null,
   now: number = Date.now(),
 ): number | undefined {

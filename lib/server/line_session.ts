@@ -60,5 +60,9 @@ class LineSession implements Session {
  */
 export function lineSessions(market: Market): SessionFactory {
   return (context) =>
-    new LineSession(market.responder(), context.maxRequestBytes, context.tls ? "tls" : "tcp");
+    new LineSession(
+      market.responder(context.address),
+      context.maxRequestBytes,
+      context.tls ? "tls" : "tcp",
+    );
 }

@@ -8,7 +8,8 @@
 
 import type { DataReport, ServiceReport } from "../wire/info_report.ts";
 import type { Snapshot } from "../wire/coin.ts";
-import { currenciesJson, type Rates, usdRate } from "./currency.ts";
+import { currenciesJson, pricingFor, type Rates, usdRate } from "./currency.ts";
+import { USD_PRICING } from "../wire/reply.ts";
 import type { ErrorCode } from "../wire/error_code.ts";
 import { HISTORY_RANGE_MS, type HistoryRange } from "../wire/history_range.ts";
 import { CANDLE_INTERVAL_SECONDS } from "../wire/candles.ts";
@@ -27,6 +28,8 @@ import {
   unknownCoin,
 } from "./_reply_set.ts";
 import { sample } from "../util/sample.ts";
+import type { LongTail } from "./long_tail.ts";
+import { longTailMarket, longTailWatch, searchAnswer } from "./_long_tail_replies.ts";
 
 /** What to send for one request. */
 export interface Answer {
@@ -103,6 +106,8 @@ export interface MarketOptions {
   info?: () => ServiceReport | Record<string, never>;
   /** The text of `NO_DATA` before the first snapshot, e.g. when the next attempt is. */
   noDataText?: () => string;
+  /** Coins beyond the snapshot (the directory, on-demand look-ups, `SEARCH`); without it, none. */
+  longTail?: LongTail;
 }
 
 /** Holds the current snapshot and exchange rates and answers requests about them. */
@@ -116,6 +121,8 @@ export class Market {
   readonly #now: () => number;
   /** Whether the answer {@linkcode #respondIn} gave last is the one its reply cache holds. */
   #answeredFromCache = false;
+  /** Set when the answer {@linkcode #answer} gave must not be cached (a long-tail coin's). */
+  #uncacheable = false;
   /**
    * Whether the market's clock is the wall clock (none was injected): a caller that has just read
    * `Date.now()` can then pass that reading to a {@linkcode Responder} instead of reading
@@ -182,6 +189,11 @@ export class Market {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Tells the update listeners of coins that changed outside a snapshot (the long tail). */
+  notify(events: UpdateEvents): void {
+    if (events.size > 0) { for (const listener of this.#listeners) listener(events); }
+  }
+
   /** Uses new exchange rates; replies in other currencies are encoded again on first use. */
   updateRates(rates: Rates): void {
     this.#rates = rates;
@@ -212,21 +224,28 @@ export class Market {
    * for given bytes changes only with the set, except for a reply read from storage, which is
    * not remembered until it has been read.
    */
-  responder(): Responder {
+  responder(address = ""): Responder {
     let lastSet: ReplySet | null = null;
     let lastAnswer: Answer | null = null;
     return (bytes, start, end, now, repeat) => {
       const set = this.#current(now);
       if (repeat && set === lastSet && set !== null) return lastAnswer!;
-      const answer = this.#respondIn(set, bytes, start, end);
+      const answer = this.#respondIn(set, bytes, start, end, address);
       lastSet = this.#answeredFromCache ? set : null;
       lastAnswer = answer;
       return answer;
     };
   }
 
-  #respondIn(set: ReplySet | null, bytes: Uint8Array, start: number, end: number): Answer {
+  #respondIn(
+    set: ReplySet | null,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    address: string,
+  ): Answer {
     this.#answeredFromCache = false;
+    this.#uncacheable = false;
     const cacheable = set !== null && end - start <= CACHEABLE_BYTES;
     if (cacheable) {
       const hit = set.cache.get(bytes, start, end);
@@ -237,10 +256,11 @@ export class Market {
     }
     const line = bytes.subarray(start, end);
     const request = parseRequest(line);
-    const reply = this.#answer(request, set);
-    // INFO changes from one request to the next; everything else only with the snapshot.
+    const reply = this.#answer(request, set, address);
+    // INFO changes from one request to the next, a long-tail coin with its own refresh and the
+    // time it was last asked for; everything else only with the snapshot.
     if (
-      cacheable && reply.error === null && request.kind !== "info" &&
+      cacheable && reply.error === null && request.kind !== "info" && !this.#uncacheable &&
       set.cache.size < CACHE_LIMIT
     ) {
       if (reply.later === undefined) this.#answeredFromCache = set.cache.set(line, reply);
@@ -256,7 +276,7 @@ export class Market {
     return reply;
   }
 
-  #answer(request: Request | RequestError, set: ReplySet | null): Answer {
+  #answer(request: Request | RequestError, set: ReplySet | null, address: string): Answer {
     switch (request.kind) {
       case "error":
         return errorReply(request.code, request.message);
@@ -272,9 +292,23 @@ export class Market {
         return this.#history(request.symbol, request.range, set);
       case "candles":
         return this.#candles(request, set);
+      case "search":
+        // The directory changes apart from the snapshot: its answers are never cached.
+        this.#uncacheable = true;
+        return this.#options.longTail === undefined
+          ? errorReply("NO_DATA", "No coin directory: this server serves the top N only", "SEARCH")
+          : searchAnswer(this.#options.longTail, request.query);
       case "watch": {
         if (set === null) return this.#noData();
-        const unknown = request.symbols.filter((symbol) => !set.symbols.has(symbol));
+        let unknown = request.symbols.filter((symbol) => !set.symbols.has(symbol));
+        const context = this.#longTailContext(address);
+        if (unknown.length > 0 && context !== null) {
+          this.#uncacheable = true;
+          const objects = set.byCurrency.get("USD")!.objects;
+          const found = longTailWatch(request.symbols, (s) => objects.get(s), USD_PRICING, context);
+          if (!("unknown" in found)) return found;
+          unknown = found.unknown;
+        }
         if (unknown.length > 0) return unknownCoin(unknown.join(", "), set, "WATCH");
         const objects = set.byCurrency.get("USD")!.objects;
         const data = `[${request.symbols.map((symbol) => objects.get(symbol)).join(",")}]`;
@@ -291,9 +325,23 @@ export class Market {
           return request.version === 2 ? replies.v2All : replies.v1All;
         }
         const reply = (request.version === 2 ? replies.v2Coin : replies.v1Coin).get(request.symbol);
-        return reply ?? unknownCoin(request.symbol, set);
+        return reply ?? this.#longTailMarket(request, address) ?? unknownCoin(request.symbol, set);
       }
     }
+  }
+
+  #longTailContext(address: string) {
+    const longTail = this.#options.longTail;
+    if (longTail === undefined) return null;
+    return { longTail, address, staleAfterMs: this.#options.staleAfterMs, now: this.#now() };
+  }
+
+  #longTailMarket(request: { symbol: string; version: 1 | 2; currency: string }, address: string) {
+    const context = this.#longTailContext(address);
+    if (context === null) return null;
+    this.#uncacheable = true;
+    // The currency was checked with the snapshot's replies.
+    return longTailMarket(request, pricingFor(this.#rates, request.currency)!, context);
   }
 
   #noData(): Answer {

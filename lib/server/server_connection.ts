@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Log } from "../util/log.ts";
 import type { Answer, Market } from "./market.ts";
 import type { Session } from "./session.ts";
 import type { Limits } from "./limits.ts";
@@ -14,7 +15,6 @@ import { Outbox } from "./outbox.ts";
 import type { WatchRegistry } from "./watch_registry.ts";
 import type { Conn } from "../net/conn.ts";
 import { describePeer } from "../net/peer_address.ts";
-import type { Log } from "../util/log.ts";
 import { closeQuietly, closeWhenDone, lingeringClose } from "../net/lingering_close.ts";
 import type { ErrorCode } from "../wire/error_code.ts";
 import { MAX_WATCHED } from "../wire/limits.ts";
@@ -289,8 +289,10 @@ export class ServerConnection {
     for (const [index, promise, request] of this.#later) {
       const answer = await promise;
       this.#record(answer, request, 0, request.length);
-      this.#replies[index] = answer.bytes;
-      this.#replyBytes += answer.bytes.length;
+      // A WATCH of a coin fetched on demand changes the watch list once it is answered.
+      const bytes = answer.watch === undefined ? answer.bytes : this.#applyWatch(answer);
+      this.#replies[index] = bytes;
+      this.#replyBytes += bytes.length;
     }
     this.#later.length = 0;
   }

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { ExchangeRate, Snapshot } from "../wire/coin.ts";
-import type { StoredRates } from "./repository.ts";
+import type { Coin, ExchangeRate, Snapshot } from "../wire/coin.ts";
+import type { StoredRates, TrackedCoin } from "./repository.ts";
 
 /** A row of `coins`. */
 export interface CoinRow {
@@ -33,6 +33,11 @@ export interface RateRow {
   fetched_at: string | Date;
 }
 
+/** A row of `tracked_coins`: a coin row with its provider id. */
+export interface TrackedRow extends CoinRow {
+  id: string;
+}
+
 /** A stored time as ISO-8601 text. */
 function isoTime(value: string | Date): string {
   return typeof value === "string" ? value : value.toISOString();
@@ -42,17 +47,7 @@ function isoTime(value: string | Date): string {
 export function snapshotFromRows(rows: readonly CoinRow[]): Snapshot | null {
   if (rows.length === 0) return null;
   return {
-    coins: rows.map((row) => ({
-      symbol: row.symbol,
-      name: row.name,
-      rank: row.rank,
-      price: row.price,
-      priceText: row.price_text,
-      marketCap: row.market_cap,
-      marketCapText: row.market_cap_text,
-      change24h: row.change_24h,
-      updatedAt: row.updated_at,
-    })),
+    coins: rows.map(coinFromRow),
     fetchedAt: isoTime(rows[0].fetched_at),
     source: rows[0].source,
   };
@@ -66,4 +61,48 @@ export function ratesFromRows(rows: readonly RateRow[]): StoredRates | null {
     rates.set(r.code, { name: r.name, unit: r.unit, value: r.value, type: r.type });
   }
   return { rates, fetchedAt: isoTime(rows[0].fetched_at) };
+}
+
+function coinFromRow(row: CoinRow): Coin {
+  return {
+    symbol: row.symbol,
+    name: row.name,
+    rank: row.rank,
+    price: row.price,
+    priceText: row.price_text,
+    marketCap: row.market_cap,
+    marketCapText: row.market_cap_text,
+    change24h: row.change_24h,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The row of `coin` as stored in `coins` (and, with its id, in `tracked_coins`). */
+export function coinRow(
+  c: Coin,
+  fetchedAt: string,
+  source: string,
+): CoinRow & { fetched_at: string } {
+  return {
+    symbol: c.symbol,
+    name: c.name,
+    rank: c.rank,
+    price: c.price,
+    price_text: c.priceText,
+    market_cap: c.marketCap,
+    market_cap_text: c.marketCapText,
+    change_24h: c.change24h,
+    updated_at: c.updatedAt,
+    fetched_at: fetchedAt,
+    source,
+  };
+}
+
+/** The tracked coin of a `tracked_coins` row. */
+export function trackedFromRow(row: TrackedRow): TrackedCoin {
+  return {
+    coin: { ...coinFromRow(row), id: row.id },
+    fetchedAt: isoTime(row.fetched_at),
+    source: row.source,
+  };
 }

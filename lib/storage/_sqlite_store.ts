@@ -16,7 +16,9 @@ import {
   PRUNE_BATCH_SIZE,
   RepositoryError,
   type StoredCandle,
+  type StoredDirectory,
   type StoredRates,
+  type TrackedCoin,
 } from "./repository.ts";
 import { type CandleBucketRow, candlesOf, candleStep } from "./_candles.ts";
 import {
@@ -31,6 +33,7 @@ import {
   seriesPoints,
 } from "./_history.ts";
 import { type CoinRow, type RateRow, ratesFromRows, snapshotFromRows } from "./_rows.ts";
+import { LONG_TAIL_MIGRATION, SqliteLongTail } from "./_sqlite_long_tail.ts";
 
 /** Options of {@linkcode SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -112,6 +115,7 @@ const MIGRATIONS: readonly string[] = [
              GROUP BY symbol, bucket) g;`
     ).join("\n")
   }`,
+  LONG_TAIL_MIGRATION,
 ];
 
 /** The schema version this code writes. */
@@ -132,6 +136,7 @@ export class SqliteStore implements Disposable {
   readonly #candleBuckets: StatementSync;
   readonly #insertRate: StatementSync;
   readonly #selectRates: StatementSync;
+  readonly #longTail: SqliteLongTail;
   #open = true;
 
   private constructor(db: DatabaseSync) {
@@ -195,6 +200,7 @@ export class SqliteStore implements Disposable {
       `INSERT INTO exchange_rates (code, name, unit, value, type, fetched_at) VALUES (?, ?, ?, ?, ?, ?)`,
     );
     this.#selectRates = db.prepare("SELECT * FROM exchange_rates ORDER BY rowid");
+    this.#longTail = new SqliteLongTail(db);
   }
 
   /**
@@ -331,6 +337,43 @@ export class SqliteStore implements Disposable {
     const pages = this.#db.prepare("PRAGMA page_count").get() as { page_count: number };
     const size = this.#db.prepare("PRAGMA page_size").get() as { page_size: number };
     return Number(pages.page_count) * Number(size.page_size);
+  }
+
+  /** Replaces a provider's coin directory, in one transaction. */
+  saveDirectory(directory: StoredDirectory): void {
+    this.#transaction(() => this.#longTail.saveDirectory(directory));
+  }
+
+  /** A provider's stored coin directory, or null. */
+  loadDirectory(provider: string, newerThan?: string): StoredDirectory | null {
+    return this.#longTail.loadDirectory(provider, newerThan);
+  }
+
+  /** Stores coins fetched on demand. */
+  saveTracked(coins: readonly TrackedCoin[]): void {
+    this.#transaction(() => this.#longTail.saveTracked(coins));
+  }
+
+  /** Every coin fetched on demand and not dropped. */
+  loadTracked(): TrackedCoin[] {
+    return this.#longTail.loadTracked();
+  }
+
+  /** Forgets coins fetched on demand. */
+  dropTracked(ids: readonly string[]): void {
+    this.#transaction(() => this.#longTail.dropTracked(ids));
+  }
+
+  /** Records ids wished for by a replica. */
+  wishCoins(ids: readonly string[]): void {
+    this.#transaction(() => this.#longTail.wishCoins(ids, new Date().toISOString()));
+  }
+
+  /** The ids wished for, forgotten. */
+  takeWishes(): string[] {
+    let ids: string[] = [];
+    this.#transaction(() => ids = this.#longTail.takeWishes());
+    return ids;
   }
 
   /** Closes the database; later calls do nothing. */

@@ -47,6 +47,20 @@ function run(call: StoreCall): unknown {
       return store.pruneHistoryBatch(...call.args);
     case "sizeBytes":
       return store.sizeBytes();
+    case "saveDirectory":
+      return store.saveDirectory(...call.args);
+    case "loadDirectory":
+      return store.loadDirectory(...call.args);
+    case "saveTracked":
+      return store.saveTracked(...call.args);
+    case "loadTracked":
+      return store.loadTracked();
+    case "dropTracked":
+      return store.dropTracked(...call.args);
+    case "wishCoins":
+      return store.wishCoins(...call.args);
+    case "takeWishes":
+      return store.takeWishes();
   }
 }
 

@@ -23,7 +23,9 @@ import {
   RepositoryError,
   type SaveOptions,
   type StoredCandle,
+  type StoredDirectory,
   type StoredRates,
+  type TrackedCoin,
   type WriterSession,
 } from "./repository.ts";
 import { type CandleBucketRow, candlesOf, candleStep } from "./_candles.ts";
@@ -39,7 +41,7 @@ import {
   seriesPoints,
 } from "./_history.ts";
 import { describeDatabase } from "./database_url.ts";
-import { type CoinRow, type RateRow, ratesFromRows, snapshotFromRows } from "./_rows.ts";
+import { type CoinRow, coinRow, type RateRow, ratesFromRows, snapshotFromRows } from "./_rows.ts";
 import { redact } from "../util/redact.ts";
 
 /** A connection of `npm:postgres`: a pool, a reserved connection or a transaction. */
@@ -57,6 +59,11 @@ export interface PostgresWriterSession extends WriterSession {
   readonly lockKey?: bigint;
 }
 
+/** The payload of the notification that coins fetched on demand were stored. */
+export const TRACKED_NOTICE = "tracked";
+/** The payload of the notification that a coin directory was stored. */
+export const DIRECTORY_NOTICE = "directory";
+
 /** Options of {@linkcode PostgresRepository.open}. */
 export interface PostgresRepositoryOptions {
   /** Connections in the pool; defaults to 4. */
@@ -70,79 +77,10 @@ export interface PostgresRepositoryOptions {
   notifyChannel?: string;
 }
 
-/** Schema migrations; migration `i` brings `schema_version` to `i + 1`. Append only. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE coins (
-     symbol text PRIMARY KEY,
-     name text NOT NULL,
-     rank integer NOT NULL,
-     price double precision NOT NULL CHECK (price >= 0),
-     price_text text NOT NULL,
-     market_cap double precision,
-     market_cap_text text,
-     change_24h double precision,
-     updated_at text,
-     fetched_at timestamptz NOT NULL,
-     source text NOT NULL
-   );
-   CREATE TABLE price_history (
-     id bigserial PRIMARY KEY,
-     symbol text NOT NULL,
-     price double precision NOT NULL CHECK (price >= 0),
-     price_text text NOT NULL,
-     market_cap double precision,
-     fetched_at timestamptz NOT NULL
-   );
-   CREATE INDEX price_history_symbol_time ON price_history (symbol, fetched_at);
-   CREATE INDEX price_history_time ON price_history (fetched_at);`,
-  `CREATE TABLE exchange_rates (
-     code text PRIMARY KEY,
-     position integer NOT NULL,
-     name text NOT NULL,
-     unit text NOT NULL,
-     value double precision NOT NULL CHECK (value > 0),
-     type text NOT NULL,
-     fetched_at timestamptz NOT NULL
-   );`,
-  `CREATE TABLE price_rollup (
-     symbol text NOT NULL,
-     step integer NOT NULL,
-     bucket bigint NOT NULL,
-     first_at timestamptz NOT NULL,
-     first_price double precision NOT NULL,
-     last_at timestamptz NOT NULL,
-     price double precision NOT NULL,
-     n bigint NOT NULL,
-     low double precision NOT NULL,
-     high double precision NOT NULL,
-     PRIMARY KEY (symbol, step, bucket)
-   );
-   CREATE INDEX price_rollup_time ON price_rollup (step, last_at);
-   ${
-    ROLLUP_LEVELS.map(({ step, keepMs }) =>
-      `INSERT INTO price_rollup
-         (symbol, step, bucket, first_at, first_price, last_at, price, n, low, high)
-       SELECT symbol, ${step}, bucket, MIN(fetched_at),
-              (array_agg(price ORDER BY fetched_at, id))[1],
-              MAX(fetched_at), (array_agg(price ORDER BY fetched_at DESC, id DESC))[1],
-              COUNT(*), MIN(price), MAX(price)
-       FROM (SELECT *, floor(extract(epoch FROM fetched_at) / ${step})::bigint * ${step} AS bucket
-             FROM price_history ${
-        // A finer resolution only for the prices it keeps: the last 2 h, 25 h or 8 days.
-        Number.isFinite(keepMs)
-          ? `WHERE fetched_at >= (SELECT MAX(fetched_at) FROM price_history)
-               - interval '${keepMs / 1000} seconds'`
-          : ""}) h
-       GROUP BY symbol, bucket;`
-    ).join("\n")
-  }`,
-];
+import { migrate } from "./_postgres_schema.ts";
+import * as longTail from "./_postgres_long_tail.ts";
 
-/** The schema version this code writes; the same as SQLite's. */
-export const SCHEMA_VERSION = MIGRATIONS.length;
-
-/** Taken while migrating, so replicas starting together migrate once. */
-const MIGRATION_LOCK = 0x63727970746f; // "crypto"
+export { SCHEMA_VERSION } from "./_postgres_schema.ts";
 
 /** The current snapshot, the exchange rates and the price history, in a PostgreSQL database. */
 export class PostgresRepository implements Repository {
@@ -315,6 +253,63 @@ export class PostgresRepository implements Repository {
     });
   }
 
+  /** Replaces a directory; with a notify channel, ends with `NOTIFY channel, 'directory'`. */
+  saveDirectory(directory: StoredDirectory, options: SaveOptions = {}): Promise<void> {
+    return this.#write(options, async (tx) => {
+      await longTail.writeDirectory(tx, directory);
+      await this.#notify(tx, DIRECTORY_NOTICE);
+    });
+  }
+
+  loadDirectory(provider: string, newerThan?: string): Promise<StoredDirectory | null> {
+    return this.#guard(() => longTail.readDirectory(this.#sql, provider, newerThan));
+  }
+
+  /** Stores coins fetched on demand; with a notify channel, ends with `NOTIFY channel, 'tracked'`. */
+  saveTracked(coins: readonly TrackedCoin[], options: SaveOptions = {}): Promise<void> {
+    return this.#write(options, async (tx) => {
+      await longTail.writeTracked(tx, coins);
+      await this.#notify(tx, TRACKED_NOTICE);
+    });
+  }
+
+  loadTracked(): Promise<TrackedCoin[]> {
+    return this.#guard(() => longTail.readTracked(this.#sql));
+  }
+
+  dropTracked(ids: readonly string[], options: SaveOptions = {}): Promise<void> {
+    return this.#write(options, async (tx) => {
+      await tx`DELETE FROM tracked_coins WHERE id = ANY(${tx.array([...ids])})`;
+    });
+  }
+
+  wishCoins(ids: readonly string[]): Promise<void> {
+    return this.#guard(() => longTail.writeWishes(this.#sql, ids));
+  }
+
+  takeWishes(): Promise<string[]> {
+    return this.#guard(() => longTail.takeWishes(this.#sql));
+  }
+
+  async #notify(tx: Tx, payload: string): Promise<void> {
+    if (this.#notifyChannel !== undefined) {
+      await tx`SELECT pg_notify(${this.#notifyChannel}, ${payload})`;
+    }
+  }
+
+  /** A write in a transaction, through the options' session when given. */
+  #write(options: SaveOptions, body: (tx: Tx) => Promise<void>): Promise<void> {
+    return this.#guard(async () => {
+      const session = options.session;
+      if (session !== undefined && session.engine !== this.engine) {
+        throw new TypeError(
+          `Cannot write through a ${session.engine} session: expected a postgres one`,
+        );
+      }
+      await this.#transaction(session as PostgresWriterSession | undefined, body);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -400,21 +395,7 @@ async function writeSnapshot(
 ): Promise<void> {
   const { fetchedAt, source } = snapshot;
   await tx`DELETE FROM coins`;
-  await tx`INSERT INTO coins ${
-    tx(snapshot.coins.map((c) => ({
-      symbol: c.symbol,
-      name: c.name,
-      rank: c.rank,
-      price: c.price,
-      price_text: c.priceText,
-      market_cap: c.marketCap,
-      market_cap_text: c.marketCapText,
-      change_24h: c.change24h,
-      updated_at: c.updatedAt,
-      fetched_at: fetchedAt,
-      source,
-    })))
-  }`;
+  await tx`INSERT INTO coins ${tx(snapshot.coins.map((c) => coinRow(c, fetchedAt, source)))}`;
   await tx`INSERT INTO price_history ${
     tx(snapshot.coins.map((c) => ({
       symbol: c.symbol,
@@ -463,25 +444,4 @@ async function writeSnapshot(
       })))
     }`;
   }
-}
-
-/** Brings the schema to {@linkcode SCHEMA_VERSION} in one transaction, under a lock. */
-async function migrate(sql: PostgresSql, description: string): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
-    await tx`CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`;
-    const [row] = await tx<{ version: number }[]>`SELECT version FROM schema_version`;
-    let version = row?.version ?? 0;
-    if (row === undefined) await tx`INSERT INTO schema_version (version) VALUES (0)`;
-    if (version > SCHEMA_VERSION) {
-      throw new RepositoryError(
-        `Cannot open ${description}: its schema version ${version} is newer than the ` +
-          `${SCHEMA_VERSION} this program knows; use a newer program or another database`,
-      );
-    }
-    for (; version < SCHEMA_VERSION; version++) {
-      await tx.unsafe(MIGRATIONS[version]);
-      await tx`UPDATE schema_version SET version = ${version + 1}`;
-    }
-  });
 }

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { ExchangeRate, Snapshot } from "../wire/coin.ts";
+import type { Coin, DirectoryEntry, ExchangeRate, Snapshot } from "../wire/coin.ts";
 
 /** A coin's history over a window, evenly thinned to at most a given number of points. */
 export interface HistorySeries {
@@ -64,8 +64,50 @@ export interface SaveOptions {
   session?: WriterSession;
 }
 
+/** A provider's directory of every coin it lists, as stored. */
+export interface StoredDirectory {
+  /** The provider that listed it, e.g. `coingecko`. */
+  provider: string;
+  entries: DirectoryEntry[];
+  /** When it was fetched (ISO-8601). */
+  fetchedAt: string;
+}
+
+/** A coin outside the top N, fetched by its provider id (`coin.id` is set). */
+export interface TrackedCoin {
+  coin: Coin;
+  /** When it was fetched (ISO-8601). */
+  fetchedAt: string;
+  /** Which provider served it. */
+  source: string;
+}
+
+/** The long tail's tables: the coin directory, the coins fetched on demand and the wishes. */
+export interface LongTailStorage {
+  /** Replaces the stored directory of `directory.provider`, in one transaction. */
+  saveDirectory(directory: StoredDirectory, options?: SaveOptions): Promise<void>;
+  /**
+   * The stored directory of `provider`, or `null` when none was saved or (with `newerThan`, an
+   * ISO time) when the stored one is not newer: a cheap check for a replica that has one.
+   */
+  loadDirectory(provider: string, newerThan?: string): Promise<StoredDirectory | null>;
+  /**
+   * Stores coins fetched on demand (replacing earlier prices of the same ids); with a
+   * `notifyChannel` (PostgreSQL) the followers hear of it on commit.
+   */
+  saveTracked(coins: readonly TrackedCoin[], options?: SaveOptions): Promise<void>;
+  /** Every coin fetched on demand and not dropped. */
+  loadTracked(): Promise<TrackedCoin[]>;
+  /** Forgets coins no one asks for any more. */
+  dropTracked(ids: readonly string[], options?: SaveOptions): Promise<void>;
+  /** Records that a replica was asked for these ids, for the leader to fetch (cluster mode). */
+  wishCoins(ids: readonly string[]): Promise<void>;
+  /** The ids wished for since the last call, which are forgotten. */
+  takeWishes(): Promise<string[]>;
+}
+
 /** The current snapshot, the exchange rates and the price history of one database. */
-export interface Repository extends AsyncDisposable {
+export interface Repository extends LongTailStorage, AsyncDisposable {
   /** `sqlite` or `postgres`. */
   readonly engine: string;
   /** Where the data lives, for logs and `INFO`: a path, or host, port and name (no password). */

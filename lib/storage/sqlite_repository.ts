@@ -17,7 +17,9 @@ import {
   RepositoryError,
   type SaveOptions,
   type StoredCandle,
+  type StoredDirectory,
   type StoredRates,
+  type TrackedCoin,
 } from "./repository.ts";
 import type { SqliteStoreOptions } from "./_sqlite_store.ts";
 import type { StoreCall, StoreReply } from "./_sqlite_protocol.ts";
@@ -185,6 +187,34 @@ export class SqliteRepository implements Repository {
 
   sizeBytes(): Promise<number | null> {
     return this.#use(this.#reader, { method: "sizeBytes", args: [] });
+  }
+
+  saveDirectory(directory: StoredDirectory): Promise<void> {
+    return this.#use(this.#writer, { method: "saveDirectory", args: [directory] });
+  }
+
+  loadDirectory(provider: string, newerThan?: string): Promise<StoredDirectory | null> {
+    return this.#use(this.#reader, { method: "loadDirectory", args: [provider, newerThan] });
+  }
+
+  saveTracked(coins: readonly TrackedCoin[]): Promise<void> {
+    return this.#use(this.#writer, { method: "saveTracked", args: [coins] });
+  }
+
+  loadTracked(): Promise<TrackedCoin[]> {
+    return this.#use(this.#reader, { method: "loadTracked", args: [] });
+  }
+
+  dropTracked(ids: readonly string[]): Promise<void> {
+    return this.#use(this.#writer, { method: "dropTracked", args: [ids] });
+  }
+
+  wishCoins(ids: readonly string[]): Promise<void> {
+    return this.#use(this.#writer, { method: "wishCoins", args: [ids] });
+  }
+
+  takeWishes(): Promise<string[]> {
+    return this.#use(this.#writer, { method: "takeWishes", args: [] });
   }
 
   /** Closes both connections once the calls already made have finished. */

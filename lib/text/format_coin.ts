@@ -29,7 +29,8 @@ export function formatCoin(coin: CoinView, options: FormatOptions): string {
   const fields: [string, string][] = [
     ["Price", formatMoney(coin.price, currency, options)],
     ["24h change", paint(formatChange(coin.change_24h), changeColor(coin.change_24h), color)],
-    ["Rank", `#${coin.rank}`],
+    // A coin outside the provider's ranking (fetched on demand) has rank 0.
+    ["Rank", coin.rank > 0 ? `#${coin.rank}` : DASH],
     [
       "Market cap",
       coin.market_cap === null

@@ -27,6 +27,21 @@ export interface Coin {
   change24h: number | null;
   /** When the upstream last updated this coin (ISO-8601), when given. */
   updatedAt: string | null;
+  /**
+   * The provider's id (`pepe`), kept for coins fetched by id outside the top N, so a reply can
+   * say which of several coins sharing a symbol it is.
+   */
+  id?: string;
+}
+
+/** One coin of a provider's directory of every coin it lists (CoinGecko's `/coins/list`). */
+export interface DirectoryEntry {
+  /** The provider's id, e.g. `bitcoin`; unique within the directory. */
+  id: string;
+  /** Ticker in upper case, e.g. `BTC`; several entries may share one. */
+  symbol: string;
+  /** Display name, e.g. `Bitcoin`. */
+  name: string;
 }
 
 /** The result of one successful ingestion: the top coins at one moment. */

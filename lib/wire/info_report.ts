@@ -81,6 +81,10 @@ export interface ServiceReport {
   errors: Record<string, number>;
   ingestion: IngestionReport;
   providers: ProviderReport[];
+  /** Upstream calls made and left a minute, per provider (lib/app/_info_report.ts). */
+  upstream_budget?: unknown;
+  /** The coins beyond the top N (directory, tracked coins), null with the long tail off. */
+  long_tail?: unknown;
   database: DatabaseReport;
   cluster: ClusterReport;
 }

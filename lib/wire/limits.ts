@@ -16,3 +16,12 @@ export const MAX_WATCHED = 50;
  * `UNKNOWN_COIN` before any look-up; the client refuses it before sending.
  */
 export const MAX_SYMBOL_LENGTH = 32;
+
+/**
+ * The longest provider id (`id:bitcoin` names a coin by id): CoinGecko's ids are longer than
+ * symbols, up to about 80 characters.
+ */
+export const MAX_ID_LENGTH = 100;
+
+/** The prefix that names a coin by its provider id instead of its symbol: `MARKET id:pepe`. */
+export const ID_PREFIX = "ID:";

@@ -81,7 +81,8 @@ export function coinObjectJson(
   options: CoinObjectOptions,
 ): string {
   const pricing = options.pricing ?? USD_PRICING;
-  return `{"symbol":${JSON.stringify(coin.symbol)},"name":${JSON.stringify(coin.name)},` +
+  const id = coin.id === undefined ? "" : `"id":${JSON.stringify(coin.id)},`;
+  return `{"symbol":${JSON.stringify(coin.symbol)},${id}"name":${JSON.stringify(coin.name)},` +
     `"price":${pricing.price(coin)},"currency":"${pricing.currency}","rank":${coin.rank},` +
     `"market_cap":${pricing.marketCap(coin)},` +
     `"change_24h":${coin.change24h === null ? "null" : JSON.stringify(coin.change24h)},` +

@@ -17,7 +17,7 @@ import {
   candleRangeAllowed,
   isCandleInterval,
 } from "./candles.ts";
-import { MAX_SYMBOL_LENGTH, MAX_WATCHED } from "./limits.ts";
+import { ID_PREFIX, MAX_ID_LENGTH, MAX_SYMBOL_LENGTH, MAX_WATCHED } from "./limits.ts";
 
 /** A request the server understood. */
 export type Request =
@@ -35,6 +35,7 @@ export type Request =
   | { kind: "currencies"; version: 1 | 2 }
   | { kind: "ping"; version: 1 | 2 }
   | { kind: "info"; version: 1 | 2 }
+  | { kind: "search"; version: 1 | 2; query: string }
   | { kind: "watch"; version: 2; symbols: string[] }
   | { kind: "unwatch"; version: 2; symbols: string[] | null }
   | { kind: "close" };
@@ -60,7 +61,7 @@ export function isCurrencyCode(code: string): boolean {
 }
 
 /** The commands, as listed in the reply to an unknown one. */
-const COMMANDS = "MARKET, HISTORY, CANDLES, CURRENCIES, WATCH, UNWATCH, PING or INFO";
+const COMMANDS = "MARKET, HISTORY, CANDLES, SEARCH, CURRENCIES, WATCH, UNWATCH, PING or INFO";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -135,6 +136,8 @@ function parseCommand(data: string, version: 1 | 2): Request | RequestError {
     case "WATCH":
     case "UNWATCH":
       return parseWatch(command, args, version);
+    case "SEARCH":
+      return parseSearch(args, version);
     case "CURRENCIES":
     case "PING":
     case "INFO":
@@ -179,8 +182,23 @@ function parseMarket(args: string[], version: 1 | 2): Request | RequestError {
   }
   const symbol = args[0].toUpperCase();
   if (symbol === "ALL") return { kind: "market_all", version, currency };
-  if (symbol.length > MAX_SYMBOL_LENGTH) return unknownCoin(symbol);
+  if (tooLong(symbol)) return unknownCoin(symbol);
   return { kind: "market_coin", version, symbol, currency };
+}
+
+/** Whether a key is longer than a symbol (or `id:` and an id) can be. */
+function tooLong(key: string): boolean {
+  return key.startsWith(ID_PREFIX)
+    ? key.length > ID_PREFIX.length + MAX_ID_LENGTH
+    : key.length > MAX_SYMBOL_LENGTH;
+}
+
+/** `SEARCH text`: one word of at most a symbol's or an id's length. */
+function parseSearch(args: string[], version: 1 | 2): Request | RequestError {
+  if (args.length !== 1 || args[0].length > MAX_ID_LENGTH) {
+    return fail("BAD_REQUEST", "SEARCH takes one word, part of a symbol or name: SEARCH pep");
+  }
+  return { kind: "search", version, query: args[0] };
 }
 
 /** `HISTORY symbol [range]`. */
@@ -246,8 +264,8 @@ function parseWatch(
   if (symbols.length > MAX_WATCHED) {
     return fail("BAD_REQUEST", `At most ${MAX_WATCHED} symbols can be watched per connection`);
   }
-  const tooLong = symbols.find((symbol) => symbol.length > MAX_SYMBOL_LENGTH);
-  if (tooLong !== undefined) return unknownCoin(tooLong);
+  const long = symbols.find(tooLong);
+  if (long !== undefined) return unknownCoin(long);
   return command === "WATCH"
     ? { kind: "watch", version, symbols }
     : { kind: "unwatch", version, symbols: symbols.length === 0 ? null : symbols };

@@ -137,7 +137,7 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     [["list", "x"], 'list takes no arguments, got "x"'],
     [
       ["frob"],
-      'Unknown command "frob"; commands are list, price, history, currencies, info and watch',
+      'Unknown command "frob"; commands are list, price, history, search, currencies, info and watch',
     ],
     [["--csv"], "--csv needs a command: list, price or history"],
     [["--csv", "info"], "--csv works with list, price and history, not info"],
@@ -159,7 +159,7 @@ Deno.test("bad usage exits 2 with one error line and a hint", async (t) => {
     [["--currency", "€", "list"], '--currency needs a currency code such as EUR or VND, got "€"'],
     [
       ["--currency", "list", "BTC"],
-      'Unknown command "BTC"; commands are list, price, history, currencies, info and watch',
+      'Unknown command "BTC"; commands are list, price, history, search, currencies, info and watch',
     ],
     [["--tls=yes", "list"], "Option '--tls' does not take an argument"],
   ];

@@ -3,6 +3,7 @@ import {
   ConnectionError,
   type CurrencyInfo,
   type History,
+  type SearchResult,
   ServerError,
 } from "../../lib/client/price_client.ts";
 import type { CoinView } from "../../lib/wire/coin_view.ts";
@@ -67,6 +68,17 @@ class FakeClient implements MenuClient {
     return this.#answer(
       currency ? `${symbol} ${currency}` : symbol,
       () => this.#find(symbol, currency),
+    );
+  }
+  search(query: string): Promise<SearchResult[]> {
+    return this.#answer(
+      `SEARCH ${query}`,
+      () =>
+        COINS.filter((c) => c.symbol.startsWith(query.toUpperCase())).map((c) => ({
+          id: c.name.toLowerCase(),
+          symbol: c.symbol,
+          name: c.name,
+        })),
     );
   }
   history(symbol: string, range = "24h"): Promise<History> {

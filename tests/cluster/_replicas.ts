@@ -71,7 +71,7 @@ export class Replicas implements AsyncDisposable {
   static async start(
     count: number,
     db: string,
-    upstream: FakeUpstream,
+    upstream: Pick<FakeUpstream, "baseUrl">,
     flags: string[] = [],
   ): Promise<Replicas> {
     const replicas = new Replicas(db, [

@@ -94,6 +94,10 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       body = JSON.stringify(Array.isArray(coins) ? coins.slice(0, limit) : coins);
     } else if (url.pathname === "/api/v3/exchange_rates") {
       body = ratesText;
+    } else if (url.pathname === "/api/v3/coins/list") {
+      // The directory of the coins it serves, as CoinGecko lists every coin it knows.
+      const list = Array.isArray(coins) ? coins : [];
+      body = JSON.stringify(list.map(({ id, symbol, name }) => ({ id, symbol, name })));
     } else {
       return json(`{"error":"Not Found"}`, 404);
     }
@@ -177,7 +181,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   };
 }
 
-function json(body: string, status = 200, headers: Record<string, string> = {}): Response {
+/** A JSON response with the upstream's content type. */
+export function json(body: string, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(body, {
     status,
     headers: { "content-type": "application/json; charset=utf-8", ...headers },
