@@ -82,8 +82,8 @@ Commands:
                       Also reads piped stdin, e.g. printf '1\\n2\\nBTC\\n0\\n' | crypto-client
   list                print all coins as a table, in rank order; more columns when wide
   price SYMBOL...     print one or more coins, e.g. price BTC ETH (case-insensitive)
-                      (beyond the top coins too; id:ID names one of several sharing a symbol)
-  search WORD         list coins whose symbol or name starts with WORD, e.g. search pep
+                      (any coin the server's provider lists; id:ID names one)
+  search WORD         coins whose symbol or name starts with WORD: search pep
   history SYMBOL [RANGE]
                       print a coin's low, high and change over RANGE (1h, 24h, 7d or 30d;
                       default 24h) and a chart as wide as the terminal
