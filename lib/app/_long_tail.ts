@@ -60,19 +60,7 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
   if (config.maxTracked === 0 || !config.providers.includes(PROVIDER)) return null;
   const { repository, log } = deps;
   const request = coinGeckoRequest(config, deps.budget.fetch("on_demand"));
-  const failures = new FailureLog({ log });
-  const fetchAndStore = async (ids: string[], signal?: AbortSignal): Promise<TrackedCoin[]> => {
-    const fetchedAt = new Date().toISOString();
-    const coins = await fetchMarketsByIds(ids, { ...request, signal });
-    const tracked = coins.map((coin) => ({ coin, fetchedAt, source: PROVIDER }));
-    try {
-      await repository.saveTracked(tracked, deps.saveOptions());
-    } catch (error) {
-      // Served all the same: storage only spares a restart or a follower a fetch.
-      log(`coins fetched on demand not stored: ${brief((error as Error).message)}`);
-    }
-    return tracked;
-  };
+  const fetchAndStore = storingFetcher(request, deps);
   const wishes = new FollowerWishes(repository, config.upstreamTimeoutSeconds * 1000);
   const follows = () => deps.role() === "follower";
   const longTail = new LongTail({
@@ -102,26 +90,7 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
     saveOptions: deps.saveOptions,
     log,
   });
-  const refreshTracked = async (signal: AbortSignal) => {
-    const before = longTail.trackedCount;
-    const ids = longTail.trackedIds();
-    if (ids.length < before) {
-      await repository.dropTracked(await droppedIds(repository, ids), deps.saveOptions());
-    }
-    for (let i = 0; i < ids.length && !signal.aborted; i += MAX_BATCH) {
-      try {
-        publish(longTail.refreshed(await fetchAndStore(ids.slice(i, i + MAX_BATCH), signal)));
-        failures.succeeded(({ count }) => `tracked coins fetched again after ${count} failures`);
-      } catch (error) {
-        if (signal.aborted) return;
-        const reason = brief((error as Error).message);
-        failures.failed(
-          () => `tracked coins refresh failed: ${reason}; keeping their last prices`,
-          ({ count }) => `tracked coins still failing after ${count} attempts: ${reason}`,
-        );
-      }
-    }
-  };
+  const refreshTracked = trackedRefresher(longTail, fetchAndStore, publish, deps);
   return {
     longTail,
     keeper,
@@ -141,6 +110,56 @@ export function buildLongTail(config: ServerConfig, deps: LongTailDeps): LongTai
       publish(longTail.refreshed(stored));
     },
     stop: () => wishServer?.stop(),
+  };
+}
+
+/** Fetches coins by id and stores them (a failure to store is logged: they are served anyway). */
+function storingFetcher(request: ReturnType<typeof coinGeckoRequest>, deps: LongTailDeps) {
+  return async (ids: string[], signal?: AbortSignal): Promise<TrackedCoin[]> => {
+    const fetchedAt = new Date().toISOString();
+    const coins = await fetchMarketsByIds(ids, { ...request, signal });
+    const tracked = coins.map((coin) => ({ coin, fetchedAt, source: PROVIDER }));
+    try {
+      await deps.repository.saveTracked(tracked, deps.saveOptions());
+    } catch (error) {
+      // Served all the same: storage only spares a restart or a follower a fetch.
+      deps.log(`coins fetched on demand not stored: ${brief((error as Error).message)}`);
+    }
+    return tracked;
+  };
+}
+
+/**
+ * The refresh of the tracked coins with each ingestion round: those no one asked for within
+ * `--track-for` are dropped, the others fetched again in batches and their watchers told.
+ */
+function trackedRefresher(
+  longTail: LongTail,
+  fetchAndStore: (ids: string[], signal: AbortSignal) => Promise<TrackedCoin[]>,
+  publish: (changed: readonly Tracked[]) => void,
+  deps: LongTailDeps,
+) {
+  const { repository } = deps;
+  const failures = new FailureLog({ log: deps.log });
+  return async (signal: AbortSignal) => {
+    const before = longTail.trackedCount;
+    const ids = longTail.trackedIds();
+    if (ids.length < before) {
+      await repository.dropTracked(await droppedIds(repository, ids), deps.saveOptions());
+    }
+    for (let i = 0; i < ids.length && !signal.aborted; i += MAX_BATCH) {
+      try {
+        publish(longTail.refreshed(await fetchAndStore(ids.slice(i, i + MAX_BATCH), signal)));
+        failures.succeeded(({ count }) => `tracked coins fetched again after ${count} failures`);
+      } catch (error) {
+        if (signal.aborted) return;
+        const reason = brief((error as Error).message);
+        failures.failed(
+          () => `tracked coins refresh failed: ${reason}; keeping their last prices`,
+          ({ count }) => `tracked coins still failing after ${count} attempts: ${reason}`,
+        );
+      }
+    }
   };
 }
 

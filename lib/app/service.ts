@@ -26,6 +26,8 @@ import { buildIngestion, type Ingestion } from "./_ingestion.ts";
 import { infoReport, noPricesYet, type ReportedParts } from "./_info_report.ts";
 import { buildLongTail, type LongTailParts } from "./_long_tail.ts";
 import { upstreamBudget } from "./_upstream_budget.ts";
+import type { UpstreamBudget } from "../ingest/upstream_budget.ts";
+import type { LongTail } from "../server/long_tail.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
@@ -38,6 +40,10 @@ export interface Service extends AsyncDisposable {
   readonly ingestor: Ingestor;
   /** Every metric in the Prometheus text format, read at each call (`GET /metrics`). */
   readonly metrics: () => string;
+  /** Calls made and left per provider, for `/metrics` (read at scrape time). */
+  readonly budget: UpstreamBudget;
+  /** Coins beyond the top N (directory size, tracked coins), for `/metrics`; null when off. */
+  readonly longTail: LongTail | null;
   /** Stops accepting, finishes replies in flight, stops ingestion, closes the database. */
   shutdown(): Promise<void>;
   /** Resolves when the service has shut down. */
@@ -259,6 +265,8 @@ function running(parts: {
     server,
     ingestor: ingestion.ingestor,
     metrics: parts.metrics,
+    budget: ingestion.budget,
+    longTail: parts.longTail?.longTail ?? null,
     shutdown,
     finished: parts.finished.then(() => shutdown()),
     [Symbol.asyncDispose]: shutdown,

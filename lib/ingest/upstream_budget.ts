@@ -63,7 +63,7 @@ export class ProviderBudget {
   #shrunkUntil = 0;
   #shrunkLimit = 0;
 
-  /** `limit` calls a minute; null for none (a 429 still pauses and shrinks it). */
+  /** `limit` calls a minute; null for none. */
   constructor(limit: number | null, now: () => number = Date.now) {
     this.#limit = limit;
     this.#now = now;
@@ -86,14 +86,17 @@ export class ProviderBudget {
     return true;
   }
 
-  /** The upstream answered 429 or asked to wait: no call for `retryAfterMs`, half as many after. */
+  /**
+   * The upstream answered 429 or asked to wait: no call for `retryAfterMs`, half as many after.
+   * A provider without a limit (a loopback upstream) is left to the ingestor's own backoff.
+   */
   throttle(retryAfterMs: number | undefined): void {
+    if (this.#limit === null) return;
     const now = this.#now();
     this.#expire(now);
     const wait = retryAfterMs ?? 0;
     this.#blockedUntil = Math.max(this.#blockedUntil, now + wait);
-    const base = this.#currentLimit(now) ?? this.#calls.length;
-    this.#shrunkLimit = Math.max(1, Math.floor(base / 2));
+    this.#shrunkLimit = Math.max(1, Math.floor(this.#currentLimit(now)! / 2));
     this.#shrunkUntil = now + Math.max(wait, DEFAULT_PENALTY_MS);
   }
 
@@ -114,8 +117,8 @@ export class ProviderBudget {
   }
 
   #currentLimit(now: number): number | null {
-    if (now >= this.#shrunkUntil) return this.#limit;
-    return this.#limit === null ? this.#shrunkLimit : Math.min(this.#limit, this.#shrunkLimit);
+    if (this.#limit === null || now >= this.#shrunkUntil) return this.#limit;
+    return Math.min(this.#limit, this.#shrunkLimit);
   }
 
   #expire(now: number): void {
