@@ -283,5 +283,11 @@ function serviceMetrics(parts: ReportedParts, market: Market): string {
     lastSuccessAt: () => ingestion.ingestor.status.lastSuccessAt,
     providers: () => ingestion.chain.counts,
     cluster: () => member && { role: member.role, leaderChanges: member.leaderChanges },
+    budget: () => ingestion.budget.statuses(),
+    longTail: () => {
+      const tail = parts.longTail?.longTail;
+      if (tail === undefined) return null;
+      return { directory: tail.directory.size, tracked: tail.trackedCount, batches: tail.batches };
+    },
   });
 }

@@ -7,6 +7,7 @@
  */
 
 import { MetricRegistry, type Sample } from "./registry.ts";
+import { longTailFamilies, type LongTailSources } from "./long_tail_metrics.ts";
 
 /** One transport's counters, as the server keeps them (`tcp`, `tls`, `http`, `ws`, ...). */
 export interface TransportCounters {
@@ -34,7 +35,7 @@ export interface ProviderCounters {
 }
 
 /** Where the metrics come from; each is read at every scrape. */
-export interface MetricSources {
+export interface MetricSources extends LongTailSources {
   /** The server's counters by transport. */
   transports(): Iterable<readonly [string, TransportCounters]>;
   /** Connections watching at least one symbol. */
@@ -125,6 +126,7 @@ export function metricRegistry(sources: MetricSources): MetricRegistry {
     byTransport((c) => c.bytesOut),
   );
   ingestionFamilies(registry, sources);
+  longTailFamilies(registry, sources);
   return registry;
 }
 

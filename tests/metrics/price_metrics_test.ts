@@ -26,6 +26,11 @@ function sources(): MetricSources {
     }],
     cluster: () => ({ role: "leader", leaderChanges: 1 }),
     memory: () => ({ rss: 100, heapTotal: 80, heapUsed: 60, external: 5 }),
+    budget: () => ({
+      coingecko: { limit: 10, made: 4, left: 6, total: 40, refused: 2 },
+      local: { limit: null, made: 9, left: null, total: 90, refused: 0 },
+    }),
+    longTail: () => ({ directory: 17000, tracked: 12, batches: 3 }),
   };
 }
 
@@ -56,10 +61,20 @@ Deno.test("every source is read into its series", () => {
     ['crypto_cluster_role{role="follower"}', 0],
     ["crypto_cluster_leader_changes_total", 1],
     ['crypto_process_memory_bytes{kind="rss"}', 100],
+    ['crypto_upstream_budget_calls_per_minute{provider="coingecko"}', 10],
+    ['crypto_upstream_budget_calls_made{provider="coingecko"}', 4],
+    ['crypto_upstream_budget_calls_left{provider="coingecko"}', 6],
+    ['crypto_upstream_budget_refused_total{provider="coingecko"}', 2],
+    ['crypto_upstream_budget_calls_made{provider="local"}', 9],
+    ["crypto_directory_coins", 17000],
+    ["crypto_tracked_coins", 12],
+    ["crypto_on_demand_batches_total", 3],
   ];
   for (const [series, want] of expected) assert.equal(value(text, series), want, series);
   // A transport without the optional counters has no series for them.
   assert.equal(value(text, 'crypto_sent_bytes_total{transport="ws"}'), undefined);
+  // A budget with no limit has calls made but no limit or calls left.
+  assert.equal(value(text, 'crypto_upstream_budget_calls_left{provider="local"}'), undefined);
 });
 
 Deno.test("before any data: no age or success time, role single", () => {
@@ -68,11 +83,13 @@ Deno.test("before any data: no age or success time, role single", () => {
     market: { ageMs: null, snapshot: null },
     lastSuccessAt: () => null,
     cluster: () => null,
+    longTail: () => null,
   });
   assert.equal(value(text, "crypto_data_age_seconds"), undefined);
   assert.equal(value(text, "crypto_last_ingestion_success_timestamp_seconds"), undefined);
   assert.equal(value(text, "crypto_snapshot_coins"), 0);
   assert.equal(value(text, 'crypto_cluster_role{role="single"}'), 1);
+  assert.equal(value(text, "crypto_directory_coins"), undefined);
 });
 
 Deno.test({

@@ -29,6 +29,8 @@ Deno.test("a running server's metrics count what happened, and promtool accepts 
     ['crypto_upstream_requests_total{provider="coingecko",status="ok"}', 1],
     ["crypto_snapshot_coins", env.service.market.snapshot!.coins.length],
     ['crypto_cluster_role{role="single"}', 1],
+    ["crypto_directory_coins", env.service.longTail!.directory.size],
+    ["crypto_tracked_coins", 0],
   ];
   for (const [series, want] of expect) assert.equal(seriesValue(text, series), want, series);
   const bytes = seriesValue(text, 'crypto_sent_bytes_total{transport="tcp"}')!;
