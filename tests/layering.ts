@@ -39,6 +39,7 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
   },
   "lib/text/": { mayImport: ["lib/wire/", "lib/util/"] },
   "lib/client/": { mayImport: ["lib/text/", "lib/wire/", "lib/util/"] },
+  "lib/web/": { mayImport: ["lib/text/"] },
   "lib/demo/": {
     mayImport: ["lib/server/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
   },
