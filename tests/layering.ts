@@ -35,7 +35,19 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
     mayImport: ["lib/storage/", "lib/wire/", "lib/util/", "lib/server/config.ts"],
   },
   "lib/server/": {
-    mayImport: ["lib/cluster/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],
+    mayImport: [
+      "lib/cluster/",
+      "lib/ingest/",
+      "lib/storage/",
+      "lib/wire/",
+      "lib/util/",
+      "lib/http/",
+      "lib/metrics/",
+    ],
+  },
+  "lib/metrics/": { mayImport: ["lib/util/"] },
+  "lib/http/": {
+    mayImport: ["lib/server/", "lib/metrics/", "lib/text/", "lib/wire/", "lib/util/"],
   },
   "lib/text/": { mayImport: ["lib/wire/", "lib/util/"] },
   "lib/client/": { mayImport: ["lib/text/", "lib/wire/", "lib/util/"] },

@@ -47,6 +47,8 @@ export interface ServerConfig {
   /** Deadline of one upstream request, body included. */
   upstreamTimeoutSeconds: number;
   limits: Limits;
+  /** The HTTP listener, or null with `--no-http`. */
+  http: { host: string; port: number; corsOrigin: string } | null;
 }
 
 /** What `deno task ingest` runs with: the server's settings that concern one ingestion. */
@@ -97,6 +99,35 @@ const FLAGS = [
     min: 0,
     max: 65535,
     help: "Port to listen on (0 = any free port)",
+    section: "Service",
+  },
+  {
+    name: "http-host",
+    kind: "string",
+    default: "127.0.0.1",
+    help: "Address of the HTTP listener",
+    section: "Service",
+  },
+  {
+    name: "http-port",
+    kind: "integer",
+    default: "8080",
+    min: 0,
+    max: 65535,
+    help: "HTTP port (0 = any free port)",
+    section: "Service",
+  },
+  {
+    name: "no-http",
+    kind: "boolean",
+    help: "No HTTP listener (socket protocol only)",
+    section: "Service",
+  },
+  {
+    name: "cors-origin",
+    kind: "string",
+    default: "*",
+    help: "CORS origin of the JSON API (empty = none)",
     section: "Service",
   },
   {
@@ -560,6 +591,11 @@ export function parseServerArgs(args: string[], env: EnvReader): ServerCommand {
         maxConnectionsPerAddress: values["max-connections-per-ip"],
         maxUnsentBytes: values["max-unsent-bytes"],
         tlsHandshakeTimeoutMs: values["tls-handshake-timeout"] * 1000,
+      },
+      http: values["no-http"] ? null : {
+        host: values["http-host"],
+        port: values["http-port"],
+        corsOrigin: values["cors-origin"],
       },
     },
   };

@@ -1,0 +1,207 @@
+/**
+ * Routes one parsed HTTP request to its answer: the JSON API, the health checks, the metrics,
+ * and the plain-text views for curl. Every answer is an {@linkcode Answer} whose bytes are the
+ * whole HTTP response, so the connection machinery treats HTTP as any other transport.
+ *
+ * @module
+ */
+
+import type { Answer, Market } from "../server/market.ts";
+import type { ErrorCode } from "../wire/protocol.ts";
+import type { HeadError, RequestHead } from "./request_head.ts";
+import { parseTarget } from "./request_target.ts";
+import { Representation, type Variant } from "./representation.ts";
+import { type ApiResult, errorRep, MarketApi } from "./market_api.ts";
+import { TextViews } from "./text_views.ts";
+
+/** Options of an {@linkcode HttpResponder}. */
+export interface HttpOptions {
+  readonly market: Market;
+  /** Age past which `/readyz` answers 503 (`--stale-after`). */
+  readonly staleAfterMs: number;
+  /** How often the data is refreshed (`--interval`): `Cache-Control: max-age` ends then. */
+  readonly refreshMs: number;
+  /** `Access-Control-Allow-Origin` of API responses; empty sends none (`--cors-origin`). */
+  readonly corsOrigin: string;
+  /** The Prometheus text of `/metrics`; without it `/metrics` is 404. */
+  readonly metrics?: () => string;
+}
+
+const TEXT_TYPE = "Content-Type: text/plain; charset=utf-8\r\n";
+const HTML_TYPE = "Content-Type: text/html; charset=utf-8\r\n";
+const METRICS_TYPE = "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n";
+const GZIP = /(?:^|,)\s*gzip\s*(?:,|$|;(?!\s*q\s*=\s*0(?:\.0*)?\s*(?:,|$)))/i;
+
+/** Answers parsed requests; one per listener, shared by its connections. */
+export class HttpResponder {
+  readonly #options: HttpOptions;
+  readonly #api: MarketApi;
+  readonly #text: TextViews;
+  readonly #cors: string;
+  /** The snapshot whose refresh time is in `#refreshAt`, to parse its time once. */
+  #refreshFor: unknown = null;
+  #refreshAt = 0;
+
+  /** Creates the responder of one listener. */
+  constructor(options: HttpOptions) {
+    this.#options = options;
+    this.#cors = options.corsOrigin === ""
+      ? ""
+      : `Access-Control-Allow-Origin: ${options.corsOrigin}\r\n`;
+    this.#api = new MarketApi(options.market, this.#cors);
+    this.#text = new TextViews(this.#api);
+  }
+
+  /** The answer to one request; `now` is the read's clock. Never throws. */
+  respond(head: RequestHead, now: number): Answer {
+    const variant: Variant = {
+      head: head.method === "HEAD",
+      gzip: GZIP.test(head.headers.get("accept-encoding") ?? ""),
+      close: !head.keepAlive,
+      ifNoneMatch: head.headers.get("if-none-match"),
+    };
+    const target = parseTarget(head.target);
+    if (target.kind === "error") {
+      return this.#send(
+        errorRep(400, "BAD_REQUEST", target.message, this.#cors),
+        variant,
+        now,
+        "BAD_REQUEST",
+      );
+    }
+    const { segments, query } = target;
+    const result = this.#route(segments, query, head, now);
+    if (result === null) {
+      const rep = errorRep(
+        404,
+        "NOT_FOUND",
+        `No such path: see /api/v1/info and docs/http.md`,
+        this.#cors,
+      );
+      return this.#send(rep, variant, now, null);
+    }
+    if ("later" in result) {
+      const later = result.later.then((done) =>
+        this.#send(done.rep, variant, now, done.error, done.command)
+      );
+      return { bytes: new Uint8Array(0), close: false, command: "HISTORY", error: null, later };
+    }
+    return this.#send(result.rep, variant, now, result.error, result.command);
+  }
+
+  /** The answer to a request that could not be parsed; the connection closes after it. */
+  refuse(error: HeadError, now: number): Answer {
+    const extra = Object.entries(error.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    const rep = errorRep(error.status, "BAD_REQUEST", error.message, extra);
+    const variant = { head: false, gzip: false, close: true, ifNoneMatch: undefined };
+    return this.#send(rep, variant, now, "BAD_REQUEST");
+  }
+
+  #route(
+    segments: readonly string[],
+    query: URLSearchParams,
+    head: RequestHead,
+    now: number,
+  ): ApiResult | null {
+    const [first] = segments;
+    if (segments.length === 0 || (segments.length === 1 && !isReserved(first))) {
+      const accept = (head.headers.get("accept") ?? "").toLowerCase();
+      if (accept.includes("text/html")) {
+        return { rep: placeholderPage(), error: null, command: "PAGE" };
+      }
+      if (accept.includes("application/json")) {
+        return this.#api.answer(["coins", ...segments], query, now);
+      }
+      return this.#text.answer(segments[0], query, now);
+    }
+    if (first === "api" && segments[1] === "v1" && segments.length > 2) {
+      return this.#api.answer(segments.slice(2), query, now);
+    }
+    if (segments.length !== 1) return null;
+    if (first === "healthz") return plain(200, "ok\n", "HEALTHZ");
+    if (first === "readyz") return this.#ready();
+    if (first === "metrics" && this.#options.metrics !== undefined) {
+      return {
+        rep: new Representation(200, METRICS_TYPE, this.#options.metrics(), false),
+        error: null,
+        command: "METRICS",
+      };
+    }
+    if (first === "ws") {
+      return {
+        rep: errorRep(501, "BAD_REQUEST", "WebSocket is not served yet"),
+        error: null,
+        command: "WS",
+      };
+    }
+    return null;
+  }
+
+  #ready(): ApiResult {
+    const age = this.#options.market.ageMs;
+    if (age === null) {
+      return plain(
+        503,
+        "not ready: no data yet (the first ingestion has not succeeded)\n",
+        "READYZ",
+      );
+    }
+    const seconds = Math.round(age / 1000);
+    const limit = Math.round(this.#options.staleAfterMs / 1000);
+    if (age > this.#options.staleAfterMs) {
+      return plain(
+        503,
+        `not ready: data is ${seconds} s old, older than --stale-after ${limit} s\n`,
+        "READYZ",
+      );
+    }
+    return plain(200, `ready: data is ${seconds} s old\n`, "READYZ");
+  }
+
+  #send(
+    rep: Representation,
+    variant: Variant,
+    now: number,
+    error: ErrorCode | "BAD_REQUEST" | null,
+    command: string | null = null,
+  ): Answer {
+    const bytes = rep.response(variant, now, this.#maxAge(now));
+    return { bytes, close: variant.close, command, error: error as ErrorCode | null };
+  }
+
+  /** Seconds until the next refresh is due, from the snapshot being served. */
+  #maxAge(now: number): number {
+    const snapshot = this.#options.market.snapshot;
+    if (snapshot === null) return 0;
+    if (snapshot !== this.#refreshFor) {
+      this.#refreshFor = snapshot;
+      this.#refreshAt = Date.parse(snapshot.fetchedAt) + this.#options.refreshMs;
+    }
+    return Math.floor((this.#refreshAt - now) / 1000);
+  }
+}
+
+/** Paths of one segment that are not coin symbols. */
+function isReserved(segment: string): boolean {
+  return segment === "healthz" || segment === "readyz" || segment === "metrics" ||
+    segment === "ws" || segment === "api" || segment === "favicon.ico" || segment === "robots.txt";
+}
+
+function plain(status: number, text: string, command: string): ApiResult {
+  return { rep: new Representation(status, TEXT_TYPE, text, false), error: null, command };
+}
+
+let placeholder: Representation | null = null;
+
+/** What a browser gets at `/` until the web page exists. */
+function placeholderPage(): Representation {
+  return placeholder ??= new Representation(
+    200,
+    HTML_TYPE,
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Crypto prices</title>' +
+      "</head><body><h1>Crypto prices</h1><p>The JSON API: " +
+      '<a href="/api/v1/coins">/api/v1/coins</a>, <a href="/api/v1/info">/api/v1/info</a>.' +
+      "</p></body></html>\n",
+    true,
+  );
+}

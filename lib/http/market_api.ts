@@ -1,0 +1,163 @@
+/**
+ * The JSON API over the {@linkcode Market}: each endpoint is one request of the v2 protocol, so
+ * its body is the `data` of the protocol's reply, byte for byte, from the Market's own encoded
+ * replies, and its errors carry the protocol's codes.
+ *
+ * @module
+ */
+
+import type { Answer, Market } from "../server/market.ts";
+import { type ErrorCode, isCurrencyCode, isHistoryRange, isSymbol } from "../wire/protocol.ts";
+import { Representation } from "./representation.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const DATA_KEY = encoder.encode('"data":');
+const JSON_TYPE = "Content-Type: application/json; charset=utf-8\r\n";
+
+/** What the API answers one request with: a body to send, or a later one (storage reads). */
+export type ApiResult = { rep: Representation; error: ErrorCode | null; command: string } | {
+  later: Promise<{ rep: Representation; error: ErrorCode | null; command: string }>;
+};
+
+/** The HTTP status of each protocol error code. */
+const STATUS: Readonly<Record<ErrorCode, number>> = {
+  BAD_JSON: 400,
+  BAD_REQUEST: 400,
+  UNKNOWN_COMMAND: 400,
+  UNKNOWN_COIN: 404,
+  UNKNOWN_CURRENCY: 404,
+  NO_DATA: 503,
+  LINE_TOO_LONG: 431,
+  TIMEOUT: 408,
+  BUSY: 503,
+};
+
+/** How many distinct request lines are kept encoded; past it they are encoded per request. */
+const LINE_CACHE_LIMIT = 1024;
+
+/** The JSON error body `{"error":{"code":...,"message":...}}`. */
+export function errorJson(code: string, message: string): string {
+  return `{"error":{"code":${JSON.stringify(code)},"message":${JSON.stringify(message)}}}\n`;
+}
+
+/** An error representation (never cached by clients). */
+export function errorRep(
+  status: number,
+  code: string,
+  message: string,
+  extra = "",
+): Representation {
+  return new Representation(status, JSON_TYPE + extra, errorJson(code, message), false);
+}
+
+/** Answers the `/api/v1/...` paths from a Market. */
+export class MarketApi {
+  readonly #market: Market;
+  readonly #extraHeaders: string;
+  /** Request lines by their text, encoded once. */
+  readonly #lines = new Map<string, Uint8Array>();
+  /** The representation of each Market answer: the Market's answers live as long as a snapshot. */
+  readonly #reps = new WeakMap<Answer, Representation>();
+
+  /** @param extraHeaders header lines added to every API response (CORS), each ending in CRLF */
+  constructor(market: Market, extraHeaders: string) {
+    this.#market = market;
+    this.#extraHeaders = extraHeaders;
+  }
+
+  /**
+   * The answer to `/api/v1/<segments>` with `query`, or null when no endpoint has that path.
+   * `now` is the read's clock.
+   */
+  answer(segments: readonly string[], query: URLSearchParams, now: number): ApiResult | null {
+    const [resource, symbol, sub] = segments;
+    if (resource === "currencies" && segments.length === 1) return this.#ask("CURRENCIES", now);
+    if (resource === "info" && segments.length === 1) return this.#ask("INFO", now);
+    if (resource !== "coins" || segments.length > 3) return null;
+    const currency = (query.get("currency") ?? "USD").toUpperCase();
+    if (segments.length === 3 && sub !== "history") return null;
+    if (symbol !== undefined && !isSymbol(symbol)) {
+      return this.#fail("UNKNOWN_COIN", `No coin with symbol ${JSON.stringify(symbol)}`);
+    }
+    if (segments.length === 3) {
+      const range = (query.get("range") ?? "24h").toLowerCase();
+      if (!isHistoryRange(range)) {
+        return this.#fail("BAD_REQUEST", "range must be 1h, 24h, 7d or 30d: ?range=7d");
+      }
+      if (currency !== "USD") {
+        return this.#fail("BAD_REQUEST", "History is kept in USD only: leave out ?currency");
+      }
+      return this.#ask(`HISTORY ${symbol} ${range}`, now);
+    }
+    if (!isCurrencyCode(currency)) {
+      return this.#fail(
+        "BAD_REQUEST",
+        "currency must be a code of 2 to 10 letters: ?currency=EUR (/api/v1/currencies lists them)",
+      );
+    }
+    return this.#ask(`MARKET ${symbol ?? "ALL"} ${currency}`, now);
+  }
+
+  #fail(code: ErrorCode, message: string): ApiResult {
+    return {
+      rep: errorRep(STATUS[code], code, message, this.#extraHeaders),
+      error: code,
+      command: "",
+    };
+  }
+
+  /** Asks the Market the v2 request `data` and turns its reply into a representation. */
+  #ask(data: string, now: number): ApiResult {
+    let line = this.#lines.get(data);
+    if (line === undefined) {
+      line = encoder.encode(JSON.stringify({ v: 2, data }));
+      if (this.#lines.size < LINE_CACHE_LIMIT) this.#lines.set(data, line);
+    }
+    const answer = this.#market.respondTo(line, 0, line.length, now);
+    if (answer.later !== undefined) {
+      return { later: answer.later.then((done) => this.#result(done)) };
+    }
+    return this.#result(answer);
+  }
+
+  #result(answer: Answer): { rep: Representation; error: ErrorCode | null; command: string } {
+    const command = answer.command ?? "";
+    let rep = this.#reps.get(answer);
+    if (rep === undefined) {
+      rep = this.#represent(answer);
+      // INFO changes with every request; errors are rare and carry no validator.
+      if (answer.error === null && command !== "INFO") this.#reps.set(answer, rep);
+    }
+    return { rep, error: answer.error, command };
+  }
+
+  #represent(answer: Answer): Representation {
+    const bytes = answer.bytes;
+    if (answer.error !== null) {
+      const reply = JSON.parse(decoder.decode(bytes)) as { data: string };
+      const retry = answer.error === "BUSY" ? "Retry-After: 1\r\n" : "";
+      return errorRep(STATUS[answer.error], answer.error, reply.data, this.#extraHeaders + retry);
+    }
+    const at = indexOf(bytes, DATA_KEY) + DATA_KEY.length;
+    // The reply line ends with `}\n`: the data is what lies between.
+    const body = new Uint8Array(bytes.length - 1 - at);
+    body.set(bytes.subarray(at, bytes.length - 2));
+    body[body.length - 1] = 0x0a;
+    return new Representation(
+      200,
+      JSON_TYPE + this.#extraHeaders,
+      body,
+      answer.command !== "INFO",
+    );
+  }
+}
+
+/** The first index of `key` in `bytes`. */
+function indexOf(bytes: Uint8Array, key: Uint8Array): number {
+  outer: for (let i = 0; i + key.length <= bytes.length; i++) {
+    for (let j = 0; j < key.length; j++) if (bytes[i + j] !== key[j]) continue outer;
+    return i;
+  }
+  throw new TypeError("Cannot find the data of a reply: expected a data field");
+}
