@@ -47,7 +47,7 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
   },
   "lib/metrics/": { mayImport: ["lib/util/"] },
   "lib/http/": {
-    mayImport: ["lib/server/", "lib/metrics/", "lib/text/", "lib/wire/", "lib/util/"],
+    mayImport: ["lib/server/", "lib/metrics/", "lib/text/", "lib/web/", "lib/wire/", "lib/util/"],
   },
   "lib/text/": { mayImport: ["lib/wire/", "lib/util/"] },
   "lib/client/": { mayImport: ["lib/text/", "lib/wire/", "lib/util/"] },

@@ -49,7 +49,7 @@ export async function getJson(path) {
 }
 
 /**
- * `/api/v1/<path>` with `currency` in the query.
+ * `/api/v1/<path>` with `currency` in the query (USD, the server's default, left out).
  *
  * @param {string} path
  * @param {string} currency
@@ -57,6 +57,7 @@ export async function getJson(path) {
  * @returns {string}
  */
 export function apiPath(path, currency, extra = {}) {
-  const query = new URLSearchParams({ ...extra, currency });
-  return `/api/v1/${path}?${query}`;
+  const query = new URLSearchParams(currency === "USD" ? extra : { ...extra, currency });
+  const text = query.toString();
+  return `/api/v1/${path}${text === "" ? "" : "?"}${text}`;
 }

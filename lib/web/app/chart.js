@@ -63,14 +63,20 @@ export class ChartView {
   async refresh() {
     if (this.symbol === null) return;
     const asked = ++this.asked;
-    const path = apiPath(`coins/${encodeURIComponent(this.symbol)}/history`, this.currency(), {
-      range: this.range,
-    });
+    const coin = `coins/${encodeURIComponent(this.symbol)}`;
+    const currency = this.currency();
     try {
-      const history = await getJson(path);
+      // The server keeps history in USD: another currency is converted at the current rate.
+      const [history, there, here] = await Promise.all([
+        getJson(apiPath(`${coin}/history`, "USD", { range: this.range })),
+        currency === "USD" ? null : getJson(apiPath(coin, currency)),
+        currency === "USD" ? null : getJson(apiPath(coin, "USD")),
+      ]);
       if (asked !== this.asked || this.symbol === null) return;
-      this.history = history;
-      this.#draw(history);
+      this.history = there === null
+        ? history
+        : convert(history, currency, there.price / here.price);
+      this.#draw(this.history);
     } catch (error) {
       if (asked === this.asked) byId("chart-note").textContent = `No history: ${error.message}`;
     }
@@ -96,8 +102,8 @@ export class ChartView {
     }));
     const note = points.length === 0
       ? `No prices stored in the last ${upstream(history.range)}.`
-      : history.currency !== this.currency()
-      ? `Prices in ${upstream(history.currency)}: the server keeps history in it.`
+      : history.converted
+      ? "Converted from USD at the current rate: the server keeps history in USD."
       : "";
     byId("chart-note").textContent = note;
     const plot = byId("chart-plot");
@@ -113,6 +119,27 @@ export class ChartView {
       }),
     );
   }
+}
+
+/**
+ * A USD history in `currency` at `rate` (its price over the USD price).
+ *
+ * @param {any} history
+ * @param {string} currency
+ * @param {number} rate
+ */
+function convert(history, currency, rate) {
+  const times = (/** @type {unknown} */ v) => typeof v === "number" ? v * rate : null;
+  return {
+    ...history,
+    currency,
+    converted: true,
+    points: (history.points ?? []).map((/** @type {[string, number]} */ [t, p]) => [t, p * rate]),
+    first: times(history.first),
+    last: times(history.last),
+    min: times(history.min),
+    max: times(history.max),
+  };
 }
 
 /**
