@@ -189,18 +189,18 @@ export function lineChart(points, options) {
     text.textContent = labels[i];
     chart.append(text);
   });
-  for (const [i, t] of timeTicks(from, to).entries()) {
-    const anchor = i === 0 ? "start" : i === 3 ? "end" : "middle";
+  const times = timeTicks(from, to, width < 480 ? 3 : 4);
+  for (const [i, t] of times.entries()) {
+    const anchor = i === 0 ? "start" : i === times.length - 1 ? "end" : "middle";
     const text = svg("text", { x: x(t), y: height - 6, "text-anchor": anchor });
     text.textContent = timeLabel(t, to - from);
     chart.append(text);
   }
   const coords = series.map(([t, p]) => `${x(t).toFixed(1)},${y(p).toFixed(1)}`);
   chart.append(svg("polyline", { class: `line ${options.trend}`, points: coords.join(" ") }));
-  if (series.length === 1) {
-    const [t, p] = series[0];
-    chart.append(svg("circle", { class: "dot", cx: x(t), cy: y(p), r: 3 }));
-  }
+  // The latest price, which a line of one point (or of points close together) would not show.
+  const [t, p] = series[series.length - 1];
+  chart.append(svg("circle", { class: `dot ${options.trend}`, cx: x(t), cy: y(p), r: 3.5 }));
   return chart;
 }
 
@@ -213,7 +213,7 @@ export function lineChart(points, options) {
  */
 function priceTicks(min, max) {
   if (max === min) {
-    const pad = min === 0 ? 1 : Math.abs(min) * 0.01;
+    const pad = min === 0 ? 1 : Math.abs(min) * 0.005;
     [min, max] = [min - pad, max + pad];
   }
   const rough = (max - min) / 4;
@@ -228,13 +228,14 @@ function priceTicks(min, max) {
 }
 
 /**
- * Four times spread over the window.
+ * `count` times spread over the window, its ends included.
  *
  * @param {number} from
  * @param {number} to
+ * @param {number} count
  */
-function timeTicks(from, to) {
-  return [0, 1, 2, 3].map((i) => from + (to - from) * i / 3);
+function timeTicks(from, to, count) {
+  return Array.from({ length: count }, (_, i) => from + (to - from) * i / (count - 1));
 }
 
 /**
