@@ -1,0 +1,302 @@
+/**
+ * The live web page in a real browser (headless Chromium) against the real server process and a
+ * local fake upstream: the table, live updates over the WebSocket, currencies, the chart, a
+ * server restart, hostile upstream text, a phone-sized viewport and a clean console.
+ * Screenshots for a person to look at go to `data/web-1280.png` and `data/web-360.png`.
+ */
+
+import assert from "node:assert/strict";
+import type { Page } from "puppeteer-core";
+import { freePort, withDeadline } from "../helpers.ts";
+import { ServerProcess } from "../server_process.ts";
+import { type FakeUpstream, startFakeUpstream } from "../fakes/fake_upstream.ts";
+import { formatMoney } from "../../lib/text/format_money.ts";
+import { safeText } from "../../lib/text/safe_text.ts";
+import { hasChromium, launchBrowser, NO_CHROMIUM, tableRows, waitInPage } from "./_browser.ts";
+
+// In-page code runs in the browser: its globals, typed loosely (see _browser.ts).
+// deno-lint-ignore no-explicit-any
+declare const document: any;
+// deno-lint-ignore no-explicit-any
+declare const window: any;
+// deno-lint-ignore no-explicit-any
+declare const localStorage: any;
+
+const FIXTURE = new URL("../testdata/coingecko_markets_usd_2022-10-04.json", import.meta.url);
+const SHOTS = new URL("../../data/", import.meta.url);
+/** A name an upstream could send: markup, an ANSI colour and a right-to-left override. */
+const HOSTILE = '<img src=x onerror="window.pwned=1">\x1b[31mDoge\u202enioc';
+
+/** The fixture with BTC at `btc` (number text as given) and Dogecoin's name hostile. */
+function marketsText(fixture: string, btc: string): string {
+  return fixture
+    .replace('"current_price": 20220,', `"current_price": ${btc},`)
+    .replace('"name": "Dogecoin"', `"name": ${JSON.stringify(HOSTILE)}`);
+}
+
+/** The real server with its HTTP listener on `httpPort`, ready once /readyz says so. */
+async function startServer(
+  upstream: FakeUpstream,
+  db: string,
+  httpPort: number,
+): Promise<ServerProcess> {
+  const server = new ServerProcess([
+    "--port",
+    "0",
+    "--http-host",
+    "127.0.0.1",
+    "--http-port",
+    String(httpPort),
+    "--db",
+    db,
+    "--api-url",
+    upstream.baseUrl,
+    "--refresh",
+    "1",
+  ]);
+  const deadline = Date.now() + 20_000;
+  while (true) {
+    const status = await fetch(`http://127.0.0.1:${httpPort}/readyz`)
+      .then(async (response) => (await response.body?.cancel(), response.status))
+      .catch(() => 0);
+    if (status === 200) return server;
+    if (Date.now() > deadline) {
+      await server[Symbol.asyncDispose]();
+      throw new Error(
+        `The server's HTTP listener on ${httpPort} was not ready within 20 s; its output:\n` +
+          server.output.lines.join("\n"),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function getJson(base: string, path: string): Promise<unknown> {
+  const response = await fetch(`${base}${path}`, { headers: { accept: "application/json" } });
+  assert.equal(response.status, 200, `${path} answered ${response.status}`);
+  return await response.json();
+}
+
+interface CoinJson {
+  symbol: string;
+  name: string;
+  price: number;
+}
+
+/** The rows the page should show for `coins` in `currency`: symbol, name, price. */
+function expectedRows(coins: CoinJson[], currency: string): string[][] {
+  return coins.map((c) => [safeText(c.symbol), safeText(c.name), formatMoney(c.price, currency)]);
+}
+
+async function waitForRows(page: Page, expected: string[][], what: string): Promise<void> {
+  await waitInPage(
+    page,
+    what,
+    ({ rows }) =>
+      JSON.stringify(
+        [...document.querySelectorAll("#coins tbody tr")].map((tr) =>
+          [...tr.children].slice(1, 4).map((cell) => cell.textContent)
+        ),
+      ) === rows,
+    { rows: JSON.stringify(expected) },
+    () => [...document.querySelectorAll("#coins tbody tr")].map((tr) => tr.textContent),
+  );
+}
+
+Deno.test({
+  name: `the web page shows live prices in a real browser${NO_CHROMIUM}`,
+  ignore: !hasChromium,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const fixture = await Deno.readTextFile(FIXTURE);
+    const dir = await Deno.makeTempDir({ prefix: "crypto-web-" });
+    await using upstream = await startFakeUpstream();
+    upstream.setCoins(marketsText(fixture, "20220"));
+    const httpPort = freePort();
+    const base = `http://127.0.0.1:${httpPort}`;
+    let server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort);
+    await using browser = await launchBrowser();
+    const problems: string[] = [];
+    const page = await browser.page(problems);
+    await page.setViewport({ width: 1280, height: 900 });
+    try {
+      await t.step("the page is served with its CSP, nosniff and an ETag", async () => {
+        const response = await fetch(`${base}/`, { headers: { accept: "text/html" } });
+        const html = await response.text();
+        assert.equal(response.status, 200);
+        assert.match(response.headers.get("content-type") ?? "", /^text\/html/);
+        assert.match(response.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+        assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+        assert.ok(response.headers.get("etag"), "no ETag");
+        assert.match(html, /<table id="coins">/);
+        const again = await fetch(`${base}/`, {
+          headers: { accept: "text/html", "if-none-match": response.headers.get("etag")! },
+        });
+        await again.body?.cancel();
+        assert.equal(again.status, 304);
+      });
+
+      await t.step(
+        "the table shows the snapshot's coins and prices as /api/v1/coins has them",
+        async () => {
+          const coins = await getJson(base, "/api/v1/coins") as CoinJson[];
+          assert.equal(coins.length, 10);
+          await page.goto(`${base}/`);
+          await waitForRows(page, expectedRows(coins, "USD"), "the table to show /api/v1/coins");
+          await waitInPage(
+            page,
+            "the connection to be live",
+            () => document.getElementById("connection").textContent === "live",
+          );
+          await page.evaluate(() => window.notReloaded = true);
+        },
+      );
+
+      await t.step("a coin name with markup, ANSI and bidi controls is inert text", async () => {
+        const shown = await page.evaluate(() => ({
+          images: document.querySelectorAll("img").length,
+          pwned: window.pwned ?? null,
+          name: [...document.querySelectorAll("#coins tbody td.name")]
+            .map((td) => td.textContent).find((n: string) => n.includes("<img")),
+          raw: ["\x1b", "\u202e"].some((c) => document.body.textContent.includes(c)),
+        }));
+        assert.deepEqual(shown, { images: 0, pwned: null, name: safeText(HOSTILE), raw: false });
+      });
+
+      await t.step("a new upstream price appears without a reload, flashing", async () => {
+        upstream.setCoins(marketsText(fixture, "21000.5"));
+        await waitInPage(
+          page,
+          "BTC's new price on the page",
+          ({ price }) => {
+            const cell = document.querySelector(
+              '#coins tbody tr[data-symbol="BTC"] td:nth-child(4)',
+            );
+            return cell?.textContent === price && cell.classList.contains("flash-up");
+          },
+          { price: formatMoney(21000.5, "USD") },
+          () => readRowsInPage(),
+        );
+        assert.equal(await page.evaluate(() => window.notReloaded), true, "the page reloaded");
+      });
+
+      await t.step("sorting by a header, with the mouse and the keyboard", async () => {
+        await page.click('th[data-key="price"] button');
+        const byPrice = await page.evaluate(
+          () => [
+            document.querySelector('th[data-key="price"]').getAttribute("aria-sort"),
+            document.querySelector("#coins tbody tr").dataset.symbol,
+          ],
+        );
+        assert.deepEqual(byPrice, ["descending", "BTC"]);
+        await page.focus('th[data-key="price"] button');
+        await page.keyboard.press("Enter");
+        const ascending = await page.evaluate(() =>
+          document.querySelector('th[data-key="price"]').getAttribute("aria-sort")
+        );
+        assert.equal(ascending, "ascending");
+        await page.click('th[data-key="rank"] button');
+        await page.type("#filter", "eth");
+        assert.deepEqual((await tableRows(page)).map((r) => r[0]), ["ETH"]);
+        await page.click("#filter", { count: 3 });
+        await page.keyboard.press("Backspace");
+        assert.equal((await tableRows(page)).length, 10);
+      });
+
+      await t.step("switching currency converts every row and is remembered", async () => {
+        await page.select("#currency", "EUR");
+        const coins = await getJson(base, "/api/v1/coins?currency=EUR") as CoinJson[];
+        await waitForRows(page, expectedRows(coins, "EUR"), "every row in EUR");
+        const remembered = await page.evaluate(() => [location.search, localStorage.length]);
+        assert.equal(remembered[0], "?currency=EUR");
+        await page.goto(`${base}/`);
+        await waitForRows(page, expectedRows(coins, "EUR"), "EUR again, from local storage");
+      });
+
+      await t.step("the chart draws the history's points", async () => {
+        await page.click('#coins tbody tr[data-symbol="BTC"] th button');
+        const drawn = await waitInPage(
+          page,
+          "the chart to draw every point of the history",
+          async () => {
+            const line = document.querySelector("#chart-plot polyline");
+            if (!document.getElementById("chart").open || line === null) return false;
+            const history = await (await fetch("/api/v1/coins/BTC/history?range=24h")).json();
+            const points = line.getAttribute("points").trim().split(/\s+/).length;
+            return points === history.points.length && history.points.length >= 2 && points;
+          },
+          {},
+          () => document.getElementById("chart").textContent,
+        );
+        assert.ok(Number(drawn) >= 2);
+        await page.click('[data-range="1h"]');
+        await waitInPage(
+          page,
+          "the 1 h range",
+          () =>
+            document.querySelector('[data-range="1h"]').getAttribute("aria-pressed") === "true" &&
+            document.getElementById("chart-stats").textContent.includes("Low"),
+        );
+        await page.screenshot({ path: new URL("web-chart.png", SHOTS).pathname });
+        await page.keyboard.press("Escape");
+      });
+
+      await t.step("screenshots at 1280 and 360 px; no horizontal scroll at 360", async () => {
+        await Deno.mkdir(SHOTS, { recursive: true });
+        await page.screenshot({ path: new URL("web-1280.png", SHOTS).pathname, fullPage: true });
+        await page.setViewport({ width: 360, height: 740 });
+        const widths = await page.evaluate(
+          () => [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+        );
+        assert.ok(widths[0] <= widths[1], `the page scrolls sideways at 360 px: ${widths}`);
+        await page.screenshot({ path: new URL("web-360.png", SHOTS).pathname, fullPage: true });
+        await page.setViewport({ width: 1280, height: 900 });
+      });
+
+      await t.step("the console has no errors", () => {
+        assert.deepEqual(problems, []);
+      });
+
+      await t.step("a restarted server: reconnecting…, then live prices again", async () => {
+        server.kill("SIGKILL");
+        await server.exited();
+        await waitInPage(
+          page,
+          "reconnecting…",
+          () => document.getElementById("connection").textContent.startsWith("reconnecting…"),
+        );
+        upstream.setCoins(marketsText(fixture, "19000.25"));
+        server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort);
+        await waitInPage(
+          page,
+          "the connection to be live again",
+          () => document.getElementById("connection").textContent === "live",
+        );
+        const eur = await getJson(base, "/api/v1/coins/BTC?currency=EUR") as CoinJson;
+        await waitInPage(
+          page,
+          "BTC's price after the restart",
+          ({ price }) =>
+            document.querySelector('#coins tbody tr[data-symbol="BTC"] td:nth-child(4)')
+              ?.textContent === price,
+          { price: formatMoney(eur.price, "EUR") },
+        );
+        // While the server was down the browser logged its failed connections; nothing else.
+        const others = problems.filter((p) =>
+          !/ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|WebSocket connection to/
+            .test(p)
+        );
+        assert.deepEqual(others, []);
+      });
+    } finally {
+      await withDeadline(server[Symbol.asyncDispose](), "the server to stop", 20_000);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** Run in the page: the rows' texts, for a failure message. */
+function readRowsInPage(): unknown {
+  return [...document.querySelectorAll("#coins tbody tr")].map((tr) => tr.textContent);
+}
