@@ -63,7 +63,8 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "crypto-compile-" });
     const server = new Deno.Command(`${ROOT}dist/crypto-server`, {
       args: [
-        ...["--port", "0", "--db", `${dir}/db.sqlite`, "--api-url", upstream.baseUrl],
+        ...["--port", "0", "--http-port", "0", "--db", `${dir}/db.sqlite`],
+        ...["--api-url", upstream.baseUrl],
         ...["--providers", "coingecko"],
       ],
       stdout: "piped",

@@ -308,7 +308,7 @@ export async function startTestService(
   const db = `${dir}/crypto.sqlite`;
   // Only the local fake unless a test lists providers: a failing fake must not make a test call
   // the real CoinPaprika. A later --providers in `flags` wins.
-  const base = ["--port", "0", "--db", db, "--api-url", upstream.baseUrl];
+  const base = ["--port", "0", "--http-port", "0", "--db", db, "--api-url", upstream.baseUrl];
   const command = parseServerArgs([...base, "--providers", "coingecko", ...flags], () => undefined);
   if (command.action !== "serve") throw new TypeError("Test flags must start a server");
   const logs = new LogCapture();

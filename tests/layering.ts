@@ -28,6 +28,7 @@ export interface Layer {
  */
 export const LAYERS: Readonly<Record<string, Layer>> = {
   "lib/util/": { mayImport: ["deno.json"] },
+  "lib/net/": { mayImport: ["lib/util/"] },
   "lib/wire/": { mayImport: ["lib/util/"] },
   "lib/storage/": { mayImport: ["lib/wire/", "lib/util/"] },
   "lib/cluster/": { mayImport: ["lib/storage/", "lib/wire/", "lib/util/"] },
@@ -36,6 +37,7 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
   },
   "lib/server/": {
     mayImport: [
+      "lib/net/",
       "lib/cluster/",
       "lib/ingest/",
       "lib/storage/",
@@ -47,10 +49,18 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
   },
   "lib/metrics/": { mayImport: ["lib/util/"] },
   "lib/http/": {
-    mayImport: ["lib/server/", "lib/metrics/", "lib/text/", "lib/web/", "lib/wire/", "lib/util/"],
+    mayImport: [
+      "lib/server/",
+      "lib/net/",
+      "lib/metrics/",
+      "lib/text/",
+      "lib/web/",
+      "lib/wire/",
+      "lib/util/",
+    ],
   },
   "lib/text/": { mayImport: ["lib/wire/", "lib/util/"] },
-  "lib/client/": { mayImport: ["lib/text/", "lib/wire/", "lib/util/"] },
+  "lib/client/": { mayImport: ["lib/net/", "lib/text/", "lib/wire/", "lib/util/"] },
   "lib/web/": { mayImport: ["lib/text/"] },
   "lib/demo/": {
     mayImport: ["lib/server/", "lib/ingest/", "lib/storage/", "lib/wire/", "lib/util/"],

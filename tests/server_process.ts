@@ -41,6 +41,9 @@ export class ServerProcess implements AsyncDisposable {
       SERVER_TS,
       "--providers",
       "coingecko",
+      // No test may take the default HTTP port 8080: another run may hold it.
+      "--http-port",
+      "0",
       ...args,
     ];
     const [command, ...rest] = options.fdLimit === undefined

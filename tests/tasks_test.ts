@@ -61,7 +61,8 @@ Deno.test("deno task server, then deno task client against it, then SIGINT", asy
   await using upstream = await startFakeUpstream();
   const db = `./data/test-tasks-${crypto.randomUUID()}.sqlite`;
   const server = await startServerTask([
-    ...["--port", "0", "--db", db, "--api-url", upstream.baseUrl, "--providers", "coingecko"],
+    ...["--port", "0", "--http-port", "0", "--db", db, "--api-url", upstream.baseUrl],
+    ...["--providers", "coingecko"],
   ]);
   try {
     const [, host, port] = await server.waitFor(/^listening on ([\d.]+):(\d+) \(tcp\)$/m);
@@ -158,7 +159,7 @@ Deno.test("deno task demo serves the recorded prices offline, converting them ex
   const db = `./data/test-demo-${crypto.randomUUID()}.sqlite`;
   const demo = new Deno.Command(Deno.execPath(), {
     // A long refresh, so the client sees the recording itself rather than a step of the walk.
-    args: ["task", "-q", "demo", "--port", "0", "--db", db, "--refresh", "600"],
+    args: ["task", "-q", "demo", "--port", "0", "--http-port", "0", "--db", db, "--refresh", "600"],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -191,7 +192,7 @@ Deno.test("deno task demo serves the recorded prices offline, converting them ex
     assert.match((await client("--currency", "ETH", "price", "ETH")).out, /Price +1\.00 ETH$/m);
 
     // A second demo on the same port says only why it cannot start.
-    const second = await task("demo", ["--port", String(port), "--db", db]);
+    const second = await task("demo", ["--port", String(port), "--http-port", "0", "--db", db]);
     assert.equal(second.code, 1);
     assert.equal(second.out, "");
     assert.match(second.err, new RegExp(`^error: cannot start the demo: port ${port} is in use`));

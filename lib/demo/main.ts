@@ -12,7 +12,7 @@ import { parseServerArgs } from "../server/config.ts";
 import { RECORDED_AT, startDemoUpstream } from "./upstream.ts";
 import { startService } from "../server/service.ts";
 
-const HELP = `deno task demo [--port N] [--db FILE] [--refresh SECONDS]
+const HELP = `deno task demo [--port N] [--http-port N] [--db FILE] [--refresh SECONDS]
 
 Starts a local fake CoinGecko serving the prices recorded on ${RECORDED_AT}, and the price
 server pointed at it (default port 8000, database ./data/demo.sqlite, a refresh every 10 s).
@@ -34,6 +34,7 @@ async function main(args: string[]): Promise<number> {
       strict: true,
       options: {
         port: { type: "string", default: "8000" },
+        "http-port": { type: "string", default: "8080" },
         db: { type: "string", default: "./data/demo.sqlite" },
         refresh: { type: "string", default: "10" },
         help: { type: "boolean", short: "h" },
@@ -52,7 +53,8 @@ async function main(args: string[]): Promise<number> {
   try {
     command = parseServerArgs(
       [
-        ...["--port", values.port!, "--db", values.db!, "--api-url", upstream.baseUrl],
+        ...["--port", values.port!, "--http-port", values["http-port"]!, "--db", values.db!],
+        ...["--api-url", upstream.baseUrl],
         // Only the local upstream: the demo must not reach out to any real provider.
         ...["--providers", "coingecko", "--refresh", values.refresh!],
       ],

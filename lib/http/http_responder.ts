@@ -130,11 +130,9 @@ export class HttpResponder {
       };
     }
     if (first === "ws") {
-      return {
-        rep: errorRep(501, "BAD_REQUEST", "WebSocket is not served yet"),
-        error: null,
-        command: "WS",
-      };
+      const message = "/ws speaks WebSocket: send Upgrade: websocket";
+      const rep = errorRep(426, "BAD_REQUEST", message, "Upgrade: websocket\r\n");
+      return { rep, error: "BAD_REQUEST", command: "WS" };
     }
     return null;
   }

@@ -18,12 +18,16 @@ import { describeDatabase, isPostgresUrl, openRepository } from "../storage/open
 import { DeferredRepository } from "../cluster/deferred_repository.ts";
 import { startReplica } from "./replica.ts";
 import { type ClusterMember, SNAPSHOT_CHANNEL } from "../cluster/cluster.ts";
-import { PriceServer } from "./price_server.ts";
-import { listenTlsSockets, TLS_SOCKET_MARGIN } from "./tls_listener.ts";
+import { PriceServer, type ServedListener } from "./price_server.ts";
+import { HttpResponder } from "../http/http_responder.ts";
+import { httpSessions } from "../http/http_session.ts";
+import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../net/tls_listener.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
   readonly addr: Deno.NetAddr;
+  /** The HTTP listener's address, or null with `--no-http`. */
+  readonly httpAddr: Deno.NetAddr | null;
   readonly tls: boolean;
   readonly market: Market;
   readonly server: PriceServer;
@@ -38,6 +42,8 @@ export interface Service extends AsyncDisposable {
 export interface ServiceDeps {
   log?: (line: string) => void;
   fetch?: typeof fetch;
+  /** The Prometheus text of `GET /metrics`; without it `/metrics` is 404. */
+  metrics?: () => string;
 }
 
 /** Starts listening at once, serving stored data, and starts ingestion in the background. */
@@ -73,16 +79,34 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
     const at = { hostname: config.host, port: config.port, ...reusePort(config.reusePort) };
     // TLS through node:tls, whose unfinished handshakes can be dropped (see tls_listener.ts).
-    const listener = tls
-      ? listenTlsSockets({
-        ...at,
-        cert: await Deno.readTextFile(config.tlsCert!),
-        key: await Deno.readTextFile(config.tlsKey!),
-        maxSockets: config.limits.maxConnections + TLS_SOCKET_MARGIN,
-        log,
-      })
-      : Deno.listen(at);
-    const server = new PriceServer(listener, { market, tls, limits: config.limits, log });
+    const open = async (at: { hostname: string; port: number; reusePort?: true }) =>
+      tls
+        ? listenTlsSockets({
+          ...at,
+          cert: await Deno.readTextFile(config.tlsCert!),
+          key: await Deno.readTextFile(config.tlsKey!),
+          maxSockets: config.limits.maxConnections + TLS_SOCKET_MARGIN,
+          log,
+        })
+        : Deno.listen(at);
+    const listener = await open(at);
+    const listeners: ServedListener[] = [{ listener, tls }];
+    if (config.http !== null) {
+      const responder = new HttpResponder({
+        market,
+        staleAfterMs: config.staleAfterSeconds * 1000,
+        refreshMs: config.refreshSeconds * 1000,
+        corsOrigin: config.http.corsOrigin,
+        metrics: deps.metrics,
+      });
+      const httpAt = { hostname: config.http.host, port: config.http.port };
+      const http = await open(httpAt).catch((error) => {
+        listener.close();
+        throw error;
+      });
+      listeners.push({ listener: http, tls, sessions: httpSessions(responder) });
+    }
+    const server = new PriceServer(listeners, { market, tls, limits: config.limits, log });
     started = server;
     const addr = server.addr;
     // Said only once the port is open, so a start that fails (e.g. a busy port) says only its
@@ -95,6 +119,10 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       log(`serving ${stored.coins.length} stored coins fetched at ${stored.fetchedAt}`);
     }
     log(`listening on ${addr.hostname}:${addr.port} (${tls ? "tls" : "tcp"})`);
+    const httpAddr = config.http === null ? null : server.addrs[1];
+    if (httpAddr !== null) {
+      log(`listening on ${httpAddr.hostname}:${httpAddr.port} (${tls ? "https" : "http"})`);
+    }
     const finished = server.serve();
 
     const upstream = new URL(config.apiUrl).host;
@@ -216,6 +244,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       })();
     return {
       addr,
+      httpAddr,
       tls,
       market,
       server,

@@ -192,6 +192,8 @@ async function startServer(db: string, apiUrl: string, extra: string[] = []): Pr
     SERVER,
     "--port",
     "0",
+    "--http-port",
+    "0",
     "--db",
     db,
     "--api-url",

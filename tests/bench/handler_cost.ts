@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import { Market } from "../../lib/server/market.ts";
 import { PriceServer } from "../../lib/server/price_server.ts";
-import type { Conn, Listener } from "../../lib/server/price_server.ts";
+import type { Conn, Listener } from "../../lib/net/conn.ts";
 import { equalsAt } from "../../lib/util/equals_at.ts";
 import { fixtureSnapshot } from "../helpers.ts";
 import { median } from "./_stats.ts";

@@ -89,3 +89,96 @@ export async function askInProcess(
   }
   return { responses: parseResponses(all, heads), close: answers.at(-1)?.close ?? false };
 }
+
+/** A raw TCP connection to an HTTP port, read by hand. */
+export class RawHttp implements Disposable {
+  readonly conn: Deno.TcpConn;
+  #buffered = new Uint8Array(0);
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+  }
+
+  /** Connects to 127.0.0.1:`port`. */
+  static async connect(port: number): Promise<RawHttp> {
+    return new RawHttp(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Writes `text` whole. */
+  async send(text: string | Uint8Array): Promise<void> {
+    const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
+    for (let at = 0; at < bytes.length;) at += await this.conn.write(bytes.subarray(at));
+  }
+
+  /**
+   * Reads until `count` responses are whole (or the peer closes), within `deadlineMs`;
+   * `bodyless` as for {@linkcode parseResponses}.
+   */
+  async responses(count: number, bodyless: boolean[] = [], deadlineMs = 10_000) {
+    const timer = setTimeout(() => this.conn.close(), deadlineMs);
+    let closed = false;
+    try {
+      while (true) {
+        try {
+          const parsed = parseResponses(this.#buffered, bodyless);
+          if (parsed.length >= count) return { responses: parsed, closed };
+        } catch {
+          // Not whole yet.
+        }
+        if (closed) throw new Error(`Peer closed after ${this.#buffered.length} bytes`);
+        const chunk = new Uint8Array(65536);
+        let n: number | null;
+        try {
+          n = await this.conn.read(chunk);
+        } catch (error) {
+          if (error instanceof Deno.errors.BadResource) {
+            throw new Error(`No ${count} responses within ${deadlineMs} ms`);
+          }
+          n = null;
+        }
+        if (n === null) {
+          closed = true;
+          continue;
+        }
+        const grown = new Uint8Array(this.#buffered.length + n);
+        grown.set(this.#buffered);
+        grown.set(chunk.subarray(0, n), this.#buffered.length);
+        this.#buffered = grown;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves with the bytes read once the peer closes; fails past `deadlineMs`. */
+  async untilClosed(deadlineMs = 10_000): Promise<Uint8Array> {
+    const timer = setTimeout(() => this.conn.close(), deadlineMs);
+    const chunks: number[] = [...this.#buffered];
+    try {
+      const chunk = new Uint8Array(65536);
+      while (true) {
+        let n: number | null;
+        try {
+          n = await this.conn.read(chunk);
+        } catch (error) {
+          if (error instanceof Deno.errors.BadResource) {
+            throw new Error(`Connection still open after ${deadlineMs} ms`);
+          }
+          return new Uint8Array(chunks);
+        }
+        if (n === null) return new Uint8Array(chunks);
+        chunks.push(...chunk.subarray(0, n));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}

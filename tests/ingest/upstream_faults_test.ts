@@ -288,6 +288,8 @@ Deno.test("an API key echoed by a failing upstream is redacted from the log", as
   const command = parseServerArgs([
     "--port",
     "0",
+    "--http-port",
+    "0",
     "--db",
     `${dir}/db.sqlite`,
     "--providers",

@@ -7,7 +7,7 @@
  * a descriptor limit below the cap, the server keeps serving too.
  */
 import assert from "node:assert/strict";
-import { TLS_SOCKET_MARGIN } from "../../lib/server/tls_listener.ts";
+import { TLS_SOCKET_MARGIN } from "../../lib/net/tls_listener.ts";
 import {
   commandWorks,
   LineClient,

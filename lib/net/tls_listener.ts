@@ -25,7 +25,9 @@
 import { Duplex } from "node:stream";
 import type net from "node:net";
 import tls from "node:tls";
-import type { Conn, Listener } from "./price_server.ts";
+import type { Conn, Listener } from "./conn.ts";
+import { handshakeToDrop } from "./handshake_eviction.ts";
+import { writeAll } from "./write_all.ts";
 
 /** Options of {@linkcode listenTlsSockets}. */
 export interface TlsListenOptions {
@@ -173,17 +175,13 @@ class TlsSocketListener implements Listener {
     return dropped > 0;
   }
 
-  /** Closes the oldest unfinished handshake, one whose ClientHello is not answered first. */
+  /** Closes the unfinished handshake that {@linkcode handshakeToDrop} picks. */
   #dropHandshake(): boolean {
-    let oldest: TlsSocketConn | undefined;
-    for (const conn of this.#handshaking) {
-      if (conn.closed) continue;
-      oldest ??= conn;
-      if (!conn.helloAnswered()) {
-        oldest = conn;
-        break;
-      }
-    }
+    const oldest = handshakeToDrop(
+      this.#handshaking,
+      (conn) => !conn.closed,
+      (conn) => conn.helloAnswered(),
+    );
     if (oldest === undefined) return false;
     this.#handshaking.delete(oldest);
     oldest.close();
@@ -264,11 +262,7 @@ class TcpDuplex extends Duplex {
     callback: (error?: Error | null) => void,
   ): void {
     this.wrote = true;
-    this.#track(this.#writeAll(chunk)).then(() => callback(), callback);
-  }
-
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    for (let n = 0; n < bytes.length;) n += await this.#tcp.write(bytes.subarray(n));
+    this.#track(writeAll(this.#tcp, chunk)).then(() => callback(), callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
