@@ -135,6 +135,7 @@ export class ClusterMember {
   #listenSql: postgres.Sql | null = null;
   #role: ClusterRole = "follower";
   #since = new Date().toISOString();
+  #leaderChanges = 0;
   #lastNoticeAt: string | null = null;
   /** Whether the database answered last time: null before the first try. */
   #reachable: boolean | null = null;
@@ -158,6 +159,11 @@ export class ClusterMember {
   /** The replica's role now. */
   get role(): ClusterRole {
     return this.#role;
+  }
+
+  /** Times this replica took or lost the leadership, for the metrics. */
+  get leaderChanges(): number {
+    return this.#leaderChanges;
   }
 
   /** The `cluster` section of `INFO`. */
@@ -268,6 +274,7 @@ export class ClusterMember {
   async #becomeLeader(sql: postgres.Sql): Promise<void> {
     this.#announced = true;
     this.#leaderSql = sql;
+    this.#leaderChanges++;
     this.#role = "leader";
     this.#since = new Date().toISOString();
     this.#options.log(`cluster: leader (holding the ingestion lock on ${this.#where})`);
@@ -281,6 +288,7 @@ export class ClusterMember {
     this.#leaderSql = null;
     this.#leadership?.abort();
     this.#leadership = null;
+    if (this.#role === "leader") this.#leaderChanges++;
     this.#role = "follower";
     this.#since = new Date().toISOString();
     await this.#options.follow();

@@ -211,6 +211,19 @@ interface Entry {
   provider: Provider;
   breaker: CircuitBreaker;
   failures: FailureLog;
+  counts: ProviderCounts;
+}
+
+/**
+ * What a provider was asked, for the metrics: rounds it was asked in and failed, and each
+ * request (quick retries included) by outcome: `ok`, the HTTP status of a non-2xx answer, or
+ * `error` (unreachable, timed out, invalid).
+ */
+export interface ProviderCounts {
+  readonly name: string;
+  attempts: number;
+  failures: number;
+  readonly calls: Map<string, number>;
 }
 
 interface Reference {
@@ -254,6 +267,7 @@ export class ProviderChain {
         now: this.#now,
         summaryEveryMs: options.summaryEveryMs,
       }),
+      counts: { name: provider.name, attempts: 0, failures: 0, calls: new Map() },
     }));
     this.#top = options.top;
     this.#log = options.log ?? ((line) => console.log(line));
@@ -275,6 +289,11 @@ export class ProviderChain {
         wait_until: breaker.notBefore > now ? new Date(breaker.notBefore).toISOString() : null,
       };
     });
+  }
+
+  /** Each provider's counts since start, in order of preference. */
+  get counts(): readonly Readonly<ProviderCounts>[] {
+    return this.#entries.map((entry) => entry.counts);
   }
 
   /** The first provider's name. */
@@ -316,6 +335,7 @@ export class ProviderChain {
       const { provider, breaker } = entry;
       const probing = breaker.state !== "closed";
       let coins: Coin[];
+      entry.counts.attempts++;
       try {
         coins = await this.#attempt(entry, signal, !probing);
         coins = entry === this.#entries[0]
@@ -364,6 +384,7 @@ export class ProviderChain {
     const { provider, breaker } = entry;
     const message = error instanceof Error ? error.message : String(error);
     const retryAfterMs = error instanceof UpstreamError ? error.retryAfterMs : undefined;
+    entry.counts.failures++;
     const wasOpen = breaker.state !== "closed";
     const state = breaker.recordFailure(message, retryAfterMs);
     if (this.#entries.length === 1) return;
@@ -391,12 +412,30 @@ export class ProviderChain {
       ? this.#top
       : Math.min(this.#top + Math.max(10, this.#top), provider.maxTop ?? Infinity);
     try {
-      return await provider.fetchTop(want, signal);
+      return await this.#call(entry, want, signal);
     } catch (error) {
       if (signal.aborted || !mayRetry || !isTransient(error)) throw error;
       await this.#sleep(this.#quickRetryMs, signal);
       signal.throwIfAborted();
-      return await provider.fetchTop(want, signal);
+      return await this.#call(entry, want, signal);
+    }
+  }
+
+  /** One request to a provider, counted by outcome. */
+  async #call(entry: Entry, want: number, signal: AbortSignal): Promise<Coin[]> {
+    let outcome = "error";
+    try {
+      const coins = await entry.provider.fetchTop(want, signal);
+      outcome = "ok";
+      return coins;
+    } catch (error) {
+      if (error instanceof UpstreamError && error.status !== undefined) {
+        outcome = String(error.status);
+      }
+      throw error;
+    } finally {
+      const calls = entry.counts.calls;
+      calls.set(outcome, (calls.get(outcome) ?? 0) + 1);
     }
   }
 

@@ -25,21 +25,36 @@ export const HAPROXY_MISSING: string | null = await (async () => {
 
 /** A running HAProxy in the foreground. */
 export class HaProxy implements AsyncDisposable {
+  /** The TCP front's port. */
   readonly port: number;
+  /** The HTTP front's port. */
+  readonly httpPort: number;
   readonly child: Deno.ChildProcess;
   readonly #output: Promise<Deno.CommandOutput>;
 
-  private constructor(port: number, child: Deno.ChildProcess) {
+  private constructor(port: number, httpPort: number, child: Deno.ChildProcess) {
     this.port = port;
+    this.httpPort = httpPort;
     this.child = child;
     this.#output = child.output();
   }
 
-  /** Starts HAProxy on a free port in front of the replicas' ports; resolves once it answers. */
-  static async start(replicaPorts: number[]): Promise<HaProxy> {
+  /**
+   * Starts HAProxy on free ports in front of the replicas' socket ports and HTTP ports; resolves
+   * once it answers PING on the TCP front (with socket ports) and `/readyz` on the HTTP front
+   * (with HTTP ports). A front given no ports points at free ports where nothing listens.
+   */
+  static async start(replicaPorts: number[], httpPorts: number[] = []): Promise<HaProxy> {
     const port = freePort();
-    const env: Record<string, string> = { CRYPTO_LB_BIND: `127.0.0.1:${port}` };
-    replicaPorts.forEach((p, i) => env[`CRYPTO_REPLICA${i + 1}`] = `127.0.0.1:${p}`);
+    const httpPort = freePort();
+    const env: Record<string, string> = {
+      CRYPTO_LB_BIND: `127.0.0.1:${port}`,
+      CRYPTO_LB_HTTP_BIND: `127.0.0.1:${httpPort}`,
+    };
+    for (let i = 0; i < 3; i++) {
+      env[`CRYPTO_REPLICA${i + 1}`] = `127.0.0.1:${replicaPorts[i] ?? freePort()}`;
+      env[`CRYPTO_REPLICA${i + 1}_HTTP`] = `127.0.0.1:${httpPorts[i] ?? freePort()}`;
+    }
     const child = new Deno.Command(HAPROXY, {
       args: ["-f", HAPROXY_CFG, "-db"],
       env,
@@ -47,21 +62,34 @@ export class HaProxy implements AsyncDisposable {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const proxy = new HaProxy(port, child);
+    const proxy = new HaProxy(port, httpPort, child);
     try {
-      await eventually(
-        async () => {
-          await using client = await LineClient.connect(port);
-          const reply = await withDeadline(
-            client.request({ data: "PING" }),
-            "PING via HAProxy",
-            2000,
-          );
-          return reply.data === "PONG" ? true : undefined;
-        },
-        20_000,
-        "HAProxy answers PING",
-      );
+      if (httpPorts.length > 0) {
+        await eventually(
+          async () => {
+            const response = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+            await response.body?.cancel();
+            return response.status === 200 ? true : undefined;
+          },
+          20_000,
+          "HAProxy's HTTP front answers /readyz with 200",
+        );
+      }
+      if (replicaPorts.length > 0) {
+        await eventually(
+          async () => {
+            await using client = await LineClient.connect(port);
+            const reply = await withDeadline(
+              client.request({ data: "PING" }),
+              "PING via HAProxy",
+              2000,
+            );
+            return reply.data === "PONG" ? true : undefined;
+          },
+          20_000,
+          "HAProxy answers PING",
+        );
+      }
     } catch (error) {
       await proxy[Symbol.asyncDispose]();
       throw error;
