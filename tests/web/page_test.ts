@@ -6,12 +6,20 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import { freePort, withDeadline } from "../helpers.ts";
-import { ServerProcess } from "../server_process.ts";
-import { type FakeUpstream, startFakeUpstream } from "../fakes/fake_upstream.ts";
+import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { formatMoney } from "../../lib/text/format_money.ts";
 import { safeText } from "../../lib/text/safe_text.ts";
+import {
+  type CoinJson,
+  expectedRows,
+  getJson,
+  marketsText,
+  type PageServer,
+  startServer,
+  waitForRows,
+  waitLive,
+} from "./_page_server.ts";
 import { hasChromium, launchBrowser, NO_CHROMIUM, tableRows, waitInPage } from "./_browser.ts";
 
 // In-page code runs in the browser: its globals, typed loosely (see _browser.ts).
@@ -22,86 +30,7 @@ declare const window: any;
 // deno-lint-ignore no-explicit-any
 declare const localStorage: any;
 
-const FIXTURE = new URL("../testdata/coingecko_markets_usd_2022-10-04.json", import.meta.url);
 const SHOTS = new URL("../../data/", import.meta.url);
-/** A name an upstream could send: markup, an ANSI colour and a right-to-left override. */
-const HOSTILE = '<img src=x onerror="window.pwned=1">\x1b[31mDoge\u202enioc';
-
-/** The fixture with BTC at `btc` (number text as given) and Dogecoin's name hostile. */
-function marketsText(fixture: string, btc: string): string {
-  return fixture
-    .replace('"current_price": 20220,', `"current_price": ${btc},`)
-    .replace('"name": "Dogecoin"', `"name": ${JSON.stringify(HOSTILE)}`);
-}
-
-/** The real server with its HTTP listener on `httpPort`, ready once /readyz says so. */
-async function startServer(
-  upstream: FakeUpstream,
-  db: string,
-  httpPort: number,
-): Promise<ServerProcess> {
-  const server = new ServerProcess([
-    "--port",
-    "0",
-    "--http-host",
-    "127.0.0.1",
-    "--http-port",
-    String(httpPort),
-    "--db",
-    db,
-    "--api-url",
-    upstream.baseUrl,
-    "--refresh",
-    "1",
-  ]);
-  const deadline = Date.now() + 20_000;
-  while (true) {
-    const status = await fetch(`http://127.0.0.1:${httpPort}/readyz`)
-      .then(async (response) => (await response.body?.cancel(), response.status))
-      .catch(() => 0);
-    if (status === 200) return server;
-    if (Date.now() > deadline) {
-      await server[Symbol.asyncDispose]();
-      throw new Error(
-        `The server's HTTP listener on ${httpPort} was not ready within 20 s; its output:\n` +
-          server.output.lines.join("\n"),
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function getJson(base: string, path: string): Promise<unknown> {
-  const response = await fetch(`${base}${path}`, { headers: { accept: "application/json" } });
-  assert.equal(response.status, 200, `${path} answered ${response.status}`);
-  return await response.json();
-}
-
-interface CoinJson {
-  symbol: string;
-  name: string;
-  price: number;
-}
-
-/** The rows the page should show for `coins` in `currency`: symbol, name, price. */
-function expectedRows(coins: CoinJson[], currency: string): string[][] {
-  return coins.map((c) => [safeText(c.symbol), safeText(c.name), formatMoney(c.price, currency)]);
-}
-
-async function waitForRows(page: Page, expected: string[][], what: string): Promise<void> {
-  await waitInPage(
-    page,
-    what,
-    ({ rows }) =>
-      JSON.stringify(
-        [...document.querySelectorAll("#coins tbody tr")].map((tr) =>
-          [...tr.children].slice(1, 4).map((cell) => cell.textContent)
-        ),
-      ) === rows,
-    { rows: JSON.stringify(expected) },
-    () => [...document.querySelectorAll("#coins tbody tr")].map((tr) => tr.textContent),
-  );
-}
 
 Deno.test({
   name: `the web page shows live prices in a real browser${NO_CHROMIUM}`,
@@ -109,13 +38,13 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    const fixture = await Deno.readTextFile(FIXTURE);
     const dir = await Deno.makeTempDir({ prefix: "crypto-web-" });
     await using upstream = await startFakeUpstream();
-    upstream.setCoins(marketsText(fixture, "20220"));
+    upstream.setCoins(await marketsText("20220"));
     const httpPort = freePort();
-    const base = `http://127.0.0.1:${httpPort}`;
-    let server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort);
+    const at: PageServer = { base: `http://127.0.0.1:${httpPort}` };
+    const { base } = at;
+    let server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort, at);
     await using browser = await launchBrowser();
     const problems: string[] = [];
     const page = await browser.page(problems);
@@ -140,15 +69,11 @@ Deno.test({
       await t.step(
         "the table shows the snapshot's coins and prices as /api/v1/coins has them",
         async () => {
-          const coins = await getJson(base, "/api/v1/coins") as CoinJson[];
+          const coins = await getJson(at, "/api/v1/coins") as CoinJson[];
           assert.equal(coins.length, 10);
           await page.goto(`${base}/`);
           await waitForRows(page, expectedRows(coins, "USD"), "the table to show /api/v1/coins");
-          await waitInPage(
-            page,
-            "the connection to be live",
-            () => document.getElementById("connection").textContent === "live",
-          );
+          await waitLive(page);
           await page.evaluate(() => window.notReloaded = true);
         },
       );
@@ -161,14 +86,14 @@ Deno.test({
             .map((td) => td.textContent).find((n: string) => n.includes("<img")),
           raw: ["\x1b", "\u202e"].some((c) => document.body.textContent.includes(c)),
         }));
-        const coins = await getJson(base, "/api/v1/coins") as CoinJson[];
+        const coins = await getJson(at, "/api/v1/coins") as CoinJson[];
         const doge = coins.find((c) => c.symbol === "DOGE")!;
         assert.match(doge.name, /^<img src=x onerror=/);
         assert.deepEqual(shown, { images: 0, pwned: null, name: safeText(doge.name), raw: false });
       });
 
       await t.step("a new upstream price appears without a reload, flashing", async () => {
-        upstream.setCoins(marketsText(fixture, "21000.5"));
+        upstream.setCoins(await marketsText("21000.5"));
         await waitInPage(
           page,
           "BTC's new price on the page",
@@ -209,7 +134,7 @@ Deno.test({
 
       await t.step("switching currency converts every row and is remembered", async () => {
         await page.select("#currency", "EUR");
-        const coins = await getJson(base, "/api/v1/coins?currency=EUR") as CoinJson[];
+        const coins = await getJson(at, "/api/v1/coins?currency=EUR") as CoinJson[];
         await waitForRows(page, expectedRows(coins, "EUR"), "every row in EUR");
         const remembered = await page.evaluate(() => [location.search, localStorage.length]);
         assert.equal(remembered[0], "?currency=EUR");
@@ -269,14 +194,10 @@ Deno.test({
           "reconnecting…",
           () => document.getElementById("connection").textContent.startsWith("reconnecting…"),
         );
-        upstream.setCoins(marketsText(fixture, "19000.25"));
-        server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort);
-        await waitInPage(
-          page,
-          "the connection to be live again",
-          () => document.getElementById("connection").textContent === "live",
-        );
-        const eur = await getJson(base, "/api/v1/coins/BTC?currency=EUR") as CoinJson;
+        upstream.setCoins(await marketsText("19000.25"));
+        server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort, at);
+        await waitLive(page, "the connection to be live again");
+        const eur = await getJson(at, "/api/v1/coins/BTC?currency=EUR") as CoinJson;
         await waitInPage(
           page,
           "BTC's price after the restart",
