@@ -253,6 +253,8 @@ export class PriceServer implements AsyncDisposable {
         }
       } else if (idleTimeoutMs > 0 && now - connection.lastRequest > idleTimeoutMs) {
         connection.expire("TIMEOUT", `no request for ${idleTimeoutMs} ms`);
+      } else if (idleTimeoutMs > 0 && now - connection.lastRequest > idleTimeoutMs / 2) {
+        connection.keepAlive(now);
       }
     }
   }

@@ -106,6 +106,8 @@ export class ServerConnection {
   #tooLong = false;
   /** Whether the socket took no bytes for STALL_MS while this read's replies piled up. */
   #stalled = false;
+  /** ms when the session's keep-alive was last sent, or 0. */
+  #pingedAt = 0;
 
   constructor(
     conn: Conn,
@@ -340,9 +342,17 @@ export class ServerConnection {
     if (outbox.unsent <= maxUnsentBytes) return false;
     if (outbox.writeStart !== 0 && Date.now() - outbox.writeStart < STALL_MS) return false;
     count(this.#stats.errors, "UNSENT_LIMIT");
-    this.#host.log(`${this.address} closed: more than ${maxUnsentBytes} bytes of replies not read`);
-    this.release();
+    const why = `more than ${maxUnsentBytes} bytes of replies not read`;
+    this.#host.log(`${this.address} closed: ${why}`);
+    this.release(this.#session.overflow?.(why));
     return true;
+  }
+
+  /** Asks an idle peer, once per idle spell, to show it is there, when its session can. */
+  keepAlive(now: number): void {
+    if (this.#session.keepAlive === undefined || this.#pingedAt > this.lastRequest) return;
+    this.#pingedAt = now;
+    this.outbox.send(this.#session.keepAlive());
   }
 
   /** Queues one WATCH update event line, framed for the session's transport. */

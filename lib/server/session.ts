@@ -55,6 +55,18 @@ export interface Session {
    */
   farewell?(code: ErrorCode, message: string): Uint8Array;
   /**
+   * The bytes that ask an idle peer to show it is there (a WebSocket ping), sent once a
+   * connection has had no request for half the idle timeout; the peer's answer, passed to
+   * `answer` like a request's, keeps the connection open. Without it an idle connection is closed.
+   */
+  keepAlive?(): Uint8Array;
+  /**
+   * The last bytes for a connection closed for not reading its replies (a WebSocket close
+   * frame). Without it the connection is just closed: a line client would find an error line
+   * only behind the replies it does not read.
+   */
+  overflow?(message: string): Uint8Array;
+  /**
    * Set once an answer switched protocols (HTTP -> WebSocket): the connection gives every later
    * read to it. Bytes of the switching read after the switching request are the old session's
    * to pass on.
