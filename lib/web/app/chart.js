@@ -239,15 +239,17 @@ function timeTicks(from, to, count) {
 }
 
 /**
- * A time on the axis, in the reader's time zone: the hour for a day or less, else the date.
+ * A time on the axis, in the reader's time zone: the hour for an hour, with the weekday for a
+ * day (both ends are the same hour), else the date.
  *
  * @param {number} ms
  * @param {number} span
  */
 function timeLabel(ms, span) {
   const date = new Date(ms);
+  if (span <= 3_600_000) return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   if (span <= 86_400_000) {
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return date.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
   }
   return date.toLocaleDateString([], { month: "short", day: "numeric" });
 }

@@ -146,7 +146,7 @@ export class CoinTable {
   #newRow(coin) {
     const tr = /** @type {HTMLTableRowElement} */ (html("tr"));
     tr.dataset.symbol = coin.symbol;
-    const classes = ["num rank", "symbol", "name", "num", "num", "num wide", "num wide"];
+    const classes = ["num rank", "symbol", "name", "num", "num", "num wide", "num wider"];
     const cells = classes.map((className, i) => html(i === 1 ? "th" : "td", className));
     cells[1].setAttribute("scope", "row");
     const button = html("button");
