@@ -44,7 +44,9 @@ Deno.test({
     const httpPort = freePort();
     const at: PageServer = { base: `http://127.0.0.1:${httpPort}` };
     const { base } = at;
-    let server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort, at);
+    // Stale 3 s after the last good ingestion, so a failing upstream shows within the test.
+    const flags = ["--stale-after", "3"];
+    let server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort, at, flags);
     await using browser = await launchBrowser();
     const problems: string[] = [];
     const page = await browser.page(problems);
@@ -182,6 +184,26 @@ Deno.test({
         await page.setViewport({ width: 1280, height: 900 });
       });
 
+      await t.step(
+        "a failing upstream: stale prices and the provider's state in words",
+        async () => {
+          upstream.mode = "http500";
+          await waitInPage(
+            page,
+            "the page to say the prices are stale and the provider fails",
+            () =>
+              document.getElementById("freshness").textContent.includes("stale") &&
+              /coingecko (failing|paused)/.test(document.getElementById("providers").textContent),
+            {},
+            () => [
+              document.getElementById("freshness").textContent,
+              document.getElementById("providers").textContent,
+            ],
+          );
+          upstream.mode = "ok";
+        },
+      );
+
       await t.step("the console has no errors", () => {
         assert.deepEqual(problems, []);
       });
@@ -195,7 +217,7 @@ Deno.test({
           () => document.getElementById("connection").textContent.startsWith("reconnecting…"),
         );
         upstream.setCoins(await marketsText("19000.25"));
-        server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort, at);
+        server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort, at, flags);
         await waitLive(page, "the connection to be live again");
         const eur = await getJson(at, "/api/v1/coins/BTC?currency=EUR") as CoinJson;
         await waitInPage(
@@ -212,6 +234,11 @@ Deno.test({
             .test(p)
         );
         assert.deepEqual(others, []);
+        await waitInPage(
+          page,
+          "the stale note to go once the new server has fresh prices",
+          () => !document.getElementById("freshness").textContent.includes("stale"),
+        );
       });
     } finally {
       await withDeadline(server[Symbol.asyncDispose](), "the server to stop", 20_000);

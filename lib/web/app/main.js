@@ -25,7 +25,8 @@ const state = {
   units: new Map(),
   /** @type {any[]} */
   coins: [],
-  infoStale: false,
+  /** The last `/api/v1/info` report, or null. */
+  info: null,
   watched: "",
   /** Increased by each table load, so an older answer arriving late is dropped. */
   loads: 0,
@@ -84,7 +85,7 @@ async function loadCoins(flash) {
     state.coins = coins;
     table.setCoins(coins, flash);
     problem("");
-    showFreshness(coins, state.infoStale);
+    showFreshness(coins, state.info);
     watchShown();
   } catch (error) {
     if (load === state.loads) problem(`Cannot load prices: ${describe(error)}`);
@@ -112,7 +113,7 @@ function onUpdate(coin) {
     table.upsert(coin, true);
     state.coins = state.coins.map((c) => c.symbol === coin.symbol ? coin : c);
     table.arrange();
-    showFreshness(state.coins, state.infoStale);
+    showFreshness(state.coins, state.info);
   } else {
     later("coins", () => loadCoins(true), 150);
   }
@@ -139,15 +140,26 @@ function later(name, task, ms) {
   );
 }
 
+let infoTimer = 0;
+/**
+ * Reads the server's status, and again just after the next ingestion is due (so an ingestion
+ * that changed no price still shows as fetched, and one that failed shows as stale), at least
+ * every 30 s.
+ */
 async function loadInfo() {
+  let wait = 30_000;
   try {
     const info = await getJson("/api/v1/info");
-    state.infoStale = info?.data?.stale === true;
+    state.info = info;
     showInfo(info);
-    showFreshness(state.coins, state.infoStale);
+    showFreshness(state.coins, info);
+    const due = Date.parse(info?.ingestion?.next_refresh_at) - Date.now() + 1000;
+    if (Number.isFinite(due)) wait = Math.min(30_000, Math.max(2000, due));
   } catch (error) {
     byId("source").textContent = `Server status unavailable: ${describe(error)}`;
   }
+  clearTimeout(infoTimer);
+  infoTimer = setTimeout(loadInfo, wait);
 }
 
 async function loadCurrencies() {
@@ -218,9 +230,8 @@ byId("filter").addEventListener("input", (event) => {
 });
 setInterval(() => {
   table.tick();
-  showFreshness(state.coins, state.infoStale);
+  showFreshness(state.coins, state.info);
 }, 1000);
-setInterval(loadInfo, 30_000);
 
 loadCoins(false);
 loadCurrencies();

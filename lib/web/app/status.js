@@ -68,20 +68,23 @@ function clusterWords(cluster) {
 }
 
 /**
- * The line above the table: when the prices shown were fetched, and whether they are stale.
+ * The line above the table: when the prices were last fetched, and whether they are stale.
  *
  * @param {any[]} coins
- * @param {boolean} infoStale  the server's own view, which knows --stale-after
+ * @param {any} info  the last INFO report, whose view is fresher than the coins' (or null)
  */
-export function showFreshness(coins, infoStale) {
+export function showFreshness(coins, info) {
   const line = byId("freshness");
-  const times = coins.map((c) => Date.parse(c.fetched_at)).filter(Number.isFinite);
+  const times = [...coins.map((c) => c.fetched_at), info?.data?.fetched_at]
+    .map((t) => Date.parse(t)).filter(Number.isFinite);
   if (times.length === 0) {
     line.textContent = "No prices yet.";
     return;
   }
   const newest = new Date(Math.max(...times)).toISOString();
-  const stale = infoStale || coins.some((c) => c.stale === true);
+  const stale = typeof info?.data?.stale === "boolean"
+    ? info.data.stale
+    : coins.some((c) => c.stale === true);
   line.replaceChildren(`Prices fetched ${formatAge(newest, new Date())}`);
   if (stale) line.append(" — ", html("span", "stale-tag", "stale: the server has no newer prices"));
 }
