@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { ServerProcess } from "../server_process.ts";
+import { withDeadline } from "../helpers.ts";
 import type { FakeUpstream } from "../fakes/fake_upstream.ts";
 import { formatMoney } from "../../lib/text/format_money.ts";
 import { safeText } from "../../lib/text/safe_text.ts";
@@ -109,4 +110,10 @@ export async function waitForRows(page: Page, expected: string[][], what: string
 /** Waits until the page says its WebSocket is live. */
 export async function waitLive(page: Page, what = "the connection to be live"): Promise<void> {
   await waitInPage(page, what, () => document.getElementById("connection").textContent === "live");
+}
+
+/** Stops the server (killed if it takes over 20 s) and removes its directory. */
+export async function stopServer(server: ServerProcess, dir: string): Promise<void> {
+  await withDeadline(server[Symbol.asyncDispose](), "the server to stop", 20_000);
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

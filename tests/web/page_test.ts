@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort, withDeadline } from "../helpers.ts";
+import { freePort } from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { formatMoney } from "../../lib/text/format_money.ts";
 import { safeText } from "../../lib/text/safe_text.ts";
@@ -17,6 +17,7 @@ import {
   marketsText,
   type PageServer,
   startServer,
+  stopServer,
   waitForRows,
   waitLive,
 } from "./_page_server.ts";
@@ -241,8 +242,7 @@ Deno.test({
         );
       });
     } finally {
-      await withDeadline(server[Symbol.asyncDispose](), "the server to stop", 20_000);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await stopServer(server, dir);
     }
   },
 });

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { freePort, tlsFiles, withDeadline } from "../helpers.ts";
+import { freePort, tlsFiles } from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { formatMoney } from "../../lib/text/format_money.ts";
 import { hasChromium, launchBrowser, NO_CHROMIUM, waitInPage } from "./_browser.ts";
@@ -15,6 +15,7 @@ import {
   marketsText,
   type PageServer,
   startServer,
+  stopServer,
   waitForRows,
   waitLive,
 } from "./_page_server.ts";
@@ -62,8 +63,7 @@ Deno.test({
       );
       assert.deepEqual(problems, []);
     } finally {
-      await withDeadline(server[Symbol.asyncDispose](), "the server to stop", 20_000);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await stopServer(server, dir);
     }
   },
 });
