@@ -30,6 +30,8 @@ const state = {
   watched: "",
   /** Increased by each table load, so an older answer arriving late is dropped. */
   loads: 0,
+  /** How often the WebSocket has opened. */
+  opened: 0,
 };
 
 /**
@@ -48,7 +50,9 @@ table.money = (amount, whole) => money(amount, state.currency, whole);
 const live = new Live({
   onOpen: () => {
     state.watched = "";
-    loadCoins(true);
+    // The first time, the page's own first load is enough; after a loss, prices may have moved.
+    if (state.opened++ === 0) watchShown();
+    else loadCoins(true);
   },
   onUpdate,
   onState: (kind, text) => {
@@ -84,11 +88,14 @@ async function loadCoins(flash) {
     if (load !== state.loads || !Array.isArray(coins)) return;
     state.coins = coins;
     table.setCoins(coins, flash);
+    if (!performance.getEntriesByName("first-rows").length) performance.mark("first-rows");
     problem("");
     showFreshness(coins, state.info);
     watchShown();
   } catch (error) {
-    if (load === state.loads) problem(`Cannot load prices: ${describe(error)}`);
+    if (load !== state.loads) return;
+    problem(`Cannot load prices: ${describe(error)}; trying again`);
+    later("coins-retry", () => loadCoins(flash), 5000);
   }
 }
 
