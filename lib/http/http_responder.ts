@@ -9,11 +9,12 @@
 import type { Answer, Market } from "../server/market.ts";
 import type { ErrorCode } from "../wire/protocol.ts";
 import type { HeadError, RequestHead } from "./request_head.ts";
-import { parseTarget } from "./request_target.ts";
+import { parseTarget, type Target, type TargetError } from "./request_target.ts";
 import { Representation, type Variant } from "./representation.ts";
 import { type ApiResult, errorRep, MarketApi } from "./market_api.ts";
 import { TextViews } from "./text_views.ts";
 import { webFile } from "./web_files.ts";
+import { EXPOSITION_CONTENT_TYPE } from "../metrics/registry.ts";
 
 /** Options of an {@linkcode HttpResponder}. */
 export interface HttpOptions {
@@ -29,7 +30,7 @@ export interface HttpOptions {
 }
 
 const TEXT_TYPE = "Content-Type: text/plain; charset=utf-8\r\n";
-const METRICS_TYPE = "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n";
+const METRICS_TYPE = `Content-Type: ${EXPOSITION_CONTENT_TYPE}\r\n`;
 const GZIP = /(?:^|,)\s*gzip\s*(?:,|$|;(?!\s*q\s*=\s*0(?:\.0*)?\s*(?:,|$)))/i;
 
 /** Answers parsed requests; one per listener, shared by its connections. */
@@ -40,6 +41,8 @@ export class HttpResponder {
   readonly #cors: string;
   /** The snapshot whose refresh time is in `#refreshAt`, to parse its time once. */
   #refreshFor: unknown = null;
+  /** What each head asks for, kept while the head is (a framer keeps its last one). */
+  readonly #read = new WeakMap<RequestHead, { variant: Variant; target: Target | TargetError }>();
   #refreshAt = 0;
 
   /** Creates the responder of one listener. */
@@ -54,13 +57,13 @@ export class HttpResponder {
 
   /** The answer to one request; `now` is the read's clock. Never throws. */
   respond(head: RequestHead, now: number): Answer {
-    const variant: Variant = {
-      head: head.method === "HEAD",
-      gzip: GZIP.test(head.headers.get("accept-encoding") ?? ""),
-      close: !head.keepAlive,
-      ifNoneMatch: head.headers.get("if-none-match"),
-    };
-    const target = parseTarget(head.target);
+    // The framer passes a repeated head as the same object: what was read from it is kept.
+    let read = this.#read.get(head);
+    if (read === undefined) {
+      read = { variant: variantOf(head), target: parseTarget(head.target) };
+      this.#read.set(head, read);
+    }
+    const { variant, target } = read;
     if (target.kind === "error") {
       return this.#send(
         errorRep(400, "BAD_REQUEST", target.message, this.#cors),
@@ -69,8 +72,7 @@ export class HttpResponder {
         "BAD_REQUEST",
       );
     }
-    const { segments, query } = target;
-    const result = this.#route(segments, query, head, now);
+    const result = this.#route(target, head, now);
     if (result === null) {
       const rep = errorRep(
         404,
@@ -97,12 +99,9 @@ export class HttpResponder {
     return this.#send(rep, variant, now, "BAD_REQUEST");
   }
 
-  #route(
-    segments: readonly string[],
-    query: URLSearchParams,
-    head: RequestHead,
-    now: number,
-  ): ApiResult | null {
+  /** The answer of the endpoint `target` names; `target` is the same object for a repeated head. */
+  #route(target: Target, head: RequestHead, now: number): ApiResult | null {
+    const { segments, query } = target;
     const [first] = segments;
     if (segments.length === 0 || (segments.length === 1 && !isReserved(first))) {
       const accept = (head.headers.get("accept") ?? "").toLowerCase();
@@ -110,12 +109,12 @@ export class HttpResponder {
         return { rep: webFile("/")!, error: null, command: "PAGE" };
       }
       if (accept.includes("application/json")) {
-        return this.#api.answer(["coins", ...segments], query, now);
+        return this.#api.answer(["coins", ...segments], query, now, target);
       }
       return this.#text.answer(segments[0], query, now);
     }
     if (first === "api" && segments[1] === "v1" && segments.length > 2) {
-      return this.#api.answer(segments.slice(2), query, now);
+      return this.#api.answer(segments.slice(2), query, now, target);
     }
     const page = first === "web" && segments.length === 2 ? webFile(`/web/${segments[1]}`) : null;
     if (page) return { rep: page, error: null, command: "PAGE" };
@@ -165,8 +164,7 @@ export class HttpResponder {
     error: ErrorCode | "BAD_REQUEST" | null,
     command: string | null = null,
   ): Answer {
-    const bytes = rep.response(variant, now, this.#maxAge(now));
-    return { bytes, close: variant.close, command, error: error as ErrorCode | null };
+    return rep.answer(variant, now, this.#maxAge(now), command, error as ErrorCode | null);
   }
 
   /** Seconds until the next refresh is due, from the snapshot being served. */
@@ -179,6 +177,15 @@ export class HttpResponder {
     }
     return Math.floor((this.#refreshAt - now) / 1000);
   }
+}
+
+function variantOf(head: RequestHead): Variant {
+  return {
+    head: head.method === "HEAD",
+    gzip: GZIP.test(head.headers.get("accept-encoding") ?? ""),
+    close: !head.keepAlive,
+    ifNoneMatch: head.headers.get("if-none-match"),
+  };
 }
 
 /** Paths of one segment that are not coin symbols. */

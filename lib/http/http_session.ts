@@ -11,7 +11,7 @@ import type { Answered, Session, SessionContext, SessionFactory } from "../serve
 import type { ErrorCode } from "../wire/protocol.ts";
 import { HeadFramer } from "./head_framer.ts";
 import type { HttpResponder } from "./http_responder.ts";
-import type { RequestHead } from "./request_head.ts";
+import type { HeadError, RequestHead } from "./request_head.ts";
 import { acceptUpgrade, wantsWebSocket } from "./upgrade.ts";
 import { errorRep } from "./market_api.ts";
 
@@ -30,6 +30,10 @@ export class HttpSession implements Session {
   /** Set once an answer closes the connection: later requests on it are not answered. */
   #done = false;
   #next: Session | undefined;
+  #now = 0;
+  #answer: Answered = () => {};
+  /** The bytes of the read being framed. */
+  #bytes: Uint8Array = EMPTY;
 
   /**
    * @param webSocket makes the session of an accepted `/ws` upgrade; without it `/ws` is 501
@@ -60,23 +64,26 @@ export class HttpSession implements Session {
     answer: Answered,
   ): boolean {
     if (this.#done) return true;
-    // No request range is passed on for the error log: a head split over reads has none, and
-    // the response's status says what was wrong.
-    this.#framer.push(bytes, start, end, (head) => {
-      if (this.#done) return;
-      if (head.kind === "error") {
-        this.#done = true;
-        answer(this.#responder.refuse(head, now), bytes, start, start);
-        return;
-      }
-      const reply = wantsWebSocket(head)
-        ? this.#upgrade(head, now)
-        : this.#responder.respond(head, now);
-      if (reply.close) this.#done = true;
-      answer(reply, bytes, start, start);
-    });
+    this.#now = now;
+    this.#answer = answer;
+    this.#bytes = bytes;
+    this.#framer.push(bytes, start, end, this.#onHead);
+    this.#bytes = EMPTY;
     return true;
   }
+
+  // One function for every read, not a closure per read. No request range is passed on for the
+  // error log: a head split over reads has none, and the response's status says what was wrong.
+  readonly #onHead = (head: RequestHead | HeadError) => {
+    if (this.#done) return;
+    const now = this.#now;
+    let reply: Answer;
+    if (head.kind === "error") reply = this.#responder.refuse(head, now);
+    else if (head.headers.has("upgrade") && wantsWebSocket(head)) reply = this.#upgrade(head, now);
+    else reply = this.#responder.respond(head, now);
+    if (reply.close) this.#done = true;
+    this.#answer(reply, this.#bytes, 0, 0);
+  };
 
   #upgrade(head: RequestHead, now: number): Answer {
     const target = head.target.split("?")[0];

@@ -8,6 +8,8 @@
  */
 
 import { gzipSync } from "node:zlib";
+import type { Answer } from "../server/market.ts";
+import type { ErrorCode } from "../wire/protocol.ts";
 
 const encoder = new TextEncoder();
 
@@ -65,7 +67,7 @@ export class Representation {
   readonly #compressible: boolean;
   #gzipped: Uint8Array | null = null;
   #second = -1;
-  #variants: (Uint8Array | undefined)[] = [];
+  #variants: (Answer | undefined)[] = [];
 
   /**
    * @param headers header lines after the status line, each ending in CRLF, other than `Date`,
@@ -80,11 +82,24 @@ export class Representation {
     this.etag = cacheable ? `"${etagOf(this.body)}"` : null;
   }
 
-  /**
-   * The response bytes for `variant` at `now`; `maxAge` is how many seconds the body stays
-   * current, used when it is cacheable.
-   */
+  /** The response bytes for `variant` at `now`, as {@linkcode answer}. */
   response(variant: Variant, now: number, maxAge: number): Uint8Array {
+    return this.answer(variant, now, maxAge, null, null).bytes;
+  }
+
+  /**
+   * The answer for `variant` at `now`; `maxAge` is how many seconds the body stays current, used
+   * when it is cacheable. The same object for the same variant within a second: a busy
+   * keep-alive client costs no allocation per request here. `command` and `error` are what the
+   * answer counts as; a representation always answers for the same ones.
+   */
+  answer(
+    variant: Variant,
+    now: number,
+    maxAge: number,
+    command: string | null,
+    error: ErrorCode | null,
+  ): Answer {
     const second = Math.floor(now / 1000);
     if (second !== this.#second) {
       this.#second = second;
@@ -95,7 +110,12 @@ export class Representation {
     const gzip = variant.gzip && this.#compressible;
     const key = (variant.head ? 1 : 0) | (gzip ? 2 : 0) | (variant.close ? 4 : 0) |
       (notModified ? 8 : 0);
-    return this.#variants[key] ??= this.#build(variant, gzip, notModified, now, maxAge);
+    return this.#variants[key] ??= {
+      bytes: this.#build(variant, gzip, notModified, now, maxAge),
+      close: variant.close,
+      command,
+      error,
+    };
   }
 
   #build(

@@ -105,7 +105,7 @@ const FLAGS = [
     name: "http-host",
     kind: "string",
     default: "127.0.0.1",
-    help: "Address of the HTTP listener",
+    help: "HTTP listener address",
     section: "Service",
   },
   {
@@ -127,7 +127,7 @@ const FLAGS = [
     name: "cors-origin",
     kind: "string",
     default: "*",
-    help: "CORS origin of the JSON API (empty = none)",
+    help: 'API CORS origin ("" = none)',
     section: "Service",
   },
   {

@@ -21,6 +21,7 @@ import { type ClusterMember, SNAPSHOT_CHANNEL } from "../cluster/cluster.ts";
 import { PriceServer, type ServedListener } from "./price_server.ts";
 import { HttpResponder } from "../http/http_responder.ts";
 import { httpSessions } from "../http/http_session.ts";
+import { webSocketSessions } from "../http/websocket_session.ts";
 import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../net/tls_listener.ts";
 
 /** A running service. */
@@ -104,7 +105,9 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         listener.close();
         throw error;
       });
-      listeners.push({ listener: http, tls, sessions: httpSessions(responder) });
+      const webSocket = webSocketSessions(market);
+      const sessions = httpSessions(responder, (_head, context) => webSocket(context));
+      listeners.push({ listener: http, tls, sessions });
     }
     const server = new PriceServer(listeners, { market, tls, limits: config.limits, log });
     started = server;

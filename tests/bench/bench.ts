@@ -9,7 +9,8 @@
  * `$CC` (default `gcc`). For each row the floor and the server are measured `--rounds` times,
  * the order rotated each round, and the median of each figure is kept. `ceiling.c`, a C server
  * answering the floor's bytes, is measured in the same rounds to show the generator's own limit. `load.ts` (Deno) still
- * drives the idle and the watch tests, which measure memory and fan-out, not throughput.
+ * drives the idle and the watch tests, which measure memory and fan-out, not throughput. The
+ * HTTP row is `http.ts`: wrk against the server's HTTP listener and two HTTP floors.
  * Every subprocess is started through `bash -c 'ulimit -n N; exec ...'` because the idle test
  * holds 10,000 connections and the default soft limit on open files is often 1024.
  *
@@ -17,7 +18,7 @@
  * `--rounds N` (default 3), `--threads N` (load generator threads, default 1), `--idle N` (idle
  * connections, default 10000), `--clients N` (one-shot client runs, default 5),
  * `--history-days N` (days of one-per-second BTC history seeded for the HISTORY row, default
- * 30), `--only LABEL`, `--settings 50x1,50x16`, `--skip ceiling,ingest,history,idle,watch,client,upstream`,
+ * 30), `--only LABEL`, `--settings 50x1,50x16`, `--skip ceiling,ingest,history,idle,watch,client,upstream,http`,
  * `--quick` (a smoke run of a few seconds: small settings, nothing written), `--out FILE`
  * (default BENCHMARKS.md in a full run; the figures replace what lies between the markers
  * `<!-- bench:begin -->` and `<!-- bench:end -->`, the rest of the file is kept).
@@ -29,6 +30,7 @@
 
 import { parseArgs } from "node:util";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
+import { type HttpBenchResult, httpReport, measureHttp } from "./http.ts";
 import type { IdleResult, WatchResult } from "./load.ts";
 import { compile, LOADGEN, type LoadResult, runLoadgen } from "./_loadgen.ts";
 import { median, ratiosByRound, splitByBound } from "./_stats.ts";
@@ -394,6 +396,7 @@ let ingestion: { without: Measured; with: Measured; ingestions: number } | null 
 let history: HistoryFigures | null = null;
 const idle: { server?: IdleFigures; floor?: IdleFigures } = {};
 let client: { medianMs: number; floorMs: number; output: string } | null = null;
+let http: HttpBenchResult | null = null;
 const upstreamMemory: { cap: number; memory: UpstreamMemory }[] = [];
 let watch: (WatchResult & { ingestedAt: number }) | null = null;
 const watchCount = idleCount;
@@ -741,6 +744,11 @@ try {
       notes.push("upstream memory not measured: /proc/PID/clear_refs cannot reset VmHWM here");
     }
   }
+  if (!skip.has("http")) {
+    log(`HTTP: GET /api/v1/coins/BTC, wrk against the server and a bare Deno.serve`);
+    const seconds = Math.max(1, Math.round(durationS));
+    http = await measureHttp({ rounds, seconds, connections: 50, threads: 1 });
+  }
 } finally {
   await Promise.all([server?.stop(), ingesting?.stop(), floor?.stop(), ceiling?.stop()]);
   await upstream.close();
@@ -1038,6 +1046,7 @@ function report(): string {
     );
   }
   if (upstreamMemory.length > 0) parts.push(...memoryTable());
+  if (http !== null) parts.push("### HTTP (issue 20)", "", httpReport(http));
   parts.push("### Targets", "", ...targets(), "");
   if (notes.length > 0) {
     parts.push("### Errors seen", "", ...[...new Set(notes)].slice(0, 10).map((n) => `- ${n}`), "");

@@ -22,16 +22,6 @@ const SERVER = new URL("server.ts", ROOT).pathname;
 const FLOOR = new URL("./http_floor.ts", import.meta.url).pathname;
 const PATH = "/api/v1/coins/BTC";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    rounds: { type: "string", default: "3" },
-    duration: { type: "string", default: "3" },
-    connections: { type: "string", default: "50" },
-    threads: { type: "string", default: "1" },
-  },
-});
-
 /** One wrk run. */
 export interface WrkRun {
   rps: number;
@@ -85,92 +75,147 @@ export async function wrk(port: number, seconds: number, connections: number, th
   } satisfies WrkRun;
 }
 
-const rounds = Number(flags.rounds);
-const seconds = Number(flags.duration);
-const connections = Number(flags.connections);
-const threads = Number(flags.threads);
-const dir = await Deno.makeTempDir({ prefix: "bench-http-" });
-const upstream = await startFakeUpstream();
-const server = await spawn(
-  [
-    "run",
-    "-A",
-    SERVER,
-    "--port",
-    "0",
-    "--http-port",
-    "0",
-    "--db",
-    `${dir}/bench.sqlite`,
-    "--api-url",
-    upstream.baseUrl,
-    "--providers",
-    "coingecko",
-    "--refresh",
-    "3600",
-  ],
-  /listening on [^\n]*:(\d+) \(http\)[\s\S]*ingested \d+ coins|ingested \d+ coins[\s\S]*listening on [^\n]*:(\d+) \(http\)/,
-);
-const serverPort = Number(server.match[1] ?? server.match[2]);
-let floor: Awaited<ReturnType<typeof spawn>> | null = null;
-try {
-  const answer = await fetch(`http://127.0.0.1:${serverPort}${PATH}`);
-  const body = new Uint8Array(await answer.arrayBuffer());
-  if (answer.status !== 200) throw new Error(`The server answered ${answer.status} to ${PATH}`);
-  await Deno.writeFile(`${dir}/body`, body);
-  floor = await spawn([
-    "run",
-    "--allow-net",
-    "--allow-read",
-    FLOOR,
-    "--body-file",
-    `${dir}/body`,
-    "--type",
-    answer.headers.get("content-type")!,
-  ], /http-floor (\d+)/);
-  const floorPort = Number(floor.match[1]);
-  // Warm both up (JIT, connection setup) before any measured round.
-  await wrk(serverPort, 1, connections, threads);
-  await wrk(floorPort, 1, connections, threads);
-  const runs: { server: WrkRun; floor: WrkRun }[] = [];
-  for (let round = 0; round < rounds; round++) {
-    // Alternate which goes first, so drift on the shared machine hits both alike.
-    const first = round % 2 === 0 ? serverPort : floorPort;
-    const a = await wrk(first, seconds, connections, threads);
-    const b = await wrk(
-      first === serverPort ? floorPort : serverPort,
-      seconds,
-      connections,
-      threads,
-    );
-    runs.push(first === serverPort ? { server: a, floor: b } : { server: b, floor: a });
+/** What {@linkcode measureHttp} is asked for. */
+export interface HttpBenchOptions {
+  rounds: number;
+  seconds: number;
+  connections: number;
+  threads: number;
+}
+
+/** The row's figures: every round of both, the medians and the ratios. */
+export type HttpBenchResult = Awaited<ReturnType<typeof measureHttp>>;
+
+/** Starts the server and the floor, measures them in alternated rounds, and stops both. */
+export async function measureHttp(options: HttpBenchOptions) {
+  const { rounds, seconds, connections, threads } = options;
+  const dir = await Deno.makeTempDir({ prefix: "bench-http-" });
+  const upstream = await startFakeUpstream();
+  const server = await spawn(
+    [
+      "run",
+      "-A",
+      SERVER,
+      "--port",
+      "0",
+      "--http-port",
+      "0",
+      "--db",
+      `${dir}/bench.sqlite`,
+      "--api-url",
+      upstream.baseUrl,
+      "--providers",
+      "coingecko",
+      "--refresh",
+      "3600",
+    ],
+    /listening on [^\n]*:(\d+) \(http\)[\s\S]*ingested \d+ coins|ingested \d+ coins[\s\S]*listening on [^\n]*:(\d+) \(http\)/,
+  );
+  const serverPort = Number(server.match[1] ?? server.match[2]);
+  const floors: Awaited<ReturnType<typeof spawn>>[] = [];
+  try {
+    const answer = await fetch(`http://127.0.0.1:${serverPort}${PATH}`);
+    const body = new Uint8Array(await answer.arrayBuffer());
+    if (answer.status !== 200) throw new Error(`The server answered ${answer.status} to ${PATH}`);
+    await Deno.writeFile(`${dir}/body`, body);
+    for (const kind of ["serve", "socket"]) {
+      const type = answer.headers.get("content-type")!;
+      const args = ["--body-file", `${dir}/body`, "--type", type, "--kind", kind];
+      floors.push(
+        await spawn(["run", "--allow-net", "--allow-read", FLOOR, ...args], /http-floor (\d+)/),
+      );
+    }
+    const [floorPort, socketPort] = floors.map((floor) => Number(floor.match[1]));
+    const ports = { server: serverPort, floor: floorPort, socket: socketPort };
+    const names = ["server", "floor", "socket"] as const;
+    // Warm every one up (JIT, connection setup) before any measured round.
+    for (const name of names) await wrk(ports[name], 1, connections, threads);
+    const runs: Record<typeof names[number], WrkRun>[] = [];
+    for (let round = 0; round < rounds; round++) {
+      // Rotate which goes first, so drift on the shared machine hits all alike.
+      const run = {} as Record<typeof names[number], WrkRun>;
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(round + i) % names.length];
+        run[name] = await wrk(ports[name], seconds, connections, threads);
+      }
+      runs.push(run);
+    }
+    const rpsRatios = runs.map((r) => r.server.rps / r.floor.rps);
+    const p99Ratios = runs.map((r) => r.server.p99Ms / r.floor.p99Ms);
+    const result = {
+      row: `GET ${PATH} keep-alive, ${connections} connections, wrk -t${threads}`,
+      body_bytes: body.length,
+      rounds: runs,
+      server_rps: median(runs.map((r) => r.server.rps)),
+      floor_rps: median(runs.map((r) => r.floor.rps)),
+      rps_ratio: median(rpsRatios),
+      rps_ratios: rpsRatios,
+      p99_ratio: median(p99Ratios),
+      p99_ratios: p99Ratios,
+      non2xx: runs.reduce((n, r) => n + r.server.non2xx + r.floor.non2xx, 0),
+      socket_errors: runs.reduce((n, r) => n + r.server.errors + r.floor.errors, 0),
+      wrk_cpu_per_wall: median(runs.map((r) => r.server.cpuPerWall)),
+      socket_floor_rps: median(runs.map((r) => r.socket.rps)),
+      rps_ratio_to_socket_floor: median(runs.map((r) => r.server.rps / r.socket.rps)),
+      p99_ratio_to_socket_floor: median(runs.map((r) => r.server.p99Ms / r.socket.p99Ms)),
+      targets: {
+        "rps >= 0.9 x floor": median(rpsRatios) >= 0.9,
+        "p99 <= 1.5 x floor": median(p99Ratios) <= 1.5,
+      },
+    };
+    return result;
+  } finally {
+    for (const child of [server, ...floors].map((p) => p.child)) {
+      child.kill("SIGTERM");
+      await child.status;
+    }
+    await upstream.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  const rpsRatios = runs.map((r) => r.server.rps / r.floor.rps);
-  const p99Ratios = runs.map((r) => r.server.p99Ms / r.floor.p99Ms);
-  const result = {
-    row: `GET ${PATH} keep-alive, ${connections} connections, wrk -t${threads}`,
-    body_bytes: body.length,
-    rounds: runs,
-    server_rps: median(runs.map((r) => r.server.rps)),
-    floor_rps: median(runs.map((r) => r.floor.rps)),
-    rps_ratio: median(rpsRatios),
-    rps_ratios: rpsRatios,
-    p99_ratio: median(p99Ratios),
-    p99_ratios: p99Ratios,
-    non2xx: runs.reduce((n, r) => n + r.server.non2xx + r.floor.non2xx, 0),
-    socket_errors: runs.reduce((n, r) => n + r.server.errors + r.floor.errors, 0),
-    wrk_cpu_per_wall: median(runs.map((r) => r.server.cpuPerWall)),
-    targets: {
-      "rps >= 0.9 x floor": median(rpsRatios) >= 0.9,
-      "p99 <= 1.5 x floor": median(p99Ratios) <= 1.5,
+}
+
+/** The row as Markdown for BENCHMARKS.md. */
+export function httpReport(r: HttpBenchResult): string {
+  const f = (x: number) => x.toFixed(2);
+  const rounds = r.rounds.map((x, i) =>
+    `| ${i + 1} | ${Math.round(x.floor.rps)} | ${Math.round(x.server.rps)} | ` +
+    `${f(x.server.rps / x.floor.rps)} | ${f(x.floor.p99Ms)} | ${f(x.server.p99Ms)} | ` +
+    `${f(x.server.p99Ms / x.floor.p99Ms)} | ${Math.round(x.server.cpuPerWall * 100)}% | ` +
+    `${Math.round(x.socket.rps)} / ${f(x.socket.p99Ms)} |`
+  );
+  return [
+    `${r.row}, body ${r.body_bytes} bytes:`,
+    "",
+    "| round | floor req/s | server req/s | ratio | floor p99 ms | server p99 ms | p99 ratio | wrk CPU/wall | socket floor req/s / p99 ms |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...rounds,
+    "",
+    `Median ratios: req/s ${f(r.rps_ratio)} (target >= 0.9), p99 ${
+      f(r.p99_ratio)
+    } (target <= 1.5); ` +
+    `non-2xx ${r.non2xx}, socket errors ${r.socket_errors}. Against the socket floor ` +
+    `(Deno.listen, one fixed response per head): req/s ${f(r.rps_ratio_to_socket_floor)}, ` +
+    `p99 ${f(r.p99_ratio_to_socket_floor)}.`,
+    "",
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      rounds: { type: "string", default: "3" },
+      duration: { type: "string", default: "3" },
+      connections: { type: "string", default: "50" },
+      threads: { type: "string", default: "1" },
     },
-  };
+  });
+  const result = await measureHttp({
+    rounds: Number(values.rounds),
+    seconds: Number(values.duration),
+    connections: Number(values.connections),
+    threads: Number(values.threads),
+  });
   console.log(JSON.stringify(result, null, 1));
-} finally {
-  server.child.kill("SIGTERM");
-  floor?.child.kill("SIGTERM");
-  await server.child.status;
-  await floor?.child.status;
-  await upstream.close();
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  console.log(httpReport(result));
 }

@@ -1,27 +1,74 @@
 /**
- * The floor of the HTTP benchmark: a bare `Deno.serve` (hyper, in Rust) answering every request
- * with one fixed body and content type, so our HTTP session is measured against the fastest HTTP
- * server Deno has, sending the same bytes: no routing, no limits, no timers.
+ * The floors of the HTTP benchmark, answering every request with one fixed body and content
+ * type: no routing, no limits, no timers.
  *
- * `deno run --allow-net --allow-read tests/bench/http_floor.ts --body-file <path> --type <type>` listens
- * on a free port of 127.0.0.1 and prints `http-floor PORT` once it is listening.
+ * - `serve` (default): a bare `Deno.serve` (hyper, in Rust), the fastest HTTP server Deno has and
+ *   the issue's yardstick.
+ * - `socket`: `conn.read`/`conn.write` on `Deno.listen`, one fixed response per blank line read,
+ *   as `floor.ts` does for the line protocol: the floor of any HTTP server written on Deno's
+ *   socket primitives, as ours is, so the gap to `serve` that belongs to the primitives shows.
+ *
+ * `deno run --allow-net --allow-read tests/bench/http_floor.ts --body-file <path> --type <type>
+ * [--kind serve|socket]` listens on a free port of 127.0.0.1 and prints `http-floor PORT`.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import type { FloorConn } from "./floor.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { "body-file": { type: "string" }, type: { type: "string" } },
+  options: {
+    "body-file": { type: "string" },
+    type: { type: "string" },
+    kind: { type: "string", default: "serve" },
+  },
 });
 if (values["body-file"] === undefined || values.type === undefined) {
   throw new TypeError("Cannot start the floor: expected --body-file <path> --type <type>");
 }
 const body = await Deno.readFile(values["body-file"]);
-const headers = { "content-type": values.type };
-const server = Deno.serve(
-  { hostname: "127.0.0.1", port: 0, onListen: ({ port }) => console.log(`http-floor ${port}`) },
-  () => new Response(body, { headers }),
-);
-await server.finished;
+if (values.kind === "socket") {
+  const head = new TextEncoder().encode(
+    `HTTP/1.1 200 OK\r\ncontent-type: ${values.type}\r\ncontent-length: ${body.length}\r\n` +
+      `date: ${new Date().toUTCString()}\r\n\r\n`,
+  );
+  const response = new Uint8Array(head.length + body.length);
+  response.set(head);
+  response.set(body, head.length);
+  // floor.ts answers each `\n`; a request head ends with the only empty line: count those.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  console.log(`http-floor ${listener.addr.port}`);
+  for await (const conn of listener) serveHeads(conn, response);
+} else {
+  const headers = { "content-type": values.type };
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: ({ port }) => console.log(`http-floor ${port}`) },
+    () => new Response(body, { headers }),
+  );
+  await server.finished;
+}
+
+/** Answers every request head on `conn` with `response`, one write per read. */
+async function serveHeads(conn: FloorConn, response: Uint8Array): Promise<void> {
+  conn.setNoDelay(true);
+  const buffer = new Uint8Array(16 * 1024);
+  try {
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) return;
+      let heads = 0;
+      for (let i = 3; i < n; i++) {
+        if (buffer[i] === 0x0a && buffer[i - 1] === 0x0d && buffer[i - 2] === 0x0a) heads++;
+      }
+      for (let h = 0; h < heads; h++) {
+        for (let off = 0; off < response.length;) off += await conn.write(response.subarray(off));
+      }
+    }
+  } catch {
+    // A reset peer ends the connection.
+  } finally {
+    conn.close();
+  }
+}

@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, startTestService } from "../helpers.ts";
+import { FIXTURE, LineClient, startTestService, tlsFiles } from "../helpers.ts";
+import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { parseResponses, RawHttp, text } from "./_http.ts";
 
 const decoder = new TextDecoder();
@@ -185,4 +186,134 @@ Deno.test("the connection caps are shared with the socket listener: past them, 5
   assert.equal(busy.status, 503);
   assert.equal(busy.headers.get("retry-after"), "1");
   assert.equal(JSON.parse(text(busy)).error.code, "BUSY");
+});
+
+Deno.test("HTTPS with a self-signed certificate: curl and fetch with its CA", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crypto-https-" });
+  try {
+    const files = await tlsFiles(dir);
+    await using t = await startTestService(["--tls-cert", files.cert, "--tls-key", files.key]);
+    assert.match(t.logs.lines.join("\n"), /^listening on 127\.0\.0\.1:\d+ \(https\)$/m);
+    const url = `https://localhost:${httpPort(t)}/api/v1/coins/BTC`;
+    const curl = await run("curl", ["-s", "--cacert", files.cert, url]);
+    assert.equal(curl.code, 0, curl.err);
+    assert.equal(JSON.parse(curl.out).symbol, "BTC");
+    using client = Deno.createHttpClient({ caCerts: [files.certPem] });
+    const answer = await fetch(url, { client });
+    assert.equal(answer.status, 200);
+    assert.equal((await answer.json()).symbol, "BTC");
+    const plain = await run("curl", [
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "--max-time",
+      "5",
+      url.replace("https", "http"),
+    ]);
+    assert.notEqual(plain.out, "200", "no plain HTTP on the HTTPS port");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hostile coin names from upstream: escaped in JSON, inert in the text views", async () => {
+  const recorded = JSON.parse(await Deno.readTextFile(FIXTURE));
+  const name = '<script>alert(1)</script>\x1b[2J\x1b]0;pwned\x07\u202eevil\u0000"';
+  recorded[1] = { ...recorded[1], symbol: "evil", name };
+  const dir = await Deno.makeTempDir({ prefix: "crypto-hostile-" });
+  try {
+    await Deno.writeTextFile(`${dir}/markets.json`, JSON.stringify(recorded));
+    await using upstream = await startFakeUpstream({ marketsFixture: `${dir}/markets.json` });
+    await using t = await startTestService([], { upstream });
+    const base = `http://127.0.0.1:${httpPort(t)}`;
+    const json = await (await fetch(`${base}/api/v1/coins/EVIL`)).text();
+    await using socket = await LineClient.connect(t.port);
+    const v2 = await socket.request({ status: "OK", data: "MARKET EVIL", v: 2 });
+    assert.deepEqual(JSON.parse(json), v2.data, "the name as the socket protocol serves it");
+    assert.match(JSON.parse(json).name, /<script>/);
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(json, /[\x00-\x09\x0b-\x1f]/, "no raw control byte in the JSON");
+    for (const path of ["/", "/EVIL"]) {
+      const view = await run("curl", ["-s", `${base}${path}`]);
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(view.out, /[\x00-\x09\x0b-\x1f\x7f\u202e]/, `${path}: inert text`);
+      assert.match(view.out, /EVIL/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("/ws: Deno's WebSocket gets a 101 and speaks the protocol; bad handshakes are refused", async () => {
+  await using t = await startTestService();
+  const port = httpPort(t);
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  const replies: unknown[] = [];
+  const got = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<void>();
+  socket.onmessage = (event) => {
+    replies.push(JSON.parse(event.data));
+    if (replies.length === 2) got.resolve();
+  };
+  socket.onerror = () => got.reject(new Error("WebSocket error"));
+  socket.onclose = () => closed.resolve();
+  socket.onopen = () => {
+    socket.send(JSON.stringify({ status: "OK", data: "MARKET BTC", v: 2 }));
+    socket.send(JSON.stringify({ status: "OK", data: "MARKET NOPE", v: 2 }));
+  };
+  const timer = setTimeout(() => got.reject(new Error("No 2 replies within 10 s")), 10_000);
+  try {
+    await got.promise;
+  } finally {
+    clearTimeout(timer);
+    socket.close();
+    await closed.promise;
+  }
+  assert.equal((replies[0] as { data: { symbol: string } }).data.symbol, "BTC");
+  assert.equal((replies[1] as { code: string }).code, "UNKNOWN_COIN");
+  const handshake = (headers: string) =>
+    `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${headers}\r\n`;
+  const key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+  const cases: [string, number][] = [
+    [handshake(`${key}Sec-WebSocket-Version: 8\r\n`), 426],
+    [handshake("Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n"), 400],
+  ];
+  for (const [request, status] of cases) {
+    using raw = await RawHttp.connect(port);
+    await raw.send(request);
+    const [response] = parseResponses(await raw.untilClosed());
+    assert.equal(response.status, status);
+  }
+  using raw = await RawHttp.connect(port);
+  await raw.send(handshake(`${key}Sec-WebSocket-Version: 13\r\n`));
+  const { responses } = await raw.responses(1);
+  assert.equal(responses[0].status, 101);
+  assert.equal(responses[0].headers.get("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  const plain = await fetch(`http://127.0.0.1:${port}/ws`);
+  assert.equal(plain.status, 426);
+  await plain.body?.cancel();
+});
+
+Deno.test("back-pressure: a client that pipelines and never reads is closed at --max-unsent-bytes", async () => {
+  await using t = await startTestService(["--max-unsent-bytes", "65536", "--request-timeout", "1"]);
+  const port = httpPort(t);
+  const open = async () => {
+    const info = await (await fetch(`http://127.0.0.1:${port}/api/v1/info`)).json();
+    return info.connections.open as number;
+  };
+  const before = await open();
+  using raw = await RawHttp.connect(port);
+  const request = "GET /api/v1/coins HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20_000);
+  // The server stops reading a client it cannot write to, so this write may never finish.
+  const writing = raw.send(request).catch(() => {});
+  const deadline = Date.now() + 30_000;
+  while (await open() > before) {
+    if (Date.now() > deadline) throw new Error("The client that does not read is still open");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  raw.conn.close();
+  await writing;
+  assert.ok(t.logs.lines.some((line) => /not read/.test(line)), t.logs.lines.join("\n"));
 });
