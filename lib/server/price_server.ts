@@ -135,6 +135,11 @@ export class PriceServer implements AsyncDisposable {
     return this.#served[0].listener.addr as Deno.NetAddr;
   }
 
+  /** Connections watching at least one symbol. */
+  get watchers(): number {
+    return this.#watches.size;
+  }
+
   /** The addresses of every listener, in the order given. */
   get addrs(): Deno.NetAddr[] {
     return this.#served.map((served) => served.listener.addr as Deno.NetAddr);

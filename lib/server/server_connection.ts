@@ -196,6 +196,7 @@ export class ServerConnection {
       // The replies to the read go out as one batch, and the reader waits for the socket to take
       // it when nothing else was being written (an async helper here would cost a promise more
       // per read): the only `await` of a look-up.
+      this.#stats.bytesOut += this.#replyBytes;
       const write = outbox.write(this.#replies, this.#replyBytes, now);
       clearArray(this.#replies);
       this.#replyBytes = 0;
@@ -271,6 +272,7 @@ export class ServerConnection {
     const { outbox } = this;
     const { maxUnsentBytes } = this.#host.limits;
     if (this.#later.length > 0) await this.#settle();
+    this.#stats.bytesOut += this.#replyBytes;
     outbox.sendAll(this.#replies, this.#replyBytes);
     clearArray(this.#replies);
     this.#replyBytes = 0;
@@ -352,12 +354,17 @@ export class ServerConnection {
   keepAlive(now: number): void {
     if (this.#session.keepAlive === undefined || this.#pingedAt > this.lastRequest) return;
     this.#pingedAt = now;
-    this.outbox.send(this.#session.keepAlive());
+    const ping = this.#session.keepAlive();
+    this.#stats.bytesOut += ping.length;
+    this.outbox.send(ping);
   }
 
   /** Queues one WATCH update event line, framed for the session's transport. */
   sendEvent(line: Uint8Array): void {
-    this.outbox.send(this.#session.event(line));
+    const bytes = this.#session.event(line);
+    this.#stats.eventsSent++;
+    this.#stats.bytesOut += bytes.length;
+    this.outbox.send(bytes);
   }
 
   /** Applies WATCH or UNWATCH to the connection and returns the reply to send. */

@@ -12,6 +12,10 @@ export interface TransportStats {
   requests: Record<string, number>;
   /** Errors by code (`BAD_REQUEST`, `BUSY`, ...). */
   errors: Record<string, number>;
+  /** WATCH update events queued, for the metrics. */
+  eventsSent: number;
+  /** Bytes queued to the sockets (replies, events, keep-alives), for the metrics. */
+  bytesOut: number;
 }
 
 function addInto(total: Record<string, number>, counts: Record<string, number>): void {
@@ -38,6 +42,8 @@ export class ServerStats {
       connectionsServed: 0,
       requests: {},
       errors: {},
+      eventsSent: 0,
+      bytesOut: 0,
     };
   }
 

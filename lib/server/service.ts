@@ -23,6 +23,7 @@ import { HttpResponder } from "../http/http_responder.ts";
 import { httpSessions } from "../http/http_session.ts";
 import { webSocketSessions } from "../http/websocket_session.ts";
 import { listenTlsSockets, TLS_SOCKET_MARGIN } from "../net/tls_listener.ts";
+import { renderMetrics } from "../metrics/price_metrics.ts";
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
@@ -33,6 +34,8 @@ export interface Service extends AsyncDisposable {
   readonly market: Market;
   readonly server: PriceServer;
   readonly ingestor: Ingestor;
+  /** Every metric in the Prometheus text format, read at each call (`GET /metrics`). */
+  readonly metrics: () => string;
   /** Stops accepting, finishes replies in flight, stops ingestion, closes the database. */
   shutdown(): Promise<void>;
   /** Resolves when the service has shut down. */
@@ -236,6 +239,15 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     if (member === null) ingestor.start();
 
     let stopping: Promise<void> | null = null;
+    const metrics = () =>
+      renderMetrics({
+        transports: () => Object.entries(server.stats.byTransport),
+        watchers: () => server.watchers,
+        market,
+        lastSuccessAt: () => ingestor.status.lastSuccessAt,
+        providers: () => chain.counts,
+        cluster: () => member && { role: member.role, leaderChanges: member.leaderChanges },
+      });
     const shutdown = () =>
       stopping ??= (async () => {
         await server.shutdown();
@@ -252,6 +264,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       market,
       server,
       ingestor,
+      metrics,
       shutdown,
       finished: finished.then(() => shutdown()),
       [Symbol.asyncDispose]: shutdown,

@@ -77,6 +77,11 @@ export class WatchRegistry<W> {
     this.unwatch(watcher, null);
   }
 
+  /** How many watchers watch at least one symbol. */
+  get size(): number {
+    return this.#byWatcher.size;
+  }
+
   /** The watchers of `symbol`, or undefined when it has none. Do not change the set. */
   watchersOf(symbol: string): ReadonlySet<W> | undefined {
     return this.#bySymbol.get(symbol);

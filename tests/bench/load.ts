@@ -12,6 +12,8 @@
  * `watch`: opens `--count` connections that each send `--request` (a WATCH) and read its reply,
  * prints `watching <count>`, then waits for one update event on every connection (at most 60 s)
  * and prints one JSON line of {@linkcode WatchResult} with when the first and the last arrived.
+ * With `--ws PATH` the connections are WebSocket clients of the HTTP listener at `--port`: each
+ * upgrades at PATH and sends the request as one text message; replies and events are messages.
  *
  * @module
  */
@@ -97,17 +99,100 @@ async function openInWaves<T>(
   return opened;
 }
 
+/** How a watcher sends its WATCH and reads one reply or event: JSON lines or WebSocket. */
+interface Wire {
+  /** Connects and sends `request`; the connection is ready to read the reply. */
+  open(port: number, request: Uint8Array): Promise<Deno.TcpConn>;
+  /** Reads one reply or event into `buffer`; null at end of stream. */
+  read(conn: Deno.TcpConn, buffer: Uint8Array): Promise<Uint8Array | null>;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+}
+
+const LINES: Wire = {
+  async open(port, request) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, request);
+    return conn;
+  },
+  read: readLine,
+};
+
+/** Reads `buffer[0, length)` to at least `want` bytes; false at end of stream. */
+async function readAtLeast(conn: Deno.Conn, buffer: Uint8Array, length: number, want: number) {
+  while (length < want) {
+    if (want > buffer.length) throw new RangeError("Message longer than the read buffer");
+    const n = await conn.read(buffer.subarray(length));
+    if (n === null) return -1;
+    length += n;
+  }
+  return length;
+}
+
+/** JSON lines over WebSocket at `path`: one masked text frame out, one server frame in. */
+function webSocketWire(path: string): Wire {
+  return {
+    async open(port, request) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await writeAll(
+        conn,
+        encoder.encode(
+          `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        ),
+      );
+      // The server sends nothing after its 101 until asked, so the head is all there is to read.
+      const head = new Uint8Array(1024);
+      let length = 0;
+      while (!decoder.decode(head.subarray(0, length)).endsWith("\r\n\r\n")) {
+        const n = await conn.read(head.subarray(length));
+        if (n === null) throw new Error("upgrade failed: connection closed");
+        length += n;
+      }
+      const status = decoder.decode(head.subarray(0, length)).split("\r\n")[0];
+      if (!status.startsWith("HTTP/1.1 101")) throw new Error(`upgrade refused: ${status}`);
+      const payload = request.subarray(0, request.length - 1); // no newline inside a message
+      const frame = new Uint8Array(6 + payload.length);
+      frame[0] = 0x81;
+      frame[1] = 0x80 | payload.length; // requests here are under 126 bytes; mask all zero
+      frame.set(payload, 6);
+      await writeAll(conn, frame);
+      return conn;
+    },
+    async read(conn, buffer) {
+      let length = await readAtLeast(conn, buffer, 0, 2);
+      if (length < 0) return null;
+      let header = 2;
+      let size = buffer[1] & 0x7f;
+      if (size === 126) {
+        length = await readAtLeast(conn, buffer, length, 4);
+        if (length < 0) return null;
+        size = (buffer[2] << 8) | buffer[3];
+        header = 4;
+      }
+      length = await readAtLeast(conn, buffer, length, header + size);
+      return length < 0 ? null : buffer.subarray(header, header + size);
+    },
+  };
+}
+
 const epochNow = () => performance.timeOrigin + performance.now();
 
-async function runWatch(port: number, count: number, request: Uint8Array): Promise<WatchResult> {
+async function runWatch(
+  port: number,
+  count: number,
+  request: Uint8Array,
+  wire: Wire,
+): Promise<WatchResult> {
   const failures = new Failures();
   const fail = failures.add;
   const buffers = new Map<Deno.TcpConn, Uint8Array>();
   const conns = await openInWaves(count, async () => {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const conn = await wire.open(port, request);
     const buffer = new Uint8Array(4096);
-    for (let off = 0; off < request.length;) off += await conn.write(request.subarray(off));
-    const reply = await readLine(conn, buffer);
+    const reply = await wire.read(conn, buffer);
     if (reply === null || !decoder.decode(reply).startsWith('{"status":"OK","data":[')) {
       conn.close();
       throw new Error(
@@ -124,7 +209,7 @@ async function runWatch(port: number, count: number, request: Uint8Array): Promi
   const deadline = setTimeout(() => conns.forEach((conn) => conn.close()), 60_000);
   await Promise.all(conns.map(async (conn) => {
     try {
-      const line = await readLine(conn, buffers.get(conn)!);
+      const line = await wire.read(conn, buffers.get(conn)!);
       const at = epochNow();
       if (line === null) return fail("connection closed before its update");
       if (!decoder.decode(line).startsWith('{"status":"OK","event":"update","data":{')) {
@@ -199,6 +284,7 @@ if (import.meta.main) {
       count: { type: "string", default: "10000" },
       request: { type: "string" },
       expect: { type: "string" },
+      ws: { type: "string" },
     },
   });
   if (values.port === undefined || values.request === undefined) {
@@ -207,7 +293,8 @@ if (import.meta.main) {
   const request = encoder.encode(values.request + "\n");
   const port = Number(values.port);
   if (positionals[0] === "watch") {
-    console.log(JSON.stringify(await runWatch(port, Number(values.count), request)));
+    const wire = values.ws === undefined ? LINES : webSocketWire(values.ws);
+    console.log(JSON.stringify(await runWatch(port, Number(values.count), request, wire)));
     Deno.exit(0);
   }
   if (values.expect === undefined) throw new TypeError("Missing --expect");

@@ -7,30 +7,12 @@ import { Market } from "../../lib/server/market.ts";
 import { type Limits, PriceServer } from "../../lib/server/price_server.ts";
 import { WebSocketSession } from "../../lib/http/websocket_session.ts";
 import { CloseCode, Opcode } from "../../lib/http/websocket_frames.ts";
-import type { Snapshot } from "../../lib/wire/coin.ts";
 import { fixtureSnapshot, withDeadline } from "../helpers.ts";
 import { clientFrame } from "./_client_frames.ts";
 import { RawWebSocket } from "./_raw_ws.ts";
+import { moved, movedBtc } from "./_moved.ts";
 
 const decoder = new TextDecoder();
-
-/** The snapshot with BTC's price moved by `cents`, as if a new ingestion had happened. */
-export function movedBtc(snapshot: Snapshot, cents: number): Snapshot {
-  return moved(snapshot, cents, "BTC");
-}
-
-/** The snapshot with prices (of `only`, or all) moved by `cents`. */
-function moved(snapshot: Snapshot, cents: number, only?: string): Snapshot {
-  return {
-    ...snapshot,
-    fetchedAt: new Date(Date.parse(snapshot.fetchedAt) + 1000).toISOString(),
-    coins: snapshot.coins.map((coin) => {
-      if (only !== undefined && coin.symbol !== only) return coin;
-      const price = Math.round(coin.price * 100 + cents) / 100;
-      return { ...coin, price, priceText: String(price) };
-    }),
-  };
-}
 
 async function wsServer(limits: Partial<Limits> = {}) {
   const market = new Market({ staleAfterMs: 1e12 });
