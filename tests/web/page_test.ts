@@ -51,6 +51,7 @@ Deno.test({
     await using browser = await launchBrowser();
     const problems: string[] = [];
     const page = await browser.page(problems);
+    await Deno.mkdir(SHOTS, { recursive: true });
     await page.setViewport({ width: 1280, height: 900 });
     try {
       await t.step("the page is served with its CSP, nosniff and an ETag", async () => {
@@ -164,17 +165,30 @@ Deno.test({
         await page.click('[data-range="1h"]');
         await waitInPage(
           page,
-          "the 1 h range",
-          () =>
-            document.querySelector('[data-range="1h"]').getAttribute("aria-pressed") === "true" &&
-            document.getElementById("chart-stats").textContent.includes("Low"),
+          "the 1 h range drawn",
+          async () => {
+            const line = document.querySelector("#chart-plot polyline");
+            if (document.querySelector('[data-range="1h"]').ariaPressed !== "true") return false;
+            const history = await (await fetch("/api/v1/coins/BTC/history?range=1h")).json();
+            return line?.getAttribute("points").trim().split(/\s+/).length ===
+              history.points.length;
+          },
+        );
+        const last = () => document.querySelector("#chart-stats dd")?.textContent;
+        const before = await page.evaluate(last);
+        upstream.setCoins(await marketsText("21500"));
+        await waitInPage(
+          page,
+          "the open chart to follow the new price",
+          ({ before }) => document.querySelector("#chart-stats dd")?.textContent !== before,
+          { before },
         );
         await page.screenshot({ path: new URL("web-chart.png", SHOTS).pathname });
         await page.keyboard.press("Escape");
+        assert.equal(await page.evaluate(() => document.getElementById("chart").open), false);
       });
 
       await t.step("screenshots at 1280 and 360 px; no horizontal scroll at 360", async () => {
-        await Deno.mkdir(SHOTS, { recursive: true });
         await page.screenshot({ path: new URL("web-1280.png", SHOTS).pathname, fullPage: true });
         await page.setViewport({ width: 360, height: 740 });
         const widths = await page.evaluate(
