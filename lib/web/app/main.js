@@ -186,8 +186,9 @@ async function loadCurrencies() {
     });
     select.replaceChildren(...options);
     if (!state.units.has(state.currency)) {
-      problem(`The server has no currency ${state.currency}; showing USD.`);
+      const asked = state.currency;
       await setCurrency("USD");
+      problem(`The server has no currency ${asked}; showing USD.`);
     }
     select.value = state.currency;
     table.refill();

@@ -102,11 +102,13 @@ export class CoinTable {
       compare(a.coin[key], b.coin[key], this.direction) || a.coin.rank - b.coin.rank
     );
     const needle = this.filter.trim().toLowerCase();
-    for (const row of rows) {
+    for (const [i, row] of rows.entries()) {
       const { symbol, name } = row.coin;
       row.tr.hidden = needle !== "" &&
         !`${symbol}`.toLowerCase().includes(needle) && !`${name}`.toLowerCase().includes(needle);
-      this.body.append(row.tr);
+      // Only rows out of place move: a moved row would replay its flash.
+      const here = this.body.rows[i];
+      if (here !== row.tr) this.body.insertBefore(row.tr, here ?? null);
     }
     for (const th of this.table.tHead.rows[0].cells) {
       if (th.dataset.key === key) {
@@ -152,6 +154,9 @@ export class CoinTable {
     const button = html("button");
     button.type = "button";
     cells[1].append(button);
+    cells[3].addEventListener("animationend", () => {
+      cells[3].classList.remove("flash-up", "flash-down");
+    });
     tr.append(...cells);
     tr.addEventListener("click", () => this.onChoose(this.rows.get(tr.dataset.symbol)?.coin));
     return { tr, cells, coin: null };
