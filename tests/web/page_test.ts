@@ -183,6 +183,16 @@ Deno.test({
           ({ before }) => document.querySelector("#chart-stats dd")?.textContent !== before,
           { before },
         );
+        // The table too, though the server pushes USD: the page loads the rows again in EUR.
+        const eur = await getJson(at, "/api/v1/coins/BTC?currency=EUR") as CoinJson;
+        await waitInPage(
+          page,
+          "BTC's new EUR price in the table",
+          ({ price }) =>
+            document.querySelector('#coins tbody tr[data-symbol="BTC"] td:nth-child(4)')
+              ?.textContent === price,
+          { price: formatMoney(eur.price, "EUR") },
+        );
         await page.screenshot({ path: new URL("web-chart.png", SHOTS).pathname });
         await page.keyboard.press("Escape");
         assert.equal(await page.evaluate(() => document.getElementById("chart").open), false);
