@@ -147,7 +147,9 @@ Deno.test({
       });
 
       await t.step("the chart draws the history's points", async () => {
-        await page.click('#coins tbody tr[data-symbol="BTC"] th button');
+        // From the keyboard: the symbol is a button.
+        await page.focus('#coins tbody tr[data-symbol="BTC"] th button');
+        await page.keyboard.press("Enter");
         const drawn = await waitInPage(
           page,
           "the chart to draw every point of the history",
@@ -207,6 +209,13 @@ Deno.test({
         assert.ok(widths[0] <= widths[1], `the page scrolls sideways at 360 px: ${widths}`);
         await page.screenshot({ path: new URL("web-360.png", SHOTS).pathname, fullPage: true });
         await page.setViewport({ width: 1280, height: 900 });
+        const background = () => window.getComputedStyle(document.body).backgroundColor;
+        const light = await page.evaluate(background);
+        await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+        const dark = await page.evaluate(background);
+        await page.screenshot({ path: new URL("web-1280-dark.png", SHOTS).pathname });
+        await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+        assert.notEqual(dark, light, "prefers-color-scheme: dark changed nothing");
       });
 
       await t.step(
