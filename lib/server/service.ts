@@ -68,6 +68,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
   try {
     // The report needs the server and the ingestor, which need the market: bound late.
     let report = (): Record<string, unknown> => ({});
+    let metrics = (): string => "";
     const market = new Market({
       staleAfterMs: config.staleAfterSeconds * 1000,
       history: (symbol, since, max) => repository.historySeries(symbol, since, max),
@@ -101,7 +102,8 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
         staleAfterMs: config.staleAfterSeconds * 1000,
         refreshMs: config.refreshSeconds * 1000,
         corsOrigin: config.http.corsOrigin,
-        metrics: deps.metrics,
+        // Bound late, as the report is: they read the server, the ingestor and the chain.
+        metrics: deps.metrics ?? (() => metrics()),
       });
       const httpAt = { hostname: config.http.host, port: config.http.port };
       const http = await open(httpAt).catch((error) => {
@@ -239,7 +241,7 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     if (member === null) ingestor.start();
 
     let stopping: Promise<void> | null = null;
-    const metrics = () =>
+    metrics = () =>
       renderMetrics({
         transports: () => Object.entries(server.stats.byTransport),
         watchers: () => server.watchers,

@@ -18,7 +18,7 @@
  * `--rounds N` (default 3), `--threads N` (load generator threads, default 1), `--idle N` (idle
  * connections, default 10000), `--clients N` (one-shot client runs, default 5),
  * `--history-days N` (days of one-per-second BTC history seeded for the HISTORY row, default
- * 30), `--only LABEL`, `--settings 50x1,50x16`, `--skip ceiling,ingest,history,idle,watch,client,upstream,http`,
+ * 30), `--only LABEL`, `--settings 50x1,50x16`, `--skip ceiling,ingest,history,idle,watch,client,upstream,http,ws`,
  * `--quick` (a smoke run of a few seconds: small settings, nothing written), `--out FILE`
  * (default BENCHMARKS.md in a full run; the figures replace what lies between the markers
  * `<!-- bench:begin -->` and `<!-- bench:end -->`, the rest of the file is kept).
@@ -32,6 +32,7 @@ import { parseArgs } from "node:util";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { type HttpBenchResult, httpReport, measureHttp } from "./http.ts";
 import type { IdleResult, WatchResult } from "./load.ts";
+import { fanoutReport, measureWsFanout, type WsFanout } from "./ws_fanout.ts";
 import { compile, LOADGEN, type LoadResult, runLoadgen } from "./_loadgen.ts";
 import { median, ratiosByRound, splitByBound } from "./_stats.ts";
 import { seedPreviousVersion } from "../history_seed.ts";
@@ -397,6 +398,7 @@ let history: HistoryFigures | null = null;
 const idle: { server?: IdleFigures; floor?: IdleFigures } = {};
 let client: { medianMs: number; floorMs: number; output: string } | null = null;
 let http: HttpBenchResult | null = null;
+let wsFanout: WsFanout | null = null;
 const upstreamMemory: { cap: number; memory: UpstreamMemory }[] = [];
 let watch: (WatchResult & { ingestedAt: number }) | null = null;
 const watchCount = idleCount;
@@ -749,6 +751,12 @@ try {
     const seconds = Math.max(1, Math.round(durationS));
     http = await measureHttp({ rounds, seconds, connections: 50, threads: 1 });
   }
+  if (!skip.has("ws")) {
+    log(`${watchCount} WebSocket watchers of one coin over /ws`);
+    wsFanout = await measureWsFanout(watchCount, nofile);
+    totalErrors += wsFanout.errors + (wsFanout.watchers - wsFanout.updated);
+    if (wsFanout.firstError) notes.push(wsFanout.firstError);
+  }
 } finally {
   await Promise.all([server?.stop(), ingesting?.stop(), floor?.stop(), ceiling?.stop()]);
   await upstream.close();
@@ -1047,6 +1055,7 @@ function report(): string {
   }
   if (upstreamMemory.length > 0) parts.push(...memoryTable());
   if (http !== null) parts.push("### HTTP (issue 20)", "", httpReport(http));
+  if (wsFanout !== null) parts.push(...fanoutReport(wsFanout));
   parts.push("### Targets", "", ...targets(), "");
   if (notes.length > 0) {
     parts.push("### Errors seen", "", ...[...new Set(notes)].slice(0, 10).map((n) => `- ${n}`), "");

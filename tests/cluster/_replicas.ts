@@ -57,6 +57,8 @@ export async function marketsWithBtcAt(price: number): Promise<unknown[]> {
 export class Replicas implements AsyncDisposable {
   readonly processes: ServerProcess[] = [];
   readonly ports: number[] = [];
+  /** Each replica's HTTP listener port. */
+  readonly httpPorts: number[] = [];
   readonly db: string;
   readonly #flags: string[];
 
@@ -95,6 +97,8 @@ export class Replicas implements AsyncDisposable {
     const process = new ServerProcess(["--port", "0", ...this.#flags, ...extra]);
     this.processes.push(process);
     this.ports.push(await process.port());
+    const http = await process.output.waitFor(/^listening on .*:\d+ \(http\)$/);
+    this.httpPorts.push(Number(/:(\d+) \(http\)$/.exec(http)![1]));
     return this.processes.length - 1;
   }
 

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { eventually } from "./_replicas.ts";
+import { eventually, Replicas } from "./_replicas.ts";
+import { withDeadline } from "../helpers.ts";
+import { startFakeUpstream } from "../fakes/fake_upstream.ts";
+import { POSTGRES_MISSING, PostgresCluster } from "../postgres_cluster.ts";
 import { HaProxy, HAPROXY_MISSING } from "./_haproxy.ts";
 
 /**
@@ -87,5 +90,40 @@ Deno.test({
       20_000,
       "the replica ready again is sent requests again",
     );
+  },
+});
+
+const missing = POSTGRES_MISSING ?? HAPROXY_MISSING;
+
+Deno.test({
+  name: `HAProxy's HTTP front before three real replicas: the JSON API and /ws answer through it${
+    missing ? ` (ignored: ${missing})` : ""
+  }`,
+  ignore: missing !== null,
+  async fn() {
+    await using pg = await PostgresCluster.start();
+    await using upstream = await startFakeUpstream();
+    await using replicas = await Replicas.start(3, pg.url, upstream);
+    await replicas.serving();
+    await using proxy = await HaProxy.start(replicas.ports, replicas.httpPorts);
+    for (let i = 0; i < 6; i++) {
+      const response = await fetch(`http://127.0.0.1:${proxy.httpPort}/api/v1/coins/btc`);
+      assert.equal(response.status, 200);
+      assert.equal((await response.json()).symbol, "BTC");
+    }
+    // A WebSocket upgrade goes through too, and the tunnel carries the protocol.
+    const socket = new WebSocket(`ws://127.0.0.1:${proxy.httpPort}/ws`);
+    const reply = Promise.withResolvers<Record<string, unknown>>();
+    socket.onmessage = (event) => reply.resolve(JSON.parse(event.data));
+    socket.onerror = () => reply.reject(new Error("WebSocket error through HAProxy"));
+    socket.onopen = () => socket.send('{"v":2,"data":"MARKET BTC"}');
+    const closed = new Promise((resolve) => socket.onclose = resolve);
+    try {
+      const message = await withDeadline(reply.promise, "a reply over /ws via HAProxy");
+      assert.equal((message.data as { symbol: string }).symbol, "BTC");
+    } finally {
+      socket.close();
+      await closed;
+    }
   },
 });

@@ -16,6 +16,12 @@ export async function promtoolCheck(text: string): Promise<{ code: number; outpu
   return { code, output: (out + err).trim() };
 }
 
+/** The value of one series in a scrape, by its name with labels as rendered. */
+export function seriesValue(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((line) => line.startsWith(series + " "));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 if (!HAS_PROMTOOL) {
   console.log("promtool is missing (Debian package prometheus): its checks are ignored");
 }

@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { LineClient, startTestService } from "../helpers.ts";
 import { movedBtc } from "../http/_moved.ts";
-import { HAS_PROMTOOL, promtoolCheck } from "./_promtool.ts";
-
-/** The value of one series in a scrape, by its name with labels as rendered. */
-export function seriesValue(text: string, series: string): number | undefined {
-  const line = text.split("\n").find((line) => line.startsWith(series + " "));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+import { HAS_PROMTOOL, promtoolCheck, seriesValue } from "./_promtool.ts";
 
 Deno.test("a running server's metrics count what happened, and promtool accepts them", async () => {
   await using env = await startTestService(["--refresh", "3600"]);
