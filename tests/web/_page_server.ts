@@ -107,6 +107,19 @@ export async function waitForRows(page: Page, expected: string[][], what: string
   );
 }
 
+/** Waits until the table shows `price` (formatted text) as BTC's price. */
+export async function waitForBtcPrice(page: Page, price: string, what: string): Promise<void> {
+  await waitInPage(
+    page,
+    what,
+    ({ price }) =>
+      document.querySelector('#coins tbody tr[data-symbol="BTC"] td:nth-child(4)')
+        ?.textContent === price,
+    { price },
+    () => document.querySelector('#coins tbody tr[data-symbol="BTC"]')?.textContent,
+  );
+}
+
 /** Waits until the page says its WebSocket is live. */
 export async function waitLive(page: Page, what = "the connection to be live"): Promise<void> {
   await waitInPage(page, what, () => document.getElementById("connection").textContent === "live");

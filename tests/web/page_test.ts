@@ -18,6 +18,7 @@ import {
   type PageServer,
   startServer,
   stopServer,
+  waitForBtcPrice,
   waitForRows,
   waitLive,
 } from "./_page_server.ts";
@@ -187,13 +188,10 @@ Deno.test({
         );
         // The table too, though the server pushes USD: the page loads the rows again in EUR.
         const eur = await getJson(at, "/api/v1/coins/BTC?currency=EUR") as CoinJson;
-        await waitInPage(
+        await waitForBtcPrice(
           page,
+          formatMoney(eur.price, "EUR"),
           "BTC's new EUR price in the table",
-          ({ price }) =>
-            document.querySelector('#coins tbody tr[data-symbol="BTC"] td:nth-child(4)')
-              ?.textContent === price,
-          { price: formatMoney(eur.price, "EUR") },
         );
         await page.screenshot({ path: new URL("web-chart.png", SHOTS).pathname });
         await page.keyboard.press("Escape");
@@ -254,14 +252,7 @@ Deno.test({
         server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort, at, flags);
         await waitLive(page, "the connection to be live again");
         const eur = await getJson(at, "/api/v1/coins/BTC?currency=EUR") as CoinJson;
-        await waitInPage(
-          page,
-          "BTC's price after the restart",
-          ({ price }) =>
-            document.querySelector('#coins tbody tr[data-symbol="BTC"] td:nth-child(4)')
-              ?.textContent === price,
-          { price: formatMoney(eur.price, "EUR") },
-        );
+        await waitForBtcPrice(page, formatMoney(eur.price, "EUR"), "BTC's price after the restart");
         // While the server was down the browser logged its failed connections; nothing else.
         const others = problems.filter((p) =>
           !/ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|WebSocket connection to/

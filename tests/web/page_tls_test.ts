@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { freePort, tlsFiles } from "../helpers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { formatMoney } from "../../lib/text/format_money.ts";
-import { hasChromium, launchBrowser, NO_CHROMIUM, waitInPage } from "./_browser.ts";
+import { hasChromium, launchBrowser, NO_CHROMIUM } from "./_browser.ts";
 import {
   type CoinJson,
   expectedRows,
@@ -16,12 +16,10 @@ import {
   type PageServer,
   startServer,
   stopServer,
+  waitForBtcPrice,
   waitForRows,
   waitLive,
 } from "./_page_server.ts";
-
-// deno-lint-ignore no-explicit-any
-declare const document: any;
 
 Deno.test({
   name: `the web page works over HTTPS with live prices over WSS${NO_CHROMIUM}`,
@@ -53,14 +51,7 @@ Deno.test({
       await waitForRows(page, expectedRows(coins, "USD"), "the table over HTTPS");
       await waitLive(page, "the WSS connection to be live");
       upstream.setCoins(await marketsText("21000.5"));
-      await waitInPage(
-        page,
-        "BTC's new price, pushed over WSS",
-        ({ price }) =>
-          document.querySelector('#coins tbody tr[data-symbol="BTC"] td:nth-child(4)')
-            ?.textContent === price,
-        { price: formatMoney(21000.5, "USD") },
-      );
+      await waitForBtcPrice(page, formatMoney(21000.5, "USD"), "BTC's new price, pushed over WSS");
       assert.deepEqual(problems, []);
     } finally {
       await stopServer(server, dir);
