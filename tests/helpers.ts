@@ -7,6 +7,7 @@
 
 import type { Coin, Snapshot } from "../lib/wire/coin.ts";
 import type { CoinView } from "../lib/wire/coin_view.ts";
+import { writeAll } from "../lib/net/write_all.ts";
 import { fetchMarkets } from "../lib/ingest/coingecko.ts";
 import { generateSelfSigned } from "../lib/server/cert.ts";
 import { parseServerArgs } from "../lib/server/config.ts";
@@ -157,8 +158,7 @@ export class LineClient implements AsyncDisposable {
   /** Sends text or bytes as they are, in one write call (the kernel may still split them). */
   async send(data: string | Uint8Array): Promise<void> {
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    let offset = 0;
-    while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+    await writeAll(this.conn, bytes);
   }
 
   /** Reads one reply line, or null at end of stream. */

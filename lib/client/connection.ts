@@ -5,6 +5,8 @@
  * @module
  */
 
+import { writeAll } from "../net/write_all.ts";
+
 /**
  * The server could not be reached, the connection broke, timed out or carried something that is
  * not the protocol. The message is one line meant for a person.
@@ -126,7 +128,7 @@ export class LineConnection {
   async write(bytes: Uint8Array): Promise<void> {
     if (this.#closed) throw this.#closedError();
     try {
-      for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
+      await writeAll(this.#conn, bytes);
     } catch (err) {
       throw this.#ioError(err);
     }

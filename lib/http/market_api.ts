@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Answer, Market } from "../server/market.ts";
+import type { Answer, Market, Responder } from "../server/market.ts";
 import { type ErrorCode, isCurrencyCode, isHistoryRange, isSymbol } from "../wire/protocol.ts";
 import { Representation } from "./representation.ts";
 
@@ -21,7 +21,10 @@ export type ApiResult = { rep: Representation; error: ErrorCode | null; command:
 };
 
 /** A request line to ask the Market, a refusal, or null when no endpoint has the path. */
-type Plan = { readonly line: Uint8Array } | { readonly result: ApiResult } | null;
+type Plan =
+  | { readonly line: Uint8Array; readonly respond: Responder }
+  | { readonly result: ApiResult }
+  | null;
 
 /** The HTTP status of each protocol error code. */
 const STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -89,7 +92,7 @@ export class MarketApi {
       if (key !== undefined) this.#plans.set(key, plan);
     }
     if (plan === null) return null;
-    return "line" in plan ? this.#ask(plan.line, now) : plan.result;
+    return "line" in plan ? this.#ask(plan, now) : plan.result;
   }
 
   /** What a request asks the Market, or its refusal, or null when no endpoint has the path. */
@@ -122,14 +125,18 @@ export class MarketApi {
     return this.#line(`MARKET ${symbol ?? "ALL"} ${currency}`);
   }
 
-  /** The v2 request line asking `data`, encoded once per distinct text. */
+  /**
+   * The v2 request line asking `data`, encoded once per distinct text, with a Market responder
+   * of its own: it is only ever asked these bytes, so each request is a repeat, answered from
+   * the responder's last answer while the snapshot lasts, with no look-up in the reply cache.
+   */
   #line(data: string): Plan {
     let line = this.#lines.get(data);
     if (line === undefined) {
       line = encoder.encode(JSON.stringify({ v: 2, data }));
       if (this.#lines.size < LINE_CACHE_LIMIT) this.#lines.set(data, line);
     }
-    return { line };
+    return { line, respond: this.#market.responder() };
   }
 
   #fail(code: ErrorCode, message: string): Plan {
@@ -137,9 +144,10 @@ export class MarketApi {
     return { result: { rep, error: code, command: "" } };
   }
 
-  /** Asks the Market the v2 request `line` and turns its reply into a representation. */
-  #ask(line: Uint8Array, now: number): ApiResult {
-    const answer = this.#market.respondTo(line, 0, line.length, now);
+  /** Asks the Market the plan's request and turns its reply into a representation. */
+  #ask(plan: { line: Uint8Array; respond: Responder }, now: number): ApiResult {
+    const { line, respond } = plan;
+    const answer = respond(line, 0, line.length, now, true);
     if (answer.later !== undefined) {
       return { later: answer.later.then((done) => this.#result(done)) };
     }

@@ -6,6 +6,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { appendBytes } from "../util/append_bytes.ts";
 
 /** The GUID the handshake appends to the client's key (RFC 6455 section 1.3). */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -68,10 +69,10 @@ const EMPTY = new Uint8Array(0);
 export class FrameDecoder {
   readonly #maxMessageBytes: number;
   /** Bytes of a frame not complete yet. */
-  #pending = EMPTY;
+  #pending: Uint8Array = EMPTY;
   #pendingLength = 0;
   /** The fragments of a text message not complete yet, unmasked. */
-  #message = EMPTY;
+  #message: Uint8Array = EMPTY;
   #messageLength = 0;
   #fragmented = false;
   #done = false;
@@ -130,14 +131,8 @@ export class FrameDecoder {
   }
 
   #append(bytes: Uint8Array, start: number, end: number): void {
-    const needed = this.#pendingLength + end - start;
-    if (needed > this.#pending.length) {
-      const grown = new Uint8Array(Math.max(needed, this.#pending.length * 2, 256));
-      grown.set(this.#pending.subarray(0, this.#pendingLength));
-      this.#pending = grown;
-    }
-    this.#pending.set(bytes.subarray(start, end), this.#pendingLength);
-    this.#pendingLength = needed;
+    this.#pending = appendBytes(this.#pending, this.#pendingLength, bytes, start, end);
+    this.#pendingLength += end - start;
   }
 
   /**
@@ -234,14 +229,8 @@ export class FrameDecoder {
   }
 
   #gather(data: Uint8Array, start: number, end: number): void {
-    const needed = this.#messageLength + end - start;
-    if (needed > this.#message.length) {
-      const grown = new Uint8Array(Math.max(needed, this.#message.length * 2, 256));
-      grown.set(this.#message.subarray(0, this.#messageLength));
-      this.#message = grown;
-    }
-    this.#message.set(data.subarray(start, end), this.#messageLength);
-    this.#messageLength = needed;
+    this.#message = appendBytes(this.#message, this.#messageLength, data, start, end);
+    this.#messageLength += end - start;
   }
 
   #text(data: Uint8Array, start: number, end: number, handler: FrameHandler): FrameFailure | null {

@@ -4,18 +4,16 @@
  * them; offered to {@linkcode PriceServer} as connections with the `Deno.Conn` methods it uses.
  *
  * Why not `Deno.listenTls`: closing one of its connections waits for the handshake, so a peer
- * that never sends a ClientHello keeps its descriptor however the server times it out (measured:
- * 800 silent clients held 800 descriptors 3 s after the deadline, and three waves of 700
- * exhausted a limit of 2,048). `node:tls` createServer's `handshakeTimeout` keeps them too.
+ * that never sends a ClientHello keeps its descriptor however the server times it out.
+ * `node:tls` createServer's `handshakeTimeout` keeps them too.
  *
- * Why not a `node:net` server under the `node:tls` sockets (the previous version): it takes every
- * connection waiting in the kernel as soon as it can (Deno's libuv port drains the accept queue
- * into a list of its own), so a flood is accepted and then dropped, and descriptors overshot the
- * cap while the dropped ones were let go (measured: up to +228 at a cap of 100 with a margin of
- * 32), and with the descriptor limit below the cap it stopped accepting altogether. Here
- * `accept()` is called only while fewer than `maxSockets` are open: the rest wait in the
- * kernel's listen backlog, which holds none of our descriptors (measured: waves of 500 silent,
- * half-ClientHello or stalled clients, 50 at once, peaked at exactly cap + TLS_SOCKET_MARGIN).
+ * Why not a `node:net` server under the `node:tls` sockets: it takes every connection waiting in
+ * the kernel as soon as it can (Deno's libuv port drains the accept queue into a list of its
+ * own), so a flood is accepted and then dropped, and descriptors overshoot the cap while the
+ * dropped ones are let go. Here `accept()` is called only while fewer than `maxSockets` are
+ * open: the rest wait in the kernel's listen backlog, which holds none of our descriptors, so a
+ * flood peaks at cap + TLS_SOCKET_MARGIN. (The measurements behind both are in BENCHMARKS.md,
+ * "The connection split (issue 19)".)
  *
  * The plain TCP path keeps `Deno.listen` without TLS, which is faster.
  *
@@ -162,8 +160,8 @@ class TlsSocketListener implements Listener {
     if (limit < this.#limit) {
       this.#limit = limit;
       this.#lowered = true;
-      // The server holds about 45 descriptors of its own (measured 43: runtime, database,
-      // workers); with the margin and the reserve, the cap fits in cap + 100.
+      // The server holds a few dozen descriptors of its own (runtime, database, workers); with
+      // the margin and the reserve, the cap fits in cap + 100.
       this.#log(
         `accept failed: ${error.message}; serving at most ${limit} TLS sockets at once ` +
           "(raise the descriptor limit, ulimit -n, to --max-connections + 100 or more)",
@@ -322,7 +320,7 @@ class TlsSocketConn implements Conn {
     this.#tcp = new TcpDuplex(tcp, onGone);
     this.#tcp.on("error", () => {});
     // A peer that ends its side before the handshake is done can never finish it: let go at
-    // once rather than at the deadline (measured: 300 such peers were held for the whole 2 s).
+    // once rather than at the deadline, which would hold its descriptor for nothing.
     let secure = false;
     this.#tcp.once("end", () => {
       if (!secure) this.close();

@@ -6,6 +6,7 @@
 
 /** Anything with `Deno.Conn`'s `write`. */
 export interface ByteWriter {
+  /** Writes some of `bytes` and resolves with how many were taken. */
   write(bytes: Uint8Array): Promise<number>;
 }
 

@@ -37,16 +37,10 @@ class LineSession implements Session {
     return this.#framer.inRequest;
   }
 
-  receive(
-    bytes: Uint8Array,
-    start: number,
-    end: number,
-    now: number,
-    answer: Answered,
-  ): boolean {
+  receive(data: Uint8Array, from: number, to: number, now: number, answer: Answered): boolean {
     this.#now = now;
     this.#answer = answer;
-    return this.#framer.push(bytes.subarray(start, end), this.#onRequest);
+    return this.#framer.push(data.subarray(from, to), this.#onRequest);
   }
 
   event(line: Uint8Array): Uint8Array {

@@ -6,17 +6,16 @@
  */
 
 import { clearArray } from "../util/clear_array.ts";
+import type { ByteWriter } from "../net/write_all.ts";
 
 /**
  * Pooled buffers that gather a burst of replies into one write, in power-of-two size classes
  * from 4 KiB to 256 KiB; the pool is shared, so an idle connection holds none.
  *
- * Why every batch is pooled: `perf record` of the server at 50 connections × 16 requests in
- * flight (`deno task bench`) showed ~28% of its CPU time zeroing fresh buffers (`memset`) and
- * taking page faults on them (glibc growing and trimming its heap), for `MARKET ALL` (~38 KiB a
- * read); the floor server allocates nothing per read. The previous pool held 32 buffers of
- * 64 KiB for batches of 32 to 64 KiB only: with 50 busy connections it was empty half the time,
- * which is why pooling small batches in it had measured slower than allocating them.
+ * Why every batch is pooled: a fresh buffer per batch is zeroed and page-faulted in, which is a
+ * large share of the server's CPU for large replies, while the floor server allocates nothing
+ * per read; size classes keep the pool full for small and large batches alike (see "The
+ * connection split (issue 19)" in BENCHMARKS.md for the profile).
  */
 const GATHER_MIN_BYTES = 4 * 1024;
 const GATHER_MAX_BYTES = 256 * 1024;
@@ -38,9 +37,8 @@ function gatherClass(total: number): number {
 /**
  * Replies this many times over, by reply: a batch that is one reply repeated (a client
  * pipelining one request) is written from here, as the benchmark's floor server writes its
- * replies, with no copy. Measured with `loadgen.c` at 50 connections × 16 `MARKET ALL` (2.4 KB
- * replies) in flight: joining each batch of 38 KB cost ~0.3 µs of CPU per reply. A batch of
- * different replies is still joined. Kept for the last few replies only, so at most
+ * replies, with no copy: joining a batch costs a copy of every reply in it. A batch of different
+ * replies is still joined. Kept for the last few replies only, so at most
  * REPEAT_KEPT × REPEAT_COPIES × REPEAT_MAX_BYTES (2 MiB) is held.
  */
 const repeats = new Map<Uint8Array, Uint8Array>();
@@ -94,7 +92,7 @@ export function concat(parts: readonly Uint8Array[], total: number): Uint8Array 
     out.set(part, offset);
     // A run of the same reply (a client pipelining one request) is copied by doubling: 16
     // pipelined `MARKET BTC` replies take 5 copies instead of 16 (`set` is a call into the
-    // runtime each time; measured with `loadgen.c` at 50 × 16: ~0.1 µs of CPU less per reply).
+    // runtime each time).
     let end = i + 1;
     while (end < parts.length && parts[end] === part) end++;
     const runBytes = (end - i) * part.length;
@@ -120,10 +118,7 @@ function recycle(bytes: Uint8Array): void {
 }
 
 /** Where an outbox writes: a `Deno.Conn`, or anything else with its `write`. */
-export interface Writer {
-  /** Writes some of `bytes` and resolves with how many were taken. */
-  write(bytes: Uint8Array): Promise<number>;
-}
+export type Writer = ByteWriter;
 
 /**
  * The replies and events waiting to be written to one connection. Writes go out one at a time,
@@ -180,9 +175,8 @@ export class Outbox {
    * the caller (the connection's reader) to await before it reads on, as the floor server does;
    * the caller then hands its outcome to {@linkcode wrote} or {@linkcode writeFailed}. Returns
    * null when a write is already in flight (the parts are queued to follow it) or writing
-   * failed. Why the reader awaits: measured with `loadgen.c` at 50 connections × 16 requests
-   * in flight, a background writer (an async function and its promise per batch, the next read
-   * issued while the write is pending) cost ~0.2 µs of CPU more per reply, about 16%.
+   * failed. Why the reader awaits: a background writer costs an async function and its promise
+   * per batch, and the next read issued while the write is pending, for no gain in throughput.
    *
    * @param now the caller's clock reading, kept as the time the write began
    */

@@ -47,12 +47,12 @@ const LARGE_READ = 32 * 1024;
  */
 const FRAME_SLICE = 1024;
 /** A connection whose socket takes no bytes for this long is taken to have stopped reading. */
-export const STALL_MS = 1000;
+const STALL_MS = 1000;
 /** Log at most this many bad requests per connection, so a flood does not flood the log. */
 const LOGGED_ERRORS_PER_CONNECTION = 5;
 
 /** The peer's address for logs (`host:port`) and the part the per-address cap counts. */
-export function describeAddress(addr: Deno.Addr): { address: string; ip: string } {
+function describeAddress(addr: Deno.Addr): { address: string; ip: string } {
   if (addr.transport === "tcp" || addr.transport === "udp") {
     const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
     return { address: `${host}:${addr.port}`, ip: addr.hostname };
@@ -310,12 +310,14 @@ export class ServerConnection {
     this.#closeAfter = true;
   }
 
-  /** Gives every later read to the session an answer switched to. */
+  /** Gives every later read to the session an answer switched to, and moves its counts there. */
   #switchSession(next: Session): void {
     const same = next.transport === this.#session.transport;
     this.#session = next;
     if (same) return;
+    // The connection is counted once, under the transport it speaks now, so totals stay true.
     this.#stats.connectionsOpen--;
+    this.#stats.connectionsServed--;
     this.#stats = this.#host.statsOf(next.transport);
     this.#stats.connectionsOpen++;
     this.#stats.connectionsServed++;
@@ -405,7 +407,7 @@ export class ServerConnection {
   }
 
   /** Counts an error code against this connection's transport. */
-  countError(code: ErrorCode | "TLS_HANDSHAKE" | "UNSENT_LIMIT"): void {
+  countError(code: string): void {
     count(this.#stats.errors, code);
   }
 

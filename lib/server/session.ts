@@ -68,8 +68,8 @@ export interface Session {
   overflow?(message: string): Uint8Array;
   /**
    * Set once an answer switched protocols (HTTP -> WebSocket): the connection gives every later
-   * read to it. Bytes of the switching read after the switching request are the old session's
-   * to pass on.
+   * read to it, and the connection's counters move to its transport. Bytes of the switching
+   * read after the switching request are the old session's to pass on.
    */
   readonly next?: Session;
 }

@@ -31,19 +31,33 @@ const BATCH = 64;
 /** What the floor uses of a connection: a `Deno.TcpConn`, or a fake one in `handler_cost.ts`. */
 export type FloorConn = Pick<Deno.TcpConn, "read" | "write" | "close" | "setNoDelay">;
 
+/** How many requests `buffer[0, n)` ends: here, its newlines. */
+export type CountRequests = (buffer: Uint8Array, n: number) => number;
+
+function countNewlines(buffer: Uint8Array, n: number): number {
+  let lines = 0;
+  for (let i = 0; i < n; i++) if (buffer[i] === 0x0a) lines++;
+  return lines;
+}
+
 /**
- * Serves one connection: every `\n` read is answered with one `size`-byte line from `batch`
- * (`BATCH` copies of the line), one write per read, each write awaited before the next read.
+ * Serves one connection: every `\n` read (or every request `count` finds) is answered with one
+ * `size`-byte reply from `batch` (`BATCH` copies of the reply), one write per read, each write
+ * awaited before the next read.
  */
-export async function serveConnection(conn: FloorConn, batch: Uint8Array, size: number) {
+export async function serveConnection(
+  conn: FloorConn,
+  batch: Uint8Array,
+  size: number,
+  count: CountRequests = countNewlines,
+) {
   conn.setNoDelay(true);
   const buffer = new Uint8Array(16 * 1024);
   try {
     while (true) {
       const n = await conn.read(buffer);
       if (n === null) return;
-      let lines = 0;
-      for (let i = 0; i < n; i++) if (buffer[i] === 0x0a) lines++;
+      let lines = count(buffer, n);
       while (lines > 0) {
         const take = Math.min(lines, BATCH);
         const out = batch.subarray(0, take * size);

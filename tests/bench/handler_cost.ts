@@ -71,7 +71,7 @@ function fakeConnections(reads: number, reply: Uint8Array) {
 export async function measureHandlers(reads = 20_000, rounds = 5): Promise<HandlerCost> {
   const market = new Market({ staleAfterMs: 3_600_000 });
   market.update(await fixtureSnapshot(10, new Date().toISOString()));
-  const reply = market.respond(REQUEST.subarray(0, REQUEST.length - 1)).bytes;
+  const reply = market.responder()(REQUEST, 0, REQUEST.length - 1, market.now(), false).bytes;
   const perRead = (ms: number) => ms * 1e6 / (CONNECTIONS * reads);
   const results: { floorNs: number; serverNs: number }[] = [];
   for (let round = 0; round < rounds; round++) {

@@ -15,10 +15,9 @@
 
 import { parseArgs } from "node:util";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
+import { ServerProcess } from "../server_process.ts";
 import { median } from "./_stats.ts";
 
-const ROOT = new URL("../../", import.meta.url);
-const SERVER = new URL("server.ts", ROOT).pathname;
 const FLOOR = new URL("./http_floor.ts", import.meta.url).pathname;
 const PATH = "/api/v1/coins/BTC";
 
@@ -91,27 +90,16 @@ export async function measureHttp(options: HttpBenchOptions) {
   const { rounds, seconds, connections, threads } = options;
   const dir = await Deno.makeTempDir({ prefix: "bench-http-" });
   const upstream = await startFakeUpstream();
-  const server = await spawn(
-    [
-      "run",
-      "-A",
-      SERVER,
-      "--port",
-      "0",
-      "--http-port",
-      "0",
-      "--db",
-      `${dir}/bench.sqlite`,
-      "--api-url",
-      upstream.baseUrl,
-      "--providers",
-      "coingecko",
-      "--refresh",
-      "3600",
-    ],
-    /listening on [^\n]*:(\d+) \(http\)[\s\S]*ingested \d+ coins|ingested \d+ coins[\s\S]*listening on [^\n]*:(\d+) \(http\)/,
-  );
-  const serverPort = Number(server.match[1] ?? server.match[2]);
+  // ServerProcess adds --http-port 0 and --providers coingecko.
+  const server = new ServerProcess([
+    ...["--port", "0", "--db", `${dir}/bench.sqlite`, "--api-url", upstream.baseUrl],
+    ...["--refresh", "3600"],
+  ]);
+  const listening = await server.output.waitFor(/^listening on .*:\d+ \(http\)$/, {
+    timeoutMs: 60_000,
+  });
+  const serverPort = Number(/:(\d+) \(/.exec(listening)![1]);
+  await server.output.waitFor(/^ingested \d+ coins/, { timeoutMs: 60_000 });
   const floors: Awaited<ReturnType<typeof spawn>>[] = [];
   try {
     const answer = await fetch(`http://127.0.0.1:${serverPort}${PATH}`);
@@ -165,10 +153,11 @@ export async function measureHttp(options: HttpBenchOptions) {
     };
     return result;
   } finally {
-    for (const child of [server, ...floors].map((p) => p.child)) {
+    for (const { child } of floors) {
       child.kill("SIGTERM");
       await child.status;
     }
+    await server[Symbol.asyncDispose]();
     await upstream.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

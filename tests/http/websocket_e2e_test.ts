@@ -8,7 +8,7 @@ import { startTestService, type TestService, withDeadline } from "../helpers.ts"
 import { CloseCode, Opcode } from "../../lib/http/websocket_frames.ts";
 import { clientFrame } from "./_client_frames.ts";
 import { RawWebSocket } from "./_raw_ws.ts";
-import { moved } from "./_moved.ts";
+import { moved } from "../moved_snapshot.ts";
 import { HAS_PROMTOOL, promtoolCheck, seriesValue } from "../metrics/_promtool.ts";
 
 const RECORDED = JSON.parse(

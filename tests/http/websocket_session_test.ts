@@ -10,7 +10,7 @@ import { CloseCode, Opcode } from "../../lib/http/websocket_frames.ts";
 import { fixtureSnapshot, withDeadline } from "../helpers.ts";
 import { clientFrame } from "./_client_frames.ts";
 import { RawWebSocket } from "./_raw_ws.ts";
-import { moved, movedBtc } from "./_moved.ts";
+import { moved, movedBtc } from "../moved_snapshot.ts";
 
 const decoder = new TextDecoder();
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { LineClient, startTestService } from "../helpers.ts";
-import { movedBtc } from "../http/_moved.ts";
+import { movedBtc } from "../moved_snapshot.ts";
 import { HAS_PROMTOOL, promtoolCheck, seriesValue } from "./_promtool.ts";
 
 Deno.test("a running server's metrics count what happened, and promtool accepts them", async () => {

@@ -1,21 +1,8 @@
 import assert from "node:assert/strict";
-import type { Snapshot } from "../../lib/wire/coin.ts";
 import { LineClient, startTestService } from "../helpers.ts";
+import { moved } from "../moved_snapshot.ts";
 
 const watch = (symbols: string) => ({ status: "OK", data: `WATCH ${symbols}`, v: 2 });
-
-/** The snapshot with every price moved by `cents`, as if a new ingestion had happened. */
-function moved(snapshot: Snapshot, cents: number, only?: string): Snapshot {
-  return {
-    ...snapshot,
-    fetchedAt: new Date(Date.parse(snapshot.fetchedAt) + 1000).toISOString(),
-    coins: snapshot.coins.map((coin) => {
-      if (only !== undefined && coin.symbol !== only) return coin;
-      const price = Math.round(coin.price * 100 + cents) / 100;
-      return { ...coin, price, priceText: String(price) };
-    }),
-  };
-}
 
 Deno.test("WATCH over real sockets", async (t) => {
   await using env = await startTestService(["--refresh", "3600"]);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Snapshot } from "../../lib/wire/coin.ts";
+import type { Snapshot } from "../lib/wire/coin.ts";
 
 /** The snapshot with BTC's price moved by `cents`, as if a new ingestion had happened. */
 export function movedBtc(snapshot: Snapshot, cents: number): Snapshot {
