@@ -169,3 +169,13 @@ Deno.test("a client that does not read is closed with 1008 past --max-unsent-byt
     assert.equal((frame.payload[0] << 8) | frame.payload[1], CloseCode.policyViolation);
   }
 });
+
+Deno.test("a message begun and not finished within the request timeout is closed with 1008", async () => {
+  await using env = await wsServer({ requestTimeoutMs: 300 });
+  await using ws = await RawWebSocket.connect(env.port);
+  const frame = clientFrame(Opcode.text, '{"data":"PING"}');
+  await ws.send(frame.subarray(0, 8));
+  const close = await ws.closeFrame();
+  assert.equal(close.code, CloseCode.policyViolation);
+  assert.match(close.reason, /request not complete within 300 ms/);
+});
