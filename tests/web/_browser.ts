@@ -31,8 +31,11 @@ export const PAGE_DEADLINE_MS = 15_000;
 /** A running headless Chromium with its own profile, closed and removed on dispose. */
 export interface TestBrowser extends AsyncDisposable {
   readonly browser: Browser;
-  /** A new tab whose console errors, page errors and failed requests go to `problems`. */
-  page(problems: string[]): Promise<Page>;
+  /**
+   * A new tab whose console errors, page errors and failed requests go to `problems`, and the
+   * text of every WebSocket message it receives to `frames`.
+   */
+  page(problems: string[], frames?: string[]): Promise<Page>;
 }
 
 /** Starts headless Chromium with a fresh profile; `extraArgs` e.g. to accept a test certificate. */
@@ -57,8 +60,13 @@ export async function launchBrowser(extraArgs: string[] = []): Promise<TestBrows
   });
   return {
     browser,
-    async page(problems: string[]): Promise<Page> {
+    async page(problems: string[], frames: string[] = []): Promise<Page> {
       const page = await browser.newPage();
+      const cdp = await page.createCDPSession();
+      await cdp.send("Network.enable");
+      cdp.on("Network.webSocketFrameReceived", (event) => {
+        frames.push(event.response.payloadData);
+      });
       page.setDefaultTimeout(PAGE_DEADLINE_MS);
       page.on("console", (message) => {
         if (message.type() === "error") problems.push(`console: ${message.text()}`);

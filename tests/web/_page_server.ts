@@ -120,6 +120,14 @@ export async function waitForBtcPrice(page: Page, price: string, what: string): 
   );
 }
 
+/** Asserts that the page's WebSocket received an update event with this price of `symbol`. */
+export function assertPushed(frames: string[], symbol: string, price: number): void {
+  const pushed = frames.map((frame) => JSON.parse(frame)).some((message) =>
+    message.event === "update" && message.data?.symbol === symbol && message.data.price === price
+  );
+  assert.ok(pushed, `No update event for ${symbol} at ${price} among ${frames.length} messages`);
+}
+
 /** Waits until the page says its WebSocket is live. */
 export async function waitLive(page: Page, what = "the connection to be live"): Promise<void> {
   await waitInPage(page, what, () => document.getElementById("connection").textContent === "live");

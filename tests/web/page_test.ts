@@ -11,6 +11,7 @@ import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { formatMoney } from "../../lib/text/format_money.ts";
 import { safeText } from "../../lib/text/safe_text.ts";
 import {
+  assertPushed,
   type CoinJson,
   expectedRows,
   getJson,
@@ -51,7 +52,8 @@ Deno.test({
     let server = await startServer(upstream, `${dir}/crypto.sqlite`, httpPort, at, flags);
     await using browser = await launchBrowser();
     const problems: string[] = [];
-    const page = await browser.page(problems);
+    const frames: string[] = [];
+    const page = await browser.page(problems, frames);
     await Deno.mkdir(SHOTS, { recursive: true });
     await page.setViewport({ width: 1280, height: 900 });
     try {
@@ -112,6 +114,7 @@ Deno.test({
           () => [...document.querySelectorAll("#coins tbody tr")].map((tr) => tr.textContent),
         );
         assert.equal(await page.evaluate(() => window.notReloaded), true, "the page reloaded");
+        assertPushed(frames, "BTC", 21000.5);
       });
 
       await t.step("sorting by a header, with the mouse and the keyboard", async () => {

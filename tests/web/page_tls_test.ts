@@ -9,6 +9,7 @@ import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { formatMoney } from "../../lib/text/format_money.ts";
 import { hasChromium, launchBrowser, NO_CHROMIUM } from "./_browser.ts";
 import {
+  assertPushed,
   type CoinJson,
   expectedRows,
   getJson,
@@ -44,7 +45,8 @@ Deno.test({
       // The test certificate is self-signed: this browser profile trusts it, nothing else.
       await using browser = await launchBrowser(["--ignore-certificate-errors"]);
       const problems: string[] = [];
-      const page = await browser.page(problems);
+      const frames: string[] = [];
+      const page = await browser.page(problems, frames);
       const coins = await getJson(at, "/api/v1/coins") as CoinJson[];
       await page.goto(`${at.base}/`);
       assert.equal(await page.evaluate(() => location.protocol), "https:");
@@ -52,6 +54,7 @@ Deno.test({
       await waitLive(page, "the WSS connection to be live");
       upstream.setCoins(await marketsText("21000.5"));
       await waitForBtcPrice(page, formatMoney(21000.5, "USD"), "BTC's new price, pushed over WSS");
+      assertPushed(frames, "BTC", 21000.5);
       assert.deepEqual(problems, []);
     } finally {
       await stopServer(server, dir);

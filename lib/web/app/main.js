@@ -110,13 +110,14 @@ function watchShown() {
 }
 
 /**
- * A `WATCH` update event (always in USD): applied as is in USD; in another currency it says
- * the snapshot changed, so the table is loaded again in that currency.
+ * A `WATCH` update event (always in USD): applied as is in USD; in another currency, or with
+ * more coins than can be watched (`--top` up to 250), it says the snapshot changed, so the table
+ * is loaded again.
  *
  * @param {any} coin
  */
 function onUpdate(coin) {
-  if (state.currency === "USD") {
+  if (state.currency === "USD" && state.coins.length <= MAX_WATCHED) {
     table.upsert(coin, true);
     state.coins = state.coins.map((c) => c.symbol === coin.symbol ? coin : c);
     table.arrange();
@@ -159,6 +160,11 @@ async function loadInfo() {
     const info = await getJson("/api/v1/info");
     state.info = info;
     showInfo(info);
+    // A newer snapshot whose changes no event brought (a coin past the watched 50): load it.
+    const shown = Math.max(0, ...state.coins.map((c) => Date.parse(c.fetched_at) || 0));
+    if (state.coins.length > 0 && Date.parse(info?.data?.fetched_at) > shown) {
+      later("coins", () => loadCoins(true), 0);
+    }
     showFreshness(state.coins, info);
     const due = Date.parse(info?.ingestion?.next_refresh_at) - Date.now() + 1000;
     if (Number.isFinite(due)) wait = Math.min(30_000, Math.max(2000, due));
