@@ -87,6 +87,12 @@ Deno.test({
       }, "crypto-client price BTC");
       assert.equal(client.code, 0, new TextDecoder().decode(client.stderr));
       assert.match(new TextDecoder().decode(client.stdout), /20,220/);
+      // The web page is embedded in the binary (lib/web/_assets.ts), not read from disk.
+      const httpPort = /listening on [^\s]+:(\d+) \(http\)/.exec(seen)?.[1];
+      const page = await fetch(`http://127.0.0.1:${httpPort}/`, {
+        headers: { accept: "text/html" },
+      });
+      assert.match(await page.text(), /<table id="coins">/);
       lines.releaseLock();
       server.kill("SIGTERM");
       assert.equal((await server.status).code, 0);

@@ -38,7 +38,10 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
   "lib/ingest/": { mayImport: ["lib/storage/", "lib/wire/", "lib/util/"] },
   "lib/server/": { mayImport: ["lib/net/", "lib/storage/", "lib/wire/", "lib/util/"] },
   "lib/http/": {
-    mayImport: ["lib/server/", "lib/metrics/", "lib/net/", "lib/text/", "lib/wire/", "lib/util/"],
+    mayImport: [
+      ...["lib/server/", "lib/metrics/", "lib/net/", "lib/text/", "lib/web/", "lib/wire/"],
+      "lib/util/",
+    ],
   },
   "lib/client/": { mayImport: ["lib/net/", "lib/text/", "lib/wire/", "lib/util/"] },
   "lib/demo/": { mayImport: ["lib/wire/", "lib/util/"] },
@@ -48,6 +51,7 @@ export const LAYERS: Readonly<Record<string, Layer>> = {
       ...["lib/storage/", "lib/demo/", "lib/text/", "lib/wire/", "lib/util/", "deno.json"],
     ],
   },
+  "lib/web/": { mayImport: ["lib/text/"] },
   "server.ts": { mayImport: ["lib/app/", "lib/util/"] },
   "client.ts": { mayImport: ["lib/client/", "lib/util/"] },
 };

@@ -14,6 +14,7 @@ import { Representation, type Variant } from "./representation.ts";
 import { type ApiResult, errorRep, MarketApi } from "./market_api.ts";
 import { TextViews } from "./text_views.ts";
 import { type CoinCatalog, CoinGeckoApi } from "./coingecko_api.ts";
+import { webFile } from "./web_files.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../metrics/registry.ts";
 
 /** Options of an {@linkcode HttpResponder}. */
@@ -32,7 +33,6 @@ export interface HttpOptions {
 }
 
 const TEXT_TYPE = "Content-Type: text/plain; charset=utf-8\r\n";
-const HTML_TYPE = "Content-Type: text/html; charset=utf-8\r\n";
 const METRICS_TYPE = `Content-Type: ${EXPOSITION_CONTENT_TYPE}\r\n`;
 const GZIP = /(?:^|,)\s*gzip\s*(?:,|$|;(?!\s*q\s*=\s*0(?:\.0*)?\s*(?:,|$)))/i;
 
@@ -114,7 +114,7 @@ export class HttpResponder {
     if (segments.length === 0 || (segments.length === 1 && !isReserved(first))) {
       const accept = (head.headers.get("accept") ?? "").toLowerCase();
       if (accept.includes("text/html")) {
-        return { rep: placeholderPage(), error: null, command: "PAGE" };
+        return { rep: webFile("/")!, error: null, command: "PAGE" };
       }
       if (accept.includes("application/json")) {
         return this.#api.answer(["coins", ...segments], query, now, target);
@@ -127,6 +127,8 @@ export class HttpResponder {
     if (first === "api" && segments[1] === "v3" && segments.length > 2) {
       return this.#gecko.answer(segments.slice(2), query, { now, address }, head.target);
     }
+    const page = first === "web" && segments.length === 2 ? webFile(`/web/${segments[1]}`) : null;
+    if (page) return { rep: page, error: null, command: "PAGE" };
     if (segments.length !== 1) return null;
     if (first === "healthz") return plain(200, "ok\n", "HEALTHZ");
     if (first === "readyz") return this.#ready();
@@ -205,19 +207,4 @@ function isReserved(segment: string): boolean {
 
 function plain(status: number, text: string, command: string): ApiResult {
   return { rep: new Representation(status, TEXT_TYPE, text, false), error: null, command };
-}
-
-let placeholder: Representation | null = null;
-
-/** What a browser gets at `/` until the web page exists. */
-function placeholderPage(): Representation {
-  return placeholder ??= new Representation(
-    200,
-    HTML_TYPE,
-    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Crypto prices</title>' +
-      "</head><body><h1>Crypto prices</h1><p>The JSON API: " +
-      '<a href="/api/v1/coins">/api/v1/coins</a>, <a href="/api/v1/info">/api/v1/info</a>.' +
-      "</p></body></html>\n",
-    true,
-  );
 }
