@@ -9,7 +9,8 @@
 import { fetchExchangeRates } from "../ingest/coingecko.ts";
 import { Ingestor } from "../ingest/ingestor.ts";
 import { brief, FailureLog } from "../ingest/failure_log.ts";
-import { createProviders, ProviderChain } from "../ingest/provider_chain.ts";
+import { ProviderChain } from "../ingest/provider_chain.ts";
+import { createProviders } from "../ingest/providers.ts";
 import type { UpstreamBudget } from "../ingest/upstream_budget.ts";
 import type { Repository, SaveOptions } from "../storage/repository.ts";
 import type { Snapshot } from "../wire/coin.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { Limits } from "../server/price_server.ts";
-import { PROVIDER_NAMES } from "../ingest/provider_chain.ts";
+import { PROVIDER_NAMES } from "../ingest/providers.ts";
 import { UsageError } from "../util/usage_error.ts";
 import type { EnvReader, FlagValues } from "../util/flag_table.ts";
 import { VERSION } from "../util/version.ts";

@@ -12,7 +12,7 @@ import {
   DEFAULT_BREAKER_COOLDOWN_MS,
   DEFAULT_BREAKER_FAILURES,
 } from "../ingest/circuit_breaker.ts";
-import { PROVIDER_NAMES } from "../ingest/provider_chain.ts";
+import { PROVIDER_NAMES } from "../ingest/providers.ts";
 import { type Flag, FlagTable } from "../util/flag_table.ts";
 import { VERSION } from "../util/version.ts";
 

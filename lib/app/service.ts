@@ -25,6 +25,7 @@ import { startReplica } from "./replica.ts";
 import { buildIngestion, type Ingestion } from "./_ingestion.ts";
 import { infoReport, noPricesYet, type ReportedParts } from "./_info_report.ts";
 import { buildLongTail, type LongTailParts } from "./_long_tail.ts";
+import type { CoinDirectory } from "../server/coin_directory.ts";
 import { upstreamBudget } from "./_upstream_budget.ts";
 import type { UpstreamBudget } from "../ingest/upstream_budget.ts";
 import type { LongTail } from "../server/long_tail.ts";
@@ -90,23 +91,12 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
       role: () => member?.role ?? "single",
       cluster: repository instanceof DeferredRepository,
     });
-    const market = notify.market = new Market({
-      staleAfterMs: config.staleAfterSeconds * 1000,
-      history: (symbol, since, max) => repository.historySeries(symbol, since, max),
-      candles: (symbol, interval, from) => repository.candles(symbol, interval, from),
-      info: () => reported.parts === undefined ? {} : infoReport(reported.parts),
-      noDataText: () => noPricesYet(reported.parts),
-      longTail: longTail?.longTail,
-    });
+    const market = notify.market = buildMarket(config, repository, reported, longTail);
     const stored = await serveStored(repository, market);
     if (!(repository instanceof DeferredRepository)) await longTail?.load();
     const metrics = deps.metrics ??
       (() => reported.parts === undefined ? "" : serviceMetrics(reported.parts, market));
-    // /api/v3 names coins by the directory, once one is loaded.
-    const directory = longTail?.longTail;
-    const catalog = () =>
-      directory !== undefined && directory.directory.size > 0 ? directory.directory : null;
-    server = await openListeners(config, market, log, metrics, catalog);
+    server = await openListeners(config, market, log, metrics, catalogOf(longTail));
     if (config.log.name === undefined && repository instanceof DeferredRepository) {
       name = `${server.addr.hostname}:${server.addr.port}`;
     }
@@ -150,6 +140,29 @@ export async function startService(config: ServerConfig, deps: ServiceDeps = {})
     await repository.close();
     throw error;
   }
+}
+
+/** The market: storage answers HISTORY and CANDLES, the service's report INFO and NO_DATA. */
+function buildMarket(
+  config: ServerConfig,
+  repository: Repository,
+  reported: { parts?: ReportedParts },
+  longTail: LongTailParts | null,
+): Market {
+  return new Market({
+    staleAfterMs: config.staleAfterSeconds * 1000,
+    history: (symbol, since, max) => repository.historySeries(symbol, since, max),
+    candles: (symbol, interval, from) => repository.candles(symbol, interval, from),
+    info: () => reported.parts === undefined ? {} : infoReport(reported.parts),
+    noDataText: () => noPricesYet(reported.parts),
+    longTail: longTail?.longTail,
+  });
+}
+
+/** What `/api/v3` names coins by: the coin directory, once one is loaded. */
+function catalogOf(longTail: LongTailParts | null): () => CoinDirectory | null {
+  const tail = longTail?.longTail;
+  return () => tail !== undefined && tail.directory.size > 0 ? tail.directory : null;
 }
 
 /**

@@ -4,7 +4,8 @@
  * `deno task ingest` use it, by the hostile upstream.
  */
 import assert from "node:assert/strict";
-import { createProviders, ProviderChain } from "../../lib/ingest/provider_chain.ts";
+import { ProviderChain } from "../../lib/ingest/provider_chain.ts";
+import { createProviders } from "../../lib/ingest/providers.ts";
 import { UpstreamError } from "../../lib/ingest/upstream_error.ts";
 import {
   BAD_SYMBOL,

@@ -6,12 +6,8 @@ import { parseServerArgs, type ServerConfig } from "../../lib/app/config.ts";
 import { serverHelp } from "../../lib/app/server_flags.ts";
 import { UsageError } from "../../lib/util/usage_error.ts";
 import { CMC_FIXTURE, PAPRIKA_FIXTURE } from "../fakes/fake_providers.ts";
-import {
-  createProviders,
-  type Provider,
-  ProviderChain,
-  type ProviderChainOptions,
-} from "../../lib/ingest/provider_chain.ts";
+import { ProviderChain, type ProviderChainOptions } from "../../lib/ingest/provider_chain.ts";
+import { createProviders, type Provider } from "../../lib/ingest/providers.ts";
 import { UpstreamError } from "../../lib/ingest/upstream_error.ts";
 import { fixtureSnapshot } from "../helpers.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Provider, ProviderChain } from "../../lib/ingest/provider_chain.ts";
+import { ProviderChain } from "../../lib/ingest/provider_chain.ts";
+import { type Provider } from "../../lib/ingest/providers.ts";
 import { UpstreamError } from "../../lib/ingest/upstream_error.ts";
 import { fixtureSnapshot } from "../helpers.ts";
 
