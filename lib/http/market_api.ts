@@ -114,6 +114,7 @@ export class MarketApi {
     const [resource, symbol, sub] = segments;
     if (resource === "currencies" && segments.length === 1) return this.#line("CURRENCIES");
     if (resource === "info" && segments.length === 1) return this.#line("INFO");
+    if (resource === "search" && segments.length === 1) return this.#search(query);
     if (resource !== "coins" || segments.length > 3) return null;
     const currency = (query.get("currency") ?? "USD").toUpperCase();
     if (segments.length === 3 && sub !== "history" && sub !== "candles") return null;
@@ -133,6 +134,15 @@ export class MarketApi {
       return currency === "USD" ? ask : { ...ask, currency };
     }
     return this.#line(`MARKET ${symbol ?? "ALL"} ${currency}`);
+  }
+
+  /** `/search?q=pep`: the protocol's `SEARCH`, one word. */
+  #search(query: URLSearchParams): Plan {
+    const word = query.get("q") ?? "";
+    if (!/^[^\s\p{Cc}]{1,100}$/u.test(word)) {
+      return this.#fail("BAD_REQUEST", "q must be one word of 1 to 100 characters: ?q=pep");
+    }
+    return this.#line(`SEARCH ${word}`);
   }
 
   /** `/coins/BTC/candles?interval=1h&range=7d&currency=EUR`: the protocol's `CANDLES`. */

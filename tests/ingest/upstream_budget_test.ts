@@ -74,7 +74,16 @@ Deno.test("over a real socket: a 429 with Retry-After stops the next calls befor
 Deno.test("a service never spends more than --upstream-budget; INFO shows made and left", async () => {
   await using upstream = await startFakeLongTailUpstream();
   const dir = await Deno.makeTempDir({ prefix: "budget-" });
-  const args = ["--port", "0", "--db", join(dir, "db.sqlite"), "--api-url", upstream.baseUrl];
+  const args = [
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    "--db",
+    join(dir, "db.sqlite"),
+    "--api-url",
+    upstream.baseUrl,
+  ];
   const command = parseServerArgs(
     [...args, "--providers", "coingecko", "--upstream-budget", "7"],
     () => undefined,

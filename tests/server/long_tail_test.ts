@@ -29,7 +29,8 @@ async function start(flags: string[] = [], gatherMs = 1000): Promise<LongTailSer
   const upstream = await startFakeLongTailUpstream();
   const dir = await Deno.makeTempDir({ prefix: "long-tail-" });
   const db = join(dir, "crypto.sqlite");
-  const args = ["--port", "0", "--db", db, "--api-url", upstream.baseUrl, "--providers"];
+  const args = ["--port", "0", "--http-port", "0", "--db", db, "--api-url", upstream.baseUrl];
+  args.push("--providers");
   const command = parseServerArgs([...args, "coingecko", ...flags], () => undefined);
   if (command.action !== "serve") throw new TypeError("Test flags must start a server");
   const logs = new LogCapture();
@@ -81,6 +82,14 @@ Deno.test("the directory is stored in the SQLite file and SEARCH answers from it
   assert.equal(((await ask(s.port, "SEARCH btc")).data as { id: string }[])[0].id, "bitcoin");
   const bad = await ask(s.port, "SEARCH");
   assert.equal(bad.code, "BAD_REQUEST");
+  // The same over HTTP.
+  const http = `http://127.0.0.1:${s.service.httpAddr!.port}/api/v1/search`;
+  assert.deepEqual(await (await fetch(`${http}?q=pep`)).json(), reply.data);
+  for (const q of ["", "two%20words", "x".repeat(101)]) {
+    const refused = await fetch(`${http}?q=${q}`);
+    assert.equal(refused.status, 400, q);
+    await refused.body?.cancel();
+  }
 });
 
 Deno.test("1,000 concurrent MARKET requests for 50 long-tail coins cost one upstream request", async () => {
@@ -145,6 +154,16 @@ Deno.test("an ambiguous symbol is the largest coin; id: names one; v1 MARKET ALL
   assert.ok(!("Pepe" in (all.data as object)));
   const unknownId = await ask(s.port, "MARKET id:no-such-coin");
   assert.equal(unknownId.code, "UNKNOWN_COIN");
+  // Over HTTP: a coin beyond the top N, by symbol and by id.
+  const http = `http://127.0.0.1:${s.service.httpAddr!.port}/api/v1/coins`;
+  const byId = await fetch(`${http}/id:based-pepe?currency=eur`);
+  assert.equal(byId.status, 200);
+  const coin = await byId.json() as { id: string; currency: string };
+  assert.deepEqual([coin.id, coin.currency], ["based-pepe", "EUR"]);
+  assert.equal((await (await fetch(`${http}/pepe`)).json() as { id: string }).id, "pepe");
+  const none = await fetch(`${http}/id:no-such-coin`);
+  assert.equal(none.status, 404);
+  await none.body?.cancel();
 });
 
 Deno.test("WATCH of a long-tail coin answers once fetched and streams its updates", async () => {
