@@ -295,6 +295,11 @@ export interface TestService extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+/** Server flags for a test: every listener on port 0, the database `db`, the upstream at `apiUrl`. */
+export function testServerArgs(db: string, apiUrl: string): string[] {
+  return ["--port", "0", "--http-port", "0", "--db", db, "--api-url", apiUrl];
+}
+
 /**
  * Starts the real service in-process on port 0, against a fake upstream, with a database in a
  * new temporary directory. Extra flags are parsed by the real flag parser.
@@ -308,7 +313,7 @@ export async function startTestService(
   const db = `${dir}/crypto.sqlite`;
   // Only the local fake unless a test lists providers: a failing fake must not make a test call
   // the real CoinPaprika. A later --providers in `flags` wins.
-  const base = ["--port", "0", "--http-port", "0", "--db", db, "--api-url", upstream.baseUrl];
+  const base = testServerArgs(db, upstream.baseUrl);
   // Every line, unprefixed, as the tests match them.
   const everyLine = ["--log-level", "debug", "--name", ""];
   const command = parseServerArgs(

@@ -56,13 +56,7 @@ export class HttpSession implements Session {
   }
 
   /** Frames the bytes and answers each complete head, in order. */
-  receive(
-    bytes: Uint8Array,
-    start: number,
-    end: number,
-    now: number,
-    answer: Answered,
-  ): boolean {
+  receive(bytes: Uint8Array, start: number, end: number, now: number, answer: Answered): boolean {
     if (this.#done) return true;
     this.#now = now;
     this.#answer = answer;

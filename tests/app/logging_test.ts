@@ -8,7 +8,7 @@ import { startService } from "../../lib/app/service.ts";
 import { createLog } from "../../lib/util/log.ts";
 import { UsageError } from "../../lib/util/usage_error.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
-import { LineClient, LogCapture } from "../helpers.ts";
+import { LineClient, LogCapture, testServerArgs } from "../helpers.ts";
 import { PostgresCluster, postgresTest } from "../postgres_cluster.ts";
 
 Deno.test("createLog writes the levels asked for, with the time and a name when asked", () => {
@@ -46,16 +46,7 @@ Deno.test("--log-level is checked; --name defaults to none outside cluster mode"
 async function serve(flags: string[]) {
   const upstream = await startFakeUpstream();
   const dir = await Deno.makeTempDir({ prefix: "logging_test_" });
-  const args = [
-    "--port",
-    "0",
-    "--http-port",
-    "0",
-    "--db",
-    `${dir}/db.sqlite`,
-    "--api-url",
-    upstream.baseUrl,
-  ];
+  const args = testServerArgs(`${dir}/db.sqlite`, upstream.baseUrl);
   const command = parseServerArgs(
     [...args, "--providers", "coingecko", "--refresh", "3600", ...flags],
     () => undefined,

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { eventually, Replicas } from "./_replicas.ts";
+import { eventually } from "./_replicas.ts";
 import { withDeadline } from "../helpers.ts";
-import { startFakeUpstream } from "../fakes/fake_upstream.ts";
-import { POSTGRES_MISSING, PostgresCluster } from "../postgres_cluster.ts";
+import { POSTGRES_MISSING } from "../postgres_cluster.ts";
 import { HaProxy, HAPROXY_MISSING } from "./_haproxy.ts";
+import { startProxiedReplicas } from "./_proxied_replicas.ts";
 
 /**
  * A stand-in for a replica's HTTP listener: `/readyz` answers 200 or 503 as `ready` says, the
@@ -101,11 +101,8 @@ Deno.test({
   }`,
   ignore: missing !== null,
   async fn() {
-    await using pg = await PostgresCluster.start();
-    await using upstream = await startFakeUpstream();
-    await using replicas = await Replicas.start(3, pg.url, upstream);
-    await replicas.serving();
-    await using proxy = await HaProxy.start(replicas.ports, replicas.httpPorts);
+    await using cluster = await startProxiedReplicas();
+    const { proxy } = cluster;
     for (let i = 0; i < 6; i++) {
       const response = await fetch(`http://127.0.0.1:${proxy.httpPort}/api/v1/coins/btc`);
       assert.equal(response.status, 200);

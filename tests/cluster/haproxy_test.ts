@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { LineClient, withDeadline } from "../helpers.ts";
-import { startFakeUpstream } from "../fakes/fake_upstream.ts";
-import { POSTGRES_MISSING, PostgresCluster } from "../postgres_cluster.ts";
-import { eventually, Replicas } from "./_replicas.ts";
-import { HaProxy, HAPROXY_CFG, HAPROXY_MISSING } from "./_haproxy.ts";
+import { POSTGRES_MISSING } from "../postgres_cluster.ts";
+import { eventually } from "./_replicas.ts";
+import { HAPROXY_CFG, HAPROXY_MISSING } from "./_haproxy.ts";
+import { startProxiedReplicas } from "./_proxied_replicas.ts";
 
 const missing = POSTGRES_MISSING ?? HAPROXY_MISSING;
 
@@ -29,11 +29,8 @@ Deno.test({
     }`,
   ignore: missing !== null,
   async fn() {
-    await using pg = await PostgresCluster.start();
-    await using upstream = await startFakeUpstream();
-    await using replicas = await Replicas.start(3, pg.url, upstream);
-    const leader = await replicas.serving();
-    await using proxy = await HaProxy.start(replicas.ports);
+    await using cluster = await startProxiedReplicas();
+    const { replicas, proxy, leader } = cluster;
 
     const lookUp = async () => {
       await using client = await LineClient.connect(proxy.port);

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { startFakeCoinMarketCap, startFakeCoinPaprika } from "../fakes/fake_providers.ts";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { LineClient, startTestService } from "../helpers.ts";
+import type { ProviderReport } from "../../lib/wire/info_report.ts";
 
 interface CoinObject {
   symbol: string;
@@ -14,24 +15,15 @@ interface CoinObject {
   source: string;
 }
 
-interface ProviderInfo {
-  name: string;
-  state: string;
-  consecutive_failures: number;
-  last_error: string | null;
-  retry_at: string | null;
-  wait_until: string | null;
-}
-
 async function marketAll(client: LineClient): Promise<CoinObject[]> {
   const reply = await client.request({ status: "OK", data: "MARKET ALL", v: 2 });
   assert.equal(reply.status, "OK");
   return reply.data as CoinObject[];
 }
 
-async function providersInfo(client: LineClient): Promise<ProviderInfo[]> {
+async function providersInfo(client: LineClient): Promise<ProviderReport[]> {
   const reply = await client.request({ status: "OK", data: "INFO", v: 2 });
-  return (reply.data as { providers: ProviderInfo[] }).providers;
+  return (reply.data as { providers: ProviderReport[] }).providers;
 }
 
 Deno.test("a failing CoinGecko fails over to CoinPaprika in the same round, then recovers", async () => {

@@ -9,7 +9,7 @@ import { parseServerArgs } from "../../lib/app/config.ts";
 import { UsageError } from "../../lib/util/usage_error.ts";
 import { type FakeMode, startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { startService } from "../../lib/app/service.ts";
-import { LineClient, LogCapture, startTestService } from "../helpers.ts";
+import { LineClient, LogCapture, startTestService, testServerArgs } from "../helpers.ts";
 import { ServerProcess } from "../server_process.ts";
 
 const BTC_V1 = { status: "OK", data: "MARKET BTC" };
@@ -308,20 +308,11 @@ Deno.test("an API key echoed by a failing upstream is redacted from the log", as
       ),
   );
   const dir = await Deno.makeTempDir({ prefix: "crypto-key-" });
-  const command = parseServerArgs([
-    "--port",
-    "0",
-    "--http-port",
-    "0",
-    "--db",
-    `${dir}/db.sqlite`,
-    "--providers",
-    "coingecko",
-    "--api-url",
-    `http://127.0.0.1:${upstream.addr.port}/api/v3`,
-    "--api-key",
-    KEY,
-  ], () => undefined);
+  const apiUrl = `http://127.0.0.1:${upstream.addr.port}/api/v3`;
+  const command = parseServerArgs(
+    [...testServerArgs(`${dir}/db.sqlite`, apiUrl), "--providers", "coingecko", "--api-key", KEY],
+    () => undefined,
+  );
   assert.equal(command.action, "serve");
   if (command.action !== "serve") return;
   const logs = new LogCapture();
