@@ -45,9 +45,6 @@ Deno.test("upstream faults: last good data kept, one log line per attempt, backo
     KEY,
     "--upstream-timeout",
     "0.3",
-    // The snapshot's faults alone: a coin missing from it is not fetched on demand.
-    "--max-tracked",
-    "0",
   ]);
   const { ingestor } = env.service;
   await using client = await LineClient.connect(env.port);
