@@ -43,13 +43,16 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "crypto-web-candles-" });
-    // Every 10 minutes from 20 h to 1 h ago, zigzagging, with nothing from 12 h to 9 h ago.
+    // Every 2 minutes from 20 h to 1 h ago, a wave with noise (so candles have wicks), with
+    // nothing from 12 h to 9 h ago.
     const start = currentHour() - 20 * HOUR_MS;
     const prices: [number, number][] = [];
-    for (let ms = start; ms < currentHour() - HOUR_MS; ms += 600_000) {
+    let seed = 7;
+    for (let ms = start; ms < currentHour() - HOUR_MS; ms += 120_000) {
       const hours = (ms - start) / HOUR_MS;
+      seed = (seed * 48_271) % 2_147_483_647;
       if (hours >= 8 && hours < 11) continue;
-      prices.push([ms, 20_000 + 400 * Math.sin(hours) + (ms / 600_000 % 3) * 50]);
+      prices.push([ms, 20_000 + 400 * Math.sin(hours / 1.5) + (seed % 120) - 60]);
     }
     await seedBtcPrices(`${dir}/crypto.sqlite`, prices);
     await using upstream = await startFakeUpstream();
@@ -83,7 +86,7 @@ Deno.test({
           args,
           () => document.getElementById("chart-plot").innerHTML.slice(0, 300),
         );
-        // 19 hours of 10-minute prices, 3 of them missing: about 64 candles, the gap not drawn.
+        // 19 hours of prices, 3 of them missing: about 64 candles, the gap not drawn.
         assert.ok(Number(drawn) >= 60 && Number(drawn) <= 80, `drew ${drawn}`);
         assert.equal(
           await page.evaluate(() => document.querySelector("#chart-plot polyline")),
@@ -105,6 +108,14 @@ Deno.test({
         assert.equal(looks[0].fill, looks[0].stroke, "a rising body is filled with its colour");
         assert.equal(looks[1].fill, background, "a falling body is hollow");
         assert.notEqual(looks[0].stroke, looks[1].stroke, "rising and falling have one colour");
+        const wicks = await page.evaluate(() =>
+          [...document.querySelectorAll("#chart-plot g.candle")].filter(
+            // deno-lint-ignore no-explicit-any
+            (g: any) =>
+              g.querySelector("line").getBBox().height > g.querySelector("rect").getBBox().height,
+          ).length
+        );
+        assert.ok(wicks > 10, `only ${wicks} candles have a wick past their body`);
       });
 
       for (const [range, interval] of [["7d", "4h"], ["1h", "1m"]]) {
