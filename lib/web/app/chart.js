@@ -45,25 +45,27 @@ export class ChartView {
     this.asked = 0;
     byId("chart-close").addEventListener("click", () => this.dialog.close());
     this.dialog.addEventListener("close", () => this.symbol = null);
-    for (const button of this.dialog.querySelectorAll("[data-range]")) {
-      button.addEventListener("click", () => {
-        this.range = button.dataset.range;
-        for (const b of this.dialog.querySelectorAll("[data-range]")) {
-          b.setAttribute("aria-pressed", String(b === button));
-        }
-        this.refresh();
-      });
-    }
-    for (const button of this.dialog.querySelectorAll("[data-mode]")) {
-      button.addEventListener("click", () => {
-        this.mode = button.dataset.mode;
-        for (const b of this.dialog.querySelectorAll("[data-mode]")) {
-          b.setAttribute("aria-pressed", String(b === button));
-        }
-        this.refresh();
-      });
-    }
+    this.#choice("range", (range) => this.range = range);
+    this.#choice("mode", (mode) => this.mode = mode);
     addEventListener("resize", () => this.history && this.#draw(this.history));
+  }
+
+  /**
+   * Makes the `data-<name>` buttons one choice: a click presses that button alone, hands its value
+   * to `choose` and fetches again.
+   *
+   * @param {string} name
+   * @param {(value: string) => void} choose
+   */
+  #choice(name, choose) {
+    const buttons = [...this.dialog.querySelectorAll(`[data-${name}]`)];
+    for (const button of buttons) {
+      button.addEventListener("click", () => {
+        choose(button.dataset[name]);
+        for (const b of buttons) b.setAttribute("aria-pressed", String(b === button));
+        this.refresh();
+      });
+    }
   }
 
   /**
