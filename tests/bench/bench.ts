@@ -28,7 +28,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { type HttpBenchResult, httpReport, measureHttp } from "./http.ts";
 import type { IdleResult, WatchResult } from "./load.ts";
@@ -39,6 +38,23 @@ import { seedPreviousVersion } from "../history_seed.ts";
 import { canMeasurePeak, measureUpstreamMemory, type UpstreamMemory } from "../upstream_memory.ts";
 import { HUGE_BYTES, type TickersAnswer } from "../fakes/hostile_upstream.ts";
 import { DEFAULT_MAX_BYTES } from "../../lib/ingest/upstream_http.ts";
+import { taskArgs } from "../task_args.ts";
+
+const USAGE = `deno task bench [flags]: the server against floor servers, as ratios in one run
+
+  --duration S     measured seconds per run (default 5)
+  --warmup S       warm-up seconds per run (default 1)
+  --rounds N       rounds of each row, order rotated (default 3)
+  --threads N      load generator threads (default 1)
+  --idle N         idle connections (default 10000)
+  --clients N      one-shot client runs (default 5)
+  --history-days N days of BTC history for the HISTORY row (default 30)
+  --only LABEL     only the rows whose label contains LABEL
+  --settings CxP   connections x pipelined requests, e.g. 50x1,50x16
+  --skip ROWS      leave out rows: ceiling, ingest, history, idle, watch,
+                   client, upstream, http, ws
+  --quick          a smoke run of a few seconds; nothing written
+  --out FILE       where the figures go (default BENCHMARKS.md)`;
 
 const ROOT = new URL("../../", import.meta.url);
 const LOAD = new URL("./load.ts", import.meta.url).pathname;
@@ -47,22 +63,19 @@ const CEILING = new URL("./ceiling.c", import.meta.url).pathname;
 const SERVER = new URL("server.ts", ROOT).pathname;
 const CLIENT = new URL("client.ts", ROOT).pathname;
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    duration: { type: "string", default: "5" },
-    warmup: { type: "string", default: "1" },
-    idle: { type: "string", default: "10000" },
-    clients: { type: "string", default: "5" },
-    rounds: { type: "string", default: "3" },
-    threads: { type: "string", default: "1" },
-    "history-days": { type: "string", default: "30" },
-    only: { type: "string" },
-    settings: { type: "string" },
-    skip: { type: "string", default: "" },
-    quick: { type: "boolean", default: false },
-    out: { type: "string" },
-  },
+const flags = taskArgs(USAGE, {
+  duration: { type: "string", default: "5" },
+  warmup: { type: "string", default: "1" },
+  idle: { type: "string", default: "10000" },
+  clients: { type: "string", default: "5" },
+  rounds: { type: "string", default: "3" },
+  threads: { type: "string", default: "1" },
+  "history-days": { type: "string", default: "30" },
+  only: { type: "string" },
+  settings: { type: "string" },
+  skip: { type: "string", default: "" },
+  quick: { type: "boolean", default: false },
+  out: { type: "string" },
 });
 const quick = flags.quick;
 const durationS = quick ? 0.2 : Number(flags.duration);

@@ -16,7 +16,6 @@
  */
 
 import postgres from "postgres";
-import { parseArgs } from "node:util";
 import { startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { PostgresCluster } from "../postgres_cluster.ts";
 import { SNAPSHOT_CHANNEL } from "../../lib/cluster/cluster.ts";
@@ -25,17 +24,22 @@ import { withDeadline } from "../helpers.ts";
 import { HaProxy } from "../cluster/_haproxy.ts";
 import type { WatchResult } from "./load.ts";
 import { compile, LOADGEN, runLoadgen } from "./_loadgen.ts";
+import { taskArgs } from "../task_args.ts";
+
+const USAGE = `deno task bench-cluster [flags]: three replicas on PostgreSQL behind HAProxy
+
+  --refresh S    seconds between ingestions (default 2)
+  --watchers N   watchers per replica (default 1000)
+  --duration S   measured seconds per run (default 5)
+  --rounds N     rounds of each row (default 5)`;
 
 const LOAD = new URL("./load.ts", import.meta.url).pathname;
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    refresh: { type: "string", default: "2" },
-    watchers: { type: "string", default: "1000" },
-    duration: { type: "string", default: "5" },
-    rounds: { type: "string", default: "5" },
-  },
+const values = taskArgs(USAGE, {
+  refresh: { type: "string", default: "2" },
+  watchers: { type: "string", default: "1000" },
+  duration: { type: "string", default: "5" },
+  rounds: { type: "string", default: "5" },
 });
 const refreshS = Number(values.refresh);
 const watchersPerReplica = Number(values.watchers);

@@ -11,16 +11,18 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type FakeMode, startFakeUpstream } from "../fakes/fake_upstream.ts";
 import { ServerProcess } from "../server_process.ts";
+import { taskArgs } from "../task_args.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    duration: { type: "string", default: "60" },
-    json: { type: "boolean", default: false },
-  },
+const USAGE = `deno task soak [flags]: hostile and normal traffic against a flapping upstream
+
+  --duration S   seconds of traffic (default 60)
+  --json         the summary as JSON`;
+
+const values = taskArgs(USAGE, {
+  duration: { type: "string", default: "60" },
+  json: { type: "boolean", default: false },
 });
 const durationMs = Number(values.duration) * 1000;
 if (!(durationMs > 0)) {
