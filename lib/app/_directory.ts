@@ -23,7 +23,7 @@ export interface DirectoryKeeperOptions {
   /** Fetches the provider's whole list. */
   fetchList: (signal: AbortSignal) => Promise<DirectoryEntry[]>;
   /** Told of each directory loaded or fetched. */
-  onDirectory: (entries: readonly DirectoryEntry[]) => void;
+  onDirectory: (entries: readonly DirectoryEntry[]) => Promise<void>;
   /** Options of each save, read at every save (a leader's writer session may change). */
   saveOptions: () => SaveOptions;
   log: (line: string) => void;
@@ -59,7 +59,7 @@ export class DirectoryKeeper {
       this.#options.provider,
       this.fetchedAt ?? undefined,
     );
-    if (stored !== null) this.#use(stored.entries, Date.parse(stored.fetchedAt));
+    if (stored !== null) await this.#use(stored.entries, Date.parse(stored.fetchedAt));
     return stored !== null || this.#fetchedAtMs > 0;
   }
 
@@ -85,7 +85,7 @@ export class DirectoryKeeper {
         { provider, entries, fetchedAt },
         this.#options.saveOptions(),
       );
-      this.#use(entries, fetchedAtMs);
+      await this.#use(entries, fetchedAtMs);
       this.#failures.succeeded(({ count }) =>
         `coin directory fetched again after ${count} failed attempts`
       );
@@ -102,9 +102,9 @@ export class DirectoryKeeper {
     }
   }
 
-  #use(entries: readonly DirectoryEntry[], fetchedAtMs: number): void {
+  async #use(entries: readonly DirectoryEntry[], fetchedAtMs: number): Promise<void> {
     this.#fetchedAtMs = fetchedAtMs;
     this.size = entries.length;
-    this.#options.onDirectory(entries);
+    await this.#options.onDirectory(entries);
   }
 }

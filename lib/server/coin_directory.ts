@@ -22,20 +22,38 @@ export class CoinDirectory {
   readonly #words: readonly string[];
   readonly #wordEntries: readonly DirectoryEntry[];
 
-  /** Indexes `entries` (ids are matched without regard to case). */
-  constructor(entries: readonly DirectoryEntry[]) {
+  /**
+   * Indexes `entries` a slice at a time, giving the event loop a turn between slices: a whole
+   * directory (17,000 coins) in one go would hold every client up while it splits the names.
+   */
+  static async build(entries: readonly DirectoryEntry[], slice = 1000): Promise<CoinDirectory> {
+    const words: [string, DirectoryEntry][] = [];
+    for (let start = 0; start < entries.length; start += slice) {
+      for (let i = start; i < Math.min(entries.length, start + slice); i++) {
+        nameWords(entries[i], words);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return new CoinDirectory(entries, words);
+  }
+
+  /**
+   * Indexes `entries` at once (ids are matched without regard to case); `words` are their names'
+   * words when {@linkcode build} has split them already.
+   */
+  constructor(entries: readonly DirectoryEntry[], words?: [string, DirectoryEntry][]) {
     for (const entry of entries) {
       this.#byId.set(entry.id.toLowerCase(), entry);
       const same = this.#bySymbol.get(entry.symbol);
       if (same === undefined) this.#bySymbol.set(entry.symbol, [entry]);
       else same.push(entry);
     }
-    const words: [string, DirectoryEntry][] = [];
-    for (const entry of this.#byId.values()) {
-      for (const word of entry.name.toLowerCase().split(/[^\p{L}\p{N}]+/u)) {
-        if (word !== "") words.push([word, entry]);
-      }
+    if (words === undefined) {
+      words = [];
+      for (const entry of entries) nameWords(entry, words);
     }
+    // A coin listed twice under one id is indexed once, as the last listing.
+    words = words.filter(([, entry]) => this.#byId.get(entry.id.toLowerCase()) === entry);
     words.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
     this.#words = words.map(([word]) => word);
     this.#wordEntries = words.map(([, entry]) => entry);
@@ -107,4 +125,11 @@ function lowerBound(sorted: readonly string[], value: string): number {
     else high = mid;
   }
   return low;
+}
+
+/** Adds the words of `entry`'s name, in lower case, to `words`. */
+function nameWords(entry: DirectoryEntry, words: [string, DirectoryEntry][]): void {
+  for (const word of entry.name.toLowerCase().split(/[^\p{L}\p{N}]+/u)) {
+    if (word !== "") words.push([word, entry]);
+  }
 }

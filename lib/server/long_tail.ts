@@ -90,9 +90,9 @@ export class LongTail {
     return this.#tracked.size;
   }
 
-  /** Indexes a new directory. */
-  setDirectory(entries: readonly DirectoryEntry[]): void {
-    this.#directory = new CoinDirectory(entries);
+  /** Indexes a new directory, serving the one before until it is ready. */
+  async setDirectory(entries: readonly DirectoryEntry[]): Promise<void> {
+    this.#directory = await CoinDirectory.build(entries);
   }
 
   /** The ids to keep fresh, dropping those no one asked for within `--track-for`. */

@@ -46,3 +46,22 @@ Deno.test({
     assert.deepEqual(directory.bySymbol("NOPE"), []);
   },
 });
+
+Deno.test("build indexes a slice at a time, letting other work run, and answers as at once", async () => {
+  const entries = list.map(directoryEntry).filter((e) => e !== null);
+  // A task that reschedules itself counts the turns the event loop gets during the build.
+  let turns = 0;
+  let counting = true;
+  const tick = () => {
+    turns++;
+    if (counting) setTimeout(tick, 0);
+  };
+  setTimeout(tick, 0);
+  const built = await CoinDirectory.build(entries, 1000);
+  counting = false;
+  assert.ok(turns >= Math.floor(entries.length / 1000) - 1, `${turns} turns`);
+  for (const query of ["pep", "btc", "bit", "coin", "usd"]) {
+    assert.deepEqual(built.search(query), directory.search(query), query);
+  }
+  assert.equal(built.size, directory.size);
+});
