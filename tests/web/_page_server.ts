@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import { ServerProcess } from "../server_process.ts";
-import { withDeadline } from "../helpers.ts";
+import { freePort, withDeadline } from "../helpers.ts";
 import type { FakeUpstream } from "../fakes/fake_upstream.ts";
 import { formatMoney } from "../../lib/text/format_money.ts";
 import { safeText } from "../../lib/text/safe_text.ts";
@@ -48,8 +48,12 @@ export async function startServer(
   at: PageServer,
   extraArgs: string[] = [],
 ): Promise<ServerProcess> {
+  // A socket port of its own: with `--port 0` the kernel may hand the socket listener the very
+  // port just found free for HTTP, and the HTTP listener then finds it taken.
+  let socketPort = freePort();
+  while (socketPort === httpPort) socketPort = freePort();
   const server = new ServerProcess([
-    ...["--port", "0", "--http-host", "127.0.0.1", "--http-port", String(httpPort)],
+    ...["--port", String(socketPort), "--http-host", "127.0.0.1", "--http-port", String(httpPort)],
     ...["--db", db, "--api-url", upstream.baseUrl, "--refresh", "1", ...extraArgs],
   ]);
   const deadline = Date.now() + 20_000;
