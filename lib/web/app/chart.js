@@ -91,21 +91,17 @@ export class ChartView {
     const coin = `coins/${encodeURIComponent(this.symbol)}`;
     const currency = this.currency();
     try {
-      // The server keeps history in USD: another currency is converted at the current rate.
+      // The server keeps history in USD and converts it at the current rate when asked.
       const [interval] = CANDLES[this.range];
-      const [history, there, here, candles] = await Promise.all([
-        getJson(apiPath(`${coin}/history`, "USD", { range: this.range })),
-        currency === "USD" ? null : getJson(apiPath(coin, currency)),
-        currency === "USD" ? null : getJson(apiPath(coin, "USD")),
+      const [history, candles] = await Promise.all([
+        getJson(apiPath(`${coin}/history`, currency, { range: this.range })),
         this.mode === "candles"
           ? getJson(apiPath(`${coin}/candles`, currency, { interval, range: this.range }))
           : null,
       ]);
       if (asked !== this.asked || this.symbol === null) return;
       this.candles = candles;
-      this.history = there === null
-        ? history
-        : convert(history, currency, there.price / here.price);
+      this.history = history;
       this.#draw(this.history);
     } catch (error) {
       if (asked === this.asked) byId("chart-note").textContent = `No history: ${error.message}`;
@@ -132,7 +128,7 @@ export class ChartView {
     }));
     const note = points.length === 0
       ? `No prices stored in the last ${upstream(history.range)}.`
-      : history.converted
+      : history.currency !== "USD"
       ? "Converted from USD at the current rate: the server keeps history in USD."
       : "";
     byId("chart-note").textContent = note;
@@ -157,25 +153,4 @@ export class ChartView {
     options.label = (/** @type {number} */ v) => this.money(v, candles.currency);
     plot.replaceChildren(candleChart(candles.candles ?? [], seconds, options));
   }
-}
-
-/**
- * A USD history in `currency` at `rate` (its price over the USD price).
- *
- * @param {any} history
- * @param {string} currency
- * @param {number} rate
- */
-function convert(history, currency, rate) {
-  const times = (/** @type {unknown} */ v) => typeof v === "number" ? v * rate : null;
-  return {
-    ...history,
-    currency,
-    converted: true,
-    points: (history.points ?? []).map((/** @type {[string, number]} */ [t, p]) => [t, p * rate]),
-    first: times(history.first),
-    last: times(history.last),
-    min: times(history.min),
-    max: times(history.max),
-  };
 }
